@@ -1,0 +1,68 @@
+/**
+ * # deno-epoll
+ *
+ * The Linux epoll programming model for Deno: a userspace descriptor table,
+ * an epoll reactor with Linux's semantics (level- and edge-triggered,
+ * `EPOLLONESHOT`, `EPOLLEXCLUSIVE`, `EPOLLRDHUP`, nested epolls, round-robin
+ * delivery), a non-blocking socket shim over `Deno.listen` / `Deno.connect`
+ * (TCP and Unix), and in-memory pipes, socketpairs and eventfds.
+ *
+ * POSIX-shaped calls return a result `>= 0` or `-errno`, and never throw for
+ * a condition C reports through errno; the `Epoll` class is the idiomatic
+ * layer over the same core and throws {@linkcode ErrnoError}.
+ *
+ * @example Two socketpairs through one epoll
+ * ```ts
+ * import {
+ *   AF_UNIX, close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait,
+ *   read, SOCK_STREAM, socketpair, write, type EpollEvent,
+ * } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const epfd = epollCreate1(0);
+ * const a: number[] = [], b: number[] = [];
+ * socketpair(AF_UNIX, SOCK_STREAM, 0, a);
+ * socketpair(AF_UNIX, SOCK_STREAM, 0, b);
+ * epollCtl(epfd, EPOLL_CTL_ADD, a[1], { events: EPOLLIN, data: "a" });
+ * epollCtl(epfd, EPOLL_CTL_ADD, b[1], { events: EPOLLIN, data: "b" });
+ * write(b[0], new TextEncoder().encode("hello"));
+ *
+ * const events: EpollEvent[] = [];
+ * const n = await epollWait(epfd, events, 16, 1000);
+ * assert.equal(n, 1);
+ * assert.equal(events[0].data, "b");
+ * const buf = new Uint8Array(64);
+ * assert.equal(new TextDecoder().decode(buf.subarray(0, read(b[1], buf))), "hello");
+ * [...a, ...b, epfd].forEach(close);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./runtime/errno.ts";
+export * from "./runtime/constants.ts";
+export * from "./runtime/socket_constants.ts";
+export { Description, type Watcher } from "./runtime/description.ts";
+export {
+  close,
+  dup,
+  getDescriptorLimit,
+  installDescription,
+  read,
+  setDescriptorLimit,
+  write,
+} from "./runtime/fd_table.ts";
+export {
+  epollCreate,
+  epollCreate1,
+  epollCtl,
+  type EpollEvent,
+  epollPwait2,
+  epollWait,
+  type Timespec,
+} from "./runtime/epoll.ts";
+export { pipe } from "./runtime/pipe.ts";
+export { socketpair } from "./runtime/socketpair.ts";
+export { eventfd } from "./runtime/eventfd.ts";
+export type { InetSockAddr, SockAddr, UnixSockAddr } from "./runtime/socket_base.ts";
+export { Epoll } from "./runtime/epoll_class.ts";

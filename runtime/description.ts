@@ -1,0 +1,178 @@
+/**
+ * The readiness core: open file descriptions and their watchers.
+ *
+ * A {@linkcode Description} is what a descriptor refers to (Linux's
+ * `struct file`): several fds made by `dup` share one. Every kind of
+ * description (pipe end, socketpair end, eventfd, epoll, TCP or Unix socket)
+ * answers two questions and nothing else is needed to poll it:
+ *
+ * - `poll()`: what is its readiness now, as an `EPOLL*` mask;
+ * - `notify(events)`: it calls this whenever readiness may have risen, with
+ *   the bits that were raised (`0` when it cannot say which).
+ *
+ * Watchers (epoll interests) subscribe with `watch` and are called back from
+ * `notify`, like the entries of a Linux wait queue (`ep_poll_callback`) or a
+ * kqueue knote list. A new kind of description plugs in by extending this
+ * class; epoll never needs to know what it is.
+ *
+ * Invariants:
+ * - `notify` never re-enters a description: watchers only queue themselves
+ *   and resolve promises, so a description may call `notify` in the middle of
+ *   a state change as long as `poll()` already reflects the new state.
+ * - Exclusive watchers (`EPOLLEXCLUSIVE`) sit after the others and, as on
+ *   Linux, the walk stops at the first exclusive watcher that woke a waiter.
+ * - When the last reference is released, every watcher is detached
+ *   (Linux's `eventpoll_release`) before the description frees its resources.
+ *
+ * @module
+ */
+
+import { EINVAL } from "./errno.ts";
+
+/**
+ * Something that wants to hear about readiness changes of a
+ * {@linkcode Description}: an epoll interest.
+ */
+export interface Watcher {
+  /** Whether this watcher was registered with `EPOLLEXCLUSIVE`. */
+  readonly exclusive: boolean;
+  /**
+   * Called when `events` were raised on the watched description.
+   *
+   * @param events The raised bits, or `0` when unknown.
+   * @returns Whether a waiting task was woken (decides the walk over
+   * exclusive watchers).
+   */
+  wake(events: number): boolean;
+  /** Called once when the watched description is released. */
+  detach(): void;
+}
+
+/**
+ * An open file description: the shared object behind one or more fds.
+ *
+ * Subclasses implement {@linkcode Description.poll} and call
+ * {@linkcode Description.notify} on every change that may raise readiness.
+ *
+ * @example A minimal pollable description
+ * ```ts
+ * import { Description, EPOLLIN } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * class Flag extends Description {
+ *   readonly kind = "flag";
+ *   #set = false;
+ *   poll(): number {
+ *     return this.#set ? EPOLLIN : 0;
+ *   }
+ *   raise(): void {
+ *     this.#set = true;
+ *     this.notify(EPOLLIN);
+ *   }
+ * }
+ * const flag = new Flag();
+ * flag.raise();
+ * assert.equal(flag.poll(), EPOLLIN);
+ * ```
+ */
+export abstract class Description {
+  /** A short name of the kind, for messages: `"pipe"`, `"epoll"`, `"tcp"`… */
+  abstract readonly kind: string;
+  /** Whether epoll may watch it (Linux: the file has a `poll` method). */
+  readonly pollable: boolean = true;
+
+  #refs = 0;
+  #shared: Watcher[] = [];
+  #exclusive: Watcher[] = [];
+
+  /** The current readiness as an `EPOLL*` mask. Must be cheap and pure. */
+  abstract poll(): number;
+
+  /**
+   * Reads into `buf`, returning the byte count, 0 at end of stream, or
+   * `-errno`. Descriptions that cannot be read return `-EINVAL`, as an epoll
+   * fd does on Linux.
+   *
+   * @param _buf Where the bytes go.
+   * @returns Bytes read, 0 at end of stream, or `-errno`.
+   */
+  read(_buf: Uint8Array): number {
+    return -EINVAL;
+  }
+
+  /**
+   * Writes from `buf`, returning the byte count accepted or `-errno`.
+   *
+   * @param _buf The bytes to write.
+   * @returns Bytes accepted, or `-errno`.
+   */
+  write(_buf: Uint8Array): number {
+    return -EINVAL;
+  }
+
+  /** How many descriptor-table entries and calls in progress hold it. */
+  get refs(): number {
+    return this.#refs;
+  }
+
+  /** Takes a reference (an fd, or a call that must see it stay open). */
+  retain(): void {
+    this.#refs++;
+  }
+
+  /**
+   * Drops a reference; the last one detaches every watcher and then calls
+   * {@linkcode Description.onRelease}.
+   */
+  release(): void {
+    if (--this.#refs > 0) return;
+    const all = this.#shared.concat(this.#exclusive);
+    this.#shared = [];
+    this.#exclusive = [];
+    for (const w of all) w.detach();
+    this.onRelease();
+  }
+
+  /** Frees what the description holds; called once, after the last release. */
+  protected onRelease(): void {}
+
+  /**
+   * Subscribes a watcher to readiness changes.
+   *
+   * @param w The watcher.
+   */
+  watch(w: Watcher): void {
+    (w.exclusive ? this.#exclusive : this.#shared).push(w);
+  }
+
+  /**
+   * Unsubscribes a watcher; a watcher that is not subscribed is ignored.
+   *
+   * @param w The watcher.
+   */
+  unwatch(w: Watcher): void {
+    const list = w.exclusive ? this.#exclusive : this.#shared;
+    const i = list.indexOf(w);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  /** The current watchers, non-exclusive first (read-only view). */
+  get watchers(): readonly Watcher[] {
+    return this.#exclusive.length ? this.#shared.concat(this.#exclusive) : this.#shared;
+  }
+
+  /**
+   * Tells the watchers that `events` were raised. Call it after the state
+   * change, so that `poll()` already reports the new readiness.
+   *
+   * @param events The raised bits, or `0` when unknown (wakes everyone).
+   */
+  protected notify(events: number): void {
+    const shared = this.#shared;
+    for (let i = 0; i < shared.length; i++) shared[i].wake(events);
+    const exclusive = this.#exclusive;
+    for (let i = 0; i < exclusive.length; i++) {
+      if (exclusive[i].wake(events)) break;
+    }
+  }
+}

@@ -1,0 +1,622 @@
+/**
+ * The epoll reactor: `epollCreate`, `epollCreate1`, `epollCtl`, `epollWait`
+ * and `epollPwait2`, with Linux's semantics (`fs/eventpoll.c`).
+ *
+ * Model, as in the kernel and in Miri's shim:
+ * - An epoll is a {@linkcode Description} holding interests ("epitems"),
+ *   each keyed by (watched description, fd number).
+ * - An interest subscribes to its description's watchers. When the
+ *   description raises bits the interest asks for, the interest is put on
+ *   the epoll's ready list (once; it is an intrusive list) and one waiting
+ *   task is woken.
+ * - `epollWait` takes items from the head of the ready list, re-polls each
+ *   (stale readiness is dropped here), and reports the bits that are still
+ *   up. Level-triggered items go back to the tail, so when more are ready
+ *   than `maxevents` successive waits rotate through them; edge-triggered
+ *   items leave the list until the next arrival; `EPOLLONESHOT` items are
+ *   disarmed until `EPOLL_CTL_MOD`. The work is proportional to the items
+ *   returned, never to the size of the interest set.
+ * - ADD and MOD poll the description at once and queue the item when it is
+ *   already ready, edge-triggered too (`ep_insert`/`ep_modify`).
+ * - An epoll is itself pollable (readable while it has ready items), so it
+ *   can sit inside another epoll; ADD refuses cycles and nesting deeper than
+ *   Linux's `EP_MAX_NESTS` (4) with `-ELOOP`.
+ * - Waiters queue FIFO and are woken one at a time (`ep->wq` is an exclusive
+ *   wait queue); a waiter that leaves items behind wakes the next.
+ * - A wait holds a reference on the epoll, so closing its fd meanwhile does
+ *   not end the wait (as on Linux, where the waiter holds the file).
+ *
+ * @module
+ */
+
+import { Description, type Watcher } from "./description.ts";
+import {
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINTR,
+  EINVAL,
+  ELOOP,
+  ENOENT,
+  EPERM,
+} from "./errno.ts";
+import {
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLEXCLUSIVE,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLONESHOT,
+  EPOLLOUT,
+  EPOLLRDNORM,
+  EPOLLWAKEUP,
+} from "./constants.ts";
+import { descriptors, isFd, lookup } from "./fd_table.ts";
+
+/** One entry of an `epollWait` result, or the event given to `epollCtl`. */
+export interface EpollEvent {
+  /** The event mask: requested events on `epollCtl`, raised events on return. */
+  events: number;
+  /** Any value; returned exactly as given to the latest ADD or MOD. */
+  data: unknown;
+}
+
+/** A nanosecond timeout for {@linkcode epollPwait2}, like `struct timespec`. */
+export interface Timespec {
+  /** Whole seconds, `>= 0`. */
+  sec: number;
+  /** Nanoseconds, `0 <= nsec < 1e9`. */
+  nsec: number;
+}
+
+/** Flag bits that are not poll events (`EP_PRIVATE_BITS`). */
+const PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
+/** What may accompany `EPOLLEXCLUSIVE` (`EPOLLEXCLUSIVE_OK_BITS`). */
+const EXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
+  EPOLLEXCLUSIVE;
+/** Linux's `EP_MAX_NESTS`. */
+const MAX_NESTS = 4;
+/** Linux's `EP_MAX_EVENTS` (`INT_MAX / sizeof(struct epoll_event)`). */
+const MAX_EVENTS = Math.floor(0x7fffffff / 12);
+/** The largest delay `setTimeout` takes; longer waits re-arm. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** A registration of (description, fd) in one epoll: Linux's `epitem`. */
+class Interest implements Watcher {
+  /** Requested events, always with ERR|HUP, plus flag bits. */
+  events: number;
+  data: unknown;
+  readonly exclusive: boolean;
+  /** Ready-list links; `queued` tells whether the item is on the list. */
+  prev: Interest | null = null;
+  next: Interest | null = null;
+  queued = false;
+
+  constructor(
+    readonly ep: EpollDescription,
+    readonly desc: Description,
+    readonly fd: number,
+    events: number,
+    data: unknown,
+  ) {
+    this.events = events;
+    this.data = data;
+    this.exclusive = (events & EPOLLEXCLUSIVE) !== 0;
+  }
+
+  wake(events: number): boolean {
+    // A disarmed ONESHOT item, or bits it did not ask for: no wake-up.
+    if ((this.events & ~PRIVATE_BITS) === 0) return false;
+    if (events !== 0 && (events & this.events) === 0) return false;
+    return this.ep.itemRaised(this, events);
+  }
+
+  detach(): void {
+    this.ep.forget(this);
+  }
+}
+
+/** A task blocked in `epollWait`. */
+interface Waiter {
+  resolve: () => void;
+  woken: boolean;
+}
+
+/**
+ * An epoll instance. Internal: programs hold its fd, or the object layer's
+ * `Epoll` class.
+ */
+export class EpollDescription extends Description {
+  readonly kind = "epoll";
+  /** Every interest of this epoll, to release them when it closes. */
+  readonly items: Set<Interest> = new Set();
+  #head: Interest | null = null;
+  #tail: Interest | null = null;
+  #readyCount = 0;
+  #waiters: Waiter[] = [];
+
+  /** Number of items on the ready list (some may be stale until re-polled). */
+  get readyCount(): number {
+    return this.#readyCount;
+  }
+
+  /** Readable while at least one queued item is really ready (`ep_eventpoll_poll`). */
+  poll(): number {
+    for (let it = this.#head; it !== null;) {
+      const next = it.next;
+      if ((it.desc.poll() & it.events) !== 0) return EPOLLIN | EPOLLRDNORM;
+      // Queued but no longer ready: drop it, as the kernel does here.
+      this.#unlink(it);
+      it = next;
+    }
+    return 0;
+  }
+
+  /** Finds the interest for (desc, fd), the key Linux uses. */
+  find(desc: Description, fd: number): Interest | undefined {
+    for (const w of desc.watchers) {
+      if (w instanceof Interest && w.ep === this && w.fd === fd) return w;
+    }
+    return undefined;
+  }
+
+  insert(desc: Description, fd: number, events: number, data: unknown): number {
+    if (desc instanceof EpollDescription) {
+      if (desc.#reaches(this, 0) || this.#upwardDepth(0) + desc.#downwardDepth(0) > MAX_NESTS) {
+        return -ELOOP;
+      }
+    }
+    const item = new Interest(this, desc, fd, events, data);
+    this.items.add(item);
+    desc.watch(item);
+    // Report readiness that already exists, edge-triggered too (ep_insert).
+    if ((desc.poll() & events) !== 0) this.itemRaised(item, 0);
+    return 0;
+  }
+
+  modify(item: Interest, events: number, data: unknown): number {
+    item.events = events;
+    item.data = data;
+    // Re-arms ONESHOT and re-reports current readiness (ep_modify).
+    if ((item.desc.poll() & events) !== 0) this.itemRaised(item, 0);
+    return 0;
+  }
+
+  remove(item: Interest): void {
+    item.desc.unwatch(item);
+    this.forget(item);
+  }
+
+  /** Drops an item whose description went away, or that was removed. */
+  forget(item: Interest): void {
+    this.items.delete(item);
+    this.#unlink(item);
+  }
+
+  /** A watched description raised bits for `item`: queue it and wake a waiter. */
+  itemRaised(item: Interest, events: number): boolean {
+    if (!item.queued) this.#append(item);
+    const woke = this.#wakeOne();
+    // Nested epolls: we became (or stay) readable; tell our own watchers.
+    if (this.watchers.length > 0) this.notify(EPOLLIN | EPOLLRDNORM);
+    // Exclusive items count as a wake-up only if the bits include theirs.
+    if (!item.exclusive) return true;
+    if (!woke) return false;
+    const inout = events & (EPOLLIN | EPOLLOUT);
+    return inout === 0 || (inout & item.events) !== 0;
+  }
+
+  /**
+   * Moves up to `max` ready events into `out`, starting at the head of the
+   * ready list (`ep_send_events`).
+   */
+  harvest(out: EpollEvent[], max: number): number {
+    let n = 0;
+    // Visit each item queued now at most once: LT items re-queued at the
+    // tail during this scan wait for the next call.
+    for (let budget = this.#readyCount; budget > 0 && n < max; budget--) {
+      const item = this.#head!;
+      this.#unlink(item);
+      const revents = (item.desc.poll() & item.events) >>> 0;
+      if (revents === 0) continue;
+      const slot = out[n];
+      if (slot !== undefined && slot !== null && typeof slot === "object") {
+        slot.events = revents;
+        slot.data = item.data;
+      } else {
+        out[n] = { events: revents, data: item.data };
+      }
+      n++;
+      if (item.events & EPOLLONESHOT) item.events &= PRIVATE_BITS;
+      else if (!(item.events & EPOLLET)) this.#append(item);
+    }
+    if (this.#readyCount > 0) this.#wakeOne();
+    return n;
+  }
+
+  /** Parks the caller until woken, the timeout fires or `signal` aborts. */
+  sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = {
+        woken: false,
+        resolve: () => done("wake"),
+      };
+      const onAbort = () => done("abort");
+      const done = (why: "wake" | "timeout" | "abort") => {
+        if (waiter.woken) return;
+        waiter.woken = true;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (why !== "wake") {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        }
+        resolve(why);
+      };
+      if (timeoutMs >= 0) timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  protected override onRelease(): void {
+    for (const item of this.items) item.desc.unwatch(item);
+    this.items.clear();
+    this.#head = this.#tail = null;
+    this.#readyCount = 0;
+  }
+
+  #wakeOne(): boolean {
+    const w = this.#waiters.shift();
+    if (w === undefined) return false;
+    w.resolve();
+    return true;
+  }
+
+  #append(item: Interest): void {
+    item.queued = true;
+    item.next = null;
+    item.prev = this.#tail;
+    if (this.#tail) this.#tail.next = item;
+    else this.#head = item;
+    this.#tail = item;
+    this.#readyCount++;
+  }
+
+  #unlink(item: Interest): void {
+    if (!item.queued) return;
+    if (item.prev) item.prev.next = item.next;
+    else this.#head = item.next;
+    if (item.next) item.next.prev = item.prev;
+    else this.#tail = item.prev;
+    item.prev = item.next = null;
+    item.queued = false;
+    this.#readyCount--;
+  }
+
+  /** Whether `target` is this epoll or reachable from it through nested epolls. */
+  #reaches(target: EpollDescription, depth: number): boolean {
+    if (this === target) return true;
+    if (depth > MAX_NESTS) return true;
+    for (const item of this.items) {
+      if (item.desc instanceof EpollDescription && item.desc.#reaches(target, depth + 1)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Longest chain of epolls below this one, itself included. */
+  #downwardDepth(depth: number): number {
+    let best = 0;
+    if (depth > MAX_NESTS) return MAX_NESTS + 1;
+    for (const item of this.items) {
+      if (item.desc instanceof EpollDescription) {
+        best = Math.max(best, item.desc.#downwardDepth(depth + 1));
+      }
+    }
+    return best + 1;
+  }
+
+  /** Longest chain of epolls above this one that watch it, itself excluded. */
+  #upwardDepth(depth: number): number {
+    let best = 0;
+    if (depth > MAX_NESTS) return MAX_NESTS + 1;
+    for (const w of this.watchers) {
+      if (w instanceof Interest) best = Math.max(best, 1 + w.ep.#upwardDepth(depth + 1));
+    }
+    return best;
+  }
+}
+
+function checkInt(v: number, what: string): void {
+  if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
+}
+
+function create(): number {
+  return descriptors.allocate(new EpollDescription());
+}
+
+/**
+ * Creates an epoll instance (`epoll_create(2)`). `size` is only checked, as
+ * on Linux.
+ *
+ * @param size Any positive number.
+ * @returns The new epoll fd, `-EINVAL` when `size <= 0`, or `-EMFILE`.
+ *
+ * @example
+ * ```ts
+ * import { close, epollCreate } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const epfd = epollCreate(1);
+ * assert.ok(epfd >= 0);
+ * close(epfd);
+ * ```
+ */
+export function epollCreate(size: number): number {
+  checkInt(size, "size");
+  if (!(size > 0)) return -EINVAL;
+  return create();
+}
+
+/**
+ * Creates an epoll instance (`epoll_create1(2)`).
+ *
+ * @param flags `0` or {@linkcode EPOLL_CLOEXEC}.
+ * @returns The new epoll fd, `-EINVAL` for other flags, or `-EMFILE`.
+ *
+ * @example
+ * ```ts
+ * import { close, EPOLL_CLOEXEC, epollCreate1 } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const epfd = epollCreate1(EPOLL_CLOEXEC);
+ * assert.ok(epfd >= 0);
+ * assert.equal(epollCreate1(1), -22);
+ * close(epfd);
+ * ```
+ */
+export function epollCreate1(flags: number): number {
+  checkInt(flags, "flags");
+  if (!Number.isInteger(flags) || (flags & ~EPOLL_CLOEXEC) !== 0) return -EINVAL;
+  return create();
+}
+
+/**
+ * Adds, changes or removes an interest (`epoll_ctl(2)`). Checks happen in
+ * Linux's order: a missing event for ADD/MOD (or an unknown op) is
+ * `-EFAULT`; then bad fds `-EBADF`; a description that cannot be polled
+ * `-EPERM`; `epfd == fd` or `epfd` not an epoll `-EINVAL`; misuse of
+ * `EPOLLEXCLUSIVE` `-EINVAL`; cycles and deep nesting `-ELOOP`; then
+ * `-EEXIST` / `-ENOENT`.
+ *
+ * `EPOLLERR` and `EPOLLHUP` are always added to the requested events. ADD
+ * and MOD report readiness that already exists, edge-triggered too, and MOD
+ * re-arms an `EPOLLONESHOT` interest. MOD is atomic: there is no moment at
+ * which the fd is out of the set.
+ *
+ * @param epfd The epoll fd.
+ * @param op {@linkcode EPOLL_CTL_ADD}, {@linkcode EPOLL_CTL_MOD} or {@linkcode EPOLL_CTL_DEL}.
+ * @param fd The watched fd.
+ * @param event Events and user data (ignored for DEL).
+ * @returns 0 or `-errno`.
+ * @throws {TypeError} When `epfd`, `op` or `fd` is not a number, or
+ * `event.events` is not a number.
+ *
+ * @example Watching a pipe for input
+ * ```ts
+ * import { close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, pipe } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const epfd = epollCreate1(0);
+ * const fds: number[] = [];
+ * pipe(fds);
+ * assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN, data: "reader" }), 0);
+ * assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN, data: "again" }), -17);
+ * fds.forEach(close);
+ * close(epfd);
+ * ```
+ */
+export function epollCtl(epfd: number, op: number, fd: number, event?: EpollEvent | null): number {
+  checkInt(op, "op");
+  const hasEvent = op !== EPOLL_CTL_DEL;
+  let events = 0;
+  if (hasEvent) {
+    if (event === undefined || event === null) return -EFAULT;
+    if (typeof event !== "object") throw new TypeError("event must be an object");
+    checkInt(event.events, "event.events");
+    events = event.events >>> 0;
+  }
+  const ep = lookup(epfd);
+  if (ep === undefined) return -EBADF;
+  const target = lookup(fd);
+  if (target === undefined) return -EBADF;
+  if (!target.pollable) return -EPERM;
+  events &= ~EPOLLWAKEUP; // no CAP_BLOCK_SUSPEND here: Linux clears it silently
+  if (ep === target || !(ep instanceof EpollDescription)) return -EINVAL;
+  if (hasEvent && (events & EPOLLEXCLUSIVE)) {
+    if (op === EPOLL_CTL_MOD) return -EINVAL;
+    if (
+      op === EPOLL_CTL_ADD &&
+      (target instanceof EpollDescription || (events & ~EXCLUSIVE_OK_BITS) !== 0)
+    ) return -EINVAL;
+  }
+  const item = ep.find(target, fd);
+  switch (op) {
+    case EPOLL_CTL_ADD:
+      if (item !== undefined) return -EEXIST;
+      return ep.insert(target, fd, (events | EPOLLERR | EPOLLHUP) >>> 0, event!.data);
+    case EPOLL_CTL_DEL:
+      if (item === undefined) return -ENOENT;
+      ep.remove(item);
+      return 0;
+    case EPOLL_CTL_MOD:
+      if (item === undefined) return -ENOENT;
+      if (item.exclusive) return -EINVAL;
+      return ep.modify(item, (events | EPOLLERR | EPOLLHUP) >>> 0, event!.data);
+    default:
+      return -EINVAL;
+  }
+}
+
+/** Validates the arguments shared by the wait calls; returns the epoll or `-errno`. */
+function waitTarget(epfd: number, events: EpollEvent[], maxevents: number): EpollDescription | number {
+  if (!Array.isArray(events)) throw new TypeError("events must be an array");
+  checkInt(maxevents, "maxevents");
+  if (!Number.isInteger(maxevents) || maxevents <= 0 || maxevents > MAX_EVENTS) return -EINVAL;
+  if (!isFd(epfd)) return -EBADF;
+  const ep = descriptors.get(epfd);
+  if (ep === undefined) return -EBADF;
+  if (!(ep instanceof EpollDescription)) return -EINVAL;
+  return ep;
+}
+
+async function waitLoop(
+  ep: EpollDescription,
+  events: EpollEvent[],
+  maxevents: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  // Hold the epoll for the whole wait: closing its fd does not end the wait.
+  ep.retain();
+  try {
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
+      const why = await ep.sleep(remaining, signal);
+      if (why === "abort") return -EINTR;
+      const n = ep.harvest(events, maxevents);
+      if (n > 0 || why === "timeout") return n;
+      // Woken, but another waiter took the events or they went stale: sleep again.
+      if (deadline !== Infinity && performance.now() >= deadline) return 0;
+    }
+  } finally {
+    ep.release();
+  }
+}
+
+function startWait(
+  epfd: number,
+  events: EpollEvent[],
+  maxevents: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const ep = waitTarget(epfd, events, maxevents);
+  if (typeof ep === "number") return Promise.resolve(ep);
+  if (signal?.aborted) return Promise.resolve(-EINTR);
+  const n = ep.harvest(events, maxevents);
+  if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
+  return waitLoop(ep, events, maxevents, timeoutMs, signal);
+}
+
+/**
+ * Waits for events (`epoll_wait(2)`). Fills `events[0..n-1]` (reusing the
+ * objects already in the array) and resolves to `n`.
+ *
+ * When events are ready it returns at once without yielding to timers.
+ * `timeoutMs` -1 waits until an event arrives, 0 only polls. Any fd may
+ * become ready while a task waits, including one added by another task.
+ *
+ * @param epfd The epoll fd.
+ * @param events The output array.
+ * @param maxevents How many entries to fill at most (`>= 1`).
+ * @param timeoutMs Milliseconds; -1 blocks, 0 polls.
+ * @returns The number of events, 0 on timeout, `-EINVAL` (`maxevents <= 0`
+ * or not an integer, a NaN timeout, or not an epoll), `-EBADF`.
+ * @throws {TypeError} When `events` is not an array or a number argument is
+ * not a number.
+ *
+ * @example A level-triggered wait on an eventfd
+ * ```ts
+ * import {
+ *   close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, eventfd,
+ *   type EpollEvent,
+ * } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const epfd = epollCreate1(0);
+ * const efd = eventfd(1, 0);
+ * epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "tick" });
+ * const events: EpollEvent[] = [];
+ * assert.equal(await epollWait(epfd, events, 8, -1), 1);
+ * assert.deepEqual(events[0], { events: EPOLLIN, data: "tick" });
+ * close(efd);
+ * close(epfd);
+ * ```
+ */
+export function epollWait(
+  epfd: number,
+  events: EpollEvent[],
+  maxevents: number,
+  timeoutMs: number,
+): Promise<number> {
+  checkInt(timeoutMs, "timeoutMs");
+  // No NaN in C: refuse it rather than guess between "poll" and "forever".
+  if (Number.isNaN(timeoutMs)) return Promise.resolve(-EINVAL);
+  const t = timeoutMs < 0 || timeoutMs === Infinity ? -1 : Math.ceil(timeoutMs);
+  return startWait(epfd, events, maxevents, t, undefined);
+}
+
+/**
+ * Waits for events with a nanosecond timeout (`epoll_pwait2(2)`). An
+ * `AbortSignal` stands in for the signal mask: when it aborts first the call
+ * resolves to `-EINTR`.
+ *
+ * @param epfd The epoll fd.
+ * @param events The output array.
+ * @param maxevents How many entries to fill at most (`>= 1`).
+ * @param timeout `{sec, nsec}`, or `null` to wait forever.
+ * @param signal Aborting it interrupts the wait.
+ * @returns As {@linkcode epollWait}, plus `-EINVAL` for a timeout with
+ * negative fields or `nsec >= 1e9`, and `-EINTR`.
+ * @throws {TypeError} For arguments of the wrong type.
+ *
+ * @example Interrupting a wait
+ * ```ts
+ * import { close, EINTR, epollCreate1, epollPwait2, type EpollEvent } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const epfd = epollCreate1(0);
+ * const ac = new AbortController();
+ * const events: EpollEvent[] = [];
+ * const pending = epollPwait2(epfd, events, 4, null, ac.signal);
+ * ac.abort();
+ * assert.equal(await pending, -EINTR);
+ * assert.equal(await epollPwait2(epfd, events, 4, { sec: 0, nsec: 1_000_000 }), 0);
+ * close(epfd);
+ * ```
+ */
+export function epollPwait2(
+  epfd: number,
+  events: EpollEvent[],
+  maxevents: number,
+  timeout: Timespec | null,
+  signal?: AbortSignal,
+): Promise<number> {
+  let ms = -1;
+  if (timeout !== null && timeout !== undefined) {
+    if (typeof timeout !== "object") throw new TypeError("timeout must be an object or null");
+    checkInt(timeout.sec, "timeout.sec");
+    checkInt(timeout.nsec, "timeout.nsec");
+    const { sec, nsec } = timeout;
+    // Linux checks the timespec before anything else (poll_select_set_timeout).
+    if (
+      !Number.isInteger(sec) || !Number.isInteger(nsec) || sec < 0 || nsec < 0 || nsec >= 1e9
+    ) return Promise.resolve(-EINVAL);
+    ms = sec * 1000 + nsec / 1e6;
+    // Round sub-millisecond waits up, so a 1 ns timeout still yields once.
+    ms = ms === 0 ? 0 : Math.max(1, Math.ceil(ms));
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("signal must be an AbortSignal");
+  }
+  return startWait(epfd, events, maxevents, ms, signal);
+}

@@ -1,0 +1,131 @@
+/**
+ * `Epoll`: the idiomatic object layer over the same epoll core. Methods
+ * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ *
+ * @module
+ */
+
+import { check, ErrnoError } from "./errno.ts";
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "./constants.ts";
+import { close } from "./fd_table.ts";
+import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "./epoll.ts";
+
+/**
+ * An epoll instance as an object.
+ *
+ * @example An event loop over a pipe
+ * ```ts
+ * import { close, Epoll, EPOLLIN, pipe, write } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * using ep = new Epoll();
+ * const fds: number[] = [];
+ * pipe(fds);
+ * ep.add(fds[0], EPOLLIN, { name: "pipe" });
+ * write(fds[1], new Uint8Array([1]));
+ * const events = await ep.wait(8, 1000);
+ * assert.deepEqual(events, [{ events: EPOLLIN, data: { name: "pipe" } }]);
+ * fds.forEach(close);
+ * ```
+ */
+export class Epoll implements Disposable {
+  /** The epoll's fd; usable with the POSIX-shaped calls too. */
+  readonly fd: number;
+  #closed = false;
+  /** Aborted by `close`, so that pending waits (and iteration) end. */
+  #closing = new AbortController();
+
+  /**
+   * Creates an epoll instance.
+   *
+   * @param flags `0` or `EPOLL_CLOEXEC`.
+   * @throws {ErrnoError} `EINVAL` for other flags, `EMFILE`.
+   */
+  constructor(flags = 0) {
+    this.fd = check(epollCreate1(flags), "epoll_create1");
+  }
+
+  /**
+   * Registers `fd` (`EPOLL_CTL_ADD`).
+   *
+   * @param fd The descriptor to watch.
+   * @param events The `EPOLL*` mask, flags included.
+   * @param data Returned with every event of this fd.
+   * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
+   */
+  add(fd: number, events: number, data: unknown = fd): void {
+    check(epollCtl(this.fd, EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl");
+  }
+
+  /**
+   * Changes a registration (`EPOLL_CTL_MOD`); re-arms `EPOLLONESHOT`.
+   *
+   * @param fd The watched descriptor.
+   * @param events The new mask.
+   * @param data The new user data.
+   * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
+   */
+  modify(fd: number, events: number, data: unknown = fd): void {
+    check(epollCtl(this.fd, EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl");
+  }
+
+  /**
+   * Deregisters `fd` (`EPOLL_CTL_DEL`).
+   *
+   * @param fd The watched descriptor.
+   * @throws {ErrnoError} `ENOENT`, `EBADF`.
+   */
+  delete(fd: number): void {
+    check(epollCtl(this.fd, EPOLL_CTL_DEL, fd), "epoll_ctl");
+  }
+
+  /**
+   * Waits for events.
+   *
+   * @param maxevents Most events to return.
+   * @param timeoutMs -1 waits for an event, 0 polls.
+   * @returns The events (empty on timeout, and when `close` ends the wait).
+   * @throws {ErrnoError} `EBADF` once closed, `EINVAL`.
+   */
+  async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
+    const events: EpollEvent[] = [];
+    const timeout = timeoutMs < 0
+      ? null
+      : { sec: Math.floor(timeoutMs / 1000), nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)) };
+    const n = await epollPwait2(this.fd, events, maxevents, timeout, this.#closing.signal);
+    if (n < 0) {
+      if (this.#closed) return [];
+      throw new ErrnoError(n, "epoll_wait");
+    }
+    events.length = n;
+    return events;
+  }
+
+  /**
+   * Yields batches of events until the epoll is closed.
+   *
+   * @returns An async iterator of event batches.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<EpollEvent[], void, undefined> {
+    while (!this.#closed) {
+      const events = await this.wait();
+      if (events.length > 0) yield events;
+    }
+  }
+
+  /**
+   * Closes the epoll fd and ends pending waits (they return no events);
+   * later calls fail with `EBADF`. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort();
+    close(this.fd);
+  }
+
+  /** Same as {@linkcode Epoll.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

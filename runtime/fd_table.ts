@@ -1,0 +1,320 @@
+/**
+ * The process-wide userspace descriptor table: small integer fds, the lowest
+ * free number first, a configurable limit (`RLIMIT_NOFILE`), `close`, `dup`,
+ * `read` and `write`.
+ *
+ * An fd refers to a {@linkcode Description}; `dup` makes a second fd for the
+ * same description, and the description lives until its last fd is closed.
+ *
+ * @module
+ */
+
+import { EBADF, EMFILE, EINVAL } from "./errno.ts";
+import type { Description } from "./description.ts";
+
+/** Linux's `nr_open` default, the largest `RLIMIT_NOFILE` one may set. */
+const DEFAULT_LIMIT = 1_048_576;
+
+/** Min-heap of freed fd numbers below `#top`, so allocation is O(log n). */
+class FreeList {
+  #heap: number[] = [];
+  get size(): number {
+    return this.#heap.length;
+  }
+  peek(): number {
+    return this.#heap[0];
+  }
+  push(v: number): void {
+    const h = this.#heap;
+    let i = h.push(v) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p] <= v) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = v;
+  }
+  pop(): number {
+    const h = this.#heap;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const c = l + 1 < h.length && h[l + 1] < h[l] ? l + 1 : l;
+        if (h[c] >= last) break;
+        h[i] = h[c];
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+}
+
+/** The table itself. One instance, {@linkcode descriptors}, serves the process. */
+class DescriptorTable {
+  #files: (Description | undefined)[] = [];
+  #free = new FreeList();
+  #limit = DEFAULT_LIMIT;
+  #open = 0;
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  get open(): number {
+    return this.#open;
+  }
+
+  /** The description behind `fd`, or `undefined` for a bad or closed fd. */
+  get(fd: number): Description | undefined {
+    return this.#files[fd];
+  }
+
+  /** Installs `desc` at the lowest free fd, or returns `-EMFILE`. */
+  allocate(desc: Description): number {
+    let fd: number;
+    if (this.#free.size > 0) {
+      fd = this.#free.peek();
+      if (fd >= this.#limit) return -EMFILE;
+      this.#free.pop();
+    } else {
+      fd = this.#files.length;
+      if (fd >= this.#limit) return -EMFILE;
+      this.#files.push(undefined);
+    }
+    this.#files[fd] = desc;
+    this.#open++;
+    desc.retain();
+    return fd;
+  }
+
+  /** Removes `fd` from the table and drops its reference. */
+  close(fd: number): number {
+    const desc = this.#files[fd];
+    if (desc === undefined) return -EBADF;
+    this.#files[fd] = undefined;
+    this.#free.push(fd);
+    this.#open--;
+    desc.release();
+    return 0;
+  }
+
+  setLimit(n: number): number {
+    if (!Number.isInteger(n) || n < 1) return -EINVAL;
+    for (let fd = this.#files.length - 1; fd >= n; fd--) {
+      if (this.#files[fd] !== undefined) return -EINVAL;
+    }
+    this.#limit = n;
+    return 0;
+  }
+}
+
+/**
+ * The process-wide descriptor table. Internal: programs use the exported
+ * calls (`close`, `dup`, …), and new kinds of description enter it through
+ * {@linkcode installDescription}.
+ */
+export const descriptors: DescriptorTable = new DescriptorTable();
+
+/** Throws `TypeError` unless `fd` is a number; returns whether it is a possible fd. */
+export function isFd(fd: number): boolean {
+  if (typeof fd !== "number") throw new TypeError(`fd must be a number, got ${typeof fd}`);
+  return Number.isInteger(fd) && fd >= 0;
+}
+
+/** The description behind `fd`, or `undefined` (bad, closed or not an fd). */
+export function lookup(fd: number): Description | undefined {
+  return isFd(fd) ? descriptors.get(fd) : undefined;
+}
+
+/** Throws `TypeError` unless `buf` is a `Uint8Array`. */
+export function checkBuffer(buf: Uint8Array, what = "buf"): void {
+  if (!(buf instanceof Uint8Array)) {
+    throw new TypeError(`${what} must be a Uint8Array`);
+  }
+}
+
+/**
+ * Gives a description its first fd. This is how a new kind of
+ * {@linkcode Description} written outside this library becomes usable with
+ * `epollCtl`, `read`, `write` and `close`.
+ *
+ * @param desc A description that no fd refers to yet.
+ * @returns The new fd (the lowest free number), or `-EMFILE`.
+ *
+ * @example
+ * ```ts
+ * import { close, Description, installDescription } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * class Never extends Description {
+ *   readonly kind = "never";
+ *   poll(): number {
+ *     return 0;
+ *   }
+ * }
+ * const fd = installDescription(new Never());
+ * assert.ok(fd >= 0);
+ * assert.equal(close(fd), 0);
+ * ```
+ */
+export function installDescription(desc: Description): number {
+  return descriptors.allocate(desc);
+}
+
+/**
+ * Closes a descriptor. The description behind it is released when its last
+ * fd is closed: its epoll registrations go away and its resources (Deno
+ * connections and listeners included) are freed.
+ *
+ * @param fd The descriptor.
+ * @returns 0, or `-EBADF`.
+ *
+ * @example
+ * ```ts
+ * import { close, EBADF, pipe } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fds: number[] = [];
+ * pipe(fds);
+ * assert.equal(close(fds[0]), 0);
+ * assert.equal(close(fds[0]), -EBADF);
+ * close(fds[1]);
+ * ```
+ */
+export function close(fd: number): number {
+  return isFd(fd) ? descriptors.close(fd) : -EBADF;
+}
+
+/**
+ * Makes a second descriptor for the same open description (the lowest free
+ * number). Epoll interests are keyed by (description, fd), as on Linux:
+ * closing one of two dups leaves an interest in place; closing the last
+ * removes it.
+ *
+ * @param fd The descriptor to duplicate.
+ * @returns The new fd, `-EBADF` or `-EMFILE`.
+ *
+ * @example
+ * ```ts
+ * import { close, dup, pipe, read, write } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fds: number[] = [];
+ * pipe(fds);
+ * const w2 = dup(fds[1]);
+ * close(fds[1]);
+ * assert.equal(write(w2, new Uint8Array([7])), 1);
+ * assert.equal(read(fds[0], new Uint8Array(1)), 1);
+ * close(w2);
+ * close(fds[0]);
+ * ```
+ */
+export function dup(fd: number): number {
+  const desc = lookup(fd);
+  return desc === undefined ? -EBADF : descriptors.allocate(desc);
+}
+
+/**
+ * Reads from a descriptor into `buf`. Never blocks.
+ *
+ * @param fd The descriptor.
+ * @param buf Where the bytes go.
+ * @returns Bytes read; 0 at end of stream; `-EAGAIN` when nothing is
+ * buffered yet; `-EBADF`, `-EINVAL`, `-ECONNRESET`, `-ENOTCONN`.
+ * @throws {TypeError} When `buf` is not a `Uint8Array`.
+ *
+ * @example
+ * ```ts
+ * import { EAGAIN, pipe, read, write, close } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fds: number[] = [];
+ * pipe(fds);
+ * const buf = new Uint8Array(16);
+ * assert.equal(read(fds[0], buf), -EAGAIN);
+ * write(fds[1], new TextEncoder().encode("hi"));
+ * assert.equal(read(fds[0], buf), 2);
+ * close(fds[0]);
+ * close(fds[1]);
+ * ```
+ */
+export function read(fd: number, buf: Uint8Array): number {
+  checkBuffer(buf);
+  const desc = lookup(fd);
+  return desc === undefined ? -EBADF : desc.read(buf);
+}
+
+/**
+ * Writes `buf` to a descriptor. Never blocks: it accepts what fits.
+ *
+ * @param fd The descriptor.
+ * @param buf The bytes.
+ * @returns Bytes accepted (may be fewer than `buf.length`); `-EAGAIN` when
+ * the buffer is full; `-EPIPE` after the write side is shut or the peer is
+ * gone; `-EBADF`, `-EINVAL`.
+ * @throws {TypeError} When `buf` is not a `Uint8Array`.
+ *
+ * @example
+ * ```ts
+ * import { pipe, write, close } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fds: number[] = [];
+ * pipe(fds);
+ * assert.equal(write(fds[1], new Uint8Array(10)), 10);
+ * close(fds[0]);
+ * close(fds[1]);
+ * ```
+ */
+export function write(fd: number, buf: Uint8Array): number {
+  checkBuffer(buf);
+  const desc = lookup(fd);
+  return desc === undefined ? -EBADF : desc.write(buf);
+}
+
+/**
+ * The size of the descriptor table (like `RLIMIT_NOFILE`): fds are
+ * `0 .. limit-1`.
+ *
+ * @returns The current limit (default 1,048,576).
+ *
+ * @example
+ * ```ts
+ * import { getDescriptorLimit } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(getDescriptorLimit() >= 1);
+ * ```
+ */
+export function getDescriptorLimit(): number {
+  return descriptors.limit;
+}
+
+/**
+ * Sets the size of the descriptor table. New fds at or above it fail with
+ * `-EMFILE`.
+ *
+ * @param n The new limit.
+ * @returns 0, or `-EINVAL` for `n < 1`, a non-integer, or a limit below an
+ * open fd.
+ *
+ * @example
+ * ```ts
+ * import { getDescriptorLimit, setDescriptorLimit } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const before = getDescriptorLimit();
+ * assert.equal(setDescriptorLimit(0), -22);
+ * assert.equal(setDescriptorLimit(before), 0);
+ * ```
+ */
+export function setDescriptorLimit(n: number): number {
+  if (typeof n !== "number") throw new TypeError(`limit must be a number, got ${typeof n}`);
+  return descriptors.setLimit(n);
+}

@@ -1,0 +1,160 @@
+/**
+ * In-memory pipes (`pipe(2)`) with Linux's readiness rules (`fs/pipe.c`).
+ *
+ * - Capacity 64 KiB. Writes of up to `PIPE_BUF` (4096) bytes are atomic: all
+ *   or `-EAGAIN`. Larger writes accept what fits.
+ * - The read end is `EPOLLIN` while bytes are buffered and `EPOLLHUP` once
+ *   every write end is closed (a read then returns 0 after the data).
+ * - The write end is `EPOLLOUT` while at least `PIPE_BUF` bytes are free
+ *   (Linux: a free page) and `EPOLLERR` once every read end is closed; a
+ *   write then returns `-EPIPE`.
+ * - Every write raises `EPOLLIN` on the read end, so an edge-triggered
+ *   reader sees each arrival, as on Linux.
+ *
+ * @module
+ */
+
+import { Description } from "./description.ts";
+import { EAGAIN, EMFILE, EPIPE } from "./errno.ts";
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM } from "./constants.ts";
+import { ByteQueue } from "./byte_queue.ts";
+import { descriptors } from "./fd_table.ts";
+
+/** Bytes a pipe holds (Linux default: 16 pages). */
+export const PIPE_CAPACITY = 65536;
+/** Writes of at most this many bytes are atomic. */
+export const PIPE_BUF = 4096;
+
+/** The shared state of one pipe. */
+class PipeCore {
+  readonly data = new ByteQueue(PIPE_CAPACITY);
+  readerOpen = true;
+  writerOpen = true;
+  reader!: PipeReadEnd;
+  writer!: PipeWriteEnd;
+}
+
+/** The read end of a pipe. */
+export class PipeReadEnd extends Description {
+  readonly kind = "pipe";
+  constructor(readonly core: PipeCore) {
+    super();
+  }
+
+  poll(): number {
+    let mask = this.core.data.length > 0 ? EPOLLIN | EPOLLRDNORM : 0;
+    if (!this.core.writerOpen) mask |= EPOLLHUP;
+    return mask;
+  }
+
+  override read(buf: Uint8Array): number {
+    const core = this.core;
+    if (buf.length === 0) return 0;
+    if (core.data.length === 0) return core.writerOpen ? -EAGAIN : 0;
+    const wasWritable = core.writer.poll() & EPOLLOUT;
+    const n = core.data.shift(buf);
+    if (!wasWritable && core.writerOpen) core.writer.raise(EPOLLOUT | EPOLLWRNORM);
+    return n;
+  }
+
+  /** Lets the core raise readiness on this end. */
+  raise(events: number): void {
+    this.notify(events);
+  }
+
+  protected override onRelease(): void {
+    this.core.readerOpen = false;
+    if (this.core.writerOpen) this.core.writer.raise(EPOLLERR);
+  }
+}
+
+/** The write end of a pipe. */
+export class PipeWriteEnd extends Description {
+  readonly kind = "pipe";
+  constructor(readonly core: PipeCore) {
+    super();
+  }
+
+  poll(): number {
+    let mask = this.core.data.room >= PIPE_BUF ? EPOLLOUT | EPOLLWRNORM : 0;
+    if (!this.core.readerOpen) mask |= EPOLLERR;
+    return mask;
+  }
+
+  override write(buf: Uint8Array): number {
+    const core = this.core;
+    if (!core.readerOpen) return -EPIPE;
+    if (buf.length === 0) return 0;
+    const room = core.data.room;
+    if (room === 0 || (buf.length <= PIPE_BUF && room < buf.length)) return -EAGAIN;
+    const n = core.data.push(buf);
+    core.reader.raise(EPOLLIN | EPOLLRDNORM);
+    return n;
+  }
+
+  /** Lets the core raise readiness on this end. */
+  raise(events: number): void {
+    this.notify(events);
+  }
+
+  protected override onRelease(): void {
+    this.core.writerOpen = false;
+    if (this.core.readerOpen) this.core.reader.raise(EPOLLHUP);
+  }
+}
+
+/**
+ * Creates a pipe: `fds[0]` is the read end, `fds[1]` the write end.
+ *
+ * @param fds Receives the two fds (its length becomes at least 2).
+ * @returns 0, or `-EMFILE` (then no fd is left open).
+ * @throws {TypeError} When `fds` is not an array.
+ *
+ * @example
+ * ```ts
+ * import { close, pipe, read, write } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fds: number[] = [];
+ * assert.equal(pipe(fds), 0);
+ * write(fds[1], new TextEncoder().encode("ping"));
+ * const buf = new Uint8Array(8);
+ * assert.equal(read(fds[0], buf), 4);
+ * close(fds[1]);
+ * assert.equal(read(fds[0], buf), 0); // end of stream
+ * close(fds[0]);
+ * ```
+ */
+export function pipe(fds: number[]): number {
+  if (!Array.isArray(fds)) throw new TypeError("fds must be an array");
+  const core = new PipeCore();
+  core.reader = new PipeReadEnd(core);
+  core.writer = new PipeWriteEnd(core);
+  return installPair(core.reader, core.writer, fds);
+}
+
+/**
+ * Installs two new descriptions as a pair of fds, or neither (closing the
+ * first when the second cannot get an fd).
+ */
+export function installPair(a: Description, b: Description, out: number[]): number {
+  const fa = descriptors.allocate(a);
+  if (fa < 0) {
+    // Release both ends so that neither is left half-open.
+    a.retain();
+    b.retain();
+    a.release();
+    b.release();
+    return -EMFILE;
+  }
+  const fb = descriptors.allocate(b);
+  if (fb < 0) {
+    b.retain();
+    b.release();
+    descriptors.close(fa);
+    return -EMFILE;
+  }
+  out[0] = fa;
+  out[1] = fb;
+  return 0;
+}

@@ -1,0 +1,208 @@
+/**
+ * In-memory connected stream sockets (`socketpair(2)` with `AF_UNIX`,
+ * `SOCK_STREAM`), with the readiness of Linux's `unix_poll`:
+ *
+ * - `EPOLLIN` while bytes are buffered, or once the receive side is shut
+ *   (by the peer's `SHUT_WR`, its close, or our own `SHUT_RD`), with
+ *   `EPOLLRDHUP` in that case.
+ * - `EPOLLOUT` while what we sent and the peer has not read is at most a
+ *   quarter of our send buffer (`unix_writable`); a write accepts bytes
+ *   while it is below the whole send buffer.
+ * - `EPOLLHUP` once both directions are shut (always after the peer
+ *   closes).
+ * - `EPOLLERR` while an error is pending: closing a socket with unread bytes
+ *   resets the peer (`ECONNRESET`), as Linux does.
+ * - Every write raises `EPOLLIN` on the peer; every read that leaves the
+ *   peer writable raises `EPOLLOUT` on it.
+ *
+ * @module
+ */
+
+import {
+  EAFNOSUPPORT,
+  EAGAIN,
+  ECONNRESET,
+  EINVAL,
+  EISCONN,
+  ENOTCONN,
+  EOPNOTSUPP,
+  EPIPE,
+  EPROTONOSUPPORT,
+} from "./errno.ts";
+import {
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  EPOLLRDNORM,
+  EPOLLWRBAND,
+  EPOLLWRNORM,
+} from "./constants.ts";
+import { ByteQueue } from "./byte_queue.ts";
+import { copyAddr, type SockAddr, SocketDescription } from "./socket_base.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SO_SNDBUF,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "./socket_constants.ts";
+import { installPair } from "./pipe.ts";
+
+/** Linux's default `SO_SNDBUF`/`SO_RCVBUF` for Unix sockets (`wmem_default`). */
+const UNIX_BUFFER = 212992;
+
+/** One end of a socketpair. */
+export class PairEnd extends SocketDescription {
+  readonly kind = "socketpair";
+  readonly domain = AF_UNIX;
+  peer!: PairEnd;
+  /** Bytes the peer sent to us; its limit is the peer's send buffer. */
+  readonly rx = new ByteQueue(UNIX_BUFFER);
+  /** We will receive nothing more (`RCV_SHUTDOWN`). */
+  rdShut = false;
+  /** We send nothing more (`SEND_SHUTDOWN`). */
+  wrShut = false;
+  open = true;
+
+  constructor() {
+    super(UNIX_BUFFER, UNIX_BUFFER);
+  }
+
+  #writable(): boolean {
+    // unix_writable: sent-but-unread bytes at most a quarter of the send buffer.
+    return this.peer.rx.length * 4 <= this.sndbuf;
+  }
+
+  poll(): number {
+    let mask = 0;
+    if (this.soError) mask |= EPOLLERR;
+    if (this.rdShut && this.wrShut) mask |= EPOLLHUP;
+    if (this.rdShut) mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+    if (this.rx.length > 0) mask |= EPOLLIN | EPOLLRDNORM;
+    if (!this.peer.open) mask |= EPOLLHUP;
+    if (this.#writable()) mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+    return mask;
+  }
+
+  override read(buf: Uint8Array): number {
+    if (this.rx.length === 0) {
+      if (this.soError) return -this.takeError();
+      return this.rdShut ? 0 : -EAGAIN;
+    }
+    if (buf.length === 0) return 0;
+    const n = this.rx.shift(buf);
+    const peer = this.peer;
+    if (peer.open && peer.#writable()) peer.notify(EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+    return n;
+  }
+
+  override write(buf: Uint8Array): number {
+    const peer = this.peer;
+    if (this.wrShut || peer.rdShut) return -EPIPE;
+    if (buf.length === 0) return 0;
+    const n = peer.rx.push(buf);
+    if (n === 0) return -EAGAIN;
+    peer.notify(EPOLLIN | EPOLLRDNORM);
+    return n;
+  }
+
+  override shutdown(how: number): number {
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
+    const rd = how !== SHUT_WR;
+    const wr = how !== SHUT_RD;
+    // unix_shutdown mirrors each half onto the peer.
+    if (rd) this.rdShut = true;
+    if (wr) this.wrShut = true;
+    const peer = this.peer;
+    if (peer.open) {
+      if (rd) peer.wrShut = true;
+      if (wr) peer.rdShut = true;
+      peer.notify(0);
+    }
+    this.notify(0);
+    return 0;
+  }
+
+  override connect(_addr: SockAddr): number {
+    return this.peer.open ? -EISCONN : -ENOTCONN;
+  }
+
+  override listen(_backlog: number): number {
+    return -EINVAL;
+  }
+
+  override getsockname(out: SockAddr): number {
+    copyAddr({ family: AF_UNIX, path: "" }, out);
+    return 0;
+  }
+
+  override getpeername(out: SockAddr): number {
+    copyAddr({ family: AF_UNIX, path: "" }, out);
+    return 0;
+  }
+
+  protected override optionChanged(level: number, name: number): void {
+    // Our send buffer bounds what the peer may hold of ours.
+    if (level === SOL_SOCKET && name === SO_SNDBUF) this.peer.rx.limit = this.sndbuf;
+  }
+
+  protected override onRelease(): void {
+    this.open = false;
+    const peer = this.peer;
+    if (!peer.open) return;
+    // unix_release_sock: the peer is shut both ways; unread data resets it.
+    peer.rdShut = true;
+    peer.wrShut = true;
+    if (this.rx.length > 0) peer.soError = ECONNRESET;
+    this.rx.consume(this.rx.length);
+    this.rx.trim(0);
+    peer.notify(0);
+  }
+}
+
+/**
+ * Creates a pair of connected in-memory stream sockets (`socketpair(2)`).
+ *
+ * @param domain {@linkcode AF_UNIX}.
+ * @param type {@linkcode SOCK_STREAM}, optionally with `SOCK_NONBLOCK` /
+ * `SOCK_CLOEXEC` (accepted; every socket here is non-blocking).
+ * @param protocol 0.
+ * @param sv Receives the two fds.
+ * @returns 0; `-EAFNOSUPPORT` for another domain (Linux: `-EOPNOTSUPP` for
+ * AF_INET), `-EPROTONOSUPPORT` for another type or protocol, `-EMFILE`.
+ * @throws {TypeError} For arguments of the wrong type.
+ *
+ * @example
+ * ```ts
+ * import { AF_UNIX, close, read, SOCK_STREAM, socketpair, write } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const sv: number[] = [];
+ * assert.equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+ * write(sv[0], new Uint8Array([1, 2, 3]));
+ * assert.equal(read(sv[1], new Uint8Array(8)), 3);
+ * sv.forEach(close);
+ * ```
+ */
+export function socketpair(domain: number, type: number, protocol: number, sv: number[]): number {
+  for (const [v, what] of [[domain, "domain"], [type, "type"], [protocol, "protocol"]] as const) {
+    if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
+  }
+  if (!Array.isArray(sv)) throw new TypeError("sv must be an array");
+  if (domain !== AF_UNIX) return domain === AF_INET || domain === AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
+  if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== SOCK_STREAM) return -EPROTONOSUPPORT;
+  if (protocol !== 0) return -EPROTONOSUPPORT;
+  const a = new PairEnd();
+  const b = new PairEnd();
+  a.peer = b;
+  b.peer = a;
+  return installPair(a, b, sv);
+}
