@@ -66,3 +66,16 @@ export { socketpair } from "./runtime/socketpair.ts";
 export { eventfd } from "./runtime/eventfd.ts";
 export type { InetSockAddr, SockAddr, UnixSockAddr } from "./runtime/socket_base.ts";
 export { Epoll } from "./runtime/epoll_class.ts";
+export {
+  accept,
+  accept4,
+  bind,
+  connect,
+  getpeername,
+  getsockname,
+  getsockopt,
+  listen,
+  setsockopt,
+  shutdown,
+  socket,
+} from "./net/calls.ts";

@@ -30,16 +30,7 @@
  */
 
 import { Description, type Watcher } from "./description.ts";
-import {
-  EBADF,
-  EEXIST,
-  EFAULT,
-  EINTR,
-  EINVAL,
-  ELOOP,
-  ENOENT,
-  EPERM,
-} from "./errno.ts";
+import { EBADF, EEXIST, EFAULT, EINTR, EINVAL, ELOOP, ENOENT, EPERM } from "./errno.ts";
 import {
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
@@ -258,7 +249,9 @@ export class EpollDescription extends Description {
         }
         resolve(why);
       };
-      if (timeoutMs >= 0) timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
+      if (timeoutMs >= 0) {
+        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
+      }
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
     });
@@ -466,7 +459,11 @@ export function epollCtl(epfd: number, op: number, fd: number, event?: EpollEven
 }
 
 /** Validates the arguments shared by the wait calls; returns the epoll or `-errno`. */
-function waitTarget(epfd: number, events: EpollEvent[], maxevents: number): EpollDescription | number {
+function waitTarget(
+  epfd: number,
+  events: EpollEvent[],
+  maxevents: number,
+): EpollDescription | number {
   if (!Array.isArray(events)) throw new TypeError("events must be an array");
   checkInt(maxevents, "maxevents");
   if (!Number.isInteger(maxevents) || maxevents <= 0 || maxevents > MAX_EVENTS) return -EINVAL;

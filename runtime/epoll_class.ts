@@ -89,9 +89,10 @@ export class Epoll implements Disposable {
    */
   async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
     const events: EpollEvent[] = [];
-    const timeout = timeoutMs < 0
-      ? null
-      : { sec: Math.floor(timeoutMs / 1000), nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)) };
+    const timeout = timeoutMs < 0 ? null : {
+      sec: Math.floor(timeoutMs / 1000),
+      nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
+    };
     const n = await epollPwait2(this.fd, events, maxevents, timeout, this.#closing.signal);
     if (n < 0) {
       if (this.#closed) return [];

@@ -15,7 +15,14 @@
 
 import { Description } from "./description.ts";
 import { EAGAIN, EINVAL } from "./errno.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EPOLLERR, EPOLLIN, EPOLLOUT } from "./constants.ts";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EFD_SEMAPHORE,
+  EPOLLERR,
+  EPOLLIN,
+  EPOLLOUT,
+} from "./constants.ts";
 import { descriptors } from "./fd_table.ts";
 
 const MAX = 0xffff_ffff_ffff_fffen;

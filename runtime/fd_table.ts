@@ -9,7 +9,7 @@
  * @module
  */
 
-import { EBADF, EMFILE, EINVAL } from "./errno.ts";
+import { EBADF, EINVAL, EMFILE } from "./errno.ts";
 import type { Description } from "./description.ts";
 
 /** Linux's `nr_open` default, the largest `RLIMIT_NOFILE` one may set. */

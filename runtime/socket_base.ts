@@ -8,13 +8,7 @@
  */
 
 import { Description } from "./description.ts";
-import {
-  EINVAL,
-  EISCONN,
-  ENOPROTOOPT,
-  ENOTCONN,
-  EOPNOTSUPP,
-} from "./errno.ts";
+import { EINVAL, EISCONN, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "./errno.ts";
 import {
   AF_INET,
   AF_INET6,

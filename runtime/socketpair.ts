@@ -197,7 +197,9 @@ export function socketpair(domain: number, type: number, protocol: number, sv: n
     if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
   }
   if (!Array.isArray(sv)) throw new TypeError("sv must be an array");
-  if (domain !== AF_UNIX) return domain === AF_INET || domain === AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
+  if (domain !== AF_UNIX) {
+    return domain === AF_INET || domain === AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
+  }
   if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== SOCK_STREAM) return -EPROTONOSUPPORT;
   if (protocol !== 0) return -EPROTONOSUPPORT;
   const a = new PairEnd();

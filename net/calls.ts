@@ -1,0 +1,372 @@
+/**
+ * The POSIX-shaped socket calls: `socket`, `bind`, `listen`, `accept`,
+ * `accept4`, `connect`, `shutdown`, `getsockname`, `getpeername`,
+ * `getsockopt`, `setsockopt`. They work on sockets made by `socket` (over
+ * Deno TCP and Unix sockets) and, where it makes sense, on `socketpair`
+ * ends. None of them blocks or throws for a condition C reports through
+ * errno; `-ENOTSOCK` answers for descriptors that are not sockets.
+ *
+ * @module
+ */
+
+import { EAFNOSUPPORT, EBADF, EINVAL, ENOTSOCK, EPROTONOSUPPORT } from "../runtime/errno.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  IPPROTO_TCP,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+} from "../runtime/socket_constants.ts";
+import type { SockAddr } from "../runtime/socket_base.ts";
+import { SocketDescription } from "../runtime/socket_base.ts";
+import { descriptors, isFd } from "../runtime/fd_table.ts";
+import { NetSocket } from "./socket.ts";
+
+function num(v: number, what: string): void {
+  if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
+}
+
+function object(v: unknown, what: string): void {
+  if (v === null || typeof v !== "object") throw new TypeError(`${what} must be an object`);
+}
+
+/** The socket behind `fd`, or `-EBADF` / `-ENOTSOCK`. */
+function sock(fd: number): SocketDescription | number {
+  if (!isFd(fd)) return -EBADF;
+  const desc = descriptors.get(fd);
+  if (desc === undefined) return -EBADF;
+  return desc instanceof SocketDescription ? desc : -ENOTSOCK;
+}
+
+/**
+ * Creates an unconnected stream socket (`socket(2)`). It becomes a
+ * connection with {@linkcode connect} or a listener with {@linkcode bind}
+ * and {@linkcode listen}, over `Deno.connect` / `Deno.listen`.
+ *
+ * @param domain {@linkcode AF_INET}, {@linkcode AF_INET6} or {@linkcode AF_UNIX}.
+ * @param type {@linkcode SOCK_STREAM}, optionally with `SOCK_NONBLOCK` /
+ * `SOCK_CLOEXEC` (accepted; every socket here is non-blocking).
+ * @param protocol 0, or `IPPROTO_TCP` for the inet families.
+ * @returns The fd; `-EAFNOSUPPORT`, `-EPROTONOSUPPORT` (datagram sockets
+ * are not provided), `-EINVAL` (unknown type flags), `-EMFILE`.
+ * @throws {TypeError} For arguments that are not numbers.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, close, socket, SOCK_NONBLOCK, SOCK_STREAM } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+ * assert.ok(fd >= 0);
+ * close(fd);
+ * ```
+ */
+export function socket(domain: number, type: number, protocol: number): number {
+  num(domain, "domain");
+  num(type, "type");
+  num(protocol, "protocol");
+  if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX) return -EAFNOSUPPORT;
+  const base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (!Number.isInteger(type) || base < 0 || base > 15) return -EINVAL;
+  if (base !== SOCK_STREAM) return -EPROTONOSUPPORT;
+  if (protocol !== 0 && !(protocol === IPPROTO_TCP && domain !== AF_UNIX)) return -EPROTONOSUPPORT;
+  return descriptors.allocate(new NetSocket(domain));
+}
+
+/**
+ * Gives a socket its local address (`bind(2)`). The port (0 for an
+ * ephemeral one) is taken when {@linkcode listen} opens the Deno listener,
+ * so an address in use is reported by `listen`.
+ *
+ * @param fd The socket.
+ * @param addr The address; its family must match the socket's.
+ * @returns 0; `-EINVAL` (already bound, or a malformed address),
+ * `-EAFNOSUPPORT` (family mismatch), `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `addr` is not an object.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, bind, close, socket, SOCK_STREAM } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * assert.equal(bind(fd, { family: AF_INET, address: "127.0.0.1", port: 0 }), 0);
+ * assert.equal(bind(fd, { family: AF_INET, address: "127.0.0.1", port: 0 }), -22);
+ * close(fd);
+ * ```
+ */
+export function bind(fd: number, addr: SockAddr): number {
+  object(addr, "addr");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.bind(addr);
+}
+
+/**
+ * Starts listening (`listen(2)`): opens the `Deno.listen` listener and its
+ * accept pump. A socket that is already in an epoll set is watched for
+ * connections from now on. Listening again changes the backlog.
+ *
+ * @param fd The socket.
+ * @param backlog Connections held for `accept` (clamped to 1..4096).
+ * @returns 0; `-EADDRINUSE`, `-EADDRNOTAVAIL`, `-EACCES`, `-EINVAL`
+ * (connected, or an unbound Unix socket), `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `backlog` is not a number.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, bind, close, getsockname, listen, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * bind(fd, { family: AF_INET, address: "127.0.0.1", port: 0 });
+ * assert.equal(listen(fd, 128), 0);
+ * const addr = {} as SockAddr;
+ * getsockname(fd, addr);
+ * assert.ok(addr.family === AF_INET && addr.port > 0);
+ * close(fd);
+ * ```
+ */
+export function listen(fd: number, backlog: number): number {
+  num(backlog, "backlog");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.listen(backlog);
+}
+
+/**
+ * Takes a pending connection (`accept4(2)`).
+ *
+ * @param fd The listening socket.
+ * @param flags 0, `SOCK_NONBLOCK`, `SOCK_CLOEXEC`.
+ * @returns The new connected socket's fd; `-EAGAIN` when none is pending;
+ * `-EINVAL` when not listening or for unknown flags; `-EMFILE` (the
+ * connection stays queued); `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `flags` is not a number.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, accept4, close, socket, SOCK_STREAM } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * assert.equal(accept4(fd, 0), -22); // not listening
+ * close(fd);
+ * ```
+ */
+export function accept4(fd: number, flags: number): number {
+  num(flags, "flags");
+  const s = sock(fd);
+  if (typeof s === "number") return s;
+  if (!Number.isInteger(flags) || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
+  return s.accept(flags);
+}
+
+/**
+ * Takes a pending connection (`accept(2)`): `accept4(fd, 0)`.
+ *
+ * @param fd The listening socket.
+ * @returns As {@linkcode accept4}.
+ *
+ * @example
+ * ```ts
+ * import { accept, AF_INET, bind, close, EAGAIN, listen, socket, SOCK_STREAM } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * bind(fd, { family: AF_INET, address: "127.0.0.1", port: 0 });
+ * listen(fd, 16);
+ * assert.equal(accept(fd), -EAGAIN); // nobody has connected yet
+ * close(fd);
+ * ```
+ */
+export function accept(fd: number): number {
+  return accept4(fd, 0);
+}
+
+/**
+ * Starts connecting (`connect(2)` on a non-blocking socket). The result is
+ * always `-EINPROGRESS` at first; the socket then reports `EPOLLOUT` on
+ * success, or `EPOLLERR | EPOLLHUP` on failure, and
+ * `getsockopt(fd, SOL_SOCKET, SO_ERROR)` tells 0 or the errno (for example
+ * `ECONNREFUSED`).
+ *
+ * @param fd The socket.
+ * @param addr Where to connect.
+ * @returns `-EINPROGRESS`; `-EALREADY` while a connect is pending;
+ * `-EISCONN` once connected; `-EAFNOSUPPORT`, `-EINVAL` (bad address),
+ * `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `addr` is not an object.
+ *
+ * @example Waiting for a connect with epoll
+ * ```ts
+ * import {
+ *   AF_INET, bind, close, connect, EINPROGRESS, EPOLL_CTL_ADD, epollCreate1, epollCtl,
+ *   EPOLLOUT, epollWait, getsockname, getsockopt, listen, SO_ERROR, socket, SOCK_STREAM,
+ *   SOL_SOCKET, type EpollEvent, type SockAddr,
+ * } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const server = socket(AF_INET, SOCK_STREAM, 0);
+ * bind(server, { family: AF_INET, address: "127.0.0.1", port: 0 });
+ * listen(server, 16);
+ * const addr = {} as SockAddr;
+ * getsockname(server, addr);
+ *
+ * const client = socket(AF_INET, SOCK_STREAM, 0);
+ * assert.equal(connect(client, addr), -EINPROGRESS);
+ * const epfd = epollCreate1(0);
+ * epollCtl(epfd, EPOLL_CTL_ADD, client, { events: EPOLLOUT, data: null });
+ * const events: EpollEvent[] = [];
+ * assert.equal(await epollWait(epfd, events, 1, 5000), 1);
+ * assert.equal(getsockopt(client, SOL_SOCKET, SO_ERROR), 0);
+ * [client, server, epfd].forEach(close);
+ * ```
+ */
+export function connect(fd: number, addr: SockAddr): number {
+  object(addr, "addr");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.connect(addr);
+}
+
+/**
+ * Shuts down one or both directions (`shutdown(2)`). `SHUT_WR` sends FIN
+ * once the send buffer has drained (the peer sees `EPOLLRDHUP`, then reads
+ * 0); `SHUT_RD` makes reads return 0 after buffered bytes are gone.
+ *
+ * @param fd The socket.
+ * @param how {@linkcode SHUT_RD}, {@linkcode SHUT_WR} or {@linkcode SHUT_RDWR}.
+ * @returns 0; `-ENOTCONN`, `-EINVAL`, `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `how` is not a number.
+ *
+ * @example
+ * ```ts
+ * import { AF_UNIX, close, read, SHUT_WR, shutdown, SOCK_STREAM, socketpair } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const sv: number[] = [];
+ * socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+ * assert.equal(shutdown(sv[0], SHUT_WR), 0);
+ * assert.equal(read(sv[1], new Uint8Array(4)), 0); // end of stream
+ * sv.forEach(close);
+ * ```
+ */
+export function shutdown(fd: number, how: number): number {
+  num(how, "how");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.shutdown(how);
+}
+
+/**
+ * Fills `out` with the socket's local address (`getsockname(2)`); after
+ * `listen` on port 0 it tells the ephemeral port.
+ *
+ * @param fd The socket.
+ * @param out Overwritten with the address.
+ * @returns 0; `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `out` is not an object.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, close, getsockname, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * const out = {} as SockAddr;
+ * assert.equal(getsockname(fd, out), 0);
+ * assert.deepEqual(out, { family: AF_INET, address: "0.0.0.0", port: 0 });
+ * close(fd);
+ * ```
+ */
+export function getsockname(fd: number, out: SockAddr): number {
+  object(out, "out");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.getsockname(out);
+}
+
+/**
+ * Fills `out` with the peer's address (`getpeername(2)`).
+ *
+ * @param fd The socket.
+ * @param out Overwritten with the address.
+ * @returns 0; `-ENOTCONN`, `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} When `out` is not an object.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, close, ENOTCONN, getpeername, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * assert.equal(getpeername(fd, {} as SockAddr), -ENOTCONN);
+ * close(fd);
+ * ```
+ */
+export function getpeername(fd: number, out: SockAddr): number {
+  object(out, "out");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.getpeername(out);
+}
+
+/**
+ * Reads a socket option (`getsockopt(2)`), as a number. Reading
+ * `SO_ERROR` clears the pending error.
+ *
+ * @param fd The socket.
+ * @param level {@linkcode SOL_SOCKET} or {@linkcode IPPROTO_TCP}.
+ * @param name `SO_TYPE`, `SO_ERROR`, `SO_SNDBUF`, `SO_RCVBUF`,
+ * `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_ACCEPTCONN`,
+ * `TCP_NODELAY`.
+ * @returns The value (`>= 0`); `-ENOPROTOOPT`, `-EOPNOTSUPP` (TCP options
+ * on a Unix socket), `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} For arguments that are not numbers.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, close, getsockopt, SO_TYPE, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * assert.equal(getsockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+ * close(fd);
+ * ```
+ */
+export function getsockopt(fd: number, level: number, name: number): number {
+  num(level, "level");
+  num(name, "name");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.getsockopt(level, name);
+}
+
+/**
+ * Sets a socket option (`setsockopt(2)`). `SO_SNDBUF`/`SO_RCVBUF` size the
+ * userspace buffers (doubled, as Linux reports them); `TCP_NODELAY` and
+ * `SO_KEEPALIVE` map to `setNoDelay`/`setKeepAlive`; `SO_REUSEPORT` takes
+ * effect at `listen` (Deno's `reusePort`, which needs `--unstable-net`).
+ *
+ * @param fd The socket.
+ * @param level {@linkcode SOL_SOCKET} or {@linkcode IPPROTO_TCP}.
+ * @param name The option.
+ * @param value The value; 0 is off, anything else on.
+ * @returns 0; `-ENOPROTOOPT`, `-EINVAL` (not a finite number),
+ * `-EOPNOTSUPP`, `-EBADF`, `-ENOTSOCK`.
+ * @throws {TypeError} For arguments that are not numbers.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, close, getsockopt, setsockopt, SO_RCVBUF, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const fd = socket(AF_INET, SOCK_STREAM, 0);
+ * assert.equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 8192), 0);
+ * assert.equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF), 16384); // doubled, as Linux does
+ * close(fd);
+ * ```
+ */
+export function setsockopt(fd: number, level: number, name: number, value: number): number {
+  num(level, "level");
+  num(name, "name");
+  num(value, "value");
+  const s = sock(fd);
+  return typeof s === "number" ? s : s.setsockopt(level, name, value);
+}

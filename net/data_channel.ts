@@ -1,0 +1,228 @@
+/**
+ * The data channel of a connected socket: a `Deno.Conn` with a bounded
+ * receive buffer fed by a read pump and a bounded send buffer drained by a
+ * write pump.
+ *
+ * Deno has no readiness query, only operations in flight (like AFD polls
+ * under wepoll), so readiness is synthesized:
+ *
+ * - Read pump: one `conn.read()` is kept in flight, straight into the free
+ *   tail of the receive buffer. Each completion is an arrival (`EPOLLIN`); a
+ *   `null` result is the peer's FIN (`EPOLLRDHUP`). When the buffer is full
+ *   the pump stops, the kernel's window closes, and the peer feels the
+ *   backpressure; the next `read` by the program restarts it. The read size
+ *   adapts: it starts small (cheap idle connections) and doubles while reads
+ *   fill it, up to the receive buffer (`SO_RCVBUF`).
+ * - Write pump: `write` copies into the send buffer (`SO_SNDBUF`) and, when
+ *   no Deno write is in flight, starts one. Bytes written meanwhile are
+ *   coalesced and go out together in the next Deno write.
+ *   Writability is the room left in that buffer.
+ * - `conn.read()` is used, never `conn.readable`: the stream closes the
+ *   resource at EOF and would break half-close.
+ * - `close()` rejects a pending read with `Interrupted`: that is our own
+ *   close, not a failure.
+ *
+ * @module
+ */
+
+import { ByteQueue } from "../runtime/byte_queue.ts";
+import { ECONNRESET, EPIPE } from "../runtime/errno.ts";
+import { errnoOf } from "./addr.ts";
+
+/** Smallest read issued: keeps idle connections cheap. */
+const MIN_READ = 1024;
+/** Largest single read. */
+const MAX_READ = 65536;
+
+/** What the channel tells its socket. */
+export interface ChannelEvents {
+  /** Readiness may have risen; `events` are the raised bits (0: unknown). */
+  channelRaised(events: number): void;
+}
+
+/** Readiness-relevant bits the channel raises (mirrors EPOLL* values). */
+const IN = 0x001 | 0x040; // EPOLLIN | EPOLLRDNORM
+const OUT = 0x004 | 0x100; // EPOLLOUT | EPOLLWRNORM
+const RDHUP = 0x2000;
+
+/** A connected stream over a `Deno.Conn`. */
+export class DataChannel {
+  readonly conn: Deno.Conn;
+  readonly rx: ByteQueue;
+  readonly tx: ByteQueue;
+  /** The peer sent FIN. */
+  eof = false;
+  /** The connection failed (reset, broken pipe); positive errno, 0 if not. */
+  failed = 0;
+  /** `close()` was called: nothing more is reported. */
+  closed = false;
+  #owner: ChannelEvents;
+  #reading = false;
+  #writing = false;
+  #readSize = MIN_READ;
+  /** A `closeWrite` is due once the send buffer drains. */
+  #shutWrite = false;
+  #wroteFin = false;
+  /** `close` waits for the send buffer to drain (close with unsent bytes). */
+  #lingering = false;
+
+  constructor(conn: Deno.Conn, owner: ChannelEvents, rcvbuf: number, sndbuf: number) {
+    this.conn = conn;
+    this.#owner = owner;
+    this.rx = new ByteQueue(rcvbuf);
+    this.tx = new ByteQueue(sndbuf);
+    this.#pumpRead();
+  }
+
+  /** Whether a write would accept bytes now (`sk_stream_is_writeable`). */
+  get writable(): boolean {
+    const room = this.tx.room;
+    return room > 0 && room >= this.tx.length >> 1;
+  }
+
+  /** Bytes waiting to be sent. */
+  get unsent(): number {
+    return this.tx.length;
+  }
+
+  /** Resizes the buffers after `SO_RCVBUF` / `SO_SNDBUF`. */
+  resize(rcvbuf: number, sndbuf: number): void {
+    this.rx.limit = rcvbuf;
+    this.tx.limit = sndbuf;
+    this.#pumpRead();
+  }
+
+  /** Copies buffered bytes into `buf`; 0 when none (the socket decides what that means). */
+  read(buf: Uint8Array): number {
+    const n = this.rx.shift(buf);
+    if (n > 0 && !this.#reading) this.#pumpRead();
+    return n;
+  }
+
+  /** Copies what fits into the send buffer; `-errno` when the stream is gone. */
+  write(buf: Uint8Array): number {
+    const n = this.tx.push(buf);
+    if (n > 0 && !this.#writing) this.#pumpWrite();
+    return n;
+  }
+
+  /** Shuts the write side once the send buffer is drained (`SHUT_WR`). */
+  shutdownWrite(): void {
+    this.#shutWrite = true;
+    if (!this.#writing) this.#pumpWrite();
+  }
+
+  /** Discards what arrives from now on (`SHUT_RD` has no Deno backing). */
+  discardInput(): void {
+    this.rx.consume(this.rx.length);
+  }
+
+  /**
+   * Closes the connection. With `linger`, unsent bytes are still delivered
+   * first (as `close(2)` does); the Deno resource closes when they are out.
+   */
+  close(linger: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (linger && this.tx.length > 0 && !this.failed) {
+      this.#lingering = true;
+      if (!this.#writing) this.#pumpWrite();
+      return;
+    }
+    this.#closeConn();
+  }
+
+  #closeConn(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by Deno (e.g. after a reset): nothing left to free.
+    }
+  }
+
+  #pumpRead(): void {
+    if (this.#reading || this.eof || this.failed || this.closed) return;
+    const room = this.rx.room;
+    if (room === 0) return; // backpressure: resume when the program reads
+    const size = Math.min(room, this.#readSize);
+    const view = this.rx.reserve(size).subarray(0, size);
+    this.rx.pinned = true;
+    this.#reading = true;
+    this.conn.read(view).then(
+      (n) => this.#onRead(n, size),
+      (err) => this.#onReadError(err),
+    );
+  }
+
+  #onRead(n: number | null, size: number): void {
+    this.#reading = false;
+    this.rx.pinned = false;
+    if (this.closed) return;
+    if (n === null) {
+      this.eof = true;
+      this.#owner.channelRaised(IN | RDHUP);
+      return;
+    }
+    if (n > 0) {
+      this.rx.commit(n);
+      if (n === size && this.#readSize < MAX_READ) this.#readSize *= 2;
+      this.#owner.channelRaised(IN);
+    }
+    this.#pumpRead();
+  }
+
+  #onReadError(err: unknown): void {
+    this.#reading = false;
+    this.rx.pinned = false;
+    if (this.closed) return; // our own close interrupted the read
+    this.#fail(errnoOf(err, ECONNRESET));
+  }
+
+  #pumpWrite(): void {
+    if (this.#writing || this.failed) return;
+    if (this.tx.length === 0) {
+      if (this.#lingering) {
+        this.#lingering = false;
+        this.#closeConn();
+      } else if (this.#shutWrite && !this.#wroteFin && !this.closed) {
+        this.#wroteFin = true;
+        this.conn.closeWrite().catch(() => {});
+      }
+      return;
+    }
+    this.#writing = true;
+    this.tx.pinned = true;
+    this.conn.write(this.tx.view()).then(
+      (n) => this.#onWrite(n),
+      (err) => this.#onWriteError(err),
+    );
+  }
+
+  #onWrite(n: number): void {
+    this.#writing = false;
+    this.tx.pinned = false;
+    const was = this.writable;
+    this.tx.consume(n);
+    if (!this.closed && !was && this.writable) this.#owner.channelRaised(OUT);
+    this.#pumpWrite();
+  }
+
+  #onWriteError(err: unknown): void {
+    this.#writing = false;
+    this.tx.pinned = false;
+    this.tx.consume(this.tx.length);
+    if (this.#lingering) {
+      this.#lingering = false;
+      this.#closeConn();
+      return;
+    }
+    if (this.closed) return;
+    this.#fail(errnoOf(err, EPIPE));
+  }
+
+  #fail(errno: number): void {
+    // A broken pipe on our side means the peer reset the connection.
+    this.failed = errno === EPIPE ? ECONNRESET : errno;
+    this.#owner.channelRaised(0);
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * A stream socket over Deno networking (TCP over IPv4/IPv6, and Unix
+ * sockets by path), as one open description with two channels, the design
+ * of Akaros's sockets-over-Plan-9 shim:
+ *
+ * - the data channel ({@linkcode DataChannel}, a `Deno.Conn`) once the
+ *   socket is connected or accepted;
+ * - the listen channel ({@linkcode ListenChannel}, a `Deno.Listener`) once
+ *   it listens.
+ *
+ * Both channels report into this one description, so an epoll interest in
+ * the socket hears both: a program may add a fresh socket to an epoll set
+ * and call `listen` later, and it is still woken for connections.
+ *
+ * States (Miri's `SocketState`): `init -> bound -> listening`, and
+ * `init|bound -> connecting -> connected | failed`. Readiness follows
+ * Linux's `tcp_poll`:
+ *
+ * | state | mask |
+ * |---|---|
+ * | init, bound (never connected) | `OUT \| HUP` |
+ * | listening | `IN` while a connection is pending |
+ * | connecting | 0 |
+ * | connected | `IN` bytes buffered; `IN \| RDHUP` after the peer's FIN or our `SHUT_RD`; `OUT` while the send buffer has room (always after our `SHUT_WR`); `HUP` once both directions are shut |
+ * | failed, reset | `IN \| RDHUP \| OUT \| HUP`, and `ERR` until `SO_ERROR` is read |
+ *
+ * @module
+ */
+
+import {
+  EAGAIN,
+  EALREADY,
+  ECONNREFUSED,
+  EINPROGRESS,
+  EINVAL,
+  EISCONN,
+  ENOTCONN,
+  EPIPE,
+} from "../runtime/errno.ts";
+import {
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  EPOLLRDNORM,
+  EPOLLWRNORM,
+} from "../runtime/constants.ts";
+import {
+  AF_UNIX,
+  IPPROTO_TCP,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SO_KEEPALIVE,
+  SO_RCVBUF,
+  SO_SNDBUF,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "../runtime/socket_constants.ts";
+import { copyAddr, type SockAddr, SocketDescription } from "../runtime/socket_base.ts";
+import { descriptors } from "../runtime/fd_table.ts";
+import { anyAddr, errnoOf, fromDenoAddr, validateAddr } from "./addr.ts";
+import { type ChannelEvents, DataChannel } from "./data_channel.ts";
+import { ListenChannel } from "./listen_channel.ts";
+
+/** Default receive buffer (Linux `tcp_rmem[1]`). */
+export const DEFAULT_RCVBUF = 131072;
+/** Default send buffer. Linux starts at 16 KiB and autotunes; we start higher. */
+export const DEFAULT_SNDBUF = 65536;
+/** Linux's `somaxconn` default: the largest backlog `listen` honours. */
+export const SOMAXCONN = 4096;
+
+type State = "init" | "bound" | "listening" | "connecting" | "connected" | "failed";
+
+const IN = EPOLLIN | EPOLLRDNORM;
+const OUT = EPOLLOUT | EPOLLWRNORM;
+
+/** The socket description. */
+export class NetSocket extends SocketDescription implements ChannelEvents {
+  readonly kind: string;
+  readonly domain: number;
+  state: State = "init";
+  #bound: SockAddr | undefined;
+  #data: DataChannel | undefined;
+  #listen: ListenChannel | undefined;
+  #connecting: AbortController | undefined;
+  /** Our own `SHUT_RD` / `SHUT_WR`. */
+  #rdShut = false;
+  #wrShut = false;
+  /** A reset was reported once through read/write; later calls see EOF/EPIPE. */
+  #resetSeen = false;
+
+  constructor(domain: number, conn?: Deno.Conn, inherit?: NetSocket) {
+    super(inherit?.sndbuf ?? DEFAULT_SNDBUF, inherit?.rcvbuf ?? DEFAULT_RCVBUF);
+    this.domain = domain;
+    this.kind = domain === AF_UNIX ? "unix" : "tcp";
+    if (inherit) {
+      this.noDelay = inherit.noDelay;
+      this.keepAlive = inherit.keepAlive;
+    }
+    if (conn) this.#attach(conn);
+  }
+
+  override get listening(): boolean {
+    return this.state === "listening";
+  }
+
+  /** The data channel, when connected. */
+  get channel(): DataChannel | undefined {
+    return this.#data;
+  }
+
+  channelRaised(events: number): void {
+    const ch = this.#data;
+    if (ch?.failed && this.state === "connected") {
+      this.soError = ch.failed;
+    }
+    this.notify(events);
+  }
+
+  poll(): number {
+    switch (this.state) {
+      case "init":
+      case "bound":
+        return OUT | EPOLLHUP;
+      case "listening":
+        return this.#listen!.pending > 0 ? IN : 0;
+      case "connecting":
+        return 0;
+      case "failed":
+        return IN | EPOLLRDHUP | OUT | EPOLLHUP | (this.soError ? EPOLLERR : 0);
+    }
+    const ch = this.#data!;
+    let mask = this.soError ? EPOLLERR : 0;
+    if (ch.failed) return mask | IN | EPOLLRDHUP | OUT | EPOLLHUP;
+    const rcvShut = ch.eof || this.#rdShut;
+    if (rcvShut) mask |= IN | EPOLLRDHUP;
+    else if (ch.rx.length > 0) mask |= IN;
+    if (rcvShut && this.#wrShut) mask |= EPOLLHUP;
+    if (this.#wrShut || ch.writable) mask |= OUT;
+    return mask;
+  }
+
+  override read(buf: Uint8Array): number {
+    const ch = this.#data;
+    if (ch === undefined) return this.state === "connecting" ? -EAGAIN : this.#readUnconnected();
+    if (buf.length === 0) return 0;
+    const n = ch.read(buf);
+    if (n > 0) return n;
+    if (ch.failed && !this.#resetSeen) {
+      this.#resetSeen = true;
+      this.soError = 0;
+      return -ch.failed;
+    }
+    if (ch.eof || this.#rdShut || ch.failed) return 0;
+    return -EAGAIN;
+  }
+
+  #readUnconnected(): number {
+    if (this.state === "failed") {
+      const e = this.takeError();
+      return e ? -e : 0;
+    }
+    return -ENOTCONN;
+  }
+
+  override write(buf: Uint8Array): number {
+    const ch = this.#data;
+    if (ch === undefined) {
+      if (this.state === "connecting") return -EAGAIN;
+      if (this.state === "failed" && this.soError) return -this.takeError();
+      return this.domain === AF_UNIX ? -ENOTCONN : -EPIPE;
+    }
+    if (ch.failed) {
+      if (!this.#resetSeen) {
+        this.#resetSeen = true;
+        this.soError = 0;
+        return -ch.failed;
+      }
+      return -EPIPE;
+    }
+    if (this.#wrShut) return -EPIPE;
+    if (buf.length === 0) return 0;
+    const n = ch.write(buf);
+    return n > 0 ? n : -EAGAIN;
+  }
+
+  override bind(addr: SockAddr): number {
+    const bad = validateAddr(this.domain, addr);
+    if (bad) return bad;
+    if (this.state !== "init") return -EINVAL;
+    this.#bound = { ...addr };
+    this.state = "bound";
+    return 0;
+  }
+
+  override listen(backlog: number): number {
+    if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
+    const limit = Math.min(
+      Math.max(Number.isFinite(backlog) ? Math.trunc(backlog) : 0, 1),
+      SOMAXCONN,
+    );
+    if (this.state === "listening") {
+      this.#listen!.setLimit(limit);
+      return 0;
+    }
+    if (this.state !== "init" && this.state !== "bound") return -EINVAL;
+    if (this.#bound === undefined && this.domain === AF_UNIX) return -EINVAL;
+    const addr = this.#bound ?? anyAddr(this.domain);
+    let listener: Deno.Listener;
+    try {
+      listener = addr.family === AF_UNIX
+        ? Deno.listen({ transport: "unix", path: addr.path })
+        : Deno.listen({
+          transport: "tcp",
+          hostname: addr.address,
+          port: addr.port,
+          tcpBacklog: limit,
+          ...(this.reusePort ? { reusePort: true } : {}),
+        } as Deno.TcpListenOptions);
+    } catch (err) {
+      return -errnoOf(err, EINVAL);
+    }
+    this.#listen = new ListenChannel(listener, this, limit);
+    this.state = "listening";
+    this.notify(0);
+    return 0;
+  }
+
+  override accept(flags: number): number {
+    if (this.state !== "listening") return -EINVAL;
+    const conn = this.#listen!.take();
+    if (conn === undefined) return -EAGAIN;
+    const sock = new NetSocket(this.domain, undefined, this);
+    const fd = descriptors.allocate(sock);
+    if (fd < 0) {
+      // Linux reserves the fd before dequeuing: the connection stays queued.
+      this.#listen!.untake(conn);
+      return fd;
+    }
+    sock.#attach(conn);
+    void flags; // SOCK_NONBLOCK / SOCK_CLOEXEC: every socket here is non-blocking
+    return fd;
+  }
+
+  override connect(addr: SockAddr): number {
+    const bad = validateAddr(this.domain, addr);
+    if (bad) return bad;
+    switch (this.state) {
+      case "connecting":
+        return -EALREADY;
+      case "connected":
+      case "listening":
+        return -EISCONN;
+    }
+    const ac = new AbortController();
+    this.#connecting = ac;
+    this.soError = 0;
+    this.state = "connecting";
+    const opts = addr.family === AF_UNIX
+      ? { transport: "unix" as const, path: addr.path }
+      : { transport: "tcp" as const, hostname: addr.address, port: addr.port, signal: ac.signal };
+    (Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>).then(
+      (conn) => {
+        if (ac.signal.aborted) {
+          conn.close();
+          return;
+        }
+        this.#connecting = undefined;
+        this.#attach(conn);
+        this.notify(OUT);
+      },
+      (err) => {
+        if (ac.signal.aborted) return;
+        this.#connecting = undefined;
+        this.state = "failed";
+        this.soError = errnoOf(err, ECONNREFUSED);
+        this.notify(0);
+      },
+    );
+    return -EINPROGRESS;
+  }
+
+  override shutdown(how: number): number {
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
+    if (this.state === "listening") {
+      if (how !== SHUT_WR) this.#listen!.close();
+      return 0;
+    }
+    const ch = this.#data;
+    if (ch === undefined) return -ENOTCONN;
+    if (how !== SHUT_WR && !this.#rdShut) {
+      this.#rdShut = true;
+      ch.discardInput();
+    }
+    if (how !== SHUT_RD && !this.#wrShut) {
+      this.#wrShut = true;
+      ch.shutdownWrite();
+    }
+    this.notify(0);
+    return 0;
+  }
+
+  override getsockname(out: SockAddr): number {
+    if (this.#listen) copyAddr(fromDenoAddr(this.#listen.listener.addr), out);
+    else if (this.#data) copyAddr(fromDenoAddr(this.#data.conn.localAddr), out);
+    else if (this.#bound) copyAddr(this.#bound, out);
+    else {copyAddr(
+        this.domain === AF_UNIX ? { family: AF_UNIX, path: "" } : anyAddr(this.domain),
+        out,
+      );}
+    return 0;
+  }
+
+  override getpeername(out: SockAddr): number {
+    if (this.#data === undefined) return -ENOTCONN;
+    copyAddr(fromDenoAddr(this.#data.conn.remoteAddr), out);
+    return 0;
+  }
+
+  protected override optionChanged(level: number, name: number): void {
+    const conn = this.#data?.conn as Deno.TcpConn | undefined;
+    if (level === SOL_SOCKET && (name === SO_RCVBUF || name === SO_SNDBUF)) {
+      this.#data?.resize(this.rcvbuf, this.sndbuf);
+    } else if (conn && this.domain !== AF_UNIX) {
+      if (level === IPPROTO_TCP && name === TCP_NODELAY) conn.setNoDelay(this.noDelay);
+      if (level === SOL_SOCKET && name === SO_KEEPALIVE) conn.setKeepAlive(this.keepAlive);
+    }
+  }
+
+  protected override onRelease(): void {
+    this.#connecting?.abort();
+    this.#connecting = undefined;
+    this.#listen?.close();
+    this.#data?.close(true);
+  }
+
+  #attach(conn: Deno.Conn): void {
+    if (this.domain !== AF_UNIX) {
+      const tcp = conn as Deno.TcpConn;
+      if (this.noDelay) tcp.setNoDelay(true);
+      if (this.keepAlive) tcp.setKeepAlive(true);
+    }
+    this.#data = new DataChannel(conn, this, this.rcvbuf, this.sndbuf);
+    this.state = "connected";
+  }
+}
