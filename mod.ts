@@ -79,3 +79,4 @@ export {
   shutdown,
   socket,
 } from "./net/calls.ts";
+export { Listener, type ListenerOptions, Socket } from "./net/socket_class.ts";

@@ -1,0 +1,118 @@
+/**
+ * Shared command-line handling for the example servers: `--host`,
+ * `--port`, `--stats`, and a once-every-few-seconds one-line summary.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** What every example server takes on its command line. */
+export interface ServerOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  host: string;
+  /** Port to listen on (default 8080; 0 picks a free port). */
+  port: number;
+  /** Print a summary line every `interval` seconds. */
+  stats: boolean;
+  /** Seconds between summary lines (default 5). */
+  interval: number;
+}
+
+/** Parses `--host`, `--port`, `--stats`, `--interval` from `args`. */
+export function parseServerArgs(args: string[] = Deno.args): ServerOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "8080" },
+      stats: { type: "boolean", default: false },
+      interval: { type: "string", default: "5" },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`Cannot use port "${values.port}": expected 0..65535`);
+  }
+  return {
+    host: values.host!,
+    port,
+    stats: values.stats!,
+    interval: Number(values.interval),
+  };
+}
+
+/** Counters a server updates and {@linkcode startStats} prints. */
+export class Stats {
+  /** Connections open now. */
+  open = 0;
+  /** Connections accepted since start. */
+  accepted = 0;
+  /** Bytes read from clients. */
+  bytesIn = 0;
+  /** Bytes written to clients. */
+  bytesOut = 0;
+  /** Events returned by epoll_wait. */
+  events = 0;
+}
+
+/**
+ * Prints one summary line of `stats` every `seconds`, until the returned
+ * function is called.
+ */
+export function startStats(name: string, stats: Stats, seconds: number): () => void {
+  let last = performance.now();
+  let lastEvents = 0;
+  let lastIn = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const dt = (now - last) / 1000;
+    const rss = Deno.memoryUsage().rss / 2 ** 20;
+    console.log(
+      `${name}: ${stats.open} open, ${stats.accepted} accepted, ` +
+        `${((stats.bytesIn - lastIn) / dt / 2 ** 20).toFixed(1)} MiB/s in, ` +
+        `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${rss.toFixed(0)} MiB`,
+    );
+    last = now;
+    lastEvents = stats.events;
+    lastIn = stats.bytesIn;
+  }, seconds * 1000);
+  return () => clearInterval(timer);
+}
+
+import {
+  AF_INET,
+  AF_INET6,
+  bind,
+  check,
+  getsockname,
+  IPPROTO_TCP,
+  listen,
+  setsockopt,
+  SO_REUSEADDR,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  type SockAddr,
+  socket,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "../mod.ts";
+
+/**
+ * Opens a listening TCP socket on `host:port` with `TCP_NODELAY` (inherited
+ * by accepted sockets) and a 4096 backlog, and prints where it listens.
+ */
+export function openListener(name: string, opts: ServerOptions): number {
+  const family = opts.host.includes(":") ? AF_INET6 : AF_INET;
+  const fd = check(socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0), "socket");
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  check(bind(fd, { family, address: opts.host, port: opts.port }), "bind");
+  check(listen(fd, 4096), "listen");
+  const addr = {} as SockAddr;
+  getsockname(fd, addr);
+  if (addr.family !== AF_INET && addr.family !== AF_INET6) throw new Error("unexpected address");
+  const host = addr.family === AF_INET6 ? `[${addr.address}]` : addr.address;
+  console.log(`${name} listening on ${host}:${addr.port}`);
+  return fd;
+}

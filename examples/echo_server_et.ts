@@ -1,0 +1,108 @@
+/**
+ * An edge-triggered echo server on deno-epoll: the mio recipe.
+ *
+ * ```sh
+ * deno run -A examples/echo_server_et.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ * ```
+ *
+ * Each connection is registered once with
+ * `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET` and never modified. On every
+ * event the connection first flushes what it still owes, then reads until
+ * `-EAGAIN`, echoing as it goes. When the send buffer fills, it stops
+ * reading and waits for the next `EPOLLOUT` edge: the unread bytes stay in
+ * the (bounded) receive buffer and TCP pushes back on the client.
+ *
+ * @module
+ */
+
+import {
+  accept,
+  close,
+  EAGAIN,
+  EPOLL_CTL_ADD,
+  epollCreate1,
+  epollCtl,
+  EPOLLET,
+  type EpollEvent,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  epollWait,
+  read,
+  write,
+} from "../mod.ts";
+import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+
+/** Per-connection state: the fd and the bytes still to echo. */
+interface Conn {
+  fd: number;
+  pending: Uint8Array | null;
+}
+
+const opts = parseServerArgs();
+const stats = new Stats();
+const epfd = epollCreate1(0);
+const listenFd = openListener("echo_server_et", opts);
+const LISTENER = Symbol("listener");
+epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN | EPOLLET, data: LISTENER });
+if (opts.stats) startStats("echo_server_et", stats, opts.interval);
+
+const buf = new Uint8Array(65536);
+const events: EpollEvent[] = [];
+
+/** Writes `data` fully or keeps the rest in `c.pending`; false when the connection is gone. */
+function send(c: Conn, data: Uint8Array): boolean {
+  const n = write(c.fd, data);
+  if (n === data.length) {
+    stats.bytesOut += n;
+    return true;
+  }
+  if (n < 0 && n !== -EAGAIN) return false;
+  stats.bytesOut += Math.max(n, 0);
+  c.pending = data.slice(Math.max(n, 0));
+  return true;
+}
+
+/** Flushes, then drains reads until EAGAIN. Returns false when the connection is done. */
+function serve(c: Conn): boolean {
+  if (c.pending !== null) {
+    const rest = c.pending;
+    c.pending = null;
+    if (!send(c, rest)) return false;
+    if (c.pending !== null) return true; // still full: wait for the next EPOLLOUT edge
+  }
+  for (;;) {
+    const r = read(c.fd, buf);
+    if (r === -EAGAIN) return true;
+    if (r <= 0) return false; // 0: the client closed; < 0: reset
+    stats.bytesIn += r;
+    if (!send(c, buf.subarray(0, r))) return false;
+    if (c.pending !== null) return true;
+  }
+}
+
+for (;;) {
+  const n = await epollWait(epfd, events, 1024, -1);
+  stats.events += n;
+  for (let i = 0; i < n; i++) {
+    const ev = events[i];
+    if (ev.data === LISTENER) {
+      // Edge-triggered: accept until EAGAIN, or later connections are missed.
+      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+        const c: Conn = { fd, pending: null };
+        epollCtl(epfd, EPOLL_CTL_ADD, fd, {
+          events: EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+          data: c,
+        });
+        stats.open++;
+        stats.accepted++;
+      }
+      continue;
+    }
+    const c = ev.data as Conn;
+    if (!serve(c)) {
+      close(c.fd);
+      stats.open--;
+    }
+  }
+}
