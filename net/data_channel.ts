@@ -221,8 +221,9 @@ export class DataChannel {
   }
 
   #fail(errno: number): void {
-    // A broken pipe on our side means the peer reset the connection.
-    this.failed = errno === EPIPE ? ECONNRESET : errno;
+    // A broken pipe on our side means the peer reset the connection; after
+    // the peer's FIN (CLOSE_WAIT) Linux's tcp_reset reports EPIPE instead.
+    this.failed = errno === EPIPE && !this.eof ? ECONNRESET : errno;
     this.#owner.channelRaised(0);
   }
 }

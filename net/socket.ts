@@ -88,7 +88,11 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
   /** Our own `SHUT_RD` / `SHUT_WR`. */
   #rdShut = false;
   #wrShut = false;
-  /** A reset was reported once through read/write; later calls see EOF/EPIPE. */
+  /**
+   * The channel's failure was latched into `soError` (once). As on Linux,
+   * read, write and `SO_ERROR` share that one slot: whichever comes first
+   * reports the error; later reads see EOF and writes `-EPIPE`.
+   */
   #resetSeen = false;
 
   constructor(domain: number, conn?: Deno.Conn, inherit?: NetSocket) {
@@ -113,7 +117,8 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
 
   channelRaised(events: number): void {
     const ch = this.#data;
-    if (ch?.failed && this.state === "connected") {
+    if (ch?.failed && this.state === "connected" && !this.#resetSeen) {
+      this.#resetSeen = true;
       this.soError = ch.failed;
     }
     this.notify(events);
@@ -148,11 +153,8 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
     if (buf.length === 0) return 0;
     const n = ch.read(buf);
     if (n > 0) return n;
-    if (ch.failed && !this.#resetSeen) {
-      this.#resetSeen = true;
-      this.soError = 0;
-      return -ch.failed;
-    }
+    // tcp_recvmsg: a FIN received comes first, then the pending error.
+    if (ch.failed && !ch.eof && this.soError) return -this.takeError();
     if (ch.eof || this.#rdShut || ch.failed) return 0;
     return -EAGAIN;
   }
@@ -172,14 +174,7 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
       if (this.state === "failed" && this.soError) return -this.takeError();
       return this.domain === AF_UNIX ? -ENOTCONN : -EPIPE;
     }
-    if (ch.failed) {
-      if (!this.#resetSeen) {
-        this.#resetSeen = true;
-        this.soError = 0;
-        return -ch.failed;
-      }
-      return -EPIPE;
-    }
+    if (ch.failed) return this.soError ? -this.takeError() : -EPIPE;
     if (this.#wrShut) return -EPIPE;
     if (buf.length === 0) return 0;
     const n = ch.write(buf);

@@ -72,9 +72,11 @@ export class ByteQueue {
   }
 
   /**
-   * Makes at least `n` bytes of free tail space (never beyond `limit`), by
-   * compaction or growth, and returns the free tail as a view for a direct
-   * read. Call {@linkcode ByteQueue.commit} with the count read.
+   * Makes at least `n` bytes of free tail space, by compaction or growth,
+   * and returns the free tail as a view for a direct read. Call
+   * {@linkcode ByteQueue.commit} with the count read. Callers keep
+   * `n <= room`, so the storage stays within `limit`. While a read into that
+   * tail is in flight (pinned), nothing may be pushed.
    */
   reserve(n: number): Uint8Array {
     const buf = this.#buf;

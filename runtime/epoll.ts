@@ -165,7 +165,7 @@ export class EpollDescription extends Description {
     this.items.add(item);
     desc.watch(item);
     // Report readiness that already exists, edge-triggered too (ep_insert).
-    if ((desc.poll() & events) !== 0) this.itemRaised(item, 0);
+    this.#queueIfReady(item);
     return 0;
   }
 
@@ -173,8 +173,18 @@ export class EpollDescription extends Description {
     item.events = events;
     item.data = data;
     // Re-arms ONESHOT and re-reports current readiness (ep_modify).
-    if ((item.desc.poll() & events) !== 0) this.itemRaised(item, 0);
+    this.#queueIfReady(item);
     return 0;
+  }
+
+  /**
+   * ADD and MOD: queue the item when it is ready now. Unlike a wake-up from
+   * the description, an item already queued wakes nobody (ep_insert and
+   * ep_modify only wake when they link the item).
+   */
+  #queueIfReady(item: Interest): void {
+    if (item.queued || (item.desc.poll() & item.events) === 0) return;
+    this.itemRaised(item, 0);
   }
 
   remove(item: Interest): void {
@@ -508,9 +518,10 @@ function startWait(
 ): Promise<number> {
   const ep = waitTarget(epfd, events, maxevents);
   if (typeof ep === "number") return Promise.resolve(ep);
-  if (signal?.aborted) return Promise.resolve(-EINTR);
+  // ep_poll: ready events, then a zero timeout, win over a pending signal.
   const n = ep.harvest(events, maxevents);
   if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
+  if (signal?.aborted) return Promise.resolve(-EINTR);
   return waitLoop(ep, events, maxevents, timeoutMs, signal);
 }
 

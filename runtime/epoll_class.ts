@@ -5,7 +5,7 @@
  * @module
  */
 
-import { check, ErrnoError } from "./errno.ts";
+import { check, EBADF, ErrnoError } from "./errno.ts";
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "./constants.ts";
 import { close } from "./fd_table.ts";
 import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "./epoll.ts";
@@ -54,7 +54,7 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
    */
   add(fd: number, events: number, data: unknown = fd): void {
-    check(epollCtl(this.fd, EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl");
+    check(epollCtl(this.#live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl");
   }
 
   /**
@@ -66,7 +66,7 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
    */
   modify(fd: number, events: number, data: unknown = fd): void {
-    check(epollCtl(this.fd, EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl");
+    check(epollCtl(this.#live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl");
   }
 
   /**
@@ -76,7 +76,7 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`.
    */
   delete(fd: number): void {
-    check(epollCtl(this.fd, EPOLL_CTL_DEL, fd), "epoll_ctl");
+    check(epollCtl(this.#live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl");
   }
 
   /**
@@ -93,7 +93,13 @@ export class Epoll implements Disposable {
       sec: Math.floor(timeoutMs / 1000),
       nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
     };
-    const n = await epollPwait2(this.fd, events, maxevents, timeout, this.#closing.signal);
+    const n = await epollPwait2(
+      this.#live("epoll_wait"),
+      events,
+      maxevents,
+      timeout,
+      this.#closing.signal,
+    );
     if (n < 0) {
       if (this.#closed) return [];
       throw new ErrnoError(n, "epoll_wait");
@@ -123,6 +129,12 @@ export class Epoll implements Disposable {
     this.#closed = true;
     this.#closing.abort();
     close(this.fd);
+  }
+
+  /** The fd while open; once closed, `EBADF` (the number may belong to another file now). */
+  #live(syscall: string): number {
+    if (this.#closed) throw new ErrnoError(EBADF, syscall);
+    return this.fd;
   }
 
   /** Same as {@linkcode Epoll.close}, for `using`. */

@@ -15,7 +15,7 @@
  */
 
 import { Description } from "./description.ts";
-import { EAGAIN, EMFILE, EPIPE } from "./errno.ts";
+import { EAGAIN, EBADF, EMFILE, EPIPE } from "./errno.ts";
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM } from "./constants.ts";
 import { ByteQueue } from "./byte_queue.ts";
 import { descriptors } from "./fd_table.ts";
@@ -57,6 +57,11 @@ export class PipeReadEnd extends Description {
     return n;
   }
 
+  /** Not open for writing (`vfs_write` without `FMODE_WRITE`). */
+  override write(_buf: Uint8Array): number {
+    return -EBADF;
+  }
+
   /** Lets the core raise readiness on this end. */
   raise(events: number): void {
     this.notify(events);
@@ -81,10 +86,16 @@ export class PipeWriteEnd extends Description {
     return mask;
   }
 
+  /** Not open for reading (`vfs_read` without `FMODE_READ`). */
+  override read(_buf: Uint8Array): number {
+    return -EBADF;
+  }
+
   override write(buf: Uint8Array): number {
     const core = this.core;
-    if (!core.readerOpen) return -EPIPE;
+    // pipe_write: "Null write succeeds", before the check for readers.
     if (buf.length === 0) return 0;
+    if (!core.readerOpen) return -EPIPE;
     const room = core.data.room;
     if (room === 0 || (buf.length <= PIPE_BUF && room < buf.length)) return -EAGAIN;
     const n = core.data.push(buf);

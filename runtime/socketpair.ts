@@ -34,6 +34,8 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
+  EPOLLPRI,
+  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRBAND,
@@ -110,7 +112,8 @@ export class PairEnd extends SocketDescription {
     if (buf.length === 0) return 0;
     const n = peer.rx.push(buf);
     if (n === 0) return -EAGAIN;
-    peer.notify(EPOLLIN | EPOLLRDNORM);
+    // sock_def_readable's key: an edge for interests in any of these bits.
+    peer.notify(EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND);
     return n;
   }
 
@@ -197,6 +200,8 @@ export function socketpair(domain: number, type: number, protocol: number, sv: n
     if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
   }
   if (!Array.isArray(sv)) throw new TypeError("sv must be an array");
+  // __sys_socketpair: flag bits beyond SOCK_TYPE_MASK other than NONBLOCK/CLOEXEC.
+  if ((type & ~0xf & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
   if (domain !== AF_UNIX) {
     return domain === AF_INET || domain === AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
   }

@@ -1,0 +1,525 @@
+import assert from "node:assert/strict";
+import * as mod from "../mod.ts";
+import {
+  close,
+  Description,
+  dup,
+  EBADF,
+  EEXIST,
+  EINTR,
+  EINVAL,
+  ENOENT,
+  EPERM,
+  Epoll,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  epollCreate,
+  epollCreate1,
+  epollCtl,
+  EPOLLET,
+  type EpollEvent,
+  EPOLLIN,
+  EPOLLONESHOT,
+  EPOLLOUT,
+  epollPwait2,
+  epollWait,
+  ErrnoError,
+  eventfd,
+  installDescription,
+  pipe,
+  read,
+  write,
+} from "../mod.ts";
+
+const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
+
+function signal(efd: number): void {
+  assert.equal(write(efd, ONE), 8);
+}
+
+function drainEventfd(efd: number): bigint {
+  const out = new Uint8Array(8);
+  assert.equal(read(efd, out), 8);
+  return new DataView(out.buffer).getBigUint64(0, true);
+}
+
+function tick(ms = 0): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Asserts `p` is still pending after a turn of the timer loop. */
+async function assertPending(p: Promise<unknown>): Promise<void> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await tick(5);
+  assert.equal(settled, false, "promise settled early");
+}
+
+function errno(code: number) {
+  return (e: unknown) => e instanceof ErrnoError && e.errno === code;
+}
+
+class Unpollable extends Description {
+  readonly kind = "unpollable";
+  override readonly pollable = false;
+  poll(): number {
+    return 0;
+  }
+}
+
+Deno.test("epoll constants carry their Linux x86-64 values", () => {
+  const expected: Record<string, number> = {
+    EPOLLIN: 0x1,
+    EPOLLPRI: 0x2,
+    EPOLLOUT: 0x4,
+    EPOLLERR: 0x8,
+    EPOLLHUP: 0x10,
+    EPOLLRDNORM: 0x40,
+    EPOLLRDBAND: 0x80,
+    EPOLLWRNORM: 0x100,
+    EPOLLWRBAND: 0x200,
+    EPOLLMSG: 0x400,
+    EPOLLRDHUP: 0x2000,
+    EPOLLEXCLUSIVE: 0x10000000,
+    EPOLLWAKEUP: 0x20000000,
+    EPOLLONESHOT: 0x40000000,
+    EPOLLET: 0x80000000,
+    EPOLL_CTL_ADD: 1,
+    EPOLL_CTL_DEL: 2,
+    EPOLL_CTL_MOD: 3,
+    EPOLL_CLOEXEC: 0o2000000,
+    EFD_SEMAPHORE: 1,
+    EFD_NONBLOCK: 0o4000,
+  };
+  const exported = mod as unknown as Record<string, unknown>;
+  for (const [name, value] of Object.entries(expected)) assert.equal(exported[name], value, name);
+  assert.ok(EPOLLET > 0);
+});
+
+Deno.test("epollCreate() returns an fd for size > 0 and -EINVAL otherwise", () => {
+  assert.equal(epollCreate(0), -EINVAL);
+  assert.equal(epollCreate(-5), -EINVAL);
+  const epfd = epollCreate(1);
+  assert.ok(epfd >= 0);
+  assert.equal(close(epfd), 0);
+});
+
+Deno.test("epollCreate1() accepts 0 and EPOLL_CLOEXEC and refuses other flags", () => {
+  assert.equal(epollCreate1(1), -EINVAL);
+  assert.equal(epollCreate1(0o4000), -EINVAL);
+  const a = epollCreate1(0);
+  const b = epollCreate1(0o2000000);
+  assert.equal(b, a + 1);
+  close(a);
+  close(b);
+});
+
+Deno.test("epollCtl() returns -EFAULT, -EBADF, -EINVAL, -EPERM, -EEXIST and -ENOENT", () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(0, 0);
+  const odd = installDescription(new Unpollable());
+  const ev = { events: EPOLLIN, data: null };
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd), -14);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, 9999, ev), -EBADF);
+  assert.equal(epollCtl(9999, EPOLL_CTL_ADD, efd, ev), -EBADF);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, odd, ev), -EPERM);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, epfd, ev), -EINVAL);
+  assert.equal(epollCtl(efd, EPOLL_CTL_ADD, epfd, ev), -EINVAL);
+  assert.equal(epollCtl(epfd, 7, efd, ev), -EINVAL);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_MOD, efd, ev), -ENOENT);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_DEL, efd), -ENOENT);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd, ev), 0);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd, ev), -EEXIST);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_DEL, efd), 0);
+  [epfd, efd, odd].forEach((fd) => assert.equal(close(fd), 0));
+});
+
+Deno.test("epollCtl() keys interests by (description, fd), so a dup is a separate interest", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(1, 0);
+  const efd2 = dup(efd);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "first" }), 0);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd2, { events: EPOLLIN, data: "second" }), 0);
+  const events: EpollEvent[] = [];
+  assert.equal(await epollWait(epfd, events, 8, 0), 2);
+  assert.deepEqual(events.map((e) => e.data), ["first", "second"]);
+  // Closing one dup leaves the other fd's interest (and, as on Linux, its own).
+  close(efd);
+  assert.equal(await epollWait(epfd, events, 8, 0), 2);
+  close(efd2);
+  assert.equal(await epollWait(epfd, events, 8, 0), 0);
+  close(epfd);
+});
+
+Deno.test("epollWait() returns -EINVAL for bad maxevents or a non-epoll fd, -EBADF for a closed fd", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(0, 0);
+  const events: EpollEvent[] = [];
+  assert.equal(await epollWait(epfd, events, 0, 0), -EINVAL);
+  assert.equal(await epollWait(epfd, events, -1, 0), -EINVAL);
+  assert.equal(await epollWait(efd, events, 4, 0), -EINVAL);
+  close(epfd);
+  assert.equal(await epollWait(epfd, events, 4, 0), -EBADF);
+  close(efd);
+});
+
+Deno.test("epollWait() returns 0 when the timeout expires", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(0, 0);
+  epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: 0 });
+  const events: EpollEvent[] = [];
+  assert.equal(await epollWait(epfd, events, 4, 0), 0);
+  const t0 = performance.now();
+  assert.equal(await epollWait(epfd, events, 4, 30), 0);
+  assert.ok(performance.now() - t0 >= 29, "returned before the timeout");
+  assert.equal(events.length, 0);
+  close(efd);
+  close(epfd);
+});
+
+Deno.test("epollWait() returns the data exactly as given to the latest ADD or MOD", async () => {
+  const epfd = epollCreate1(0);
+  const obj = { name: "obj" };
+  const fn = () => 1;
+  const sym = Symbol("s");
+  const values: unknown[] = [obj, fn, sym, 10n, null, undefined, NaN, [1, 2], "str"];
+  const fds = values.map(() => eventfd(1, 0));
+  fds.forEach((fd, i) => {
+    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: values[i] }), 0);
+  });
+  const events: EpollEvent[] = [];
+  assert.equal(await epollWait(epfd, events, 64, 0), values.length);
+  for (let i = 0; i < values.length; i++) {
+    assert.ok(Object.is(events[i].data, values[i]), `data ${i}`);
+    assert.equal(events[i].events, EPOLLIN);
+  }
+  const replacement = { name: "new" };
+  assert.equal(epollCtl(epfd, EPOLL_CTL_MOD, fds[0], { events: EPOLLIN, data: replacement }), 0);
+  epollCtl(epfd, EPOLL_CTL_DEL, fds[1]);
+  fds.slice(2).forEach((fd) => epollCtl(epfd, EPOLL_CTL_DEL, fd));
+  assert.equal(await epollWait(epfd, events, 64, 0), 1);
+  assert.equal(events[0].data, replacement);
+  [...fds, epfd].forEach((fd) => assert.equal(close(fd), 0));
+});
+
+Deno.test("epollWait() reuses the event objects already in the array", async () => {
+  const epfd = epollCreate1(0);
+  const a = eventfd(1, 0);
+  const b = eventfd(1, 0);
+  epollCtl(epfd, EPOLL_CTL_ADD, a, { events: EPOLLIN | EPOLLOUT, data: "a" });
+  epollCtl(epfd, EPOLL_CTL_ADD, b, { events: EPOLLIN, data: "b" });
+  const first: EpollEvent = { events: 0, data: "old" };
+  const spare: EpollEvent = { events: 123, data: "spare" };
+  const events: EpollEvent[] = [first, null as unknown as EpollEvent, spare];
+  assert.equal(await epollWait(epfd, events, 2, 0), 2);
+  assert.equal(events[0], first); // same object, overwritten
+  assert.deepEqual(first, { events: EPOLLIN | EPOLLOUT, data: "a" });
+  assert.notEqual(events[1], null); // a non-object slot is replaced
+  assert.deepEqual(events[1], { events: EPOLLIN, data: "b" });
+  assert.equal(events[2], spare); // beyond n: untouched
+  assert.deepEqual(spare, { events: 123, data: "spare" });
+  assert.equal(events.length, 3);
+  [a, b, epfd].forEach(close);
+});
+
+Deno.test("epollWait() rotates level-triggered events when more are ready than maxevents", async () => {
+  const epfd = epollCreate1(0);
+  const fds = [eventfd(1, 0), eventfd(1, 0), eventfd(1, 0)];
+  fds.forEach((fd, i) => epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: i }));
+  const events: EpollEvent[] = [];
+  const seen: unknown[][] = [];
+  for (let i = 0; i < 3; i++) {
+    const n = await epollWait(epfd, events, 2, 0);
+    seen.push(events.slice(0, n).map((e) => e.data));
+  }
+  assert.deepEqual(seen, [[0, 1], [2, 0], [1, 2]]);
+  [...fds, epfd].forEach(close);
+});
+
+Deno.test("epollWait() reports an EPOLLET mask as an unsigned number without flag bits", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(1, 0);
+  epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN | EPOLLOUT | EPOLLET, data: 0 });
+  const events: EpollEvent[] = [];
+  assert.equal(await epollWait(epfd, events, 4, 0), 1);
+  assert.equal(events[0].events, EPOLLIN | EPOLLOUT);
+  assert.equal(await epollWait(epfd, events, 4, 0), 0); // edge consumed
+  close(efd);
+  close(epfd);
+});
+
+Deno.test("epollWait() blocked forever wakes when another task makes an fd ready", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(0, 0);
+  epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "efd" });
+  const events: EpollEvent[] = [];
+  const pending = epollWait(epfd, events, 4, -1);
+  await assertPending(pending);
+  const writer = (async () => {
+    await tick(1);
+    signal(efd);
+  })();
+  assert.equal(await pending, 1);
+  await writer;
+  assert.deepEqual(events[0], { events: EPOLLIN, data: "efd" });
+  close(efd);
+  close(epfd);
+});
+
+Deno.test("epollWait() wakes for an fd that another task adds while it waits", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(3, 0);
+  const events: EpollEvent[] = [];
+  const pending = epollWait(epfd, events, 4, 5000);
+  await assertPending(pending);
+  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "late" }), 0);
+  assert.equal(await pending, 1);
+  assert.equal(events[0].data, "late");
+  close(efd);
+  close(epfd);
+});
+
+Deno.test("epollWait() wakes one waiter per edge, first come first served", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(0, 0);
+  epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN | EPOLLET, data: "e" });
+  const order: string[] = [];
+  const evA: EpollEvent[] = [];
+  const evB: EpollEvent[] = [];
+  const a = epollWait(epfd, evA, 4, -1).then((n) => (order.push("a"), n));
+  const b = epollWait(epfd, evB, 4, -1).then((n) => (order.push("b"), n));
+  await tick(2);
+  signal(efd);
+  assert.equal(await a, 1);
+  await assertPending(b);
+  assert.deepEqual(order, ["a"]);
+  signal(efd);
+  assert.equal(await b, 1);
+  assert.deepEqual(order, ["a", "b"]);
+  assert.equal(evB[0].data, "e");
+  close(efd);
+  close(epfd);
+});
+
+Deno.test("epollWait() in progress keeps the epoll alive after its fd is closed", async () => {
+  const epfd = epollCreate1(0);
+  const efd = eventfd(0, 0);
+  epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "still" });
+  const events: EpollEvent[] = [];
+  const pending = epollWait(epfd, events, 4, -1);
+  await tick(1);
+  assert.equal(close(epfd), 0);
+  await assertPending(pending);
+  signal(efd);
+  assert.equal(await pending, 1);
+  assert.equal(events[0].data, "still");
+  close(efd);
+});
+
+Deno.test("epollPwait2() returns -EINTR when its signal aborts, before or during the wait", async () => {
+  const epfd = epollCreate1(0);
+  const events: EpollEvent[] = [];
+  const before = new AbortController();
+  before.abort();
+  assert.equal(await epollPwait2(epfd, events, 4, null, before.signal), -EINTR);
+  const during = new AbortController();
+  const pending = epollPwait2(epfd, events, 4, { sec: 10, nsec: 0 }, during.signal);
+  await assertPending(pending);
+  during.abort();
+  assert.equal(await pending, -EINTR);
+  assert.equal(await epollPwait2(epfd, events, 4, { sec: 0, nsec: 1e9 }), -EINVAL);
+  close(epfd);
+});
+
+Deno.test("Epoll creates an epoll fd usable with the POSIX-shaped calls", async () => {
+  const ep = new Epoll();
+  const efd = eventfd(1, 0);
+  assert.equal(epollCtl(ep.fd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "posix" }), 0);
+  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN, data: "posix" }]);
+  ep.close();
+  close(efd);
+});
+
+Deno.test("Epoll constructor throws ErrnoError EINVAL for unknown flags", () => {
+  assert.throws(() => new Epoll(1), errno(EINVAL));
+});
+
+Deno.test("Epoll.add() registers an fd and wait() returns its data by identity", async () => {
+  using ep = new Epoll();
+  const fds: number[] = [];
+  pipe(fds);
+  const data = { conn: 1 };
+  ep.add(fds[0], EPOLLIN, data);
+  assert.deepEqual(await ep.wait(8, 0), []);
+  write(fds[1], new Uint8Array([1]));
+  const events = await ep.wait(8, 0);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].events, EPOLLIN);
+  assert.equal(events[0].data, data);
+  fds.forEach(close);
+});
+
+Deno.test("Epoll.add() defaults the data to the fd", async () => {
+  using ep = new Epoll();
+  const efd = eventfd(1, 0);
+  ep.add(efd, EPOLLIN);
+  assert.deepEqual(await ep.wait(), [{ events: EPOLLIN, data: efd }]);
+  close(efd);
+});
+
+Deno.test("Epoll.add() throws ErrnoError EEXIST, EBADF, EINVAL and EPERM", () => {
+  using ep = new Epoll();
+  const efd = eventfd(0, 0);
+  const odd = installDescription(new Unpollable());
+  ep.add(efd, EPOLLIN);
+  assert.throws(() => ep.add(efd, EPOLLIN), errno(EEXIST));
+  assert.throws(() => ep.add(9999, EPOLLIN), errno(EBADF));
+  assert.throws(() => ep.add(ep.fd, EPOLLIN), errno(EINVAL));
+  assert.throws(() => ep.add(odd, EPOLLIN), errno(EPERM));
+  try {
+    ep.add(efd, EPOLLIN);
+  } catch (e) {
+    assert.ok(e instanceof ErrnoError);
+    assert.equal(e.code, "EEXIST");
+    assert.equal(e.syscall, "epoll_ctl");
+  }
+  close(efd);
+  close(odd);
+});
+
+Deno.test("Epoll.modify() changes events and data, and re-arms EPOLLONESHOT", async () => {
+  using ep = new Epoll();
+  const efd = eventfd(1, 0);
+  ep.add(efd, EPOLLIN | EPOLLONESHOT, "first");
+  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN, data: "first" }]);
+  assert.deepEqual(await ep.wait(8, 0), []); // disarmed
+  ep.modify(efd, EPOLLIN | EPOLLOUT, "second");
+  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN | EPOLLOUT, data: "second" }]);
+  ep.modify(efd, EPOLLOUT);
+  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLOUT, data: efd }]);
+  const other = eventfd(0, 0);
+  assert.throws(() => ep.modify(other, EPOLLIN), errno(ENOENT));
+  close(efd);
+  close(other);
+});
+
+Deno.test("Epoll.delete() stops the reports and throws ENOENT when not registered", async () => {
+  using ep = new Epoll();
+  const efd = eventfd(1, 0);
+  ep.add(efd, EPOLLIN);
+  ep.delete(efd);
+  assert.deepEqual(await ep.wait(8, 0), []);
+  assert.throws(() => ep.delete(efd), errno(ENOENT));
+  close(efd);
+  assert.throws(() => ep.delete(efd), errno(EBADF));
+});
+
+Deno.test("Epoll.wait() returns at most maxevents and [] on timeout", async () => {
+  using ep = new Epoll();
+  const fds = [eventfd(1, 0), eventfd(1, 0), eventfd(1, 0)];
+  fds.forEach((fd) => ep.add(fd, EPOLLIN));
+  assert.deepEqual((await ep.wait(2, 0)).map((e) => e.data), [fds[0], fds[1]]);
+  fds.forEach(drainEventfd);
+  const t0 = performance.now();
+  assert.deepEqual(await ep.wait(8, 20), []);
+  assert.ok(performance.now() - t0 >= 19);
+  assert.deepEqual(await ep.wait(8, 0.5), []); // fractional timeouts are accepted
+  fds.forEach(close);
+});
+
+Deno.test("Epoll.wait() throws ErrnoError EINVAL for maxevents 0", async () => {
+  using ep = new Epoll();
+  await assert.rejects(ep.wait(0, 0), errno(EINVAL));
+});
+
+Deno.test("Epoll.close() ends a pending wait with no events", async () => {
+  const ep = new Epoll();
+  const pending = ep.wait();
+  await assertPending(pending);
+  ep.close();
+  assert.deepEqual(await pending, []);
+});
+
+Deno.test("Epoll.close() is idempotent and closes the fd once", () => {
+  const ep = new Epoll();
+  const fd = ep.fd;
+  ep.close();
+  ep.close();
+  assert.equal(close(fd), -EBADF);
+});
+
+Deno.test("Epoll after close() fails with EBADF even when its fd number is reused", async () => {
+  const ep = new Epoll();
+  const efd = eventfd(1, 0);
+  ep.close();
+  assert.throws(() => ep.add(efd, EPOLLIN), errno(EBADF));
+  // Another epoll now holds the same fd number; the closed object must not reach it.
+  const other = epollCreate1(0);
+  assert.equal(other, ep.fd);
+  assert.throws(() => ep.add(efd, EPOLLIN), errno(EBADF));
+  assert.throws(() => ep.modify(efd, EPOLLIN), errno(EBADF));
+  assert.throws(() => ep.delete(efd), errno(EBADF));
+  await assert.rejects(ep.wait(8, 0), errno(EBADF));
+  assert.equal(epollCtl(other, EPOLL_CTL_DEL, efd), -ENOENT);
+  close(other);
+  close(efd);
+});
+
+Deno.test("Epoll[Symbol.dispose] closes the epoll at the end of a using block", () => {
+  let fd = -1;
+  {
+    using ep = new Epoll();
+    fd = ep.fd;
+    assert.ok(fd >= 0);
+  }
+  assert.equal(close(fd), -EBADF);
+});
+
+Deno.test("Epoll async iteration yields batches and ends when closed inside the loop", async () => {
+  const ep = new Epoll();
+  const efd = eventfd(0, 0);
+  ep.add(efd, EPOLLIN, "tick");
+  const feeder = (async () => {
+    for (let i = 0; i < 3; i++) {
+      await tick(1);
+      signal(efd);
+    }
+  })();
+  const batches: unknown[][] = [];
+  for await (const batch of ep) {
+    batches.push(batch.map((e) => e.data));
+    drainEventfd(efd);
+    if (batches.length === 3) ep.close();
+  }
+  await feeder;
+  assert.deepEqual(batches, [["tick"], ["tick"], ["tick"]]);
+  close(efd);
+});
+
+Deno.test("Epoll async iteration ends when another task closes the epoll", async () => {
+  const ep = new Epoll();
+  const efd = eventfd(0, 0);
+  ep.add(efd, EPOLLIN);
+  let batches = 0;
+  const loop = (async () => {
+    for await (const _ of ep) batches++;
+  })();
+  await tick(5);
+  ep.close();
+  await loop;
+  assert.equal(batches, 0);
+  close(efd);
+});
+
+Deno.test("Epoll async iteration stops at break and leaves the epoll open", async () => {
+  using ep = new Epoll();
+  const efd = eventfd(2, 0);
+  ep.add(efd, EPOLLIN, "x");
+  for await (const batch of ep) {
+    assert.deepEqual(batch, [{ events: EPOLLIN, data: "x" }]);
+    break;
+  }
+  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN, data: "x" }]);
+  close(efd);
+});
