@@ -114,5 +114,7 @@ export function openListener(name: string, opts: ServerOptions): number {
   if (addr.family !== AF_INET && addr.family !== AF_INET6) throw new Error("unexpected address");
   const host = addr.family === AF_INET6 ? `[${addr.address}]` : addr.address;
   console.log(`${name} listening on ${host}:${addr.port}`);
+  // Exit cleanly on Ctrl-C / kill, so that `--cpu-prof` profiles get written.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
   return fd;
 }

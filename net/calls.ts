@@ -69,9 +69,15 @@ export function socket(domain: number, type: number, protocol: number): number {
   num(protocol, "protocol");
   if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX) return -EAFNOSUPPORT;
   const base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (!Number.isInteger(type) || base < 0 || base > 15) return -EINVAL;
+  // Linux: type flags beyond NONBLOCK|CLOEXEC, or a type >= SOCK_MAX (11), give EINVAL.
+  if (!Number.isInteger(type) || base < 0 || base > 10) return -EINVAL;
   if (base !== SOCK_STREAM) return -EPROTONOSUPPORT;
-  if (protocol !== 0 && !(protocol === IPPROTO_TCP && domain !== AF_UNIX)) return -EPROTONOSUPPORT;
+  // inet_create: a protocol outside 0..IPPROTO_MAX-1 is EINVAL; unix_create takes 0 or PF_UNIX.
+  if (domain !== AF_UNIX && !(Number.isInteger(protocol) && protocol >= 0 && protocol < 263)) {
+    return -EINVAL;
+  }
+  const ok = domain === AF_UNIX ? protocol === AF_UNIX : protocol === IPPROTO_TCP;
+  if (protocol !== 0 && !ok) return -EPROTONOSUPPORT;
   return descriptors.allocate(new NetSocket(domain));
 }
 

@@ -146,7 +146,8 @@ export abstract class SocketDescription extends Description {
       if (name === TCP_NODELAY) return +this.noDelay;
       return -ENOPROTOOPT;
     }
-    return this.domain === AF_UNIX ? -EOPNOTSUPP : -ENOPROTOOPT;
+    // do_ip_getsockopt answers EOPNOTSUPP for a foreign level; ipv6_getsockopt ENOPROTOOPT.
+    return this.domain === AF_INET6 ? -ENOPROTOOPT : -EOPNOTSUPP;
   }
 
   setsockopt(level: number, name: number, value: number): number {
@@ -155,11 +156,11 @@ export abstract class SocketDescription extends Description {
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_SNDBUF:
-          // Linux: clamp to wmem_max, double (for bookkeeping overhead), floor.
-          this.sndbuf = Math.max(Math.min(Math.max(value, 0), BUF_MAX) * 2, MIN_SNDBUF);
+          // Linux: clamp to wmem_max as a u32 (negative is huge), double, floor.
+          this.sndbuf = Math.max(Math.min(value < 0 ? BUF_MAX : value, BUF_MAX) * 2, MIN_SNDBUF);
           break;
         case SO_RCVBUF:
-          this.rcvbuf = Math.max(Math.min(Math.max(value, 0), BUF_MAX) * 2, MIN_RCVBUF);
+          this.rcvbuf = Math.max(Math.min(value < 0 ? BUF_MAX : value, BUF_MAX) * 2, MIN_RCVBUF);
           break;
         case SO_REUSEADDR:
           this.reuseAddr = on;
