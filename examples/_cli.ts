@@ -67,11 +67,13 @@ export function startStats(name: string, stats: Stats, seconds: number): () => v
   const timer = setInterval(() => {
     const now = performance.now();
     const dt = (now - last) / 1000;
-    const rss = Deno.memoryUsage().rss / 2 ** 20;
+    const mem = Deno.memoryUsage();
+    const rss = mem.rss / 2 ** 20;
+    const heap = (mem.heapUsed + mem.external) / 2 ** 20;
     console.log(
       `${name}: ${stats.open} open, ${stats.accepted} accepted, ` +
         `${((stats.bytesIn - lastIn) / dt / 2 ** 20).toFixed(1)} MiB/s in, ` +
-        `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${rss.toFixed(0)} MiB`,
+        `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${rss.toFixed(0)} MiB (heap+external ${heap.toFixed(0)} MiB)`,
     );
     last = now;
     lastEvents = stats.events;

@@ -6,13 +6,18 @@
  * Deno has no readiness query, only operations in flight (like AFD polls
  * under wepoll), so readiness is synthesized:
  *
- * - Read pump: one `conn.read()` is kept in flight, straight into the free
- *   tail of the receive buffer. Each completion is an arrival (`EPOLLIN`); a
- *   `null` result is the peer's FIN (`EPOLLRDHUP`). When the buffer is full
- *   the pump stops, the kernel's window closes, and the peer feels the
- *   backpressure; the next `read` by the program restarts it. The read size
- *   adapts: it starts small (cheap idle connections) and doubles while reads
- *   fill it, up to the receive buffer (`SO_RCVBUF`).
+ * - Read pump: one `conn.read()` is kept in flight. Each completion is an
+ *   arrival (`EPOLLIN`); a `null` result is the peer's FIN (`EPOLLRDHUP`).
+ *   When the receive buffer is full the pump stops, the kernel's window
+ *   closes, and the peer feels the backpressure; the next `read` by the
+ *   program restarts it. The read size adapts: it doubles while reads fill
+ *   it (up to 64 KiB, bounded by `SO_RCVBUF`) and halves while they come
+ *   back mostly empty.
+ * - Idle connections are cheap: a small read goes into a 32-byte buffer that
+ *   V8 keeps on its heap, and the empty buffers are released. (Measured on
+ *   Deno 2.9: a pending read on an off-heap buffer costs about 6 KB of RSS
+ *   per connection more than one on a buffer of under 64 bytes.) Larger
+ *   reads go straight into the free tail of the receive buffer, no copy.
  * - Write pump: `write` copies into the send buffer (`SO_SNDBUF`) and, when
  *   no Deno write is in flight, starts one. Bytes written meanwhile are
  *   coalesced and go out together in the next Deno write.
@@ -29,8 +34,8 @@ import { ByteQueue } from "../runtime/byte_queue.ts";
 import { ECONNRESET, EPIPE } from "../runtime/errno.ts";
 import { errnoOf } from "./addr.ts";
 
-/** Smallest read issued: keeps idle connections cheap. */
-const MIN_READ = 1024;
+/** Reads of at most this size go to the on-heap probe buffer (V8 keeps typed arrays under 64 bytes on its heap). */
+const PROBE = 32;
 /** Largest single read. */
 const MAX_READ = 65536;
 
@@ -59,7 +64,9 @@ export class DataChannel {
   #owner: ChannelEvents;
   #reading = false;
   #writing = false;
-  #readSize = MIN_READ;
+  #readSize = PROBE;
+  /** The small read buffer of idle connections (on V8's heap). */
+  #probe = new Uint8Array(PROBE);
   /** A `closeWrite` is due once the send buffer drains. */
   #shutWrite = false;
   #wroteFin = false;
@@ -95,7 +102,11 @@ export class DataChannel {
   /** Copies buffered bytes into `buf`; 0 when none (the socket decides what that means). */
   read(buf: Uint8Array): number {
     const n = this.rx.shift(buf);
-    if (n > 0 && !this.#reading) this.#pumpRead();
+    if (n > 0) {
+      if (!this.#reading) this.#pumpRead();
+      // An idle connection gives its emptied receive storage back.
+      else if (this.#readSize === PROBE) this.rx.trim(0);
+    }
     return n;
   }
 
@@ -145,16 +156,22 @@ export class DataChannel {
     const room = this.rx.room;
     if (room === 0) return; // backpressure: resume when the program reads
     const size = Math.min(room, this.#readSize);
-    const view = this.rx.reserve(size).subarray(0, size);
-    this.rx.pinned = true;
+    const probe = size <= PROBE;
+    let view: Uint8Array;
+    if (probe) {
+      view = size === PROBE ? this.#probe : this.#probe.subarray(0, size);
+    } else {
+      view = this.rx.reserve(size).subarray(0, size);
+      this.rx.pinned = true;
+    }
     this.#reading = true;
     this.conn.read(view).then(
-      (n) => this.#onRead(n, size),
+      (n) => this.#onRead(n, size, probe),
       (err) => this.#onReadError(err),
     );
   }
 
-  #onRead(n: number | null, size: number): void {
+  #onRead(n: number | null, size: number, probe: boolean): void {
     this.#reading = false;
     this.rx.pinned = false;
     if (this.closed) return;
@@ -164,8 +181,14 @@ export class DataChannel {
       return;
     }
     if (n > 0) {
-      this.rx.commit(n);
-      if (n === size && this.#readSize < MAX_READ) this.#readSize *= 2;
+      if (probe) this.rx.push(this.#probe.subarray(0, n));
+      else this.rx.commit(n);
+      if (n === size) {
+        if (this.#readSize < MAX_READ) this.#readSize *= 2;
+      } else if (n < size >> 3 && this.#readSize > PROBE) {
+        this.#readSize = Math.max(PROBE, this.#readSize >> 1);
+        if (this.#readSize === PROBE && this.tx.length === 0) this.tx.trim(0);
+      }
       this.#owner.channelRaised(IN);
     }
     this.#pumpRead();
@@ -203,6 +226,8 @@ export class DataChannel {
     this.tx.pinned = false;
     const was = this.writable;
     this.tx.consume(n);
+    // Idle connections keep no send storage either.
+    if (this.tx.length === 0 && this.#readSize === PROBE) this.tx.trim(0);
     if (!this.closed && !was && this.writable) this.#owner.channelRaised(OUT);
     this.#pumpWrite();
   }
