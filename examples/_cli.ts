@@ -73,7 +73,9 @@ export function startStats(name: string, stats: Stats, seconds: number): () => v
     console.log(
       `${name}: ${stats.open} open, ${stats.accepted} accepted, ` +
         `${((stats.bytesIn - lastIn) / dt / 2 ** 20).toFixed(1)} MiB/s in, ` +
-        `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${rss.toFixed(0)} MiB (heap+external ${heap.toFixed(0)} MiB)`,
+        `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${
+          rss.toFixed(0)
+        } MiB (heap+external ${heap.toFixed(0)} MiB)`,
     );
     last = now;
     lastEvents = stats.events;

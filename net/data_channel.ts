@@ -67,6 +67,14 @@ export class DataChannel {
   #readSize = PROBE;
   /** The small read buffer of idle connections (on V8's heap). */
   #probe = new Uint8Array(PROBE);
+  /** Size and target of the read in flight. */
+  #readLen = 0;
+  #readProbe = false;
+  // Completion callbacks made once per channel: no closures per operation.
+  #readDone = (n: number | null) => this.#onRead(n);
+  #readFailed = (err: unknown) => this.#onReadError(err);
+  #writeDone = (n: number) => this.#onWrite(n);
+  #writeFailed = (err: unknown) => this.#onWriteError(err);
   /** A `closeWrite` is due once the send buffer drains. */
   #shutWrite = false;
   #wroteFin = false;
@@ -165,13 +173,14 @@ export class DataChannel {
       this.rx.pinned = true;
     }
     this.#reading = true;
-    this.conn.read(view).then(
-      (n) => this.#onRead(n, size, probe),
-      (err) => this.#onReadError(err),
-    );
+    this.#readLen = size;
+    this.#readProbe = probe;
+    this.conn.read(view).then(this.#readDone, this.#readFailed);
   }
 
-  #onRead(n: number | null, size: number, probe: boolean): void {
+  #onRead(n: number | null): void {
+    const size = this.#readLen;
+    const probe = this.#readProbe;
     this.#reading = false;
     this.rx.pinned = false;
     if (this.closed) return;
@@ -215,10 +224,7 @@ export class DataChannel {
     }
     this.#writing = true;
     this.tx.pinned = true;
-    this.conn.write(this.tx.view()).then(
-      (n) => this.#onWrite(n),
-      (err) => this.#onWriteError(err),
-    );
+    this.conn.write(this.tx.view()).then(this.#writeDone, this.#writeFailed);
   }
 
   #onWrite(n: number): void {
