@@ -38,6 +38,11 @@ import { errnoOf } from "./addr.ts";
 const PROBE = 32;
 /** Largest single read. */
 const MAX_READ = 65536;
+/**
+ * How long a closed socket keeps trying to deliver unsent bytes to a peer
+ * that does not read (Linux's `tcp_fin_timeout` default).
+ */
+export const ORPHAN_TIMEOUT_MS = 60_000;
 
 /** What the channel tells its socket. */
 export interface ChannelEvents {
@@ -80,6 +85,8 @@ export class DataChannel {
   #wroteFin = false;
   /** `close` waits for the send buffer to drain (close with unsent bytes). */
   #lingering = false;
+  /** Ends a linger whose peer never reads. */
+  #orphanTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.Conn, owner: ChannelEvents, rcvbuf: number, sndbuf: number) {
     this.conn = conn;
@@ -138,13 +145,18 @@ export class DataChannel {
 
   /**
    * Closes the connection. With `linger`, unsent bytes are still delivered
-   * first (as `close(2)` does); the Deno resource closes when they are out.
+   * first (as `close(2)` does); the Deno resource closes when they are out,
+   * or after {@linkcode ORPHAN_TIMEOUT_MS} if the peer stops reading (an
+   * orphaned Linux socket is likewise given up on after its retries).
    */
   close(linger: boolean): void {
     if (this.closed) return;
     this.closed = true;
     if (linger && this.tx.length > 0 && !this.failed) {
       this.#lingering = true;
+      const timer = setTimeout(() => this.#closeConn(), ORPHAN_TIMEOUT_MS);
+      Deno.unrefTimer(timer);
+      this.#orphanTimer = timer;
       if (!this.#writing) this.#pumpWrite();
       return;
     }
@@ -152,6 +164,11 @@ export class DataChannel {
   }
 
   #closeConn(): void {
+    this.#lingering = false;
+    if (this.#orphanTimer !== undefined) {
+      clearTimeout(this.#orphanTimer);
+      this.#orphanTimer = undefined;
+    }
     try {
       this.conn.close();
     } catch {
@@ -214,7 +231,6 @@ export class DataChannel {
     if (this.#writing || this.failed) return;
     if (this.tx.length === 0) {
       if (this.#lingering) {
-        this.#lingering = false;
         this.#closeConn();
       } else if (this.#shutWrite && !this.#wroteFin && !this.closed) {
         this.#wroteFin = true;
@@ -243,7 +259,6 @@ export class DataChannel {
     this.tx.pinned = false;
     this.tx.consume(this.tx.length);
     if (this.#lingering) {
-      this.#lingering = false;
       this.#closeConn();
       return;
     }
