@@ -95,7 +95,11 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
    */
   #resetSeen = false;
 
-  constructor(domain: number, conn?: Deno.Conn, inherit?: NetSocket) {
+  /**
+   * @param domain AF_INET, AF_INET6 or AF_UNIX.
+   * @param inherit The listener an accepted socket takes its options from.
+   */
+  constructor(domain: number, inherit?: NetSocket) {
     super(inherit?.sndbuf ?? DEFAULT_SNDBUF, inherit?.rcvbuf ?? DEFAULT_RCVBUF);
     this.domain = domain;
     this.kind = domain === AF_UNIX ? "unix" : "tcp";
@@ -103,7 +107,6 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
       this.noDelay = inherit.noDelay;
       this.keepAlive = inherit.keepAlive;
     }
-    if (conn) this.#attach(conn);
   }
 
   override get listening(): boolean {
@@ -227,7 +230,7 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
     if (this.state !== "listening") return -EINVAL;
     const conn = this.#listen!.take();
     if (conn === undefined) return -EAGAIN;
-    const sock = new NetSocket(this.domain, undefined, this);
+    const sock = new NetSocket(this.domain, this);
     const fd = descriptors.allocate(sock);
     if (fd < 0) {
       // Linux reserves the fd before dequeuing: the connection stays queued.
