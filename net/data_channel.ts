@@ -180,17 +180,18 @@ export class DataChannel {
     if (this.#reading || this.eof || this.failed || this.closed) return;
     const room = this.rx.room;
     if (room === 0) return; // backpressure: resume when the program reads
-    const size = Math.min(room, this.#readSize);
-    const probe = size <= PROBE;
+    const want = Math.min(room, this.#readSize);
+    const probe = want <= PROBE;
     let view: Uint8Array;
     if (probe) {
-      view = size === PROBE ? this.#probe : this.#probe.subarray(0, size);
+      view = want === PROBE ? this.#probe : this.#probe.subarray(0, want);
     } else {
-      view = this.rx.reserve(size).subarray(0, size);
+      // Straight into the ring; the region may be shorter where it wraps.
+      view = this.rx.reserve(want);
       this.rx.pinned = true;
     }
     this.#reading = true;
-    this.#readLen = size;
+    this.#readLen = view.length;
     this.#readProbe = probe;
     this.conn.read(view).then(this.#readDone, this.#readFailed);
   }
@@ -209,7 +210,7 @@ export class DataChannel {
     if (n > 0) {
       if (probe) this.rx.push(this.#probe.subarray(0, n));
       else this.rx.commit(n);
-      if (n === size) {
+      if (n === this.#readSize) {
         if (this.#readSize < MAX_READ) this.#readSize *= 2;
       } else if (n < size >> 3 && this.#readSize > PROBE) {
         this.#readSize = Math.max(PROBE, this.#readSize >> 1);

@@ -66,8 +66,12 @@ import { ListenChannel } from "./listen_channel.ts";
 
 /** Default receive buffer (Linux `tcp_rmem[1]`). */
 export const DEFAULT_RCVBUF = 131072;
-/** Default send buffer. Linux starts at 16 KiB and autotunes; we start higher. */
-export const DEFAULT_SNDBUF = 65536;
+/**
+ * Default send buffer. Linux starts at 16 KiB and autotunes up to 4 MiB; a
+ * fixed 64 KiB here made 64 KiB messages stall on `EPOLLOUT` round trips.
+ * Storage is allocated only as bytes are queued and released when idle.
+ */
+export const DEFAULT_SNDBUF = 262144;
 /** Linux's `somaxconn` default: the largest backlog `listen` honours. */
 export const SOMAXCONN = 4096;
 

@@ -1,24 +1,33 @@
 /**
- * A bounded FIFO of bytes in one contiguous buffer, the storage behind pipes,
+ * A bounded FIFO of bytes in a ring buffer: the storage behind pipes,
  * socketpairs and the TCP receive and send buffers.
  *
- * Data lives in `buf[start, end)`. It grows by doubling up to `limit` and
- * compacts in place when the tail runs out. While it is *pinned* (a Deno read
- * or write is in flight on a view of the buffer) bytes are never moved inside
- * the buffer: growth copies into a fresh buffer and leaves the old one
- * intact for the operation in flight.
+ * Data lives in `buf[head, head + length)`, wrapping at the end of `buf`.
+ * The ring grows by doubling, up to `limit`, only when the free space cannot
+ * take a push; it never moves bytes otherwise, so a Deno write in flight on
+ * {@linkcode ByteQueue.view} and a Deno read in flight into the region
+ * {@linkcode ByteQueue.reserve} returned both stay valid while the program
+ * pushes or shifts around them. Growth copies into a fresh buffer and leaves
+ * the old one intact for the operation in flight.
  *
  * @module
  */
 
+/** Smallest storage allocated once bytes arrive. */
+const MIN_CAPACITY = 256;
+
 /** Internal storage helper; not exported from `mod.ts`. */
 export class ByteQueue {
   #buf: Uint8Array;
-  #start = 0;
-  #end = 0;
+  #head = 0;
+  #len = 0;
   /** Most bytes held at once. */
   limit: number;
-  /** While true, bytes are never moved within the current buffer. */
+  /**
+   * While true, a Deno operation holds a view of the storage: the queue
+   * never rewinds its head to 0 (which would move where new bytes go), and
+   * `trim` leaves the storage alone.
+   */
   pinned = false;
 
   constructor(limit: number, initial = 0) {
@@ -28,12 +37,12 @@ export class ByteQueue {
 
   /** Bytes held. */
   get length(): number {
-    return this.#end - this.#start;
+    return this.#len;
   }
 
   /** Bytes that may still be added before the limit. */
   get room(): number {
-    return Math.max(0, this.limit - this.length);
+    return Math.max(0, this.limit - this.#len);
   }
 
   /** Size of the storage currently allocated. */
@@ -45,69 +54,97 @@ export class ByteQueue {
   push(src: Uint8Array): number {
     const n = Math.min(src.length, this.room);
     if (n === 0) return 0;
-    this.reserve(n);
-    this.#buf.set(n === src.length ? src : src.subarray(0, n), this.#end);
-    this.#end += n;
+    this.#ensure(n);
+    const buf = this.#buf;
+    const cap = buf.length;
+    let tail = this.#head + this.#len;
+    if (tail >= cap) tail -= cap;
+    const first = Math.min(n, cap - tail);
+    buf.set(first === src.length ? src : src.subarray(0, first), tail);
+    if (first < n) buf.set(src.subarray(first, n), 0);
+    this.#len += n;
     return n;
   }
 
   /** Copies up to `dst.length` bytes out, consuming them; returns the count. */
   shift(dst: Uint8Array): number {
-    const n = Math.min(dst.length, this.length);
+    const n = Math.min(dst.length, this.#len);
     if (n === 0) return 0;
-    dst.set(this.#buf.subarray(this.#start, this.#start + n));
+    const buf = this.#buf;
+    const head = this.#head;
+    const first = Math.min(n, buf.length - head);
+    dst.set(buf.subarray(head, head + first));
+    if (first < n) dst.set(buf.subarray(0, n - first), first);
     this.consume(n);
     return n;
   }
 
-  /** The bytes held, as a view (valid until the next change). */
+  /**
+   * The oldest held bytes that are contiguous in storage (all of them unless
+   * they wrap), as a view valid until the next change.
+   */
   view(): Uint8Array {
-    return this.#buf.subarray(this.#start, this.#end);
+    const head = this.#head;
+    return this.#buf.subarray(head, head + Math.min(this.#len, this.#buf.length - head));
   }
 
   /** Drops `n` bytes from the front. */
   consume(n: number): void {
-    this.#start += n;
-    if (this.#start === this.#end && !this.pinned) this.#start = this.#end = 0;
+    this.#len -= n;
+    if (this.#len === 0 && !this.pinned) {
+      this.#head = 0;
+      return;
+    }
+    this.#head += n;
+    if (this.#head >= this.#buf.length) this.#head -= this.#buf.length;
   }
 
   /**
-   * Makes at least `n` bytes of free tail space, by compaction or growth,
-   * and returns the free tail as a view for a direct read. Call
-   * {@linkcode ByteQueue.commit} with the count read. Callers keep
-   * `n <= room`, so the storage stays within `limit`. While a read into that
-   * tail is in flight (pinned), nothing may be pushed.
+   * Returns the free space after the held bytes, contiguous in storage, for
+   * a direct read: at most `n` bytes and at least 1 while there is room.
+   * The storage grows (within `limit`) when the free space is smaller than
+   * `n`. Call {@linkcode ByteQueue.commit} with the count read; push nothing
+   * while that read is in flight.
    */
   reserve(n: number): Uint8Array {
+    n = Math.min(n, this.room);
+    if (n === 0) return this.#buf.subarray(0, 0);
+    this.#ensure(n);
     const buf = this.#buf;
-    if (buf.length - this.#end < n) {
-      const len = this.length;
-      if (!this.pinned && buf.length - len >= n && this.#start > 0) {
-        buf.copyWithin(0, this.#start, this.#end);
-      } else {
-        let cap = Math.max(buf.length, 256);
-        while (cap - len < n) cap *= 2;
-        cap = Math.max(Math.min(cap, this.limit), len + n);
-        const next = new Uint8Array(cap);
-        next.set(buf.subarray(this.#start, this.#end));
-        this.#buf = next;
-      }
-      this.#start = 0;
-      this.#end = len;
-    }
-    return this.#buf.subarray(this.#end);
+    const cap = buf.length;
+    let tail = this.#head + this.#len;
+    if (tail >= cap) tail -= cap;
+    const end = tail >= this.#head && this.#len < cap ? cap : this.#head;
+    return buf.subarray(tail, Math.min(end, tail + n));
   }
 
   /** Marks `n` bytes written into the view from {@linkcode ByteQueue.reserve} as held. */
   commit(n: number): void {
-    this.#end += n;
+    this.#len += n;
   }
 
   /** Frees the storage when empty and larger than `keep` bytes. */
   trim(keep: number): void {
-    if (this.length === 0 && !this.pinned && this.#buf.length > keep) {
+    if (this.#len === 0 && !this.pinned && this.#buf.length > keep) {
       this.#buf = new Uint8Array(keep);
-      this.#start = this.#end = 0;
+      this.#head = 0;
     }
+  }
+
+  /** Grows the storage so that `n` more bytes fit (callers keep `n <= room`). */
+  #ensure(n: number): void {
+    const old = this.#buf;
+    const len = this.#len;
+    if (old.length - len >= n) return;
+    let cap = Math.max(old.length, MIN_CAPACITY);
+    while (cap - len < n) cap *= 2;
+    cap = Math.max(Math.min(cap, this.limit), len + n);
+    const next = new Uint8Array(cap);
+    const head = this.#head;
+    const first = Math.min(len, old.length - head);
+    next.set(old.subarray(head, head + first));
+    if (first < len) next.set(old.subarray(0, len - first), first);
+    this.#buf = next;
+    this.#head = 0;
   }
 }

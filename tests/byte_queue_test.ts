@@ -83,12 +83,12 @@ Deno.test("ByteQueue with a limit below 256 never allocates past it", () => {
   assert.equal(q.capacity, 10);
 });
 
-Deno.test("ByteQueue compacts in place instead of growing when the head has room", () => {
+Deno.test("ByteQueue wraps around instead of growing when the head has room", () => {
   const q = new ByteQueue(16, 16);
   q.push(bytes(0, 12));
   q.shift(new Uint8Array(8));
   assert.equal(q.push(bytes(100, 8)), 8);
-  assert.equal(q.capacity, 16); // compacted, not grown
+  assert.equal(q.capacity, 16); // wrapped, not grown
   assert.deepEqual(drain(q), [8, 9, 10, 11, 100, 101, 102, 103, 104, 105, 106, 107]);
 });
 
@@ -112,11 +112,11 @@ Deno.test("ByteQueue.reserve() returns free tail space and commit() makes it hel
   assert.deepEqual(drain(q), [0, 1, 2, 7, 8, 9, 10, 11]);
 });
 
-Deno.test("ByteQueue.reserve() compacts or grows to fit the request", () => {
+Deno.test("ByteQueue.reserve() returns the free space after the tail, growing when it is too small", () => {
   const q = new ByteQueue(64, 8);
   q.push(bytes(0, 8));
   q.consume(6);
-  const tail = q.reserve(6); // 2 held, 6 free after compaction
+  const tail = q.reserve(6); // 2 held at the end, 6 free after the wrap
   assert.equal(q.capacity, 8);
   assert.equal(tail.length, 6);
   assert.deepEqual([...q.view()], [6, 7]);
@@ -170,10 +170,10 @@ Deno.test("ByteQueue while pinned keeps a view's bytes across a growing push", (
   assert.deepEqual(drain(q), [...bytes(200, 40)]);
 });
 
-Deno.test("ByteQueue while pinned does not compact under a view taken before a push", () => {
+Deno.test("ByteQueue while pinned does not move bytes under a view taken before a push", () => {
   const q = new ByteQueue(16, 16);
   q.push(bytes(0, 12));
-  q.consume(8); // head has 8 free bytes: an unpinned push would compact
+  q.consume(8); // head has 8 free bytes: the push wraps into them
   q.pinned = true;
   const inFlight = q.view();
   assert.deepEqual([...inFlight], [8, 9, 10, 11]);
@@ -210,4 +210,15 @@ Deno.test("ByteQueue while pinned keeps a reserve() view valid across pushes", (
   assert.deepEqual([...tail], [90, 91, 92, 93]);
   q.pinned = false;
   assert.deepEqual(drain(q), [2, 3, 90, 91, 92, 93, ...bytes(60, 20)]);
+});
+
+Deno.test("ByteQueue.view() stops at the wrap point and shift() reassembles across it", () => {
+  const q = new ByteQueue(16, 16);
+  q.push(bytes(0, 12));
+  q.consume(10); // held: [10, 11] at offsets 10..11
+  assert.equal(q.push(bytes(20, 8)), 8); // 4 at offsets 12..15, 4 wrapped to 0..3
+  assert.equal(q.capacity, 16);
+  assert.deepEqual([...q.view()], [10, 11, 20, 21, 22, 23]); // contiguous part only
+  assert.equal(q.reserve(100).length, 6); // free: offsets 4..9
+  assert.deepEqual(drain(q), [10, 11, 20, 21, 22, 23, 24, 25, 26, 27]);
 });
