@@ -125,7 +125,7 @@ export class DataChannel {
     return n;
   }
 
-  /** Copies what fits into the send buffer; `-errno` when the stream is gone. */
+  /** Copies what fits into the send buffer; returns the count (0 when it is full). */
   write(buf: Uint8Array): number {
     const n = this.tx.push(buf);
     if (n > 0 && !this.#writing) this.#pumpWrite();
