@@ -13,6 +13,7 @@ import {
   bind,
   close,
   connect,
+  EADDRINUSE,
   EAGAIN,
   ECONNREFUSED,
   EINPROGRESS,
@@ -34,6 +35,8 @@ import {
   getpeername,
   getsockname,
   getsockopt,
+  type InetSockAddr,
+  IPPROTO_TCP,
   listen,
   read,
   setsockopt,
@@ -41,11 +44,14 @@ import {
   shutdown,
   SO_ACCEPTCONN,
   SO_ERROR,
+  SO_KEEPALIVE,
+  SO_REUSEPORT,
   SO_SNDBUF,
   SOCK_STREAM,
   type SockAddr,
   socket,
   SOL_SOCKET,
+  TCP_NODELAY,
   write,
 } from "../mod.ts";
 import {
@@ -431,5 +437,65 @@ Deno.test("200 concurrent clients against examples/echo_server.ts get every byte
     child.kill();
     await child.status;
     await reader.cancel();
+  }
+});
+
+Deno.test("SO_REUSEPORT lets two listening sockets share a port; without it listen() gives EADDRINUSE", async () => {
+  const a = socket(AF_INET, SOCK_STREAM, 0);
+  const b = socket(AF_INET, SOCK_STREAM, 0);
+  const c = socket(AF_INET, SOCK_STREAM, 0);
+  try {
+    for (const fd of [a, b]) assert.equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, 1), 0);
+    assert.equal(getsockopt(a, SOL_SOCKET, SO_REUSEPORT), 1);
+    assert.equal(bind(a, { family: AF_INET, address: "127.0.0.1", port: 0 }), 0);
+    assert.equal(listen(a, 16), 0);
+    const addr = {} as SockAddr;
+    getsockname(a, addr);
+    assert.equal(bind(b, addr), 0);
+    assert.equal(listen(b, 16), 0, "the second reusePort listener shares the port");
+    assert.equal(bind(c, addr), 0);
+    assert.equal(listen(c, 16), -EADDRINUSE);
+    // The kernel spreads connections over both listeners; each one accepts.
+    const clients = await Promise.all(
+      Array.from(
+        { length: 16 },
+        () => Deno.connect({ hostname: "127.0.0.1", port: (addr as InetSockAddr).port }),
+      ),
+    );
+    let accepted = 0;
+    for (let tries = 0; accepted < 16 && tries < 100; tries++) {
+      for (const fd of [a, b]) {
+        for (let conn = accept(fd); conn >= 0; conn = accept(fd)) {
+          accepted++;
+          close(conn);
+        }
+      }
+      if (accepted < 16) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(accepted, 16);
+    clients.forEach((conn) => conn.close());
+  } finally {
+    [a, b, c].forEach(close);
+  }
+});
+
+Deno.test("TCP_NODELAY and SO_KEEPALIVE are inherited by accepted sockets and can be changed", async () => {
+  const { fd: listener, addr } = listenLoopback();
+  try {
+    assert.equal(setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+    assert.equal(setsockopt(listener, SOL_SOCKET, SO_KEEPALIVE, 1), 0);
+    const peer = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
+    await waitFor(listener, EPOLLIN);
+    const fd = accept(listener);
+    assert.equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+    assert.equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+    assert.equal(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 0), 0);
+    assert.equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY), 0);
+    await libWriteAll(fd, new Uint8Array([1, 2]));
+    assert.deepEqual(await readExactly(peer, 2), new Uint8Array([1, 2]));
+    peer.close();
+    close(fd);
+  } finally {
+    close(listener);
   }
 });
