@@ -34,7 +34,6 @@
  */
 
 import assert from "node:assert/strict";
-import * as lib from "../mod.ts";
 import {
   AF_UNIX,
   close,
@@ -46,7 +45,6 @@ import {
   EFD_SEMAPHORE,
   EINVAL,
   ENOENT,
-  ENOTSOCK,
   EPIPE,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -74,22 +72,11 @@ import {
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
+  shutdown,
   SOCK_STREAM,
   socketpair,
   write,
 } from "../mod.ts";
-// Only for the fallback below, while mod.ts does not export `shutdown` yet.
-import { lookup } from "../runtime/fd_table.ts";
-
-/** `shutdown(2)` from mod.ts once the socket layer exports it; until then, the same method. */
-const shutdown: (fd: number, how: number) => number =
-  ((lib as Record<string, unknown>).shutdown as ((fd: number, how: number) => number)) ??
-    ((fd: number, how: number): number => {
-      const d = lookup(fd) as unknown as { shutdown?: (how: number) => number } | undefined;
-      if (d === undefined) return -EBADF;
-      return typeof d.shutdown === "function" ? d.shutdown(how) : -ENOTSOCK;
-    });
-
 // ---------------------------------------------------------------------------------------
 // Linux constants the model needs (fs/pipe.c, net/unix, fs/eventfd.c).
 
