@@ -1,36 +1,16 @@
 /**
- * The epoll reactor: `epollCreate`, `epollCreate1`, `epollCtl`, `epollWait`
- * and `epollPwait2`, with Linux's semantics (`fs/eventpoll.c`).
- *
- * Model, as in the kernel and in Miri's shim:
- * - An epoll is a {@linkcode Description} holding interests ("epitems"),
- *   each keyed by (watched description, fd number).
- * - An interest subscribes to its description's watchers. When the
- *   description raises bits the interest asks for, the interest is put on
- *   the epoll's ready list (once; it is an intrusive list) and one waiting
- *   task is woken.
- * - `epollWait` takes items from the head of the ready list, re-polls each
- *   (stale readiness is dropped here), and reports the bits that are still
- *   up. Level-triggered items go back to the tail, so when more are ready
- *   than `maxevents` successive waits rotate through them; edge-triggered
- *   items leave the list until the next arrival; `EPOLLONESHOT` items are
- *   disarmed until `EPOLL_CTL_MOD`. The work is proportional to the items
- *   returned, never to the size of the interest set.
- * - ADD and MOD poll the description at once and queue the item when it is
- *   already ready, edge-triggered too (`ep_insert`/`ep_modify`).
- * - An epoll is itself pollable (readable while it has ready items), so it
- *   can sit inside another epoll; ADD refuses cycles and nesting deeper than
- *   Linux's `EP_MAX_NESTS` (4) with `-ELOOP`.
- * - Waiters queue FIFO and are woken one at a time (`ep->wq` is an exclusive
- *   wait queue); a waiter that leaves items behind wakes the next.
- * - A wait holds a reference on the epoll, so closing its fd meanwhile does
- *   not end the wait (as on Linux, where the waiter holds the file).
+ * The epoll calls: `epollCreate`, `epollCreate1`, `epollCtl`, `epollWait`
+ * and `epollPwait2`, with Linux's argument checks and error order. They
+ * drive the instances of `runtime/epoll_instance.ts`, whose header describes
+ * the model. A wait holds a reference on the epoll, so closing its fd
+ * meanwhile does not end the wait (as on Linux, where the waiter holds the
+ * file).
  *
  * @module
  */
 
-import { Description, type Watcher } from "./description.ts";
-import { EBADF, EEXIST, EFAULT, EINTR, EINVAL, ELOOP, ENOENT, EPERM } from "./errno.ts";
+import { EBADF, EEXIST, EFAULT, EINTR, EINVAL, ENOENT, EPERM } from "./errno.ts";
+
 import {
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
@@ -41,20 +21,13 @@ import {
   EPOLLEXCLUSIVE,
   EPOLLHUP,
   EPOLLIN,
-  EPOLLONESHOT,
   EPOLLOUT,
-  EPOLLRDNORM,
   EPOLLWAKEUP,
 } from "./constants.ts";
 import { descriptors, isFd, lookup } from "./fd_table.ts";
+import { EpollDescription, type EpollEvent } from "./epoll_instance.ts";
 
-/** One entry of an `epollWait` result, or the event given to `epollCtl`. */
-export interface EpollEvent {
-  /** The event mask: requested events on `epollCtl`, raised events on return. */
-  events: number;
-  /** Any value; returned exactly as given to the latest ADD or MOD. */
-  data: unknown;
-}
+export type { EpollEvent };
 
 /** A nanosecond timeout for {@linkcode epollPwait2}, like `struct timespec`. */
 export interface Timespec {
@@ -64,278 +37,11 @@ export interface Timespec {
   nsec: number;
 }
 
-/** Flag bits that are not poll events (`EP_PRIVATE_BITS`). */
-const PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
 /** What may accompany `EPOLLEXCLUSIVE` (`EPOLLEXCLUSIVE_OK_BITS`). */
 const EXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
   EPOLLEXCLUSIVE;
-/** Linux's `EP_MAX_NESTS`. */
-const MAX_NESTS = 4;
 /** Linux's `EP_MAX_EVENTS` (`INT_MAX / sizeof(struct epoll_event)`). */
 const MAX_EVENTS = Math.floor(0x7fffffff / 12);
-/** The largest delay `setTimeout` takes; longer waits re-arm. */
-const MAX_TIMER_MS = 0x7fffffff;
-
-/** A registration of (description, fd) in one epoll: Linux's `epitem`. */
-class Interest implements Watcher {
-  /** Requested events, always with ERR|HUP, plus flag bits. */
-  events: number;
-  data: unknown;
-  readonly exclusive: boolean;
-  /** Ready-list links; `queued` tells whether the item is on the list. */
-  prev: Interest | null = null;
-  next: Interest | null = null;
-  queued = false;
-
-  constructor(
-    readonly ep: EpollDescription,
-    readonly desc: Description,
-    readonly fd: number,
-    events: number,
-    data: unknown,
-  ) {
-    this.events = events;
-    this.data = data;
-    this.exclusive = (events & EPOLLEXCLUSIVE) !== 0;
-  }
-
-  wake(events: number): boolean {
-    // A disarmed ONESHOT item, or bits it did not ask for: no wake-up.
-    if ((this.events & ~PRIVATE_BITS) === 0) return false;
-    if (events !== 0 && (events & this.events) === 0) return false;
-    return this.ep.itemRaised(this, events);
-  }
-
-  detach(): void {
-    this.ep.forget(this);
-  }
-}
-
-/** A task blocked in `epollWait`. */
-interface Waiter {
-  resolve: () => void;
-  woken: boolean;
-}
-
-/**
- * An epoll instance. Internal: programs hold its fd, or the object layer's
- * `Epoll` class.
- */
-export class EpollDescription extends Description {
-  readonly kind = "epoll";
-  /** Every interest of this epoll, to release them when it closes. */
-  readonly items: Set<Interest> = new Set();
-  #head: Interest | null = null;
-  #tail: Interest | null = null;
-  #readyCount = 0;
-  #waiters: Waiter[] = [];
-
-  /** Number of items on the ready list (some may be stale until re-polled). */
-  get readyCount(): number {
-    return this.#readyCount;
-  }
-
-  /** Readable while at least one queued item is really ready (`ep_eventpoll_poll`). */
-  poll(): number {
-    for (let it = this.#head; it !== null;) {
-      const next = it.next;
-      if ((it.desc.poll() & it.events) !== 0) return EPOLLIN | EPOLLRDNORM;
-      // Queued but no longer ready: drop it, as the kernel does here.
-      this.#unlink(it);
-      it = next;
-    }
-    return 0;
-  }
-
-  /** Finds the interest for (desc, fd), the key Linux uses. */
-  find(desc: Description, fd: number): Interest | undefined {
-    for (const w of desc.watchers) {
-      if (w instanceof Interest && w.ep === this && w.fd === fd) return w;
-    }
-    return undefined;
-  }
-
-  insert(desc: Description, fd: number, events: number, data: unknown): number {
-    if (desc instanceof EpollDescription) {
-      if (desc.#reaches(this, 0) || this.#upwardDepth(0) + desc.#downwardDepth(0) > MAX_NESTS) {
-        return -ELOOP;
-      }
-    }
-    const item = new Interest(this, desc, fd, events, data);
-    this.items.add(item);
-    desc.watch(item);
-    // Report readiness that already exists, edge-triggered too (ep_insert).
-    this.#queueIfReady(item);
-    return 0;
-  }
-
-  modify(item: Interest, events: number, data: unknown): number {
-    item.events = events;
-    item.data = data;
-    // Re-arms ONESHOT and re-reports current readiness (ep_modify).
-    this.#queueIfReady(item);
-    return 0;
-  }
-
-  /**
-   * ADD and MOD: queue the item when it is ready now. Unlike a wake-up from
-   * the description, an item already queued wakes nobody (ep_insert and
-   * ep_modify only wake when they link the item).
-   */
-  #queueIfReady(item: Interest): void {
-    if (item.queued || (item.desc.poll() & item.events) === 0) return;
-    this.itemRaised(item, 0);
-  }
-
-  remove(item: Interest): void {
-    item.desc.unwatch(item);
-    this.forget(item);
-  }
-
-  /** Drops an item whose description went away, or that was removed. */
-  forget(item: Interest): void {
-    this.items.delete(item);
-    this.#unlink(item);
-  }
-
-  /** A watched description raised bits for `item`: queue it and wake a waiter. */
-  itemRaised(item: Interest, events: number): boolean {
-    if (!item.queued) this.#append(item);
-    const woke = this.#wakeOne();
-    // Nested epolls: we became (or stay) readable; tell our own watchers.
-    if (this.watchers.length > 0) this.notify(EPOLLIN | EPOLLRDNORM);
-    // Exclusive items count as a wake-up only if the bits include theirs.
-    if (!item.exclusive) return true;
-    if (!woke) return false;
-    const inout = events & (EPOLLIN | EPOLLOUT);
-    return inout === 0 || (inout & item.events) !== 0;
-  }
-
-  /**
-   * Moves up to `max` ready events into `out`, starting at the head of the
-   * ready list (`ep_send_events`).
-   */
-  harvest(out: EpollEvent[], max: number): number {
-    let n = 0;
-    // Visit each item queued now at most once: LT items re-queued at the
-    // tail during this scan wait for the next call.
-    for (let budget = this.#readyCount; budget > 0 && n < max; budget--) {
-      const item = this.#head!;
-      this.#unlink(item);
-      const revents = (item.desc.poll() & item.events) >>> 0;
-      if (revents === 0) continue;
-      const slot = out[n];
-      if (slot !== undefined && slot !== null && typeof slot === "object") {
-        slot.events = revents;
-        slot.data = item.data;
-      } else {
-        out[n] = { events: revents, data: item.data };
-      }
-      n++;
-      if (item.events & EPOLLONESHOT) item.events &= PRIVATE_BITS;
-      else if (!(item.events & EPOLLET)) this.#append(item);
-    }
-    if (this.#readyCount > 0) this.#wakeOne();
-    return n;
-  }
-
-  /** Parks the caller until woken, the timeout fires or `signal` aborts. */
-  sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
-    return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const waiter: Waiter = {
-        woken: false,
-        resolve: () => done("wake"),
-      };
-      const onAbort = () => done("abort");
-      const done = (why: "wake" | "timeout" | "abort") => {
-        if (waiter.woken) return;
-        waiter.woken = true;
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        if (why !== "wake") {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        }
-        resolve(why);
-      };
-      if (timeoutMs >= 0) {
-        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
-  }
-
-  protected override onRelease(): void {
-    for (const item of this.items) item.desc.unwatch(item);
-    this.items.clear();
-    this.#head = this.#tail = null;
-    this.#readyCount = 0;
-  }
-
-  #wakeOne(): boolean {
-    const w = this.#waiters.shift();
-    if (w === undefined) return false;
-    w.resolve();
-    return true;
-  }
-
-  #append(item: Interest): void {
-    item.queued = true;
-    item.next = null;
-    item.prev = this.#tail;
-    if (this.#tail) this.#tail.next = item;
-    else this.#head = item;
-    this.#tail = item;
-    this.#readyCount++;
-  }
-
-  #unlink(item: Interest): void {
-    if (!item.queued) return;
-    if (item.prev) item.prev.next = item.next;
-    else this.#head = item.next;
-    if (item.next) item.next.prev = item.prev;
-    else this.#tail = item.prev;
-    item.prev = item.next = null;
-    item.queued = false;
-    this.#readyCount--;
-  }
-
-  /** Whether `target` is this epoll or reachable from it through nested epolls. */
-  #reaches(target: EpollDescription, depth: number): boolean {
-    if (this === target) return true;
-    if (depth > MAX_NESTS) return true;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription && item.desc.#reaches(target, depth + 1)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Longest chain of epolls below this one, itself included. */
-  #downwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription) {
-        best = Math.max(best, item.desc.#downwardDepth(depth + 1));
-      }
-    }
-    return best + 1;
-  }
-
-  /** Longest chain of epolls above this one that watch it, itself excluded. */
-  #upwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const w of this.watchers) {
-      if (w instanceof Interest) best = Math.max(best, 1 + w.ep.#upwardDepth(depth + 1));
-    }
-    return best;
-  }
-}
 
 function checkInt(v: number, what: string): void {
   if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
