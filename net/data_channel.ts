@@ -14,10 +14,9 @@
  *   it (up to 64 KiB, bounded by `SO_RCVBUF`) and halves while they come
  *   back mostly empty.
  * - Idle connections are cheap: a small read goes into a 32-byte buffer that
- *   V8 keeps on its heap, and the empty buffers are released. (Measured on
- *   Deno 2.9: a pending read on an off-heap buffer costs about 6 KB of RSS
- *   per connection more than one on a buffer of under 64 bytes.) Larger
- *   reads go straight into the free tail of the receive buffer, no copy.
+ *   V8 keeps on its heap, and the empty receive and send storage is
+ *   released. Larger reads go straight into the free space of the receive
+ *   ring, no copy.
  * - Write pump: `write` copies into the send buffer (`SO_SNDBUF`) and, when
  *   no Deno write is in flight, starts one. Bytes written meanwhile are
  *   coalesced and go out together in the next Deno write.
