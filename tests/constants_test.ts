@@ -1,0 +1,124 @@
+/** Every constant SPEC.md lists carries its Linux x86-64 value. */
+
+import assert from "node:assert/strict";
+import * as lib from "../mod.ts";
+
+const SPEC: Record<string, number> = {
+  EPOLLIN: 0x1,
+  EPOLLPRI: 0x2,
+  EPOLLOUT: 0x4,
+  EPOLLERR: 0x8,
+  EPOLLHUP: 0x10,
+  EPOLLRDNORM: 0x40,
+  EPOLLRDBAND: 0x80,
+  EPOLLWRNORM: 0x100,
+  EPOLLWRBAND: 0x200,
+  EPOLLMSG: 0x400,
+  EPOLLRDHUP: 0x2000,
+  EPOLLEXCLUSIVE: 1 << 28,
+  EPOLLWAKEUP: 1 << 29,
+  EPOLLONESHOT: 1 << 30,
+  EPOLLET: 0x80000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  EPOLL_CTL_MOD: 3,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EFAULT: 14,
+  EEXIST: 17,
+  EINVAL: 22,
+  EMFILE: 24,
+  EPIPE: 32,
+  ELOOP: 40,
+  ENOTSOCK: 88,
+  EPROTONOSUPPORT: 93,
+  EOPNOTSUPP: 95,
+  EAFNOSUPPORT: 97,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  EISCONN: 106,
+  ENOTCONN: 107,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EALREADY: 114,
+  EINPROGRESS: 115,
+  AF_UNIX: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
+  SOCK_STREAM: 1,
+  SOCK_NONBLOCK: 0o4000,
+  SOCK_CLOEXEC: 0o2000000,
+  SHUT_RD: 0,
+  SHUT_WR: 1,
+  SHUT_RDWR: 2,
+  SOL_SOCKET: 1,
+  SO_REUSEADDR: 2,
+  SO_TYPE: 3,
+  SO_ERROR: 4,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_KEEPALIVE: 9,
+  SO_REUSEPORT: 15,
+  SO_ACCEPTCONN: 30,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
+  EFD_SEMAPHORE: 1,
+  EFD_NONBLOCK: 0o4000,
+};
+
+Deno.test("mod.ts exports every SPEC constant with its Linux x86-64 value", () => {
+  const exported = lib as unknown as Record<string, unknown>;
+  for (const [name, value] of Object.entries(SPEC)) {
+    assert.equal(exported[name], value, name);
+  }
+});
+
+Deno.test("EPOLLET is a positive unsigned 32-bit number", () => {
+  assert.ok(lib.EPOLLET > 0);
+  assert.equal(lib.EPOLLET >>> 0, lib.EPOLLET);
+});
+
+Deno.test("mod.ts exports every call SPEC.md names", () => {
+  const names = [
+    "close",
+    "dup",
+    "read",
+    "write",
+    "pipe",
+    "socketpair",
+    "eventfd",
+    "getDescriptorLimit",
+    "setDescriptorLimit",
+    "epollCreate",
+    "epollCreate1",
+    "epollCtl",
+    "epollWait",
+    "epollPwait2",
+    "socket",
+    "bind",
+    "listen",
+    "accept",
+    "accept4",
+    "connect",
+    "shutdown",
+    "getsockname",
+    "getpeername",
+    "getsockopt",
+    "setsockopt",
+    "errnoName",
+    "strerror",
+    "ErrnoError",
+    "Epoll",
+    "Socket",
+    "Listener",
+  ];
+  const exported = lib as unknown as Record<string, unknown>;
+  for (const name of names) assert.equal(typeof exported[name], "function", name);
+});
