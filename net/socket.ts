@@ -305,13 +305,13 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
   }
 
   override getsockname(out: SockAddr): number {
-    if (this.#listen) copyAddr(fromDenoAddr(this.#listen.listener.addr), out);
-    else if (this.#data) copyAddr(fromDenoAddr(this.#data.conn.localAddr), out);
-    else if (this.#bound) copyAddr(this.#bound, out);
-    else {copyAddr(
-        this.domain === AF_UNIX ? { family: AF_UNIX, path: "" } : anyAddr(this.domain),
-        out,
-      );}
+    let addr: SockAddr;
+    if (this.#listen) addr = fromDenoAddr(this.#listen.listener.addr);
+    else if (this.#data) addr = fromDenoAddr(this.#data.conn.localAddr);
+    else if (this.#bound) addr = this.#bound;
+    else if (this.domain === AF_UNIX) addr = { family: AF_UNIX, path: "" };
+    else addr = anyAddr(this.domain);
+    copyAddr(addr, out);
     return 0;
   }
 
