@@ -137,11 +137,6 @@ export class DataChannel {
     if (!this.#writing) this.#pumpWrite();
   }
 
-  /** Discards what arrives from now on (`SHUT_RD` has no Deno backing). */
-  discardInput(): void {
-    this.rx.consume(this.rx.length);
-  }
-
   /**
    * Closes the connection. With `linger`, unsent bytes are still delivered
    * first (as `close(2)` does); the Deno resource closes when they are out,

@@ -292,10 +292,9 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
     }
     const ch = this.#data;
     if (ch === undefined) return -ENOTCONN;
-    if (how !== SHUT_WR && !this.#rdShut) {
-      this.#rdShut = true;
-      ch.discardInput();
-    }
+    // SHUT_RD, as in Linux's TCP: bytes already received stay readable, then
+    // reads return 0 instead of -EAGAIN; the peer is not told.
+    if (how !== SHUT_WR) this.#rdShut = true;
     if (how !== SHUT_RD && !this.#wrShut) {
       this.#wrShut = true;
       ch.shutdownWrite();

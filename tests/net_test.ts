@@ -40,6 +40,7 @@ import {
   listen,
   read,
   setsockopt,
+  SHUT_RD,
   SHUT_WR,
   shutdown,
   SO_ACCEPTCONN,
@@ -496,6 +497,29 @@ Deno.test("TCP_NODELAY and SO_KEEPALIVE are inherited by accepted sockets and ca
     peer.close();
     close(fd);
   } finally {
+    close(listener);
+  }
+});
+
+Deno.test("shutdown(SHUT_RD) keeps received bytes readable, then read gives 0 and EPOLLRDHUP", async () => {
+  const { listener, fd, peer } = await acceptedPair();
+  try {
+    await peer.write(new TextEncoder().encode("kept"));
+    await waitFor(fd, EPOLLIN);
+    assert.equal(shutdown(fd, SHUT_RD), 0);
+    assert.equal(
+      await waitFor(fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT),
+      EPOLLIN | EPOLLRDHUP | EPOLLOUT,
+    );
+    const buf = new Uint8Array(16);
+    assert.equal(read(fd, buf), 4);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, 4)), "kept");
+    assert.equal(read(fd, buf), 0, "then end of stream instead of EAGAIN");
+    await libWriteAll(fd, new TextEncoder().encode("still sending"));
+    assert.equal(new TextDecoder().decode(await readExactly(peer, 13)), "still sending");
+  } finally {
+    peer.close();
+    close(fd);
     close(listener);
   }
 });
