@@ -21,12 +21,8 @@ import {
 } from "../runtime/socket_constants.ts";
 import type { SockAddr } from "../runtime/socket_base.ts";
 import { SocketDescription } from "../runtime/socket_base.ts";
-import { descriptors, isFd } from "../runtime/fd_table.ts";
+import { descriptors, isFd, requireNumber } from "../runtime/fd_table.ts";
 import { NetSocket } from "./socket.ts";
-
-function num(v: number, what: string): void {
-  if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
-}
 
 function object(v: unknown, what: string): void {
   if (v === null || typeof v !== "object") throw new TypeError(`${what} must be an object`);
@@ -64,9 +60,9 @@ function sock(fd: number): SocketDescription | number {
  * ```
  */
 export function socket(domain: number, type: number, protocol: number): number {
-  num(domain, "domain");
-  num(type, "type");
-  num(protocol, "protocol");
+  requireNumber(domain, "domain");
+  requireNumber(type, "type");
+  requireNumber(protocol, "protocol");
   if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX) return -EAFNOSUPPORT;
   const base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   // Linux: type flags beyond NONBLOCK|CLOEXEC, or a type >= SOCK_MAX (11), give EINVAL.
@@ -135,7 +131,7 @@ export function bind(fd: number, addr: SockAddr): number {
  * ```
  */
 export function listen(fd: number, backlog: number): number {
-  num(backlog, "backlog");
+  requireNumber(backlog, "backlog");
   const s = sock(fd);
   return typeof s === "number" ? s : s.listen(backlog);
 }
@@ -161,7 +157,7 @@ export function listen(fd: number, backlog: number): number {
  * ```
  */
 export function accept4(fd: number, flags: number): number {
-  num(flags, "flags");
+  requireNumber(flags, "flags");
   const s = sock(fd);
   if (typeof s === "number") return s;
   if (!Number.isInteger(flags) || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
@@ -258,7 +254,7 @@ export function connect(fd: number, addr: SockAddr): number {
  * ```
  */
 export function shutdown(fd: number, how: number): number {
-  num(how, "how");
+  requireNumber(how, "how");
   const s = sock(fd);
   return typeof s === "number" ? s : s.shutdown(how);
 }
@@ -338,8 +334,8 @@ export function getpeername(fd: number, out: SockAddr): number {
  * ```
  */
 export function getsockopt(fd: number, level: number, name: number): number {
-  num(level, "level");
-  num(name, "name");
+  requireNumber(level, "level");
+  requireNumber(name, "name");
   const s = sock(fd);
   return typeof s === "number" ? s : s.getsockopt(level, name);
 }
@@ -370,9 +366,9 @@ export function getsockopt(fd: number, level: number, name: number): number {
  * ```
  */
 export function setsockopt(fd: number, level: number, name: number, value: number): number {
-  num(level, "level");
-  num(name, "name");
-  num(value, "value");
+  requireNumber(level, "level");
+  requireNumber(name, "name");
+  requireNumber(value, "value");
   const s = sock(fd);
   return typeof s === "number" ? s : s.setsockopt(level, name, value);
 }

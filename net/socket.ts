@@ -198,7 +198,6 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
   }
 
   override listen(backlog: number): number {
-    if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
     const limit = Math.min(
       Math.max(Number.isFinite(backlog) ? Math.trunc(backlog) : 0, 1),
       SOMAXCONN,

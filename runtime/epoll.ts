@@ -24,7 +24,7 @@ import {
   EPOLLOUT,
   EPOLLWAKEUP,
 } from "./constants.ts";
-import { descriptors, isFd, lookup } from "./fd_table.ts";
+import { descriptors, isFd, lookup, requireNumber } from "./fd_table.ts";
 import { EpollDescription, type EpollEvent } from "./epoll_instance.ts";
 
 export type { EpollEvent };
@@ -42,10 +42,6 @@ const EXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP
   EPOLLEXCLUSIVE;
 /** Linux's `EP_MAX_EVENTS` (`INT_MAX / sizeof(struct epoll_event)`). */
 const MAX_EVENTS = Math.floor(0x7fffffff / 12);
-
-function checkInt(v: number, what: string): void {
-  if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
-}
 
 function create(): number {
   return descriptors.allocate(new EpollDescription());
@@ -69,7 +65,7 @@ function create(): number {
  * ```
  */
 export function epollCreate(size: number): number {
-  checkInt(size, "size");
+  requireNumber(size, "size");
   if (!(size > 0)) return -EINVAL;
   return create();
 }
@@ -92,7 +88,7 @@ export function epollCreate(size: number): number {
  * ```
  */
 export function epollCreate1(flags: number): number {
-  checkInt(flags, "flags");
+  requireNumber(flags, "flags");
   if (!Number.isInteger(flags) || (flags & ~EPOLL_CLOEXEC) !== 0) return -EINVAL;
   return create();
 }
@@ -133,13 +129,13 @@ export function epollCreate1(flags: number): number {
  * ```
  */
 export function epollCtl(epfd: number, op: number, fd: number, event?: EpollEvent | null): number {
-  checkInt(op, "op");
+  requireNumber(op, "op");
   const hasEvent = op !== EPOLL_CTL_DEL;
   let events = 0;
   if (hasEvent) {
     if (event === undefined || event === null) return -EFAULT;
     if (typeof event !== "object") throw new TypeError("event must be an object");
-    checkInt(event.events, "event.events");
+    requireNumber(event.events, "event.events");
     events = event.events >>> 0;
   }
   const ep = lookup(epfd);
@@ -181,7 +177,7 @@ function waitTarget(
   maxevents: number,
 ): EpollDescription | number {
   if (!Array.isArray(events)) throw new TypeError("events must be an array");
-  checkInt(maxevents, "maxevents");
+  requireNumber(maxevents, "maxevents");
   if (!Number.isInteger(maxevents) || maxevents <= 0 || maxevents > MAX_EVENTS) return -EINVAL;
   if (!isFd(epfd)) return -EBADF;
   const ep = descriptors.get(epfd);
@@ -272,7 +268,7 @@ export function epollWait(
   maxevents: number,
   timeoutMs: number,
 ): Promise<number> {
-  checkInt(timeoutMs, "timeoutMs");
+  requireNumber(timeoutMs, "timeoutMs");
   // No NaN in C: refuse it rather than guess between "poll" and "forever".
   if (Number.isNaN(timeoutMs)) return Promise.resolve(-EINVAL);
   const t = timeoutMs < 0 || timeoutMs === Infinity ? -1 : Math.ceil(timeoutMs);
@@ -318,8 +314,8 @@ export function epollPwait2(
   let ms = -1;
   if (timeout !== null && timeout !== undefined) {
     if (typeof timeout !== "object") throw new TypeError("timeout must be an object or null");
-    checkInt(timeout.sec, "timeout.sec");
-    checkInt(timeout.nsec, "timeout.nsec");
+    requireNumber(timeout.sec, "timeout.sec");
+    requireNumber(timeout.nsec, "timeout.nsec");
     const { sec, nsec } = timeout;
     // Linux checks the timespec before anything else (poll_select_set_timeout).
     if (

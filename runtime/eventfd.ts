@@ -23,7 +23,7 @@ import {
   EPOLLIN,
   EPOLLOUT,
 } from "./constants.ts";
-import { descriptors } from "./fd_table.ts";
+import { descriptors, requireNumber } from "./fd_table.ts";
 
 const MAX = 0xffff_ffff_ffff_fffen;
 const ULLONG_MAX = 0xffff_ffff_ffff_ffffn;
@@ -96,8 +96,8 @@ export class EventFd extends Description {
  * ```
  */
 export function eventfd(initval: number, flags: number): number {
-  if (typeof initval !== "number") throw new TypeError("initval must be a number");
-  if (typeof flags !== "number") throw new TypeError("flags must be a number");
+  requireNumber(initval, "initval");
+  requireNumber(flags, "flags");
   if (!Number.isInteger(flags) || (flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC)) !== 0) {
     return -EINVAL;
   }

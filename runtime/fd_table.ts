@@ -121,9 +121,14 @@ class DescriptorTable {
  */
 export const descriptors: DescriptorTable = new DescriptorTable();
 
+/** Throws `TypeError` unless `v` is a number (the only programmer error the calls throw for). */
+export function requireNumber(v: number, what: string): void {
+  if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
+}
+
 /** Throws `TypeError` unless `fd` is a number; returns whether it is a possible fd. */
 export function isFd(fd: number): boolean {
-  if (typeof fd !== "number") throw new TypeError(`fd must be a number, got ${typeof fd}`);
+  requireNumber(fd, "fd");
   return Number.isInteger(fd) && fd >= 0;
 }
 
@@ -315,6 +320,6 @@ export function getDescriptorLimit(): number {
  * ```
  */
 export function setDescriptorLimit(n: number): number {
-  if (typeof n !== "number") throw new TypeError(`limit must be a number, got ${typeof n}`);
+  requireNumber(n, "limit");
   return descriptors.setLimit(n);
 }

@@ -57,6 +57,7 @@ import {
   SOL_SOCKET,
 } from "./socket_constants.ts";
 import { installPair } from "./pipe.ts";
+import { requireNumber } from "./fd_table.ts";
 
 /** Linux's default `SO_SNDBUF`/`SO_RCVBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;
@@ -196,9 +197,9 @@ export class PairEnd extends SocketDescription {
  * ```
  */
 export function socketpair(domain: number, type: number, protocol: number, sv: number[]): number {
-  for (const [v, what] of [[domain, "domain"], [type, "type"], [protocol, "protocol"]] as const) {
-    if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
-  }
+  requireNumber(domain, "domain");
+  requireNumber(type, "type");
+  requireNumber(protocol, "protocol");
   if (!Array.isArray(sv)) throw new TypeError("sv must be an array");
   // __sys_socketpair: flag bits beyond SOCK_TYPE_MASK other than NONBLOCK/CLOEXEC.
   if ((type & ~0xf & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
