@@ -39,10 +39,10 @@
  * @module
  */
 
-export * from "./runtime/errno.ts";
-export * from "./runtime/constants.ts";
-export * from "./runtime/socket_constants.ts";
-export { Description, type Watcher } from "./runtime/description.ts";
+export * from "./runtime/core/errno.ts";
+export * from "./runtime/core/constants.ts";
+export * from "./runtime/core/constants.ts";
+export { Description, type Watcher } from "./runtime/core/description.ts";
 export {
   close,
   dup,
@@ -51,7 +51,7 @@ export {
   read,
   setDescriptorLimit,
   write,
-} from "./runtime/fd_table.ts";
+} from "./runtime/core/fd_table.ts";
 export {
   epollCreate,
   epollCreate1,
@@ -60,12 +60,12 @@ export {
   epollPwait2,
   epollWait,
   type Timespec,
-} from "./runtime/epoll.ts";
-export { pipe } from "./runtime/pipe.ts";
-export { socketpair } from "./runtime/socketpair.ts";
-export { eventfd } from "./runtime/eventfd.ts";
-export type { InetSockAddr, SockAddr, UnixSockAddr } from "./runtime/socket_base.ts";
-export { Epoll } from "./runtime/epoll_class.ts";
+} from "./runtime/epoll/epoll.ts";
+export { pipe } from "./runtime/memory/pipe.ts";
+export { socketpair } from "./net/pair/socketpair.ts";
+export { eventfd } from "./runtime/memory/eventfd.ts";
+export type { InetSockAddr, SockAddr, UnixSockAddr } from "./net/sockaddr.ts";
+export { Epoll } from "./runtime/objects/epoll.ts";
 export {
   accept,
   accept4,
@@ -78,5 +78,5 @@ export {
   setsockopt,
   shutdown,
   socket,
-} from "./net/calls.ts";
-export { Listener, type ListenerOptions, Socket } from "./net/socket_class.ts";
+} from "./net/socket_calls.ts";
+export { Listener, type ListenerOptions, Socket } from "./net/objects/socket.ts";

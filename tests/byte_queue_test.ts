@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 // ByteQueue is internal (not exported from mod.ts); it is tested directly.
-import { ByteQueue } from "../runtime/byte_queue.ts";
+import { ByteQueue } from "../runtime/core/_byte_queue.ts";
 
 function bytes(from: number, n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);

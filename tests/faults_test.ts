@@ -54,8 +54,8 @@ import {
   write,
 } from "../mod.ts";
 // White-box: the userspace buffers of a socket (for the slow-reader bound).
-import { descriptors } from "../runtime/fd_table.ts";
-import type { NetSocket } from "../net/socket.ts";
+import { descriptors } from "../runtime/core/fd_table.ts";
+import type { DenoSocket } from "../net/deno/socket.ts";
 
 const LO = "127.0.0.1";
 const IN = EPOLLIN | EPOLLRDNORM;
@@ -370,7 +370,7 @@ Deno.test("slow reader: -EAGAIN, bounded userspace buffers, EPOLLOUT once the pe
   try {
     const sndbuf = getsockopt(sfd, SOL_SOCKET, SO_SNDBUF);
     assert.ok(sndbuf > 0);
-    const ch = (descriptors.get(sfd) as NetSocket).channel!;
+    const ch = (descriptors.get(sfd) as DenoSocket).channel!;
     // Write until the library and the kernel are both full (several -EAGAIN in a row).
     let sent = 0;
     let eagain = 0;

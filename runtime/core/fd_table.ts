@@ -137,6 +137,25 @@ export function lookup(fd: number): Description | undefined {
   return isFd(fd) ? descriptors.get(fd) : undefined;
 }
 
+/**
+ * The one way every call turns an fd into a description: the description
+ * behind `fd` if it is an instance of `kind`; `-EBADF` when `fd` is not
+ * open (or not a possible fd); `-wrongKind` when it is open but of another
+ * kind (`ENOTSOCK` for socket calls, `EINVAL` for epoll calls).
+ *
+ * @throws {TypeError} When `fd` is not a number.
+ */
+export function lookupAs<T extends Description>(
+  fd: number,
+  // deno-lint-ignore no-explicit-any
+  kind: abstract new (...args: any[]) => T,
+  wrongKind: number,
+): T | number {
+  const desc = lookup(fd);
+  if (desc === undefined) return -EBADF;
+  return desc instanceof kind ? desc : -wrongKind;
+}
+
 /** Throws `TypeError` unless `buf` is a `Uint8Array`. */
 export function checkBuffer(buf: Uint8Array, what = "buf"): void {
   if (!(buf instanceof Uint8Array)) {
@@ -170,6 +189,32 @@ export function checkBuffer(buf: Uint8Array, what = "buf"): void {
  */
 export function installDescription(desc: Description): number {
   return descriptors.allocate(desc);
+}
+
+/**
+ * Installs two new descriptions as a pair of fds, or neither (closing the
+ * first when the second cannot get an fd).
+ */
+export function installPair(a: Description, b: Description, out: number[]): number {
+  const fa = descriptors.allocate(a);
+  if (fa < 0) {
+    // Release both ends so that neither is left half-open.
+    a.retain();
+    b.retain();
+    a.release();
+    b.release();
+    return -EMFILE;
+  }
+  const fb = descriptors.allocate(b);
+  if (fb < 0) {
+    b.retain();
+    b.release();
+    descriptors.close(fa);
+    return -EMFILE;
+  }
+  out[0] = fa;
+  out[1] = fb;
+  return 0;
 }
 
 /**

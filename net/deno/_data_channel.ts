@@ -29,9 +29,16 @@
  * @module
  */
 
-import { ByteQueue } from "../runtime/byte_queue.ts";
-import { ECONNRESET, EPIPE } from "../runtime/errno.ts";
-import { errnoOf } from "./addr.ts";
+import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
+import { ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
+import { errnoOf } from "./_deno_map.ts";
+import {
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  EPOLLRDNORM,
+  EPOLLWRNORM,
+} from "../../runtime/core/constants.ts";
 
 /** Reads of at most this size go to the on-heap probe buffer (V8 keeps typed arrays under 64 bytes on its heap). */
 const PROBE = 32;
@@ -49,10 +56,10 @@ export interface ChannelEvents {
   channelRaised(events: number): void;
 }
 
-/** Readiness-relevant bits the channel raises (mirrors EPOLL* values). */
-const IN = 0x001 | 0x040; // EPOLLIN | EPOLLRDNORM
-const OUT = 0x004 | 0x100; // EPOLLOUT | EPOLLWRNORM
-const RDHUP = 0x2000;
+/** Readiness-relevant bits the channel raises. */
+const IN = EPOLLIN | EPOLLRDNORM;
+const OUT = EPOLLOUT | EPOLLWRNORM;
+const RDHUP = EPOLLRDHUP;
 
 /** A connected stream over a `Deno.Conn`. */
 export class DataChannel {

@@ -11,9 +11,10 @@
  * @module
  */
 
-import type { ChannelEvents } from "./data_channel.ts";
+import type { ChannelEvents } from "./_data_channel.ts";
+import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
 
-const IN = 0x001 | 0x040; // EPOLLIN | EPOLLRDNORM
+const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
 const RETRY_MS = 20;
 

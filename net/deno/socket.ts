@@ -36,7 +36,7 @@ import {
   EISCONN,
   ENOTCONN,
   EPIPE,
-} from "../runtime/errno.ts";
+} from "../../runtime/core/errno.ts";
 import {
   EPOLLERR,
   EPOLLHUP,
@@ -45,7 +45,7 @@ import {
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRNORM,
-} from "../runtime/constants.ts";
+} from "../../runtime/core/constants.ts";
 import {
   AF_UNIX,
   IPPROTO_TCP,
@@ -57,12 +57,13 @@ import {
   SO_SNDBUF,
   SOL_SOCKET,
   TCP_NODELAY,
-} from "../runtime/socket_constants.ts";
-import { copyAddr, type SockAddr, SocketDescription } from "../runtime/socket_base.ts";
-import { descriptors } from "../runtime/fd_table.ts";
-import { anyAddr, errnoOf, fromDenoAddr, validateAddr } from "./addr.ts";
-import { type ChannelEvents, DataChannel } from "./data_channel.ts";
-import { ListenChannel } from "./listen_channel.ts";
+} from "../../runtime/core/constants.ts";
+import { SocketDescription } from "../socket_state.ts";
+import { installDescription } from "../../runtime/core/fd_table.ts";
+import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
+import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
+import { type ChannelEvents, DataChannel } from "./_data_channel.ts";
+import { ListenChannel } from "./_listen_channel.ts";
 
 /** Default receive buffer (Linux `tcp_rmem[1]`). */
 export const DEFAULT_RCVBUF = 131072;
@@ -81,7 +82,7 @@ const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM;
 
 /** The socket description. */
-export class NetSocket extends SocketDescription implements ChannelEvents {
+export class DenoSocket extends SocketDescription implements ChannelEvents {
   readonly kind: string;
   readonly domain: number;
   state: State = "init";
@@ -103,7 +104,7 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
    * @param domain AF_INET, AF_INET6 or AF_UNIX.
    * @param inherit The listener an accepted socket takes its options from.
    */
-  constructor(domain: number, inherit?: NetSocket) {
+  constructor(domain: number, inherit?: DenoSocket) {
     super(inherit?.sndbuf ?? DEFAULT_SNDBUF, inherit?.rcvbuf ?? DEFAULT_RCVBUF);
     this.domain = domain;
     this.kind = domain === AF_UNIX ? "unix" : "tcp";
@@ -233,8 +234,8 @@ export class NetSocket extends SocketDescription implements ChannelEvents {
     if (this.state !== "listening") return -EINVAL;
     const conn = this.#listen!.take();
     if (conn === undefined) return -EAGAIN;
-    const sock = new NetSocket(this.domain, this);
-    const fd = descriptors.allocate(sock);
+    const sock = new DenoSocket(this.domain, this);
+    const fd = installDescription(sock);
     if (fd < 0) {
       // Linux reserves the fd before dequeuing: the connection stays queued.
       this.#listen!.untake(conn);

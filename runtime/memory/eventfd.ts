@@ -13,8 +13,8 @@
  * @module
  */
 
-import { Description } from "./description.ts";
-import { EAGAIN, EINVAL } from "./errno.ts";
+import { Description } from "../core/description.ts";
+import { EAGAIN, EINVAL } from "../core/errno.ts";
 import {
   EFD_CLOEXEC,
   EFD_NONBLOCK,
@@ -22,8 +22,8 @@ import {
   EPOLLERR,
   EPOLLIN,
   EPOLLOUT,
-} from "./constants.ts";
-import { descriptors, requireNumber } from "./fd_table.ts";
+} from "../core/constants.ts";
+import { descriptors, requireNumber } from "../core/fd_table.ts";
 
 const MAX = 0xffff_ffff_ffff_fffen;
 const ULLONG_MAX = 0xffff_ffff_ffff_ffffn;

@@ -28,7 +28,7 @@ import {
   EOPNOTSUPP,
   EPIPE,
   EPROTONOSUPPORT,
-} from "./errno.ts";
+} from "../../runtime/core/errno.ts";
 import {
   EPOLLERR,
   EPOLLHUP,
@@ -40,9 +40,10 @@ import {
   EPOLLRDNORM,
   EPOLLWRBAND,
   EPOLLWRNORM,
-} from "./constants.ts";
-import { ByteQueue } from "./byte_queue.ts";
-import { copyAddr, type SockAddr, SocketDescription } from "./socket_base.ts";
+} from "../../runtime/core/constants.ts";
+import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
+import { SocketDescription } from "../socket_state.ts";
+import { copyAddr, type SockAddr } from "../sockaddr.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -55,9 +56,8 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
-} from "./socket_constants.ts";
-import { installPair } from "./pipe.ts";
-import { requireNumber } from "./fd_table.ts";
+} from "../../runtime/core/constants.ts";
+import { installPair, requireNumber } from "../../runtime/core/fd_table.ts";
 
 /** Linux's default `SO_SNDBUF`/`SO_RCVBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;

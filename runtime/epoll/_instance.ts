@@ -28,8 +28,8 @@
  * @module
  */
 
-import { Description, type Watcher } from "./description.ts";
-import { ELOOP } from "./errno.ts";
+import { Description, type Watcher } from "../core/description.ts";
+import { EINTR, ELOOP } from "../core/errno.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -38,7 +38,7 @@ import {
   EPOLLOUT,
   EPOLLRDNORM,
   EPOLLWAKEUP,
-} from "./constants.ts";
+} from "../core/constants.ts";
 
 /** One entry of an `epollWait` result, or the event given to `epollCtl`. */
 export interface EpollEvent {
@@ -216,6 +216,55 @@ export class EpollDescription extends Description {
     }
     if (this.#readyCount > 0) this.#wakeOne();
     return n;
+  }
+
+  /**
+   * The whole of `ep_poll`: harvest what is ready; otherwise sleep until
+   * woken, the timeout passes or `signal` aborts, and harvest again. A
+   * wake-up that finds nothing (another waiter took the events, or they
+   * went stale) sleeps again until the deadline. Arguments are already
+   * validated by the calls in `epoll.ts`.
+   *
+   * @param out The output array.
+   * @param max `maxevents`.
+   * @param timeoutMs Milliseconds; -1 forever, 0 poll.
+   * @param signal Aborting it ends the wait with `-EINTR`.
+   * @returns The count of events, 0 on timeout, or `-EINTR`.
+   */
+  wait(
+    out: EpollEvent[],
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    // ep_poll: ready events, then a zero timeout, win over a pending signal.
+    const n = this.harvest(out, max);
+    if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
+    if (signal?.aborted) return Promise.resolve(-EINTR);
+    return this.#waitLoop(out, max, timeoutMs, signal);
+  }
+
+  async #waitLoop(
+    out: EpollEvent[],
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    // Hold the epoll for the whole wait: closing its fd does not end the wait.
+    this.retain();
+    try {
+      const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+      for (;;) {
+        const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
+        const why = await this.sleep(remaining, signal);
+        if (why === "abort") return -EINTR;
+        const n = this.harvest(out, max);
+        if (n > 0 || why === "timeout") return n;
+        if (deadline !== Infinity && performance.now() >= deadline) return 0;
+      }
+    } finally {
+      this.release();
+    }
   }
 
   /** Parks the caller until woken, the timeout fires or `signal` aborts. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { EAFNOSUPPORT, EBADF, EINVAL, ENOTSOCK, EPROTONOSUPPORT } from "../runtime/errno.ts";
+import { EAFNOSUPPORT, EINVAL, ENOTSOCK, EPROTONOSUPPORT } from "../runtime/core/errno.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -18,11 +18,11 @@ import {
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
-} from "../runtime/socket_constants.ts";
-import type { SockAddr } from "../runtime/socket_base.ts";
-import { SocketDescription } from "../runtime/socket_base.ts";
-import { descriptors, isFd, requireNumber } from "../runtime/fd_table.ts";
-import { NetSocket } from "./socket.ts";
+} from "../runtime/core/constants.ts";
+import type { SockAddr } from "./sockaddr.ts";
+import { SocketDescription } from "./socket_state.ts";
+import { installDescription, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
+import { DenoSocket } from "./deno/socket.ts";
 
 function object(v: unknown, what: string): void {
   if (v === null || typeof v !== "object") throw new TypeError(`${what} must be an object`);
@@ -30,10 +30,7 @@ function object(v: unknown, what: string): void {
 
 /** The socket behind `fd`, or `-EBADF` / `-ENOTSOCK`. */
 function sock(fd: number): SocketDescription | number {
-  if (!isFd(fd)) return -EBADF;
-  const desc = descriptors.get(fd);
-  if (desc === undefined) return -EBADF;
-  return desc instanceof SocketDescription ? desc : -ENOTSOCK;
+  return lookupAs(fd, SocketDescription, ENOTSOCK);
 }
 
 /**
@@ -74,7 +71,7 @@ export function socket(domain: number, type: number, protocol: number): number {
   }
   const ok = domain === AF_UNIX ? protocol === AF_UNIX : protocol === IPPROTO_TCP;
   if (protocol !== 0 && !ok) return -EPROTONOSUPPORT;
-  return descriptors.allocate(new NetSocket(domain));
+  return installDescription(new DenoSocket(domain));
 }
 
 /**

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { check, EBADF, ErrnoError } from "./errno.ts";
-import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "./constants.ts";
-import { close } from "./fd_table.ts";
-import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "./epoll.ts";
+import { check, EBADF, ErrnoError } from "../core/errno.ts";
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "../core/constants.ts";
+import { close } from "../core/fd_table.ts";
+import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/epoll.ts";
 
 /**
  * An epoll instance as an object.

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { Description } from "./description.ts";
-import { EINVAL, EISCONN, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "./errno.ts";
+import { Description } from "../runtime/core/description.ts";
+import type { SockAddr } from "./sockaddr.ts";
+import { EINVAL, EISCONN, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../runtime/core/errno.ts";
 import {
-  AF_INET,
   AF_INET6,
   AF_UNIX,
   IPPROTO_TCP,
@@ -25,41 +25,13 @@ import {
   SOCK_STREAM,
   SOL_SOCKET,
   TCP_NODELAY,
-} from "./socket_constants.ts";
-
-/** An IPv4 or IPv6 socket address. */
-export interface InetSockAddr {
-  /** {@linkcode AF_INET} or {@linkcode AF_INET6}. */
-  family: typeof AF_INET | typeof AF_INET6;
-  /** A literal address such as `"127.0.0.1"` or `"::1"`. */
-  address: string;
-  /** The port; 0 asks for an ephemeral port on `bind`. */
-  port: number;
-}
-
-/** A Unix domain socket address. */
-export interface UnixSockAddr {
-  /** {@linkcode AF_UNIX}. */
-  family: typeof AF_UNIX;
-  /** The socket's path in the file system (empty when unnamed). */
-  path: string;
-}
-
-/** A socket address, as `struct sockaddr`. */
-export type SockAddr = InetSockAddr | UnixSockAddr;
+} from "../runtime/core/constants.ts";
 
 /** Linux's `sysctl_wmem_max` and `sysctl_rmem_max` defaults. */
 const BUF_MAX = 212992;
 /** Linux's `SOCK_MIN_SNDBUF` and `SOCK_MIN_RCVBUF`. */
 const MIN_SNDBUF = 4608;
 const MIN_RCVBUF = 2304;
-
-/** Fills `out` with `addr` (the `getsockname`/`getpeername` out-parameter). */
-export function copyAddr(addr: SockAddr, out: SockAddr): void {
-  const o = out as unknown as Record<string, unknown>;
-  for (const k of Object.keys(o)) delete o[k];
-  Object.assign(o, addr);
-}
 
 /**
  * The base of every stream socket description. Defaults answer as an

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { check, EAGAIN, EINPROGRESS, ErrnoError } from "../runtime/errno.ts";
-import { close, read, write } from "../runtime/fd_table.ts";
-import type { SockAddr } from "../runtime/socket_base.ts";
+import { check, EAGAIN, EINPROGRESS, ErrnoError } from "../../runtime/core/errno.ts";
+import { close, read, write } from "../../runtime/core/fd_table.ts";
+import type { SockAddr } from "../sockaddr.ts";
 import {
   IPPROTO_TCP,
   SHUT_WR,
@@ -20,7 +20,7 @@ import {
   SOCK_STREAM,
   SOL_SOCKET,
   TCP_NODELAY,
-} from "../runtime/socket_constants.ts";
+} from "../../runtime/core/constants.ts";
 import {
   accept,
   bind,
@@ -32,7 +32,7 @@ import {
   setsockopt,
   shutdown,
   socket,
-} from "./calls.ts";
+} from "../socket_calls.ts";
 
 function addressOf(fd: number, get: typeof getsockname, name: string): SockAddr {
   const out = {} as SockAddr;

@@ -14,11 +14,18 @@
  * @module
  */
 
-import { Description } from "./description.ts";
-import { EAGAIN, EBADF, EMFILE, EPIPE } from "./errno.ts";
-import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM } from "./constants.ts";
-import { ByteQueue } from "./byte_queue.ts";
-import { descriptors } from "./fd_table.ts";
+import { Description } from "../core/description.ts";
+import { EAGAIN, EBADF, EPIPE } from "../core/errno.ts";
+import {
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDNORM,
+  EPOLLWRNORM,
+} from "../core/constants.ts";
+import { ByteQueue } from "../core/_byte_queue.ts";
+import { installPair } from "../core/fd_table.ts";
 
 /** Bytes a pipe holds (Linux default: 16 pages). */
 export const PIPE_CAPACITY = 65536;
@@ -142,30 +149,4 @@ export function pipe(fds: number[]): number {
   core.reader = new PipeReadEnd(core);
   core.writer = new PipeWriteEnd(core);
   return installPair(core.reader, core.writer, fds);
-}
-
-/**
- * Installs two new descriptions as a pair of fds, or neither (closing the
- * first when the second cannot get an fd).
- */
-export function installPair(a: Description, b: Description, out: number[]): number {
-  const fa = descriptors.allocate(a);
-  if (fa < 0) {
-    // Release both ends so that neither is left half-open.
-    a.retain();
-    b.retain();
-    a.release();
-    b.release();
-    return -EMFILE;
-  }
-  const fb = descriptors.allocate(b);
-  if (fb < 0) {
-    b.retain();
-    b.release();
-    descriptors.close(fa);
-    return -EMFILE;
-  }
-  out[0] = fa;
-  out[1] = fb;
-  return 0;
 }

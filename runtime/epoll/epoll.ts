@@ -9,7 +9,7 @@
  * @module
  */
 
-import { EBADF, EEXIST, EFAULT, EINTR, EINVAL, ENOENT, EPERM } from "./errno.ts";
+import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../core/errno.ts";
 
 import {
   EPOLL_CLOEXEC,
@@ -23,9 +23,9 @@ import {
   EPOLLIN,
   EPOLLOUT,
   EPOLLWAKEUP,
-} from "./constants.ts";
-import { descriptors, isFd, lookup, requireNumber } from "./fd_table.ts";
-import { EpollDescription, type EpollEvent } from "./epoll_instance.ts";
+} from "../core/constants.ts";
+import { descriptors, lookup, lookupAs, requireNumber } from "../core/fd_table.ts";
+import { EpollDescription, type EpollEvent } from "./_instance.ts";
 
 export type { EpollEvent };
 
@@ -179,36 +179,7 @@ function waitTarget(
   if (!Array.isArray(events)) throw new TypeError("events must be an array");
   requireNumber(maxevents, "maxevents");
   if (!Number.isInteger(maxevents) || maxevents <= 0 || maxevents > MAX_EVENTS) return -EINVAL;
-  if (!isFd(epfd)) return -EBADF;
-  const ep = descriptors.get(epfd);
-  if (ep === undefined) return -EBADF;
-  if (!(ep instanceof EpollDescription)) return -EINVAL;
-  return ep;
-}
-
-async function waitLoop(
-  ep: EpollDescription,
-  events: EpollEvent[],
-  maxevents: number,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  // Hold the epoll for the whole wait: closing its fd does not end the wait.
-  ep.retain();
-  try {
-    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
-    for (;;) {
-      const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
-      const why = await ep.sleep(remaining, signal);
-      if (why === "abort") return -EINTR;
-      const n = ep.harvest(events, maxevents);
-      if (n > 0 || why === "timeout") return n;
-      // Woken, but another waiter took the events or they went stale: sleep again.
-      if (deadline !== Infinity && performance.now() >= deadline) return 0;
-    }
-  } finally {
-    ep.release();
-  }
+  return lookupAs(epfd, EpollDescription, EINVAL);
 }
 
 function startWait(
@@ -220,11 +191,7 @@ function startWait(
 ): Promise<number> {
   const ep = waitTarget(epfd, events, maxevents);
   if (typeof ep === "number") return Promise.resolve(ep);
-  // ep_poll: ready events, then a zero timeout, win over a pending signal.
-  const n = ep.harvest(events, maxevents);
-  if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
-  if (signal?.aborted) return Promise.resolve(-EINTR);
-  return waitLoop(ep, events, maxevents, timeoutMs, signal);
+  return ep.wait(events, maxevents, timeoutMs, signal);
 }
 
 /**
