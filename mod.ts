@@ -80,3 +80,4 @@ export {
   socket,
 } from "./net/socket_calls.ts";
 export { Listener, type ListenerOptions, Socket } from "./net/objects/socket.ts";
+export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";

@@ -30,6 +30,7 @@
 
 import { Description, type Watcher } from "../core/description.ts";
 import { EINTR, ELOOP } from "../core/errno.ts";
+import { pollNow, sleepBegin, sleepEnd } from "../core/poller.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -238,6 +239,7 @@ export class EpollDescription extends Description {
     signal: AbortSignal | undefined,
   ): Promise<number> {
     // ep_poll: ready events, then a zero timeout, win over a pending signal.
+    pollNow();
     const n = this.harvest(out, max);
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
@@ -258,6 +260,7 @@ export class EpollDescription extends Description {
         const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
         const why = await this.sleep(remaining, signal);
         if (why === "abort") return -EINTR;
+        pollNow();
         const n = this.harvest(out, max);
         if (n > 0 || why === "timeout") return n;
         if (deadline !== Infinity && performance.now() >= deadline) return 0;
@@ -267,7 +270,11 @@ export class EpollDescription extends Description {
     }
   }
 
-  /** Parks the caller until woken, the timeout fires or `signal` aborts. */
+  /**
+   * Parks the caller until woken, the timeout fires or `signal` aborts. The
+   * pollers (runtime/core/poller.ts) are told when the sleep begins and
+   * ends, so readiness from outside the event loop keeps arriving.
+   */
   sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -285,13 +292,16 @@ export class EpollDescription extends Description {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
         }
-        resolve(why);
+        const settle = sleepEnd();
+        if (settle === undefined) resolve(why);
+        else settle.then(() => resolve(why));
       };
       if (timeoutMs >= 0) {
         timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
+      sleepBegin();
     });
   }
 
