@@ -61,6 +61,7 @@ import {
   libReadExactly,
   libWriteAll,
   listenLoopback,
+  NATIVE,
   pattern,
   readAll,
   readExactly,
@@ -165,11 +166,15 @@ Deno.test("connect() reports EINPROGRESS, then EPOLLOUT and SO_ERROR 0", async (
   const fd = socket(AF_INET, SOCK_STREAM, 0);
   try {
     assert.equal(connect(fd, addr), -EINPROGRESS);
+    // EALREADY while pending. On Linux the first connect after the handshake
+    // completed returns 0 (and marks the socket connected), later ones EISCONN.
     const again = connect(fd, addr);
-    assert.ok(again === -114 || again === -EISCONN, `second connect gave ${again}`); // EALREADY while pending
+    const allowed = [-114, -EISCONN, ...(NATIVE ? [0] : [])];
+    assert.ok(allowed.includes(again), `second connect gave ${again}`);
     const mask = await waitFor(fd, EPOLLOUT);
     assert.equal(mask, EPOLLOUT);
     assert.equal(getsockopt(fd, SOL_SOCKET, SO_ERROR), 0);
+    if (NATIVE && again === -114) assert.equal(connect(fd, addr), 0);
     assert.equal(connect(fd, addr), -EISCONN);
     const local = {} as SockAddr, peer = {} as SockAddr;
     assert.equal(getsockname(fd, local), 0);
@@ -265,6 +270,18 @@ Deno.test("a reset connection reports EPOLLERR|EPOLLHUP; reads end, writes fail 
     await libWriteAll(fd, pattern(1000));
     await new Promise((r) => setTimeout(r, 50));
     peer.close();
+    if (NATIVE) {
+      // The kernel hears Deno's FIN and then the RST at once: ERR|HUP; the FIN
+      // keeps reads at EOF (tcp_reset in CLOSE_WAIT sets EPIPE).
+      const mask = await waitFor(fd, EPOLLERR);
+      assert.equal(mask & (EPOLLERR | EPOLLHUP), EPOLLERR | EPOLLHUP);
+      const buf = new Uint8Array(16);
+      assert.equal(read(fd, buf), 0);
+      assert.equal(write(fd, buf), -EPIPE);
+      assert.equal(write(fd, buf), -EPIPE);
+      assert.equal(getsockopt(fd, SOL_SOCKET, SO_ERROR), 0, "the error was reported once");
+      return;
+    }
     // Deno 2.9 reports a reset seen by a pending read as end of stream, so the
     // reset shows first as EOF and is confirmed by the next write.
     assert.equal((await waitFor(fd, EPOLLRDHUP)) & EPOLLRDHUP, EPOLLRDHUP);
@@ -351,7 +368,8 @@ Deno.test("Unix sockets: listen on a path, connect, echo both ways", async () =>
   try {
     assert.equal(bind(server, { family: AF_UNIX, path }), 0);
     assert.equal(listen(server, 8), 0);
-    assert.equal(connect(client, { family: AF_UNIX, path }), -EINPROGRESS);
+    // Linux completes a non-blocking AF_UNIX connect at once; the Deno backend later.
+    assert.equal(connect(client, { family: AF_UNIX, path }), NATIVE ? 0 : -EINPROGRESS);
     assert.equal((await waitFor(client, EPOLLOUT)) & EPOLLERR, 0);
     await waitFor(server, EPOLLIN);
     const conn = accept(server);
@@ -454,8 +472,9 @@ Deno.test("SO_REUSEPORT lets two listening sockets share a port; without it list
     getsockname(a, addr);
     assert.equal(bind(b, addr), 0);
     assert.equal(listen(b, 16), 0, "the second reusePort listener shares the port");
-    assert.equal(bind(c, addr), 0);
-    assert.equal(listen(c, 16), -EADDRINUSE);
+    // Linux's bind reserves the port; the Deno backend takes it at listen.
+    assert.equal(bind(c, addr), NATIVE ? -EADDRINUSE : 0);
+    if (!NATIVE) assert.equal(listen(c, 16), -EADDRINUSE);
     // The kernel spreads connections over both listeners; each one accepts.
     const clients = await Promise.all(
       Array.from(

@@ -60,6 +60,15 @@ const MSG_NOSIGNAL = 0x4000;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 const INT_MAX = 0x7fffffff;
 
+/**
+ * A JS number as a C `int` argument: integers in range pass unchanged;
+ * anything else (NaN, fractions, out of range) becomes -1, a value every
+ * call here rejects as C would reject a bad level, name or `how`.
+ */
+function cint(v: number): number {
+  return Number.isInteger(v) && v >= -INT_MAX - 1 && v <= INT_MAX ? v : -1;
+}
+
 /** A kernel stream socket as an open description. */
 export class NativeSocket extends SocketDescription {
   readonly kind: string;
@@ -217,7 +226,7 @@ export class NativeSocket extends SocketDescription {
   }
 
   override shutdown(how: number): number {
-    const r = this.#libc.shutdown(this.#kfd, how);
+    const r = this.#libc.shutdown(this.#kfd, cint(how));
     if (r === 0) this.#refresh();
     return r;
   }
@@ -231,7 +240,7 @@ export class NativeSocket extends SocketDescription {
   }
 
   override getsockopt(level: number, name: number): number {
-    const v = this.#libc.getsockoptInt(this.#kfd, level, name);
+    const v = this.#libc.getsockoptInt(this.#kfd, cint(level), cint(name));
     if (level === SOL_SOCKET && name === SO_ERROR) this.#refresh(); // EPOLLERR may fall
     return v;
   }
@@ -239,7 +248,7 @@ export class NativeSocket extends SocketDescription {
   override setsockopt(level: number, name: number, value: number): number {
     if (!Number.isFinite(value)) return -EINVAL;
     const v = Math.max(Math.min(Math.trunc(value), INT_MAX), -INT_MAX - 1);
-    const r = this.#libc.setsockoptInt(this.#kfd, level, name, v);
+    const r = this.#libc.setsockoptInt(this.#kfd, cint(level), cint(name), v);
     if (r === 0) this.#refresh();
     return r;
   }
