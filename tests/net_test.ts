@@ -408,6 +408,19 @@ Deno.test("read and write on an unconnected socket give ENOTCONN and EPIPE", () 
   }
 });
 
+Deno.test("a zero-length read on any socket returns 0, connected or not", () => {
+  const fd = socket(AF_INET, SOCK_STREAM, 0);
+  const ufd = socket(AF_UNIX, SOCK_STREAM, 0);
+  try {
+    // net/socket.c sock_read_iter returns 0 for an empty buffer before the protocol runs.
+    assert.equal(read(fd, new Uint8Array(0)), 0);
+    assert.equal(read(ufd, new Uint8Array(0)), 0);
+  } finally {
+    close(fd);
+    close(ufd);
+  }
+});
+
 Deno.test("200 concurrent clients against examples/echo_server.ts get every byte back", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "examples/echo_server.ts", "--port", "0"],
