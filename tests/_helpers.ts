@@ -35,6 +35,7 @@ import {
   epollWait,
   EPOLLWRBAND,
   EPOLLWRNORM,
+  ErrnoError,
   getsockname,
   getsockopt,
   type InetSockAddr,
@@ -61,6 +62,11 @@ export const TCP_IN = EPOLLIN | EPOLLRDNORM;
 export const TCP_OUT = EPOLLOUT | EPOLLWRNORM;
 /** What `tcp_poll` reports for a reset or refused TCP socket whose error is pending. */
 export const TCP_DEAD = TCP_IN | TCP_OUT | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+
+/** An `assert.throws` / `assert.rejects` matcher: an {@linkcode ErrnoError} with `errno` `code`. */
+export function errno(code: number): (e: unknown) => boolean {
+  return (e: unknown) => e instanceof ErrnoError && e.errno === code;
+}
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
