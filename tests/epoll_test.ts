@@ -31,6 +31,7 @@ import {
   read,
   write,
 } from "../mod.ts";
+import { errno } from "./_helpers.ts";
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
@@ -54,10 +55,6 @@ async function assertPending(p: Promise<unknown>): Promise<void> {
   p.then(() => (settled = true), () => (settled = true));
   await tick(5);
   assert.equal(settled, false, "promise settled early");
-}
-
-function errno(code: number) {
-  return (e: unknown) => e instanceof ErrnoError && e.errno === code;
 }
 
 class Unpollable extends Description {

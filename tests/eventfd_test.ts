@@ -18,30 +18,14 @@ import {
   read,
   write,
 } from "../mod.ts";
+import { readiness, u64 } from "./_helpers.ts";
 
 const MAX = 0xffff_ffff_ffff_fffen;
-
-function u64(v: bigint, size = 8, offset = 0): Uint8Array {
-  const buf = new Uint8Array(size + offset).subarray(offset);
-  new DataView(buf.buffer, buf.byteOffset, 8).setBigUint64(0, v, true);
-  return buf;
-}
 
 function take(fd: number): bigint | number {
   const buf = new Uint8Array(8);
   const n = read(fd, buf);
   return n < 0 ? n : new DataView(buf.buffer).getBigUint64(0, true);
-}
-
-async function readiness(fd: number): Promise<number> {
-  const epfd = epollCreate1(0);
-  try {
-    epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN | EPOLLOUT, data: fd });
-    const events: EpollEvent[] = [];
-    return (await epollWait(epfd, events, 4, 0)) === 0 ? 0 : events[0].events;
-  } finally {
-    close(epfd);
-  }
 }
 
 Deno.test("eventfd() accepts EFD_SEMAPHORE, EFD_NONBLOCK and EFD_CLOEXEC", () => {

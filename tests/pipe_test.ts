@@ -12,35 +12,15 @@ import {
   type EpollEvent,
   EPOLLHUP,
   EPOLLIN,
-  EPOLLMSG,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
-  EPOLLRDHUP,
   EPOLLRDNORM,
   epollWait,
-  EPOLLWRBAND,
   EPOLLWRNORM,
   pipe,
   read,
   write,
 } from "../mod.ts";
-
-const ALL = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |
-  EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
-
-/** The fd's readiness as epoll reports it for every event bit (0 when none). */
-async function readiness(fd: number): Promise<number> {
-  const epfd = epollCreate1(0);
-  try {
-    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: ALL, data: fd }), 0);
-    const events: EpollEvent[] = [];
-    const n = await epollWait(epfd, events, 4, 0);
-    return n === 0 ? 0 : events[0].events;
-  } finally {
-    close(epfd);
-  }
-}
+import { readiness } from "./_helpers.ts";
 
 function openPipe(): [number, number] {
   const fds: number[] = [];

@@ -19,10 +19,7 @@ import {
   type EpollEvent,
   EPOLLHUP,
   EPOLLIN,
-  EPOLLMSG,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   epollWait,
@@ -49,25 +46,12 @@ import {
   TCP_NODELAY,
   write,
 } from "../mod.ts";
+import { readiness } from "./_helpers.ts";
 
-const ALL = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |
-  EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 /** Linux's default SO_SNDBUF for Unix sockets. */
 const UNIX_BUFFER = 212_992;
-
-async function readiness(fd: number): Promise<number> {
-  const epfd = epollCreate1(0);
-  try {
-    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: ALL, data: fd }), 0);
-    const events: EpollEvent[] = [];
-    const n = await epollWait(epfd, events, 4, 0);
-    return n === 0 ? 0 : events[0].events;
-  } finally {
-    close(epfd);
-  }
-}
 
 function pair(): [number, number] {
   const sv: number[] = [];
