@@ -63,7 +63,7 @@ import {
   TCP_NODELAY,
   write,
 } from "../mod.ts";
-import { NATIVE } from "./_net_helpers.ts";
+import { NATIVE } from "./_helpers.ts";
 
 /** A `net.core` sysctl (the kernel's buffer limits, for the native backend). */
 function sysctl(name: string): number {
