@@ -63,7 +63,7 @@ import { installDescription } from "../../runtime/core/fd_table.ts";
 import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import { type ChannelEvents, DataChannel } from "./_data_channel.ts";
-import { ListenChannel } from "./_listen_channel.ts";
+import { ListenChannel, listenersClosed } from "./_listen_channel.ts";
 
 /** Default receive buffer (Linux `tcp_rmem[1]`). */
 export const DEFAULT_RCVBUF = 131072;
@@ -241,6 +241,7 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       this.#listen!.untake(conn);
       return fd;
     }
+    this.#listen!.taken();
     sock.#attach(conn);
     void flags; // SOCK_NONBLOCK / SOCK_CLOEXEC: every socket here is non-blocking
     return fd;
@@ -263,7 +264,14 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     const opts = addr.family === AF_UNIX
       ? { transport: "unix" as const, path: addr.path }
       : { transport: "tcp" as const, hostname: addr.address, port: addr.port, signal: ac.signal };
-    (Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>).then(
+    // A listener closed just before is refused, not reset: wait until Deno
+    // has really closed it (see _listen_channel.ts).
+    const closed = listenersClosed();
+    const start = () => Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>;
+    (closed === undefined ? start() : closed.then(() => {
+      ac.signal.throwIfAborted();
+      return start();
+    })).then(
       (conn) => {
         if (ac.signal.aborted) {
           conn.close();
