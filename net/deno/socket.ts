@@ -59,6 +59,7 @@ import {
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
@@ -153,6 +154,32 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     if (rcvShut && this.#wrShut) mask |= EPOLLHUP;
     if (this.#wrShut || ch.writable) mask |= OUT;
     return mask;
+  }
+
+  /**
+   * kqueue: pending connections (listening), bytes buffered and send-buffer
+   * room (connected), EOF after the peer's FIN, our shutdown or a failure,
+   * with the pending error; silent while unconnected or connecting.
+   */
+  override counts(out: FilterCounts): void {
+    const ch = this.#data;
+    out.error = this.soError;
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    if (this.state === "listening") {
+      out.readable = this.#listen!.pending;
+    } else if (this.state === "failed") {
+      out.readEof = out.writeEof = true;
+    } else if (ch !== undefined) {
+      out.readable = ch.rx.length;
+      out.readEof = ch.eof || this.#rdShut || ch.failed !== 0;
+      out.writable = ch.failed || this.#wrShut ? 0 : ch.tx.room;
+      out.writeReady = ch.writable;
+      out.writeEof = this.#wrShut || ch.failed !== 0;
+    }
   }
 
   override read(buf: Uint8Array): number {

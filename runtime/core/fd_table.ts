@@ -55,12 +55,21 @@ class FreeList {
   }
 }
 
+/** Called with an fd number as it is closed, before its description is released. */
+export type CloseHook = (fd: number) => void;
+
 /** The table itself. One instance, {@linkcode descriptors}, serves the process. */
 class DescriptorTable {
   #files: (Description | undefined)[] = [];
   #free = new FreeList();
   #limit = DEFAULT_LIMIT;
   #open = 0;
+  #closeHooks: CloseHook[] = [];
+
+  /** Registers a hook run on every close (kqueue deletes the fd's knotes there). */
+  onClose(hook: CloseHook): void {
+    this.#closeHooks.push(hook);
+  }
 
   get limit(): number {
     return this.#limit;
@@ -100,6 +109,7 @@ class DescriptorTable {
     this.#files[fd] = undefined;
     this.#free.push(fd);
     this.#open--;
+    for (const hook of this.#closeHooks) hook(fd);
     desc.release();
     return 0;
   }

@@ -28,8 +28,10 @@
  * @module
  */
 
-import { Description, type Watcher } from "../core/description.ts";
-import { EINTR, ELOOP } from "../core/errno.ts";
+import { Description, type FilterCounts, type Watcher } from "../core/description.ts";
+import { EINTR } from "../core/errno.ts";
+import { checkNesting } from "../core/_nesting.ts";
+import { holdTimers } from "../timer/_queue.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -50,8 +52,6 @@ export interface EpollEvent {
 
 /** Flag bits that are not poll events (`EP_PRIVATE_BITS`). */
 const PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
-/** Linux's `EP_MAX_NESTS`. */
-const MAX_NESTS = 4;
 /** The largest delay `setTimeout` takes; longer waits re-arm. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -87,6 +87,10 @@ class Interest implements Watcher {
 
   detach(): void {
     this.ep.forget(this);
+  }
+
+  get owner(): Description {
+    return this.ep;
   }
 }
 
@@ -126,6 +130,18 @@ export class EpollDescription extends Description {
     return 0;
   }
 
+  /** The watched descriptions (for the nesting check shared with kqueue). */
+  *watched(): Iterable<Description> {
+    for (const item of this.items) yield item.desc;
+  }
+
+  /** kqueue's view: `data` 1 while readable; no `EVFILT_WRITE` on an epoll. */
+  override counts(out: FilterCounts): void {
+    super.counts(out);
+    out.writable = -1;
+    out.writeReady = false;
+  }
+
   /** Finds the interest for (desc, fd), the key Linux uses. */
   find(desc: Description, fd: number): Interest | undefined {
     for (const w of desc.watchers) {
@@ -135,11 +151,8 @@ export class EpollDescription extends Description {
   }
 
   insert(desc: Description, fd: number, events: number, data: unknown): number {
-    if (desc instanceof EpollDescription) {
-      if (desc.#reaches(this, 0) || this.#upwardDepth(0) + desc.#downwardDepth(0) > MAX_NESTS) {
-        return -ELOOP;
-      }
-    }
+    const loop = checkNesting(this, desc);
+    if (loop < 0) return loop;
     const item = new Interest(this, desc, fd, events, data);
     this.items.add(item);
     desc.watch(item);
@@ -271,6 +284,8 @@ export class EpollDescription extends Description {
   sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      // A timerfd may be what wakes us: keep the shared timer alive meanwhile.
+      const unhold = holdTimers();
       const waiter: Waiter = {
         woken: false,
         resolve: () => done("wake"),
@@ -280,6 +295,7 @@ export class EpollDescription extends Description {
         if (waiter.woken) return;
         waiter.woken = true;
         if (timer !== undefined) clearTimeout(timer);
+        unhold();
         signal?.removeEventListener("abort", onAbort);
         if (why !== "wake") {
           const i = this.#waiters.indexOf(waiter);
@@ -328,39 +344,5 @@ export class EpollDescription extends Description {
     item.prev = item.next = null;
     item.queued = false;
     this.#readyCount--;
-  }
-
-  /** Whether `target` is this epoll or reachable from it through nested epolls. */
-  #reaches(target: EpollDescription, depth: number): boolean {
-    if (this === target) return true;
-    if (depth > MAX_NESTS) return true;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription && item.desc.#reaches(target, depth + 1)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Longest chain of epolls below this one, itself included. */
-  #downwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription) {
-        best = Math.max(best, item.desc.#downwardDepth(depth + 1));
-      }
-    }
-    return best + 1;
-  }
-
-  /** Longest chain of epolls above this one that watch it, itself excluded. */
-  #upwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const w of this.watchers) {
-      if (w instanceof Interest) best = Math.max(best, 1 + w.ep.#upwardDepth(depth + 1));
-    }
-    return best;
   }
 }

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { Description } from "../core/description.ts";
+import { Description, type FilterCounts } from "../core/description.ts";
 import { EAGAIN, EBADF, EPIPE } from "../core/errno.ts";
 import {
   EPOLLERR,
@@ -54,6 +54,16 @@ export class PipeReadEnd extends Description {
     return mask;
   }
 
+  /** kqueue: bytes buffered; EOF once every write end is closed. */
+  override counts(out: FilterCounts): void {
+    out.readable = this.core.data.length;
+    out.readEof = !this.core.writerOpen;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    out.error = 0;
+  }
+
   override read(buf: Uint8Array): number {
     const core = this.core;
     if (buf.length === 0) return 0;
@@ -91,6 +101,16 @@ export class PipeWriteEnd extends Description {
     let mask = this.core.data.room >= PIPE_BUF ? EPOLLOUT | EPOLLWRNORM : 0;
     if (!this.core.readerOpen) mask |= EPOLLERR;
     return mask;
+  }
+
+  /** kqueue: free space, firing from `PIPE_BUF` up (FreeBSD's `filt_pipewrite`); EOF once every read end is closed. */
+  override counts(out: FilterCounts): void {
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = this.core.readerOpen ? this.core.data.room : 0;
+    out.writeReady = this.core.data.room >= PIPE_BUF;
+    out.writeEof = !this.core.readerOpen;
+    out.error = 0;
   }
 
   /** Not open for reading (`vfs_read` without `FMODE_READ`). */
