@@ -87,4 +87,5 @@ export {
   shutdown,
   socket,
 } from "./net/socket_calls.ts";
-export { Listener, type ListenerOptions, Socket } from "./net/objects/socket.ts";
+export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
+export { Socket } from "./net/objects/socket.ts";

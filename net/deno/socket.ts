@@ -183,9 +183,10 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
   }
 
   override read(buf: Uint8Array): number {
+    // sock_read_iter: a read of nothing is 0 in every state, errors stay pending.
+    if (buf.length === 0) return 0;
     const ch = this.#data;
     if (ch === undefined) return this.state === "connecting" ? -EAGAIN : this.#readUnconnected();
-    if (buf.length === 0) return 0;
     const n = ch.read(buf);
     if (n > 0) return n;
     // tcp_recvmsg: a FIN received comes first, then the pending error.

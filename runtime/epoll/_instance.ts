@@ -18,7 +18,12 @@
  *   disarmed until `EPOLL_CTL_MOD`. The work is proportional to the items
  *   returned, never to the size of the interest set.
  * - ADD and MOD poll the description at once and queue the item when it is
- *   already ready, edge-triggered too (`ep_insert`/`ep_modify`).
+ *   already ready, edge-triggered too (`ep_insert`/`ep_modify`). MOD polls
+ *   even when the item is already queued: polling an inner epoll drops its
+ *   stale items, as `ep_item_poll` does.
+ * - An epoll tells its own watchers (outer epolls) with the wake key
+ *   `EPOLLIN` alone (`ep_poll_safewake`), so an outer interest that asks for
+ *   `EPOLLRDNORM` without `EPOLLIN` is queued only by ADD/MOD's own poll.
  * - An epoll is itself pollable (readable while it has ready items), so it
  *   can sit inside another epoll; ADD refuses cycles and nesting deeper than
  *   Linux's `EP_MAX_NESTS` (4) with `-ELOOP`.
@@ -170,12 +175,13 @@ export class EpollDescription extends Description {
   }
 
   /**
-   * ADD and MOD: queue the item when it is ready now. Unlike a wake-up from
-   * the description, an item already queued wakes nobody (ep_insert and
-   * ep_modify only wake when they link the item).
+   * ADD and MOD: poll the description (always: an inner epoll drops its
+   * stale items while polled) and queue the item when it is ready now.
+   * Unlike a wake-up from the description, an item already queued wakes
+   * nobody (ep_insert and ep_modify only wake when they link the item).
    */
   #queueIfReady(item: Interest): void {
-    if (item.queued || (item.desc.poll() & item.events) === 0) return;
+    if ((item.desc.poll() & item.events) === 0 || item.queued) return;
     this.itemRaised(item, 0);
   }
 
@@ -194,13 +200,23 @@ export class EpollDescription extends Description {
   itemRaised(item: Interest, events: number): boolean {
     if (!item.queued) this.#append(item);
     const woke = this.#wakeOne();
-    // Nested epolls: we became (or stay) readable; tell our own watchers.
-    if (this.watchers.length > 0) this.notify(EPOLLIN | EPOLLRDNORM);
-    // Exclusive items count as a wake-up only if the bits include theirs.
+    // Nested epolls: we became (or stay) readable; tell our own watchers
+    // with ep_poll_safewake's key, EPOLLIN alone.
+    if (this.watchers.length > 0) this.notify(EPOLLIN);
+    // Exclusive items count as a wake-up only if they woke a waiter for
+    // their own direction (ep_poll_callback's switch on EPOLLIN/EPOLLOUT).
     if (!item.exclusive) return true;
     if (!woke) return false;
-    const inout = events & (EPOLLIN | EPOLLOUT);
-    return inout === 0 || (inout & item.events) !== 0;
+    switch (events & (EPOLLIN | EPOLLOUT)) {
+      case 0:
+        return true;
+      case EPOLLIN:
+        return (item.events & EPOLLIN) !== 0;
+      case EPOLLOUT:
+        return (item.events & EPOLLOUT) !== 0;
+      default:
+        return false;
+    }
   }
 
   /**
