@@ -34,7 +34,7 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { change, kev, poll } from "./_kqueue_helpers.ts";
+import { change, kev, poll } from "./_helpers.ts";
 
 function withPipe(fn: (kq: number, r: number, w: number) => Promise<void>): () => Promise<void> {
   return async () => {

@@ -29,10 +29,10 @@ import {
   timerfdSettime,
   write,
 } from "../mod.ts";
-import { change, kev, next, poll } from "./_kqueue_helpers.ts";
+import { change, kev, next, poll } from "./_helpers.ts";
 
 const PIPE_CAPACITY = 65536;
-const PIPE_BUF = 4096;
+const PAGE = 4096;
 
 Deno.test("EVFILT_READ on a pipe: data is the bytes buffered; EV_EOF once writers are gone", async () => {
   const kq = kqueue();
@@ -53,26 +53,29 @@ Deno.test("EVFILT_READ on a pipe: data is the bytes buffered; EV_EOF once writer
   }
 });
 
-Deno.test("EVFILT_WRITE on a pipe: data is the free space; silent when full; EV_EOF when readers are gone", async () => {
-  const kq = kqueue();
-  const fds: number[] = [];
-  pipe(fds);
-  try {
-    await change(kq, kev(fds[1], EVFILT_WRITE, EV_ADD));
-    assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY]);
-    write(fds[1], new Uint8Array(1000));
-    assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY - 1000]);
-    write(fds[1], new Uint8Array(PIPE_CAPACITY - 1000 - PIPE_BUF + 1));
-    assert.deepEqual(await poll(kq), [], "less than PIPE_BUF free");
-    read(fds[0], new Uint8Array(1));
-    assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_BUF]);
-    close(fds[0]);
-    assert.deepEqual((await poll(kq)).map((e) => e.flags), [EV_EOF]);
-  } finally {
-    close(fds[1]);
-    close(kq);
-  }
-});
+Deno.test(
+  "EVFILT_WRITE on a pipe: data is the free slots' bytes; silent when full; EV_EOF when readers are gone",
+  async () => {
+    const kq = kqueue();
+    const fds: number[] = [];
+    pipe(fds);
+    try {
+      await change(kq, kev(fds[1], EVFILT_WRITE, EV_ADD));
+      assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY]);
+      write(fds[1], new Uint8Array(1000)); // takes one page slot
+      assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY - PAGE]);
+      assert.equal(write(fds[1], new Uint8Array(PIPE_CAPACITY - PAGE)), PIPE_CAPACITY - PAGE);
+      assert.deepEqual(await poll(kq), [], "every slot used");
+      read(fds[0], new Uint8Array(1000)); // frees the first slot
+      assert.deepEqual((await poll(kq)).map((e) => e.data), [PAGE]);
+      close(fds[0]);
+      assert.deepEqual((await poll(kq)).map((e) => e.flags), [EV_EOF]);
+    } finally {
+      close(fds[1]);
+      close(kq);
+    }
+  },
+);
 
 Deno.test("an EV_CLEAR read knote wakes a waiting kevent on each write", async () => {
   const kq = kqueue();

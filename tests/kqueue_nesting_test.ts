@@ -22,7 +22,7 @@ import {
   kqueue,
   NOTE_TRIGGER,
 } from "../mod.ts";
-import { change, kev, next, poll } from "./_kqueue_helpers.ts";
+import { change, kev, next, poll } from "./_helpers.ts";
 
 Deno.test("a kqueue in an epoll makes it readable while events are pending", async () => {
   const kq = kqueue();

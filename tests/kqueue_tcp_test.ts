@@ -21,8 +21,8 @@ import {
   socket,
   write,
 } from "../mod.ts";
-import { listenLoopback, readExactly } from "./_net_helpers.ts";
-import { change, kev, next, poll } from "./_kqueue_helpers.ts";
+import { listenLoopback, readExactly } from "./_helpers.ts";
+import { change, kev, next, poll } from "./_helpers.ts";
 
 /** Waits until the kqueue reports an event matching `pred`; returns it. */
 async function until(kq: number, pred: (e: KEvent) => boolean): Promise<KEvent> {

@@ -24,7 +24,7 @@ import {
   NOTE_SECONDS,
   NOTE_USECONDS,
 } from "../mod.ts";
-import { change, kev, next, poll } from "./_kqueue_helpers.ts";
+import { change, kev, next, poll } from "./_helpers.ts";
 
 /** Blocks the event loop for `ms` (timers cannot fire meanwhile). */
 function busy(ms: number): void {

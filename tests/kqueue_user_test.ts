@@ -21,7 +21,7 @@ import {
   NOTE_FFOR,
   NOTE_TRIGGER,
 } from "../mod.ts";
-import { change, kev, poll } from "./_kqueue_helpers.ts";
+import { change, kev, poll } from "./_helpers.ts";
 
 function withKq(fn: (kq: number) => Promise<void>): () => Promise<void> {
   return async () => {

@@ -138,12 +138,13 @@ export class PipeWriteEnd extends Description {
     return mask;
   }
 
-  /** kqueue: free space, firing from `PIPE_BUF` up (FreeBSD's `filt_pipewrite`); EOF once every read end is closed. */
+  /** kqueue: the free slots' bytes, while a slot is free; EOF once every read end is closed. */
   override counts(out: FilterCounts): void {
+    const free = PIPE_SLOTS - this.core.slotLen.length;
     out.readable = 0;
     out.readEof = false;
-    out.writable = this.core.readerOpen ? this.core.data.room : 0;
-    out.writeReady = this.core.data.room >= PIPE_BUF;
+    out.writable = this.core.readerOpen ? free * PAGE_SIZE : 0;
+    out.writeReady = free > 0;
     out.writeEof = !this.core.readerOpen;
     out.error = 0;
   }
