@@ -20,7 +20,7 @@ import {
   setDescriptorLimit,
 } from "../mod.ts";
 import { descriptors } from "../runtime/core/fd_table.ts";
-import { listenLoopback } from "./_net_helpers.ts";
+import { listenLoopback } from "./_helpers.ts";
 
 const CLIENTS = 40;
 const FREE = 5;

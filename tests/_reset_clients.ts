@@ -1,53 +1,23 @@
 /**
  * Clients that connect and then reset (`SO_LINGER` 0, then `close`: the
- * kernel sends RST), made through the C library with Deno FFI because Deno
- * offers no `SO_LINGER`. Used to fill a server's accept queue with dead
- * connections. Linux only; {@linkcode resetClientsAvailable} says whether
- * it can run here.
+ * kernel sends RST), made through the libc binding (net/native/libc.ts)
+ * because Deno offers no `SO_LINGER`. Used to fill a server's accept queue
+ * with dead connections. {@linkcode resetClientsAvailable} says whether it
+ * can run here (Linux, FFI allowed).
  *
  * @module
  */
 
-const SOL_SOCKET = 1;
+import { AF_INET, SOCK_STREAM, SOL_SOCKET } from "../mod.ts";
+import { openLibc } from "../net/native/libc.ts";
+
+const libc = openLibc();
+/** Linux's `SO_LINGER` (the library has no such option). */
 const SO_LINGER = 13;
-const AF_INET = 2;
-const SOCK_STREAM = 1;
 
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
-
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
-  if (lib === undefined) {
-    try {
-      lib = Deno.build.os === "linux" ? Deno.dlopen("libc.so.6", SYMBOLS) : null;
-    } catch {
-      lib = null;
-    }
-  }
-  return lib;
-}
-
-/** Whether FFI and Linux's C library are available (opens and closes it once). */
+/** Whether the libc binding is available. */
 export function resetClientsAvailable(): boolean {
-  const ok = libc() !== null;
-  closeResetClients();
-  return ok;
-}
-
-/** `struct sockaddr_in` for 127.0.0.1:`port`. */
-function loopback(port: number): Uint8Array {
-  const sa = new Uint8Array(16);
-  const v = new DataView(sa.buffer);
-  v.setUint16(0, AF_INET, true);
-  v.setUint16(2, port, false);
-  sa.set([127, 0, 0, 1], 4);
-  return sa;
+  return typeof libc !== "string";
 }
 
 /**
@@ -58,29 +28,21 @@ function loopback(port: number): Uint8Array {
  * they are dead. Returns how many connected.
  */
 export function resetFlood(port: number, count: number): number {
-  const c = libc();
-  if (c === null) throw new Error("FFI or libc unavailable");
-  const sa = loopback(port);
-  const linger = new Int32Array([1, 0]); // l_onoff = 1, l_linger = 0
+  if (typeof libc === "string") throw new Error(libc);
+  const linger = new Uint8Array(new Int32Array([1, 0]).buffer); // l_onoff 1, l_linger 0
   const fds: number[] = [];
   let connected = 0;
   try {
     for (let i = 0; i < count; i++) {
-      const fd = c.symbols.socket(AF_INET, SOCK_STREAM, 0);
+      const fd = libc.socket(AF_INET, SOCK_STREAM, 0);
       if (fd < 0) break;
       fds.push(fd);
-      if (c.symbols.connect(fd, sa, sa.length) !== 0) break;
+      if (libc.connect(fd, { family: AF_INET, address: "127.0.0.1", port }) !== 0) break;
       connected++;
-      c.symbols.setsockopt(fd, SOL_SOCKET, SO_LINGER, new Uint8Array(linger.buffer), 8);
+      libc.setsockopt(fd, SOL_SOCKET, SO_LINGER, linger);
     }
   } finally {
-    for (const fd of fds) c.symbols.close(fd);
+    for (const fd of fds) libc.close(fd);
   }
   return connected;
-}
-
-/** Closes the C library handle (tests call it in their last `finally`). */
-export function closeResetClients(): void {
-  lib?.close();
-  lib = undefined;
 }

@@ -20,8 +20,8 @@ import {
   setDescriptorLimit,
 } from "../mod.ts";
 import { descriptors } from "../runtime/core/fd_table.ts";
-import { listenLoopback, waitFor } from "./_net_helpers.ts";
-import { closeResetClients, resetClientsAvailable, resetFlood } from "./_reset_clients.ts";
+import { listenLoopback, waitFor } from "./_helpers.ts";
+import { resetClientsAvailable, resetFlood } from "./_reset_clients.ts";
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -52,7 +52,6 @@ Deno.test({
       if (fd >= 0) close(fd);
       close(lfd);
       client?.close();
-      closeResetClients();
     }
   },
 });

@@ -48,6 +48,7 @@ import {
   socketpair,
   write,
 } from "../mod.ts";
+import { u64 } from "./_helpers.ts";
 
 /** Linux's nr_open default, the limit SPEC.md gives. */
 const DEFAULT_LIMIT = 1_048_576;
@@ -67,12 +68,6 @@ function closedFd(): number {
   assert.ok(fd >= 0);
   assert.equal(close(fd), 0);
   return fd;
-}
-
-function u64(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v, true);
-  return b;
 }
 
 const buf8 = () => new Uint8Array(8);

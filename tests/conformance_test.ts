@@ -54,6 +54,7 @@ import {
   socketpair,
   write,
 } from "../mod.ts";
+import { sleep, u64 } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -130,19 +131,11 @@ async function count(epfd: number, maxevents = 16, timeoutMs = 0): Promise<numbe
   return await epollWait(epfd, [], maxevents, timeoutMs);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 function bytes(n: number, fill = 0x61): Uint8Array {
   return new Uint8Array(n).fill(fill);
 }
 
 const W = new TextEncoder().encode("w");
-
-function u64(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v, true);
-  return b;
-}
 
 /** Reads an eventfd: [result, value]. */
 function readU64(fd: number): [number, bigint] {

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { assertBytes, pattern, readExactly } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const HOST = "127.0.0.1";
@@ -543,5 +544,39 @@ Deno.test("http_server: keep-alive, pipelining, 404, bodies, Connection: close",
   } finally {
     conns.forEach(closeQuietly);
     await server.stop();
+  }
+});
+
+Deno.test("200 concurrent clients against examples/echo_server.ts get every byte back", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/echo_server.ts", "--port", "0"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  try {
+    const { value } = await reader.read();
+    const line = new TextDecoder().decode(value);
+    const port = Number(/:(\d+)\s*$/m.exec(line)?.[1]);
+    assert.ok(port > 0, `no port in ${line}`);
+    const clients = Array.from({ length: 200 }, async (_, i) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        const data = pattern(20_000 + i * 97, i + 1);
+        const echoed = readExactly(conn, data.length);
+        for (let off = 0; off < data.length; off += 4096) {
+          await conn.write(data.subarray(off, Math.min(off + 4096, data.length)));
+        }
+        assertBytes(await echoed, data, `client ${i}`);
+      } finally {
+        conn.close();
+      }
+    });
+    await Promise.all(clients);
+  } finally {
+    child.kill();
+    await child.status;
+    await reader.cancel();
   }
 });

@@ -20,7 +20,7 @@ import {
   socket,
   SOL_SOCKET,
 } from "../mod.ts";
-import { listenLoopback, waitFor } from "./_net_helpers.ts";
+import { listenLoopback, waitFor } from "./_helpers.ts";
 
 /** How a Deno.connect to `port` ends: "refused", "reset" or "open". */
 async function denoConnectOutcome(port: number): Promise<string> {

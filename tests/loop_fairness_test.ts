@@ -18,7 +18,7 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { listenLoopback, waitFor } from "./_net_helpers.ts";
+import { listenLoopback, waitFor } from "./_helpers.ts";
 
 /** Gives up spinning after this long (the broken behaviour spins forever). */
 const SPIN_LIMIT_MS = 3000;

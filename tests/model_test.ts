@@ -80,8 +80,9 @@ import {
 // ---------------------------------------------------------------------------------------
 // Linux constants the model needs (fs/pipe.c, net/unix, fs/eventfd.c).
 
-const PIPE_CAPACITY = 65536; // 16 pages
-const PIPE_BUF = 4096; // atomic writes; a pipe is writable with this much room
+const PAGE_SIZE = 4096; // a pipe slot holds one page
+const PIPE_SLOTS = 16; // PIPE_DEF_BUFFERS: writable while a slot is free
+const MAX_SKB = 3776 + 32768; // SKB_MAX_HEAD(0) + UNIX_SKB_FRAGS_SZ on x86-64
 const UNIX_SNDBUF = 212992; // wmem_default: a socketpair end's send buffer
 const EFD_MAX = 0xffff_ffff_ffff_fffen; // largest eventfd count
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
@@ -102,6 +103,9 @@ const patternByte = (s: Stream, offset: number) =>
 
 interface Pipe {
   data: Stream;
+  /** Bytes in each used page slot, oldest first; where the last one ends in its page. */
+  slots: number[];
+  lastEnd: number;
   readerOpen: boolean;
   writerOpen: boolean;
   reader: Desc;
@@ -122,6 +126,7 @@ interface Desc {
   pipe?: Pipe;
   // socketpair end
   rx?: Stream; // bytes the peer sent us
+  rxChunks?: number[]; // the unread skbs of rx
   rdShut?: boolean;
   wrShut?: boolean;
   err?: number;
@@ -158,8 +163,8 @@ function readiness(d: Desc): number {
     }
     case "pipe-w": { // pipe_poll, FMODE_WRITE
       const p = d.pipe!;
-      const room = PIPE_CAPACITY - buffered(p.data);
-      return (room >= PIPE_BUF ? EPOLLOUT | EPOLLWRNORM : 0) | (p.readerOpen ? 0 : EPOLLERR);
+      const full = p.slots.length >= PIPE_SLOTS;
+      return (full ? 0 : EPOLLOUT | EPOLLWRNORM) | (p.readerOpen ? 0 : EPOLLERR);
     }
     case "sock": { // unix_poll
       let mask = d.err ? EPOLLERR : 0;
@@ -244,6 +249,7 @@ class Model {
           this.arrive(peer, 0);
         }
         d.rx!.read = d.rx!.written;
+        d.rxChunks!.length = 0;
         break;
       }
       case "epoll":
@@ -303,12 +309,26 @@ class Model {
         const p = d.pipe!;
         if (len === 0) return { result: 0 }; // "Null write succeeds", even without readers
         if (!p.readerOpen) return { result: -EPIPE };
-        const room = PIPE_CAPACITY - buffered(p.data);
-        if (room === 0 || (len <= PIPE_BUF && room < len)) return { result: -EAGAIN };
-        const n = Math.min(len, room);
+        // pipe_write: the sub-page remainder merges into the last slot if its page has
+        // room, then whole pages go into free slots.
+        let n = 0;
+        const chars = len % PAGE_SIZE;
+        if (chars && p.slots.length > 0 && p.lastEnd + chars <= PAGE_SIZE) {
+          p.slots[p.slots.length - 1] += chars;
+          p.lastEnd += chars;
+          n = chars;
+        }
+        while (n < len && p.slots.length < PIPE_SLOTS) {
+          const take = Math.min(PAGE_SIZE, len - n);
+          p.slots.push(take);
+          p.lastEnd = take;
+          n += take;
+        }
+        // Readers are woken even when nothing went in ("epoll nonsensically wants a wakeup").
+        this.arrive(p.reader, EPOLLIN | EPOLLRDNORM);
+        if (n === 0) return { result: -EAGAIN };
         const stream = { ...p.data };
         p.data.written += n;
-        this.arrive(p.reader, EPOLLIN | EPOLLRDNORM);
         return { result: n, stream };
       }
       case "sock": {
@@ -319,6 +339,7 @@ class Model {
         if (n === 0) return { result: -EAGAIN };
         const stream = { ...peer.rx! };
         peer.rx!.written += n;
+        for (let left = n; left > 0; left -= MAX_SKB) peer.rxChunks!.push(Math.min(left, MAX_SKB));
         this.arrive(peer, EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND); // sock_def_readable
         return { result: n, stream };
       }
@@ -346,11 +367,20 @@ class Model {
       case "pipe-r": {
         const p = d.pipe!;
         if (buffered(p.data) === 0) return { result: p.writerOpen ? -EAGAIN : 0 };
-        const wasFull = PIPE_CAPACITY - buffered(p.data) < PIPE_BUF;
         const n = Math.min(len, buffered(p.data));
         const stream = { ...p.data };
         p.data.read += n;
-        if (wasFull && p.writerOpen) this.arrive(p.writer, EPOLLOUT | EPOLLWRNORM);
+        // pipe_read: a slot freed while the pipe was full wakes the writer.
+        let wake = false;
+        for (let left = n; left > 0;) {
+          const take = Math.min(left, p.slots[0]);
+          left -= take;
+          p.slots[0] -= take;
+          if (p.slots[0] > 0) break;
+          wake ||= p.slots.length >= PIPE_SLOTS;
+          p.slots.shift();
+        }
+        if (wake && p.writerOpen) this.arrive(p.writer, EPOLLOUT | EPOLLWRNORM);
         return { result: n, stream };
       }
       case "sock": {
@@ -366,10 +396,20 @@ class Model {
         const n = Math.min(len, buffered(rx));
         const stream = { ...rx };
         rx.read += n;
-        // Freed send-buffer space: unix_write_space wakes the sender if it is writable.
+        // Each skb read whole is freed: unix_write_space wakes the sender if it is
+        // writable then. Reading part of an skb wakes nobody.
         const peer = d.peer!;
-        if (peer.open && buffered(rx) * 4 <= UNIX_SNDBUF) {
-          this.arrive(peer, EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+        const chunks = d.rxChunks!;
+        for (let left = n; left > 0;) {
+          const take = Math.min(left, chunks[0]);
+          left -= take;
+          chunks[0] -= take;
+          if (chunks[0] > 0) break;
+          chunks.shift();
+          const unread = chunks.reduce((a, b) => a + b, 0);
+          if (peer.open && unread * 4 <= UNIX_SNDBUF) {
+            this.arrive(peer, EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+          }
         }
         return { result: n, stream };
       }
@@ -559,7 +599,11 @@ class Driver {
   createPipe(): void {
     const fds: number[] = [];
     const res = pipe(fds);
-    const p = { data: { salt: ++this.#salt, written: 0, read: 0 } } as Pipe;
+    const p = {
+      data: { salt: ++this.#salt, written: 0, read: 0 },
+      slots: [] as number[],
+      lastEnd: 0,
+    } as Pipe;
     p.readerOpen = p.writerOpen = true;
     p.reader = this.m.newDesc("pipe-r", { pipe: p });
     p.writer = this.m.newDesc("pipe-w", { pipe: p });
@@ -575,6 +619,7 @@ class Driver {
     const end = () =>
       this.m.newDesc("sock", {
         rx: { salt: ++this.#salt, written: 0, read: 0 },
+        rxChunks: [],
         rdShut: false,
         wrShut: false,
         err: 0,

@@ -12,35 +12,15 @@ import {
   type EpollEvent,
   EPOLLHUP,
   EPOLLIN,
-  EPOLLMSG,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
-  EPOLLRDHUP,
   EPOLLRDNORM,
   epollWait,
-  EPOLLWRBAND,
   EPOLLWRNORM,
   pipe,
   read,
   write,
 } from "../mod.ts";
-
-const ALL = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |
-  EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
-
-/** The fd's readiness as epoll reports it for every event bit (0 when none). */
-async function readiness(fd: number): Promise<number> {
-  const epfd = epollCreate1(0);
-  try {
-    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: ALL, data: fd }), 0);
-    const events: EpollEvent[] = [];
-    const n = await epollWait(epfd, events, 4, 0);
-    return n === 0 ? 0 : events[0].events;
-  } finally {
-    close(epfd);
-  }
-}
+import { readiness } from "./_helpers.ts";
 
 function openPipe(): [number, number] {
   const fds: number[] = [];
@@ -109,17 +89,41 @@ Deno.test("pipe() holds 64 KiB and then returns -EAGAIN", () => {
   close(w);
 });
 
-Deno.test("pipe() writes up to PIPE_BUF are atomic, larger ones accept what fits", () => {
+Deno.test("pipe() writes up to PIPE_BUF are atomic, larger ones accept what fits page by page", () => {
   const [r, w] = openPipe();
+  // fs/pipe.c: 16 page slots; 15 full pages and one of 3996 bytes.
   assert.equal(write(w, fill(65_536 - 100)), 65_436);
   assert.equal(write(w, fill(200)), -EAGAIN); // <= 4096: all or nothing
   assert.equal(write(w, fill(4096)), -EAGAIN);
-  assert.equal(write(w, fill(5000, 7)), 100); // > 4096: partial
+  assert.equal(write(w, fill(100, 7)), 100); // merges into the last page
+  assert.equal(write(w, fill(1)), -EAGAIN);
   const buf = new Uint8Array(65_536);
   assert.equal(read(r, buf), 65_536);
   assert.equal(buf[65_435], 0xab);
   assert.equal(buf[65_436], 7);
   assert.equal(buf[65_535], 7);
+  // A write larger than a page takes one page per free slot.
+  assert.equal(write(w, fill(15 * 4096)), 15 * 4096);
+  assert.equal(write(w, fill(10_000)), 4096);
+  assert.equal(read(r, buf), 65_536);
+  close(r);
+  close(w);
+});
+
+Deno.test("pipe() counts page slots: small writes merge into a page, page-sized ones do not", () => {
+  const [r, w] = openPipe();
+  // 40 writes of 100 bytes share one page; 640 such writes fill the 16 slots.
+  let n = 0;
+  while (write(w, fill(100)) === 100) n++;
+  assert.equal(n, 640);
+  assert.equal(read(r, new Uint8Array(100_000)), 64_000);
+  // A 1-byte write then page-sized writes: the first page is not merged into.
+  assert.equal(write(w, fill(1)), 1);
+  for (let i = 0; i < 15; i++) assert.equal(write(w, fill(4096)), 4096);
+  assert.equal(write(w, fill(4096)), -EAGAIN);
+  assert.equal(write(w, fill(10)), -EAGAIN); // the last page is full: nothing merges
+  assert.equal(read(r, new Uint8Array(1)), 1); // frees the first slot
+  assert.equal(write(w, fill(10)), 10);
   close(r);
   close(w);
 });
@@ -135,14 +139,17 @@ Deno.test("pipe() read end is EPOLLIN while bytes are buffered", async () => {
   close(w);
 });
 
-Deno.test("pipe() write end is EPOLLOUT while at least PIPE_BUF bytes are free", async () => {
+Deno.test("pipe() write end is EPOLLOUT while a page slot is free", async () => {
   const [r, w] = openPipe();
   assert.equal(await readiness(w), EPOLLOUT | EPOLLWRNORM);
   write(w, fill(65_536 - 4096));
   assert.equal(await readiness(w), EPOLLOUT | EPOLLWRNORM);
   write(w, fill(1));
   assert.equal(await readiness(w), 0);
+  // fs/pipe.c pipe_poll: writable when a slot is free, not when bytes are.
   read(r, new Uint8Array(1));
+  assert.equal(await readiness(w), 0);
+  read(r, new Uint8Array(4095));
   assert.equal(await readiness(w), EPOLLOUT | EPOLLWRNORM);
   close(r);
   close(w);
@@ -214,4 +221,47 @@ Deno.test("pipe() reader in epollWait wakes when the writer closes", async () =>
   assert.equal(await pending, 1);
   assert.deepEqual(events[0], { events: EPOLLHUP, data: "r" });
   [r, epfd].forEach(close);
+});
+
+Deno.test("pipe() a write to a full pipe that returns -EAGAIN still gives an edge-triggered reader EPOLLIN", async () => {
+  const [r, w] = openPipe();
+  const ep = epollCreate1(0);
+  try {
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, r, { events: EPOLLIN | EPOLLET, data: "r" }), 0);
+    while (write(w, fill(4096)) > 0);
+    const events: EpollEvent[] = [];
+    assert.equal(await epollWait(ep, events, 4, 0), 1);
+    assert.equal(await epollWait(ep, events, 4, 0), 0);
+    // fs/pipe.c pipe_write: "Epoll nonsensically wants a wakeup whether the
+    // pipe was already empty or not", -EAGAIN included.
+    assert.equal(write(w, fill(1)), -EAGAIN);
+    assert.equal(await epollWait(ep, events, 4, 0), 1);
+    assert.equal(events[0].events, EPOLLIN);
+    // An empty write wakes nobody ("Null write succeeds" returns first).
+    assert.equal(write(w, fill(0)), 0);
+    assert.equal(await epollWait(ep, events, 4, 0), 0);
+  } finally {
+    [r, w, ep].forEach(close);
+  }
+});
+
+Deno.test("pipe() a read wakes the writer only when it frees a slot of a full pipe", async () => {
+  const [r, w] = openPipe();
+  const ep = epollCreate1(0);
+  try {
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, w, { events: EPOLLOUT | EPOLLET, data: "w" }), 0);
+    const events: EpollEvent[] = [];
+    assert.equal(await epollWait(ep, events, 4, 0), 1); // ADD found it writable
+    write(w, fill(8192));
+    read(r, new Uint8Array(4096)); // frees a slot, but the pipe was not full
+    assert.equal(await epollWait(ep, events, 4, 0), 0);
+    while (write(w, fill(4096)) > 0);
+    read(r, new Uint8Array(100)); // full, and no slot freed
+    assert.equal(await epollWait(ep, events, 4, 0), 0);
+    read(r, new Uint8Array(3996)); // frees the first slot
+    assert.equal(await epollWait(ep, events, 4, 0), 1);
+    assert.equal(events[0].events, EPOLLOUT);
+  } finally {
+    [r, w, ep].forEach(close);
+  }
 });

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { closedPort, readExactly } from "./_net_helpers.ts";
+import { closedPort, readExactly } from "./_helpers.ts";
 
 const README = new URL("../README.md", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);

@@ -19,10 +19,7 @@ import {
   type EpollEvent,
   EPOLLHUP,
   EPOLLIN,
-  EPOLLMSG,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   epollWait,
@@ -49,25 +46,12 @@ import {
   TCP_NODELAY,
   write,
 } from "../mod.ts";
+import { readiness } from "./_helpers.ts";
 
-const ALL = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |
-  EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 /** Linux's default SO_SNDBUF for Unix sockets. */
 const UNIX_BUFFER = 212_992;
-
-async function readiness(fd: number): Promise<number> {
-  const epfd = epollCreate1(0);
-  try {
-    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: ALL, data: fd }), 0);
-    const events: EpollEvent[] = [];
-    const n = await epollWait(epfd, events, 4, 0);
-    return n === 0 ? 0 : events[0].events;
-  } finally {
-    close(epfd);
-  }
-}
 
 function pair(): [number, number] {
   const sv: number[] = [];
@@ -311,4 +295,42 @@ Deno.test("setsockopt() SO_SNDBUF bounds what the peer may hold unread and the E
   assert.equal(write(b, new Uint8Array(300_000)), UNIX_BUFFER);
   close(a);
   close(b);
+});
+
+Deno.test("socketpair() a zero-length read returns 0, empty or with a reset pending (which stays pending)", () => {
+  const [a, b] = pair();
+  try {
+    // net/socket.c sock_read_iter: "Match SYS5 behaviour", before the protocol.
+    assert.equal(read(a, new Uint8Array(0)), 0);
+    write(a, text("unread"));
+    close(b);
+    assert.equal(read(a, new Uint8Array(0)), 0);
+    assert.equal(read(a, new Uint8Array(8)), -ECONNRESET);
+    assert.equal(read(a, new Uint8Array(0)), 0);
+    assert.equal(read(a, new Uint8Array(8)), 0);
+  } finally {
+    close(a);
+  }
+});
+
+Deno.test("socketpair() edge-triggered EPOLLOUT rises when a whole written chunk is read, not on a partial read", async () => {
+  const [a, b] = pair();
+  const ep = epollCreate1(0);
+  try {
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, a, { events: EPOLLOUT | EPOLLET, data: "a" }), 0);
+    const events: EpollEvent[] = [];
+    assert.equal(await epollWait(ep, events, 4, 0), 1); // ADD found it writable
+    assert.equal(write(a, new Uint8Array(10)), 10);
+    assert.equal(write(a, new Uint8Array(10)), 10);
+    // The skb is freed (sock_wfree -> unix_write_space) only when read whole.
+    assert.equal(read(b, new Uint8Array(4)), 4);
+    assert.equal(await epollWait(ep, events, 4, 0), 0);
+    assert.equal(read(b, new Uint8Array(6)), 6);
+    assert.equal(await epollWait(ep, events, 4, 0), 1);
+    assert.equal(events[0].events, EPOLLOUT);
+    assert.equal(read(b, new Uint8Array(20)), 10);
+    assert.equal(await epollWait(ep, events, 4, 0), 1);
+  } finally {
+    [a, b, ep].forEach(close);
+  }
 });

@@ -59,6 +59,7 @@ import {
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
@@ -155,10 +156,37 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     return mask;
   }
 
+  /**
+   * kqueue: pending connections (listening), bytes buffered and send-buffer
+   * room (connected), EOF after the peer's FIN, our shutdown or a failure,
+   * with the pending error; silent while unconnected or connecting.
+   */
+  override counts(out: FilterCounts): void {
+    const ch = this.#data;
+    out.error = this.soError;
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    if (this.state === "listening") {
+      out.readable = this.#listen!.pending;
+    } else if (this.state === "failed") {
+      out.readEof = out.writeEof = true;
+    } else if (ch !== undefined) {
+      out.readable = ch.rx.length;
+      out.readEof = ch.eof || this.#rdShut || ch.failed !== 0;
+      out.writable = ch.failed || this.#wrShut ? 0 : ch.tx.room;
+      out.writeReady = ch.writable;
+      out.writeEof = this.#wrShut || ch.failed !== 0;
+    }
+  }
+
   override read(buf: Uint8Array): number {
+    // sock_read_iter: a read of nothing is 0 in every state, errors stay pending.
+    if (buf.length === 0) return 0;
     const ch = this.#data;
     if (ch === undefined) return this.state === "connecting" ? -EAGAIN : this.#readUnconnected();
-    if (buf.length === 0) return 0;
     const n = ch.read(buf);
     if (n > 0) return n;
     // tcp_recvmsg: a FIN received comes first, then the pending error.

@@ -12,8 +12,16 @@
  *   closes).
  * - `EPOLLERR` while an error is pending: closing a socket with unread bytes
  *   resets the peer (`ECONNRESET`), as Linux does.
- * - Every write raises `EPOLLIN` on the peer; every read that leaves the
- *   peer writable raises `EPOLLOUT` on it.
+ * - A write is queued as chunks (Linux's skbs, at most
+ *   {@linkcode MAX_CHUNK} bytes and half the send buffer each) and raises
+ *   `EPOLLIN` on the peer. A read raises `EPOLLOUT` on the writer each time
+ *   it consumes a whole chunk and the writer is then writable
+ *   (`sock_wfree` -> `unix_write_space`): reading part of a chunk raises
+ *   nothing.
+ * - A read of 0 bytes returns 0 at once and leaves a pending error pending
+ *   (`sock_read_iter`).
+ * - `shutdown` wakes the shutting end, then its peer; both wake every
+ *   watcher (`sk_state_change`).
  *
  * @module
  */
@@ -43,6 +51,7 @@ import {
 } from "../../runtime/core/constants.ts";
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { copyAddr, type SockAddr } from "../sockaddr.ts";
 import {
   AF_INET,
@@ -61,6 +70,11 @@ import { installPair, requireNumber } from "../../runtime/core/fd_table.ts";
 
 /** Linux's default `SO_SNDBUF`/`SO_RCVBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;
+/**
+ * Largest skb `unix_stream_sendmsg` builds on x86-64:
+ * `SKB_MAX_HEAD(0) + UNIX_SKB_FRAGS_SZ` = (4096 - 320) + 32768.
+ */
+export const MAX_CHUNK = 3776 + 32768;
 
 /** One end of a socketpair. */
 export class PairEnd extends SocketDescription {
@@ -69,6 +83,8 @@ export class PairEnd extends SocketDescription {
   peer!: PairEnd;
   /** Bytes the peer sent to us; its limit is the peer's send buffer. */
   readonly rx = new ByteQueue(UNIX_BUFFER);
+  /** The sizes of the chunks (skbs) in `rx` still unread, oldest first. */
+  readonly rxChunks: number[] = [];
   /** We will receive nothing more (`RCV_SHUTDOWN`). */
   rdShut = false;
   /** We send nothing more (`SEND_SHUTDOWN`). */
@@ -95,15 +111,36 @@ export class PairEnd extends SocketDescription {
     return mask;
   }
 
+  /** kqueue: bytes buffered, send-buffer room, EOF on a shut side, the pending error. */
+  override counts(out: FilterCounts): void {
+    const peer = this.peer;
+    out.readable = this.rx.length;
+    out.readEof = this.rdShut;
+    out.writable = peer.open && !this.wrShut ? peer.rx.room : 0;
+    out.writeReady = this.#writable();
+    out.writeEof = this.wrShut || peer.rdShut || !peer.open;
+    out.error = this.soError;
+  }
+
   override read(buf: Uint8Array): number {
+    // sock_read_iter: a read of nothing is 0, before any state is looked at.
+    if (buf.length === 0) return 0;
     if (this.rx.length === 0) {
       if (this.soError) return -this.takeError();
       return this.rdShut ? 0 : -EAGAIN;
     }
-    if (buf.length === 0) return 0;
     const n = this.rx.shift(buf);
     const peer = this.peer;
-    if (peer.open && peer.#writable()) peer.notify(EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+    const chunks = this.rxChunks;
+    for (let left = n; left > 0;) {
+      const take = Math.min(left, chunks[0]);
+      left -= take;
+      chunks[0] -= take;
+      if (chunks[0] > 0) break;
+      chunks.shift();
+      // The chunk is freed: its writer hears of the room if it is writable.
+      if (peer.open && peer.#writable()) peer.notify(EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+    }
     return n;
   }
 
@@ -113,6 +150,8 @@ export class PairEnd extends SocketDescription {
     if (buf.length === 0) return 0;
     const n = peer.rx.push(buf);
     if (n === 0) return -EAGAIN;
+    const chunk = Math.min(MAX_CHUNK, (this.sndbuf >> 1) - 64);
+    for (let left = n; left > 0; left -= chunk) peer.rxChunks.push(Math.min(left, chunk));
     // sock_def_readable's key: an edge for interests in any of these bits.
     peer.notify(EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND);
     return n;
@@ -129,9 +168,10 @@ export class PairEnd extends SocketDescription {
     if (peer.open) {
       if (rd) peer.wrShut = true;
       if (wr) peer.rdShut = true;
-      peer.notify(0);
     }
-    this.notify(0);
+    // unix_shutdown: sk_state_change on this end, then on the peer.
+    this.notify(0, true);
+    if (peer.open) peer.notify(0, true);
     return 0;
   }
 
@@ -168,7 +208,8 @@ export class PairEnd extends SocketDescription {
     if (this.rx.length > 0) peer.soError = ECONNRESET;
     this.rx.consume(this.rx.length);
     this.rx.trim(0);
-    peer.notify(0);
+    this.rxChunks.length = 0;
+    peer.notify(0, true);
   }
 }
 

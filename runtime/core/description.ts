@@ -19,8 +19,12 @@
  * - `notify` never re-enters a description: watchers only queue themselves
  *   and resolve promises, so a description may call `notify` in the middle of
  *   a state change as long as `poll()` already reflects the new state.
- * - Exclusive watchers (`EPOLLEXCLUSIVE`) sit after the others and, as on
- *   Linux, the walk stops at the first exclusive watcher that woke a waiter.
+ * - The walk order is Linux's wait queue: `add_wait_queue` inserts at the
+ *   head, so non-exclusive watchers hear a change newest registration first;
+ *   `add_wait_queue_exclusive` appends, so exclusive watchers (`EPOLLEXCLUSIVE`)
+ *   come after them, oldest first. A keyed wake-up (`wake_up_poll`) stops at
+ *   the first exclusive watcher that woke a waiter; a wake-up of all
+ *   (`wake_up_all`, used by close and shutdown) never stops.
  * - When the last reference is released, every watcher is detached
  *   (Linux's `eventpoll_release`) before the description frees its resources.
  *
@@ -28,6 +32,28 @@
  */
 
 import { EINVAL } from "./errno.ts";
+import { EPOLLIN, EPOLLOUT } from "./constants.ts";
+
+/**
+ * The counts kqueue's `EVFILT_READ` and `EVFILT_WRITE` report about a
+ * description (FreeBSD's `kn_data`), filled by
+ * {@linkcode Description.counts}. One object is reused: no allocation per
+ * evaluation.
+ */
+export interface FilterCounts {
+  /** `EVFILT_READ` data: bytes readable, pending connections or events, a counter, expirations. */
+  readable: number;
+  /** Reading is at end of file: writers gone, peer shut or closed. */
+  readEof: boolean;
+  /** `EVFILT_WRITE` data: free space; `-1` when the description has no write filter. */
+  writable: number;
+  /** Whether `EVFILT_WRITE` fires now (room at or above the low-water mark). */
+  writeReady: boolean;
+  /** Writing is over: reader gone, write side shut. */
+  writeEof: boolean;
+  /** The pending socket error (not cleared), reported in `fflags` with EOF; 0 when none. */
+  error: number;
+}
 
 /**
  * Something that wants to hear about readiness changes of a
@@ -46,6 +72,8 @@ export interface Watcher {
   wake(events: number): boolean;
   /** Called once when the watched description is released. */
   detach(): void;
+  /** The epoll or kqueue the watcher belongs to (for the nesting check), if any. */
+  readonly owner?: Description;
 }
 
 /**
@@ -110,6 +138,23 @@ export abstract class Description {
     return -EINVAL;
   }
 
+  /**
+   * Fills `out` with what kqueue filters report. The default derives it
+   * from {@linkcode Description.poll} (1 when readable or writable); kinds
+   * with byte counts override it.
+   *
+   * @param out Filled in place.
+   */
+  counts(out: FilterCounts): void {
+    const mask = this.poll();
+    out.readable = mask & EPOLLIN ? 1 : 0;
+    out.readEof = false;
+    out.writable = mask & EPOLLOUT ? 1 : 0;
+    out.writeReady = (mask & EPOLLOUT) !== 0;
+    out.writeEof = false;
+    out.error = 0;
+  }
+
   /** How many descriptor-table entries and calls in progress hold it. */
   get refs(): number {
     return this.#refs;
@@ -156,7 +201,7 @@ export abstract class Description {
     if (i >= 0) list.splice(i, 1);
   }
 
-  /** The current watchers, non-exclusive first (read-only view). */
+  /** The current watchers in no particular order (read-only view). */
   get watchers(): readonly Watcher[] {
     return this.#exclusive.length ? this.#shared.concat(this.#exclusive) : this.#shared;
   }
@@ -165,14 +210,19 @@ export abstract class Description {
    * Tells the watchers that `events` were raised. Call it after the state
    * change, so that `poll()` already reports the new readiness.
    *
-   * @param events The raised bits, or `0` when unknown (wakes everyone).
+   * @param events The raised bits, or `0` when unknown (matches every
+   * watcher).
+   * @param all Wake every exclusive watcher too (Linux's `wake_up_all`, as
+   * `pipe_release` and a socket's state change do), instead of stopping at
+   * the first one that woke a waiter.
    */
-  protected notify(events: number): void {
+  protected notify(events: number, all = false): void {
+    // Newest registration first: Linux's add_wait_queue inserts at the head.
     const shared = this.#shared;
-    for (let i = 0; i < shared.length; i++) shared[i].wake(events);
+    for (let i = shared.length - 1; i >= 0; i--) shared[i].wake(events);
     const exclusive = this.#exclusive;
     for (let i = 0; i < exclusive.length; i++) {
-      if (exclusive[i].wake(events)) break;
+      if (exclusive[i].wake(events) && !all) break;
     }
   }
 }

@@ -55,6 +55,9 @@ class FreeList {
   }
 }
 
+/** Called with an fd number as it is closed, before its description is released. */
+export type CloseHook = (fd: number) => void;
+
 /** The table itself. One instance, {@linkcode descriptors}, serves the process. */
 class DescriptorTable {
   #files: (Description | undefined)[] = [];
@@ -64,6 +67,12 @@ class DescriptorTable {
   /** Descriptors held outside the table: connections accepted from Deno, not yet by the program. */
   #held = 0;
   #slotWaiters = new Set<() => void>();
+  #closeHooks: CloseHook[] = [];
+
+  /** Registers a hook run on every close (kqueue deletes the fd's knotes there). */
+  onClose(hook: CloseHook): void {
+    this.#closeHooks.push(hook);
+  }
 
   get limit(): number {
     return this.#limit;
@@ -142,6 +151,7 @@ class DescriptorTable {
     this.#files[fd] = undefined;
     this.#free.push(fd);
     this.#open--;
+    for (const hook of this.#closeHooks) hook(fd);
     desc.release();
     this.#slotFreed();
     return 0;

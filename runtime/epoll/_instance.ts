@@ -18,7 +18,12 @@
  *   disarmed until `EPOLL_CTL_MOD`. The work is proportional to the items
  *   returned, never to the size of the interest set.
  * - ADD and MOD poll the description at once and queue the item when it is
- *   already ready, edge-triggered too (`ep_insert`/`ep_modify`).
+ *   already ready, edge-triggered too (`ep_insert`/`ep_modify`). MOD polls
+ *   even when the item is already queued: polling an inner epoll drops its
+ *   stale items, as `ep_item_poll` does.
+ * - An epoll tells its own watchers (outer epolls) with the wake key
+ *   `EPOLLIN` alone (`ep_poll_safewake`), so an outer interest that asks for
+ *   `EPOLLRDNORM` without `EPOLLIN` is queued only by ADD/MOD's own poll.
  * - An epoll is itself pollable (readable while it has ready items), so it
  *   can sit inside another epoll; ADD refuses cycles and nesting deeper than
  *   Linux's `EP_MAX_NESTS` (4) with `-ELOOP`.
@@ -28,9 +33,11 @@
  * @module
  */
 
-import { Description, type Watcher } from "../core/description.ts";
-import { EINTR, ELOOP } from "../core/errno.ts";
+import { Description, type FilterCounts, type Watcher } from "../core/description.ts";
+import { EINTR } from "../core/errno.ts";
+import { checkNesting } from "../core/_nesting.ts";
 import { loopTurn, loopTurnDue } from "../core/_loop_turn.ts";
+import { holdTimers } from "../timer/_queue.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -51,8 +58,6 @@ export interface EpollEvent {
 
 /** Flag bits that are not poll events (`EP_PRIVATE_BITS`). */
 const PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
-/** Linux's `EP_MAX_NESTS`. */
-const MAX_NESTS = 4;
 /** The largest delay `setTimeout` takes; longer waits re-arm. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -88,6 +93,10 @@ class Interest implements Watcher {
 
   detach(): void {
     this.ep.forget(this);
+  }
+
+  get owner(): Description {
+    return this.ep;
   }
 }
 
@@ -127,6 +136,18 @@ export class EpollDescription extends Description {
     return 0;
   }
 
+  /** The watched descriptions (for the nesting check shared with kqueue). */
+  *watched(): Iterable<Description> {
+    for (const item of this.items) yield item.desc;
+  }
+
+  /** kqueue's view: `data` 1 while readable; no `EVFILT_WRITE` on an epoll. */
+  override counts(out: FilterCounts): void {
+    super.counts(out);
+    out.writable = -1;
+    out.writeReady = false;
+  }
+
   /** Finds the interest for (desc, fd), the key Linux uses. */
   find(desc: Description, fd: number): Interest | undefined {
     for (const w of desc.watchers) {
@@ -136,11 +157,8 @@ export class EpollDescription extends Description {
   }
 
   insert(desc: Description, fd: number, events: number, data: unknown): number {
-    if (desc instanceof EpollDescription) {
-      if (desc.#reaches(this, 0) || this.#upwardDepth(0) + desc.#downwardDepth(0) > MAX_NESTS) {
-        return -ELOOP;
-      }
-    }
+    const loop = checkNesting(this, desc);
+    if (loop < 0) return loop;
     const item = new Interest(this, desc, fd, events, data);
     this.items.add(item);
     desc.watch(item);
@@ -158,12 +176,13 @@ export class EpollDescription extends Description {
   }
 
   /**
-   * ADD and MOD: queue the item when it is ready now. Unlike a wake-up from
-   * the description, an item already queued wakes nobody (ep_insert and
-   * ep_modify only wake when they link the item).
+   * ADD and MOD: poll the description (always: an inner epoll drops its
+   * stale items while polled) and queue the item when it is ready now.
+   * Unlike a wake-up from the description, an item already queued wakes
+   * nobody (ep_insert and ep_modify only wake when they link the item).
    */
   #queueIfReady(item: Interest): void {
-    if (item.queued || (item.desc.poll() & item.events) === 0) return;
+    if ((item.desc.poll() & item.events) === 0 || item.queued) return;
     this.itemRaised(item, 0);
   }
 
@@ -182,13 +201,23 @@ export class EpollDescription extends Description {
   itemRaised(item: Interest, events: number): boolean {
     if (!item.queued) this.#append(item);
     const woke = this.#wakeOne();
-    // Nested epolls: we became (or stay) readable; tell our own watchers.
-    if (this.watchers.length > 0) this.notify(EPOLLIN | EPOLLRDNORM);
-    // Exclusive items count as a wake-up only if the bits include theirs.
+    // Nested epolls: we became (or stay) readable; tell our own watchers
+    // with ep_poll_safewake's key, EPOLLIN alone.
+    if (this.watchers.length > 0) this.notify(EPOLLIN);
+    // Exclusive items count as a wake-up only if they woke a waiter for
+    // their own direction (ep_poll_callback's switch on EPOLLIN/EPOLLOUT).
     if (!item.exclusive) return true;
     if (!woke) return false;
-    const inout = events & (EPOLLIN | EPOLLOUT);
-    return inout === 0 || (inout & item.events) !== 0;
+    switch (events & (EPOLLIN | EPOLLOUT)) {
+      case 0:
+        return true;
+      case EPOLLIN:
+        return (item.events & EPOLLIN) !== 0;
+      case EPOLLOUT:
+        return (item.events & EPOLLOUT) !== 0;
+      default:
+        return false;
+    }
   }
 
   /**
@@ -294,6 +323,8 @@ export class EpollDescription extends Description {
   sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      // A timerfd may be what wakes us: keep the shared timer alive meanwhile.
+      const unhold = holdTimers();
       const waiter: Waiter = {
         woken: false,
         resolve: () => done("wake"),
@@ -303,6 +334,7 @@ export class EpollDescription extends Description {
         if (waiter.woken) return;
         waiter.woken = true;
         if (timer !== undefined) clearTimeout(timer);
+        unhold();
         signal?.removeEventListener("abort", onAbort);
         if (why !== "wake") {
           const i = this.#waiters.indexOf(waiter);
@@ -351,39 +383,5 @@ export class EpollDescription extends Description {
     item.prev = item.next = null;
     item.queued = false;
     this.#readyCount--;
-  }
-
-  /** Whether `target` is this epoll or reachable from it through nested epolls. */
-  #reaches(target: EpollDescription, depth: number): boolean {
-    if (this === target) return true;
-    if (depth > MAX_NESTS) return true;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription && item.desc.#reaches(target, depth + 1)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Longest chain of epolls below this one, itself included. */
-  #downwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription) {
-        best = Math.max(best, item.desc.#downwardDepth(depth + 1));
-      }
-    }
-    return best + 1;
-  }
-
-  /** Longest chain of epolls above this one that watch it, itself excluded. */
-  #upwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const w of this.watchers) {
-      if (w instanceof Interest) best = Math.max(best, 1 + w.ep.#upwardDepth(depth + 1));
-    }
-    return best;
   }
 }

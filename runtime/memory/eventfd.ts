@@ -6,14 +6,15 @@
  *   would not overflow (counter below `0xfffffffffffffffe`).
  * - A read takes the whole counter and zeroes it, or with
  *   {@linkcode EFD_SEMAPHORE} takes 1; an empty counter gives `-EAGAIN`.
- * - A write adds; `-EAGAIN` when the sum would pass the maximum, `-EINVAL`
- *   for `0xffffffffffffffff`. Every write raises `EPOLLIN` (a new edge), as
+ * - A write of exactly 8 bytes adds; `-EAGAIN` when the sum would pass the
+ *   maximum, `-EINVAL` for `0xffffffffffffffff` or any other length (a read
+ *   takes any buffer of at least 8 bytes). Every write raises `EPOLLIN` (a new edge), as
  *   Linux's `eventfd_write` wakes readers on each write.
  *
  * @module
  */
 
-import { Description } from "../core/description.ts";
+import { Description, type FilterCounts } from "../core/description.ts";
 import { EAGAIN, EINVAL } from "../core/errno.ts";
 import {
   EFD_CLOEXEC,
@@ -48,6 +49,16 @@ export class EventFd extends Description {
     return mask;
   }
 
+  /** kqueue: `data` the counter (read), the room before the maximum (write). */
+  override counts(out: FilterCounts): void {
+    out.readable = Number(this.#count);
+    out.readEof = false;
+    out.writable = this.#count < MAX ? Number(MAX - this.#count) : 0;
+    out.writeReady = this.#count < MAX;
+    out.writeEof = false;
+    out.error = 0;
+  }
+
   override read(buf: Uint8Array): number {
     if (buf.length < 8) return -EINVAL;
     if (this.#count === 0n) return -EAGAIN;
@@ -59,7 +70,8 @@ export class EventFd extends Description {
   }
 
   override write(buf: Uint8Array): number {
-    if (buf.length < 8) return -EINVAL;
+    // eventfd_write: exactly 8 bytes (Linux 6.9+; older kernels took more).
+    if (buf.length !== 8) return -EINVAL;
     const value = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
     if (value === ULLONG_MAX) return -EINVAL;
     if (value > MAX - this.#count) return -EAGAIN;

@@ -1,20 +1,29 @@
 /**
- * In-memory pipes (`pipe(2)`) with Linux's readiness rules (`fs/pipe.c`).
+ * In-memory pipes (`pipe(2)`) with Linux's buffer and readiness rules
+ * (`fs/pipe.c`).
  *
- * - Capacity 64 KiB. Writes of up to `PIPE_BUF` (4096) bytes are atomic: all
- *   or `-EAGAIN`. Larger writes accept what fits.
- * - The read end is `EPOLLIN` while bytes are buffered and `EPOLLHUP` once
- *   every write end is closed (a read then returns 0 after the data).
- * - The write end is `EPOLLOUT` while at least `PIPE_BUF` bytes are free
- *   (Linux: a free page) and `EPOLLERR` once every read end is closed; a
- *   write then returns `-EPIPE`.
- * - Every write raises `EPOLLIN` on the read end, so an edge-triggered
- *   reader sees each arrival, as on Linux.
+ * - The buffer is Linux's ring of 16 page slots of 4096 bytes. A write first
+ *   appends its sub-page remainder (`len % 4096` bytes) to the last slot when
+ *   that slot's page has room, then fills new slots a page at a time; a
+ *   non-blocking write returns what went in, or `-EAGAIN` when nothing did.
+ *   So 64 KiB fit in page-sized writes, fewer in writes that do not merge,
+ *   and a write of at most `PIPE_BUF` (4096) bytes is all or nothing.
+ * - A read takes bytes slot by slot; a slot is freed when its last byte is
+ *   read.
+ * - The read end is `EPOLLIN` while a slot holds bytes and `EPOLLHUP` once
+ *   the write end is closed (a read then returns 0 after the data).
+ * - The write end is `EPOLLOUT` while a slot is free and `EPOLLERR` once the
+ *   read end is closed; a write then returns `-EPIPE`.
+ * - Wake-ups are Linux's: every write that is not empty raises `EPOLLIN` on
+ *   the read end, even one that returns `-EAGAIN` ("epoll nonsensically wants
+ *   a wakeup"), so an edge-triggered reader sees each; a read raises
+ *   `EPOLLOUT` on the write end only when it frees a slot of a full pipe;
+ *   closing one end wakes every watcher of the other.
  *
  * @module
  */
 
-import { Description } from "../core/description.ts";
+import { Description, type FilterCounts } from "../core/description.ts";
 import { EAGAIN, EBADF, EPIPE } from "../core/errno.ts";
 import {
   EPOLLERR,
@@ -27,18 +36,30 @@ import {
 import { ByteQueue } from "../core/_byte_queue.ts";
 import { installPair } from "../core/fd_table.ts";
 
-/** Bytes a pipe holds (Linux default: 16 pages). */
-export const PIPE_CAPACITY = 65536;
+/** Linux's `PAGE_SIZE`: the size of one slot. */
+const PAGE_SIZE = 4096;
+/** Linux's `PIPE_DEF_BUFFERS`: slots in a new pipe. */
+const PIPE_SLOTS = 16;
+/** Bytes a pipe holds at most (16 full pages). */
+export const PIPE_CAPACITY = PAGE_SIZE * PIPE_SLOTS;
 /** Writes of at most this many bytes are atomic. */
 export const PIPE_BUF = 4096;
 
 /** The shared state of one pipe. */
 class PipeCore {
   readonly data = new ByteQueue(PIPE_CAPACITY);
+  /** Bytes held by each used slot, oldest first. */
+  readonly slotLen: number[] = [];
+  /** Where the last slot's bytes end in its page (`offset + len`). */
+  lastEnd = 0;
   readerOpen = true;
   writerOpen = true;
   reader!: PipeReadEnd;
   writer!: PipeWriteEnd;
+
+  get full(): boolean {
+    return this.slotLen.length >= PIPE_SLOTS;
+  }
 }
 
 /** The read end of a pipe. */
@@ -49,18 +70,42 @@ export class PipeReadEnd extends Description {
   }
 
   poll(): number {
-    let mask = this.core.data.length > 0 ? EPOLLIN | EPOLLRDNORM : 0;
+    let mask = this.core.slotLen.length > 0 ? EPOLLIN | EPOLLRDNORM : 0;
     if (!this.core.writerOpen) mask |= EPOLLHUP;
     return mask;
   }
 
+  /** kqueue: bytes buffered; EOF once every write end is closed. */
+  override counts(out: FilterCounts): void {
+    out.readable = this.core.data.length;
+    out.readEof = !this.core.writerOpen;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    out.error = 0;
+  }
+
   override read(buf: Uint8Array): number {
     const core = this.core;
+    // pipe_read: "Null read succeeds."
     if (buf.length === 0) return 0;
-    if (core.data.length === 0) return core.writerOpen ? -EAGAIN : 0;
-    const wasWritable = core.writer.poll() & EPOLLOUT;
-    const n = core.data.shift(buf);
-    if (!wasWritable && core.writerOpen) core.writer.raise(EPOLLOUT | EPOLLWRNORM);
+    if (core.slotLen.length === 0) return core.writerOpen ? -EAGAIN : 0;
+    let n = 0;
+    let wakeWriter = false;
+    const slots = core.slotLen;
+    while (n < buf.length && slots.length > 0) {
+      const chars = Math.min(slots[0], buf.length - n);
+      core.data.shift(buf.subarray(n, n + chars));
+      n += chars;
+      slots[0] -= chars;
+      if (slots[0] === 0) {
+        // A slot freed in a full pipe wakes the writers (and only that).
+        wakeWriter ||= core.full;
+        slots.shift();
+        if (slots.length === 0) core.lastEnd = 0;
+      }
+    }
+    if (wakeWriter && core.writerOpen) core.writer.raise(EPOLLOUT | EPOLLWRNORM);
     return n;
   }
 
@@ -70,13 +115,13 @@ export class PipeReadEnd extends Description {
   }
 
   /** Lets the core raise readiness on this end. */
-  raise(events: number): void {
-    this.notify(events);
+  raise(events: number, all = false): void {
+    this.notify(events, all);
   }
 
   protected override onRelease(): void {
     this.core.readerOpen = false;
-    if (this.core.writerOpen) this.core.writer.raise(EPOLLERR);
+    if (this.core.writerOpen) this.core.writer.raise(0, true);
   }
 }
 
@@ -88,9 +133,20 @@ export class PipeWriteEnd extends Description {
   }
 
   poll(): number {
-    let mask = this.core.data.room >= PIPE_BUF ? EPOLLOUT | EPOLLWRNORM : 0;
+    let mask = this.core.full ? 0 : EPOLLOUT | EPOLLWRNORM;
     if (!this.core.readerOpen) mask |= EPOLLERR;
     return mask;
+  }
+
+  /** kqueue: the free slots' bytes, while a slot is free; EOF once every read end is closed. */
+  override counts(out: FilterCounts): void {
+    const free = PIPE_SLOTS - this.core.slotLen.length;
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = this.core.readerOpen ? free * PAGE_SIZE : 0;
+    out.writeReady = free > 0;
+    out.writeEof = !this.core.readerOpen;
+    out.error = 0;
   }
 
   /** Not open for reading (`vfs_read` without `FMODE_READ`). */
@@ -103,21 +159,37 @@ export class PipeWriteEnd extends Description {
     // pipe_write: "Null write succeeds", before the check for readers.
     if (buf.length === 0) return 0;
     if (!core.readerOpen) return -EPIPE;
-    const room = core.data.room;
-    if (room === 0 || (buf.length <= PIPE_BUF && room < buf.length)) return -EAGAIN;
-    const n = core.data.push(buf);
+    const slots = core.slotLen;
+    let n = 0;
+    // Merge the sub-page remainder into the last slot when its page has room.
+    const chars = buf.length & (PAGE_SIZE - 1);
+    if (chars !== 0 && slots.length > 0 && core.lastEnd + chars <= PAGE_SIZE) {
+      core.data.push(buf.subarray(0, chars));
+      slots[slots.length - 1] += chars;
+      core.lastEnd += chars;
+      n = chars;
+    }
+    // Then one new slot per page while slots are free.
+    while (n < buf.length && !core.full) {
+      const take = Math.min(PAGE_SIZE, buf.length - n);
+      core.data.push(buf.subarray(n, n + take));
+      slots.push(take);
+      core.lastEnd = take;
+      n += take;
+    }
+    // Readers are woken whatever came of it, -EAGAIN included.
     core.reader.raise(EPOLLIN | EPOLLRDNORM);
-    return n;
+    return n > 0 ? n : -EAGAIN;
   }
 
   /** Lets the core raise readiness on this end. */
-  raise(events: number): void {
-    this.notify(events);
+  raise(events: number, all = false): void {
+    this.notify(events, all);
   }
 
   protected override onRelease(): void {
     this.core.writerOpen = false;
-    if (this.core.readerOpen) this.core.reader.raise(EPOLLHUP);
+    if (this.core.readerOpen) this.core.reader.raise(0, true);
   }
 }
 

@@ -1,0 +1,523 @@
+/**
+ * The C library through Deno FFI (`Deno.dlopen("libc.so.6")`): a thin,
+ * policy-free OS layer in the style of mio's `sys` module. Every call is
+ * POSIX-shaped and returns `>= 0` or `-errno`, with `errno` read through
+ * `__errno_location()` (mapped once: errno is thread-local and every
+ * synchronous FFI call runs on the JS thread).
+ *
+ * Used by the native socket backend and by tests that compare this library
+ * with the kernel. {@linkcode openLibc} returns the process-wide binding, or
+ * a sentence saying why it is unavailable (not Linux, no FFI permission, no
+ * libc). The binding is loaded once, when this module is imported, and
+ * never unloaded (so the resource sanitizer never sees it opened inside a
+ * test).
+ *
+ * Facts this layer encodes:
+ * - `struct epoll_event` is packed (12 bytes, data at offset 4) on x86-64
+ *   and 16 bytes (data at offset 8) on aarch64; masks are `>>> 0`.
+ * - `usize` parameters take the fast path only as BigInt: lengths are
+ *   converted through a cache.
+ * - `ssize_t` results are declared `i32` (the low half of the return
+ *   register): every buffer passed here is shorter than 2 GiB, and a 32-bit
+ *   result is a plain number, so no BigInt is allocated (and no GC can run
+ *   and clobber `errno`) between the call and the `errno` read.
+ * - A `nonblocking` FFI call runs on another thread, whose `errno` cannot be
+ *   read: {@linkcode Libc.epoll_wait_parked} reports any failure as -EINTR.
+ *
+ * @module
+ */
+
+import { AF_INET, AF_INET6, AF_UNIX } from "../../runtime/core/constants.ts";
+import { EAFNOSUPPORT, EINTR, EINVAL } from "../../runtime/core/errno.ts";
+import type { SockAddr } from "../sockaddr.ts";
+
+/** One event of `epoll_wait`: the mask and the 64-bit `data` token as a number. */
+export interface NativeEvent {
+  /** The event mask, unsigned (`>>> 0`). */
+  events: number;
+  /** The `data` given to `epoll_ctl` (an integer below 2^53). */
+  data: number;
+}
+
+/** POSIX-shaped libc calls. Each returns `>= 0` or `-errno`. */
+export interface Libc {
+  /** `"x86_64"` or `"aarch64"`. */
+  readonly arch: string;
+  /** Size of `struct epoll_event` here (12 on x86-64, 16 on aarch64). */
+  readonly epollEventSize: number;
+  /** `pipe2(2)`: fills `fds[0]` (read end) and `fds[1]` (write end). */
+  pipe2(fds: number[], flags: number): number;
+  /** `socketpair(2)`: fills `sv[0]` and `sv[1]`. */
+  socketpair(domain: number, type: number, protocol: number, sv: number[]): number;
+  /** `eventfd(2)`. */
+  eventfd(initval: number, flags: number): number;
+  /** `epoll_create1(2)`. */
+  epoll_create1(flags: number): number;
+  /** `epoll_ctl(2)` with `{events, data}` (data: an integer token below 2^53). */
+  epoll_ctl(epfd: number, op: number, fd: number, events: number, data: number): number;
+  /** `epoll_wait(2)`, synchronous (use timeout 0 on the JS thread); fills `out[0..n-1]`. */
+  epoll_wait(epfd: number, out: NativeEvent[], maxevents: number, timeoutMs: number): number;
+  /**
+   * `epoll_wait(2)` on a Deno worker thread (`nonblocking` FFI): resolves to
+   * the count (events in `out[0..n-1]`), or -EINTR for any failure (the
+   * worker thread's errno cannot be read). One at a time: a second call
+   * while one is pending returns -EINVAL. The event buffer is held until the
+   * call returns.
+   */
+  epoll_wait_parked(
+    epfd: number,
+    out: NativeEvent[],
+    maxevents: number,
+    timeoutMs: number,
+  ): Promise<number>;
+  /** `read(2)`. */
+  read(fd: number, buf: Uint8Array): number;
+  /** `write(2)`. */
+  write(fd: number, buf: Uint8Array): number;
+  /** `close(2)`. */
+  close(fd: number): number;
+  /** `dup(2)`. */
+  dup(fd: number): number;
+  /** `shutdown(2)`. */
+  shutdown(fd: number, how: number): number;
+  /** `socket(2)`. */
+  socket(domain: number, type: number, protocol: number): number;
+  /** `bind(2)`; -EINVAL for an address that cannot be encoded. */
+  bind(fd: number, addr: SockAddr): number;
+  /** `listen(2)`. */
+  listen(fd: number, backlog: number): number;
+  /** `accept4(2)`; fills `addr` with the peer's address when given. */
+  accept4(fd: number, flags: number, addr?: SockAddr): number;
+  /** `connect(2)`; -EINVAL for an address that cannot be encoded. */
+  connect(fd: number, addr: SockAddr): number;
+  /** `getsockopt(2)` into `optval`; returns the option's length. */
+  getsockopt(fd: number, level: number, name: number, optval: Uint8Array): number;
+  /** `setsockopt(2)` from `optval`. */
+  setsockopt(fd: number, level: number, name: number, optval: Uint8Array): number;
+  /** `getsockopt(2)` of an `int` option; returns its value (options read here are >= 0). */
+  getsockoptInt(fd: number, level: number, name: number): number;
+  /** `setsockopt(2)` of an `int` option. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  /** `getsockname(2)`; fills `out`. */
+  getsockname(fd: number, out: SockAddr): number;
+  /** `getpeername(2)`; fills `out`. */
+  getpeername(fd: number, out: SockAddr): number;
+  /** `fcntl(2)` with an integer argument. */
+  fcntl(fd: number, cmd: number, arg: number): number;
+  /** `sched_yield(2)`. */
+  sched_yield(): number;
+}
+
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  epoll_wait_nb: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  dup: { parameters: ["i32"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  sched_yield: { parameters: [], result: "i32" },
+} as const;
+
+/**
+ * The process-wide libc binding, or a sentence saying why it is unavailable
+ * (not Linux, not x86-64/aarch64, no `--allow-ffi`, or no `libc.so.6`).
+ * Loaded once, at import; every call returns the same value.
+ *
+ * @example Create a pipe and move a byte through it
+ * ```ts
+ * import { openLibc } from "./libc.ts";
+ * const libc = openLibc();
+ * if (typeof libc !== "string") {
+ *   const fds: number[] = [];
+ *   libc.pipe2(fds, 0);
+ *   libc.write(fds[1], new Uint8Array([7]));
+ *   const buf = new Uint8Array(1);
+ *   console.log(libc.read(fds[0], buf), buf[0]); // 1 7
+ *   libc.close(fds[0]);
+ *   libc.close(fds[1]);
+ * }
+ * ```
+ */
+export function openLibc(): Libc | string {
+  return loaded;
+}
+
+function load(): Libc | string {
+  if (Deno.build.os !== "linux") return `the native backend needs Linux (this is ${Deno.build.os})`;
+  if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
+    return `the native backend needs x86-64 or aarch64 (this is ${Deno.build.arch})`;
+  }
+  let state: string;
+  try {
+    state = Deno.permissions.querySync({ name: "ffi" }).state;
+  } catch (e) {
+    return `the FFI permission cannot be queried: ${(e as Error).message}`;
+  }
+  if (state !== "granted") return "the native backend needs the FFI permission (--allow-ffi)";
+  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  } catch (e) {
+    return `libc.so.6 cannot be loaded: ${(e as Error).message}`;
+  }
+  return bind(lib.symbols, Deno.build.arch);
+}
+
+// Lengths as BigInt (`usize` takes the fast path only as BigInt); buffer
+// sizes repeat, so the conversions are cached.
+const bigLengths = new Map<number, bigint>();
+function usize(n: number): bigint {
+  let b = bigLengths.get(n);
+  if (b === undefined) {
+    b = BigInt(n);
+    if (bigLengths.size < 4096) bigLengths.set(n, b);
+  }
+  return b;
+}
+
+/** Largest length handed to `read`/`write` (results are 32-bit). */
+const MAX_IO = 0x40000000;
+
+// deno-lint-ignore no-explicit-any
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] & Record<string, any>;
+
+function bind(s: Symbols, arch: string): Libc {
+  const errnoPtr = s.__errno_location();
+  if (errnoPtr === null) throw new Error("__errno_location returned NULL");
+  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoPtr, 4));
+  const ret = (r: number): number => (r < 0 ? -errno[0] : r);
+
+  const evSize = arch === "x86_64" ? 12 : 16;
+  const dataOff = arch === "x86_64" ? 4 : 8;
+  const ctlBuf = new Uint8Array(16);
+  const ctlView = new DataView(ctlBuf.buffer);
+  let waitBuf = new Uint8Array(evSize * 64);
+  let waitView = new DataView(waitBuf.buffer);
+  let parkBuf: Uint8Array | null = new Uint8Array(evSize * 64);
+  const pair = new Int32Array(2);
+  const pairBytes = new Uint8Array(pair.buffer);
+  const addrBuf = new Uint8Array(128);
+  const addrView = new DataView(addrBuf.buffer);
+  const lenBuf = new Uint32Array(1);
+  const lenBytes = new Uint8Array(lenBuf.buffer);
+  const optBuf = new Int32Array(1);
+  const optBytes = new Uint8Array(optBuf.buffer);
+
+  function decodeEvents(view: DataView, out: NativeEvent[], n: number): void {
+    for (let i = 0; i < n; i++) {
+      const off = i * evSize;
+      const events = view.getUint32(off, true) >>> 0;
+      const lo = view.getUint32(off + dataOff, true);
+      const hi = view.getUint32(off + dataOff + 4, true);
+      const data = hi * 0x100000000 + lo;
+      const e = out[i];
+      if (e === undefined) out[i] = { events, data };
+      else {
+        e.events = events;
+        e.data = data;
+      }
+    }
+  }
+
+  function nameCall(
+    fn: (fd: number, a: Uint8Array, l: Uint8Array) => number,
+    fd: number,
+    out: SockAddr,
+  ): number {
+    lenBuf[0] = addrBuf.length;
+    const r = ret(fn(fd, addrBuf, lenBytes));
+    if (r < 0) return r;
+    const a = decodeSockaddr(addrView, lenBuf[0]);
+    if (a === null) return -EAFNOSUPPORT;
+    fillAddr(a, out);
+    return 0;
+  }
+
+  return {
+    arch,
+    epollEventSize: evSize,
+    pipe2(fds, flags) {
+      const r = ret(s.pipe2(pairBytes, flags));
+      if (r === 0) {
+        fds[0] = pair[0];
+        fds[1] = pair[1];
+      }
+      return r;
+    },
+    socketpair(domain, type, protocol, sv) {
+      const r = ret(s.socketpair(domain, type, protocol, pairBytes));
+      if (r === 0) {
+        sv[0] = pair[0];
+        sv[1] = pair[1];
+      }
+      return r;
+    },
+    eventfd: (initval, flags) => ret(s.eventfd(initval >>> 0, flags)),
+    epoll_create1: (flags) => ret(s.epoll_create1(flags)),
+    epoll_ctl(epfd, op, fd, events, data) {
+      ctlView.setUint32(0, events >>> 0, true);
+      ctlView.setUint32(dataOff, data >>> 0, true);
+      ctlView.setUint32(dataOff + 4, Math.floor(data / 0x100000000) >>> 0, true);
+      return ret(s.epoll_ctl(epfd, op, fd, ctlBuf));
+    },
+    epoll_wait(epfd, out, maxevents, timeoutMs) {
+      if (maxevents > 0 && maxevents * evSize > waitBuf.length) {
+        waitBuf = new Uint8Array(maxevents * evSize);
+        waitView = new DataView(waitBuf.buffer);
+      }
+      const n = ret(s.epoll_wait(epfd, waitBuf, maxevents, timeoutMs));
+      if (n > 0) decodeEvents(waitView, out, n);
+      return n;
+    },
+    async epoll_wait_parked(epfd, out, maxevents, timeoutMs) {
+      if (parkBuf === null) return -EINVAL;
+      let buf = parkBuf;
+      if (maxevents > 0 && maxevents * evSize > buf.length) {
+        buf = new Uint8Array(maxevents * evSize);
+      }
+      parkBuf = null; // held by the pending call until it returns
+      let n: number;
+      try {
+        n = await s.epoll_wait_nb(epfd, buf, maxevents, timeoutMs);
+      } finally {
+        parkBuf = buf;
+      }
+      if (n < 0) return -EINTR;
+      if (n > 0) decodeEvents(new DataView(buf.buffer), out, n);
+      return n;
+    },
+    read: (fd, buf) => ret(s.read(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
+    write: (fd, buf) => ret(s.write(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
+    close: (fd) => ret(s.close(fd)),
+    dup: (fd) => ret(s.dup(fd)),
+    shutdown: (fd, how) => ret(s.shutdown(fd, how)),
+    socket: (domain, type, protocol) => ret(s.socket(domain, type, protocol)),
+    bind(fd, addr) {
+      const len = encodeSockaddr(addr, addrView);
+      return len < 0 ? len : ret(s.bind(fd, addrBuf, len));
+    },
+    listen: (fd, backlog) => ret(s.listen(fd, backlog)),
+    accept4(fd, flags, addr) {
+      lenBuf[0] = addrBuf.length;
+      const r = ret(s.accept4(fd, addrBuf, lenBytes, flags));
+      if (r >= 0 && addr !== undefined) {
+        const a = decodeSockaddr(addrView, lenBuf[0]);
+        if (a !== null) fillAddr(a, addr);
+      }
+      return r;
+    },
+    connect(fd, addr) {
+      const len = encodeSockaddr(addr, addrView);
+      return len < 0 ? len : ret(s.connect(fd, addrBuf, len));
+    },
+    getsockopt(fd, level, name, optval) {
+      lenBuf[0] = optval.length;
+      const r = ret(s.getsockopt(fd, level, name, optval, lenBytes));
+      return r < 0 ? r : lenBuf[0];
+    },
+    setsockopt: (fd, level, name, optval) =>
+      ret(s.setsockopt(fd, level, name, optval, optval.length)),
+    getsockoptInt(fd, level, name) {
+      lenBuf[0] = 4;
+      optBuf[0] = 0;
+      const r = ret(s.getsockopt(fd, level, name, optBytes, lenBytes));
+      return r < 0 ? r : optBuf[0];
+    },
+    setsockoptInt(fd, level, name, value) {
+      optBuf[0] = value;
+      return ret(s.setsockopt(fd, level, name, optBytes, 4));
+    },
+    getsockname: (fd, out) => nameCall(s.getsockname, fd, out),
+    getpeername: (fd, out) => nameCall(s.getpeername, fd, out),
+    fcntl: (fd, cmd, arg) => ret(s.fcntl(fd, cmd, BigInt(arg))),
+    sched_yield: () => ret(s.sched_yield()),
+  };
+}
+
+function fillAddr(a: SockAddr, out: SockAddr): void {
+  const o = out as unknown as Record<string, unknown>;
+  for (const k of Object.keys(o)) delete o[k];
+  Object.assign(o, a);
+}
+
+// --- struct sockaddr ---------------------------------------------------------
+
+/**
+ * Encodes `addr` as `struct sockaddr_in`/`sockaddr_in6`/`sockaddr_un` into
+ * `view` (at least 110 bytes). Returns the address length, -EAFNOSUPPORT
+ * for an unknown family, or -EINVAL for an address that does not parse.
+ * A Unix path starting with NUL is an abstract address.
+ */
+export function encodeSockaddr(addr: SockAddr, view: DataView): number {
+  if (addr === null || typeof addr !== "object") return -EINVAL;
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  if (addr.family === AF_INET || addr.family === AF_INET6) {
+    const port = addr.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return -EINVAL;
+    if (typeof addr.address !== "string") return -EINVAL;
+    if (addr.family === AF_INET) {
+      const ip = parseIPv4(addr.address);
+      if (ip === null) return -EINVAL;
+      bytes.fill(0, 0, 16);
+      view.setUint16(0, AF_INET, true);
+      view.setUint16(2, port, false);
+      bytes.set(ip, 4);
+      return 16;
+    }
+    const ip = parseIPv6(addr.address);
+    if (ip === null) return -EINVAL;
+    bytes.fill(0, 0, 28);
+    view.setUint16(0, AF_INET6, true);
+    view.setUint16(2, port, false);
+    bytes.set(ip, 8);
+    return 28;
+  }
+  if (addr.family === AF_UNIX) {
+    if (typeof addr.path !== "string") return -EINVAL;
+    const path = new TextEncoder().encode(addr.path);
+    const abstract = path.length > 0 && path[0] === 0;
+    if (path.length > 108 || (!abstract && path.length > 107)) return -EINVAL;
+    bytes.fill(0, 0, 110);
+    view.setUint16(0, AF_UNIX, true);
+    bytes.set(path, 2);
+    return abstract ? 2 + path.length : 2 + path.length + 1;
+  }
+  return -EAFNOSUPPORT;
+}
+
+/** Decodes a `struct sockaddr` of `len` bytes from `view`; null for an unknown family. */
+export function decodeSockaddr(view: DataView, len: number): SockAddr | null {
+  if (len < 2) return null;
+  const family = view.getUint16(0, true);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  if (family === AF_INET && len >= 16) {
+    return {
+      family: AF_INET,
+      address: `${bytes[4]}.${bytes[5]}.${bytes[6]}.${bytes[7]}`,
+      port: view.getUint16(2, false),
+    };
+  }
+  if (family === AF_INET6 && len >= 24) {
+    return {
+      family: AF_INET6,
+      address: formatIPv6(bytes.subarray(8, 24)),
+      port: view.getUint16(2, false),
+    };
+  }
+  if (family === AF_UNIX) {
+    const raw = bytes.subarray(2, Math.min(len, 110));
+    if (raw.length > 0 && raw[0] === 0) {
+      return { family: AF_UNIX, path: new TextDecoder().decode(raw) };
+    }
+    const nul = raw.indexOf(0);
+    return {
+      family: AF_UNIX,
+      path: new TextDecoder().decode(nul < 0 ? raw : raw.subarray(0, nul)),
+    };
+  }
+  return null;
+}
+
+/** Parses a dotted-quad IPv4 literal; null when it is not one. */
+export function parseIPv4(s: string): Uint8Array | null {
+  const parts = s.split(".");
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return null;
+    const v = Number(p);
+    if (v > 255) return null;
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Parses an IPv6 literal (with `::` and a trailing dotted quad); null when it is not one. */
+export function parseIPv6(s: string): Uint8Array | null {
+  const halves = s.split("::");
+  if (halves.length > 2) return null;
+  const groups = (h: string): number[] | null => {
+    if (h === "") return [];
+    const out: number[] = [];
+    const parts = h.split(":");
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (i === parts.length - 1 && p.includes(".")) {
+        const v4 = parseIPv4(p);
+        if (v4 === null) return null;
+        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return null;
+        out.push(parseInt(p, 16));
+      }
+    }
+    return out;
+  };
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (head === null || tail === null) return null;
+  if (halves.length === 2 && halves[0].includes(".")) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const all = [...head, ...new Array(missing).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = all[i] >> 8;
+    out[2 * i + 1] = all[i] & 0xff;
+  }
+  return out;
+}
+
+/** Formats 16 address bytes as RFC 5952 text (`::ffff:a.b.c.d` for IPv4-mapped). */
+export function formatIPv6(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[2 * i] << 8) | b[2 * i + 1]);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  }
+  let bestAt = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
+  if (bestAt < 0) return hex(g);
+  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
+}
+
+// Loaded at import, so that a test calling openLibc() never sees the library
+// opened inside it (the resource sanitizer reports a library loaded during a
+// test). Cheap: libc is already mapped into the process.
+const loaded: Libc | string = load();

@@ -1,0 +1,343 @@
+/**
+ * The one helper module of the test suite: readiness probes, epoll waits
+ * with a deadline, byte patterns, and the loopback TCP fixtures (a listening
+ * socket, a connected pair, Deno peers that read everything).
+ *
+ * Library sockets are obtained only through the public calls (`socket`,
+ * `bind`, `listen`, `connect`, `accept`), so a suite can run the same tests
+ * over another socket backend by changing how these helpers are called.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  accept,
+  AF_INET,
+  bind,
+  close,
+  connect,
+  EAGAIN,
+  EINPROGRESS,
+  EPOLL_CTL_ADD,
+  epollCreate1,
+  epollCtl,
+  EPOLLERR,
+  type EpollEvent,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLMSG,
+  EPOLLOUT,
+  EPOLLPRI,
+  EPOLLRDBAND,
+  EPOLLRDHUP,
+  EPOLLRDNORM,
+  epollWait,
+  EPOLLWRBAND,
+  EPOLLWRNORM,
+  ErrnoError,
+  getsockname,
+  getsockopt,
+  type InetSockAddr,
+  listen,
+  read,
+  SO_ERROR,
+  SOCK_STREAM,
+  type SockAddr,
+  socket,
+  SOL_SOCKET,
+  write,
+} from "../mod.ts";
+import { type KEvent, kevent } from "../mod.ts";
+
+/** The loopback address every network test uses. */
+export const LOOPBACK = "127.0.0.1";
+
+/** Every event bit a program can ask for (EPOLLERR and EPOLLHUP come regardless). */
+export const ALL_EVENTS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND |
+  EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
+
+/** What `tcp_poll` reports for readable data: EPOLLIN | EPOLLRDNORM. */
+export const TCP_IN = EPOLLIN | EPOLLRDNORM;
+/** What `tcp_poll` reports for room to write: EPOLLOUT | EPOLLWRNORM. */
+export const TCP_OUT = EPOLLOUT | EPOLLWRNORM;
+/** What `tcp_poll` reports for a reset or refused TCP socket whose error is pending. */
+export const TCP_DEAD = TCP_IN | TCP_OUT | EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+
+/** An `assert.throws` / `assert.rejects` matcher: an {@linkcode ErrnoError} with `errno` `code`. */
+export function errno(code: number): (e: unknown) => boolean {
+  return (e: unknown) => e instanceof ErrnoError && e.errno === code;
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The 8 bytes of `v` in host (little-endian) order, as eventfd takes them;
+ * with `size`/`offset`, inside a larger buffer that starts `offset` bytes
+ * into its backing store.
+ */
+export function u64(v: bigint, size = 8, offset = 0): Uint8Array {
+  const buf = new Uint8Array(size + offset).subarray(offset);
+  new DataView(buf.buffer, buf.byteOffset, 8).setBigUint64(0, v, true);
+  return buf;
+}
+
+/**
+ * The fd's readiness now, as a private epoll reports it for `events`
+ * (every bit by default), or 0 when it reports nothing.
+ */
+export async function readiness(fd: number, events = ALL_EVENTS): Promise<number> {
+  const epfd = epollCreate1(0);
+  try {
+    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, fd, { events, data: fd }), 0);
+    const out: EpollEvent[] = [];
+    const n = await epollWait(epfd, out, 4, 0);
+    return n === 0 ? 0 : out[0].events;
+  } finally {
+    close(epfd);
+  }
+}
+
+/**
+ * Waits on a private epoll until `fd` reports something for `events`
+ * (EPOLLERR and EPOLLHUP always count; `events` 0 waits for them alone) and
+ * returns that first mask. Fails after `ms`.
+ */
+export async function waitFor(fd: number, events: number, ms = 5000): Promise<number> {
+  const ep = epollCreate1(0);
+  try {
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fd, { events, data: fd }), 0);
+    const out: EpollEvent[] = [];
+    const n = await epollWait(ep, out, 1, ms);
+    assert.ok(n >= 0, `epollWait gave ${n}`);
+    if (n === 0) {
+      throw new Error(`fd ${fd} reported nothing for ${events.toString(16)} in ${ms} ms`);
+    }
+    return out[0].events;
+  } finally {
+    close(ep);
+  }
+}
+
+/** A listening library socket on 127.0.0.1 (ephemeral port), its address and port. */
+export function listenLoopback(
+  backlog = 128,
+): { fd: number; addr: InetSockAddr; port: number } {
+  const fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert.ok(fd >= 0);
+  assert.equal(bind(fd, { family: AF_INET, address: LOOPBACK, port: 0 }), 0);
+  assert.equal(listen(fd, backlog), 0);
+  const addr = {} as SockAddr;
+  assert.equal(getsockname(fd, addr), 0);
+  assert.ok(addr.family === AF_INET && addr.port > 0);
+  return { fd, addr, port: addr.port };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (found by listening and closing). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+/** Waits for a pending connection on the listening `lfd` and accepts it. */
+export async function acceptOne(lfd: number): Promise<number> {
+  assert.equal(await waitFor(lfd, EPOLLIN), EPOLLIN);
+  const fd = accept(lfd);
+  assert.ok(fd >= 0, `accept gave ${fd}`);
+  return fd;
+}
+
+/** A library client connected to 127.0.0.1:`port` (connect, EPOLLOUT, SO_ERROR 0). */
+export async function connectLoopback(port: number): Promise<number> {
+  const fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert.ok(fd >= 0);
+  try {
+    assert.equal(connect(fd, { family: AF_INET, address: LOOPBACK, port }), -EINPROGRESS);
+    assert.equal(await waitFor(fd, EPOLLOUT), EPOLLOUT);
+    assert.equal(getsockopt(fd, SOL_SOCKET, SO_ERROR), 0);
+    return fd;
+  } catch (e) {
+    close(fd);
+    throw e;
+  }
+}
+
+/** A library fd accepted over loopback and its Deno peer; `using` closes what is still open. */
+export interface AcceptedPair extends Disposable {
+  /** The listening library socket. */
+  readonly listener: number;
+  /** The accepted library socket. */
+  readonly fd: number;
+  /** The Deno client connected to it. */
+  readonly peer: Deno.Conn;
+  /** Closes `fd` now (as the test's own `close`); the result of `close`. */
+  closeFd(): number;
+}
+
+/** A connected pair: a library fd accepted from a listening library socket, and its Deno peer. */
+export async function acceptedPair(): Promise<AcceptedPair> {
+  const { fd: listener, port } = listenLoopback();
+  let peer: Deno.Conn | undefined;
+  try {
+    peer = await Deno.connect({ hostname: LOOPBACK, port });
+    const fd = await acceptOne(listener);
+    const conn = peer;
+    let open = true;
+    return {
+      listener,
+      fd,
+      peer: conn,
+      closeFd() {
+        open = false;
+        return close(fd);
+      },
+      [Symbol.dispose]() {
+        closeQuietly(conn);
+        if (open) close(fd);
+        close(listener);
+      },
+    };
+  } catch (e) {
+    if (peer) closeQuietly(peer);
+    close(listener);
+    throw e;
+  }
+}
+
+/** Closes a Deno resource that the test may already have closed. */
+export function closeQuietly(r: { close(): void }): void {
+  try {
+    r.close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+  }
+}
+
+/** Reads from a Deno conn until EOF; returns everything. */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  let total = 0;
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+    total += n;
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Reads exactly `n` bytes from a Deno conn (fails at EOF). */
+export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const r = await conn.read(out.subarray(off));
+    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += r;
+  }
+  return out;
+}
+
+/** Writes all of `data` to a Deno conn. */
+export async function writeAllDeno(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
+}
+
+/** Deterministic test bytes. */
+export function pattern(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Reads exactly `n` bytes from a library fd, waiting with epoll; fails at EOF. */
+export async function libReadExactly(fd: number, n: number, ms = 5000): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const r = read(fd, out.subarray(off));
+    if (r === -EAGAIN) {
+      assert.ok((await waitFor(fd, EPOLLIN, ms)) & EPOLLIN, `fd ${fd}: no EPOLLIN`);
+      continue;
+    }
+    if (r <= 0) throw new Error(`read gave ${r} after ${off} of ${n} bytes`);
+    off += r;
+  }
+  return out;
+}
+
+/** Writes all of `data` to a library fd, waiting for EPOLLOUT when the buffer is full. */
+export async function libWriteAll(fd: number, data: Uint8Array, ms = 5000): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const w = write(fd, data.subarray(off));
+    if (w === -EAGAIN) {
+      assert.ok((await waitFor(fd, EPOLLOUT, ms)) & EPOLLOUT, `fd ${fd}: no EPOLLOUT`);
+      continue;
+    }
+    if (w < 0) throw new Error(`write gave ${w} after ${off} bytes`);
+    off += w;
+  }
+}
+
+/**
+ * Asserts two byte arrays are equal. (`assert.deepEqual` walks typed arrays
+ * element by element in Deno's node polyfill, far too slowly for megabytes.)
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let i = 0;
+  while (i < actual.length && actual[i] === expected[i]) i++;
+  assert.equal(i, actual.length, `${what}: first difference at byte ${i}`);
+}
+
+// kqueue.
+
+/** A change (or expected event) with defaults for the fields a test does not care about. */
+export function kev(
+  ident: number,
+  filter: number,
+  flags: number,
+  fflags = 0,
+  data = 0,
+  udata: unknown = undefined,
+): KEvent {
+  return { ident, filter, flags, fflags, data, udata };
+}
+
+/** Applies changes with no event list; returns kevent's result. */
+export function change(kq: number, ...changes: KEvent[]): Promise<number> {
+  return kevent(kq, changes, [], 0, null);
+}
+
+/** Polls (timeout 0) and returns the events. */
+export async function poll(kq: number, nevents = 64): Promise<KEvent[]> {
+  const out: KEvent[] = [];
+  const n = await kevent(kq, [], out, nevents, { sec: 0, nsec: 0 });
+  if (n < 0) throw new Error(`kevent failed: ${n}`);
+  return out.slice(0, n);
+}
+
+/** Waits (no timeout) for events and returns them. */
+export async function next(kq: number, nevents = 64): Promise<KEvent[]> {
+  const out: KEvent[] = [];
+  const n = await kevent(kq, [], out, nevents, null);
+  if (n < 0) throw new Error(`kevent failed: ${n}`);
+  return out.slice(0, n);
+}

@@ -1,0 +1,137 @@
+/**
+ * TCP reset: a peer that resets mid-stream (RST in ESTABLISHED) and one that
+ * closes with unread bytes after its FIN (RST in CLOSE_WAIT). Linux keeps the
+ * error in one slot (`sk_err`): read, write and `SO_ERROR` each may take it,
+ * once.
+ */
+
+import assert from "node:assert/strict";
+import {
+  close,
+  ECONNRESET,
+  EPIPE,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLRDHUP,
+  getsockopt,
+  read,
+  SO_ERROR,
+  SOL_SOCKET,
+  write,
+} from "../mod.ts";
+import {
+  acceptedPair,
+  acceptOne,
+  libReadExactly,
+  listenLoopback,
+  readExactly,
+  readiness,
+  TCP_DEAD,
+  waitFor,
+} from "./_helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * The resetting peer, in a child process: it connects, sends "ping", reads
+ * 4 bytes, lets more arrive unread, and exits. The kernel closes its socket
+ * with unread bytes and no FIN first: a RST in ESTABLISHED. (An in-process
+ * `Deno.Conn.close()` shuts the write side first, so its RST follows a FIN.)
+ */
+const RESET_PEER = `
+const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(Deno.args[0]) });
+await c.write(new TextEncoder().encode("ping"));
+const b = new Uint8Array(4);
+for (let got = 0; got < 4;) got += (await c.read(b.subarray(got)))!;
+await new Promise((r) => setTimeout(r, 100));
+Deno.exit(0);
+`;
+
+/**
+ * Runs `body` with a library-side connection that its peer reset
+ * mid-stream; closes everything afterwards.
+ */
+async function withResetConnection(body: (fd: number) => Promise<void> | void): Promise<void> {
+  const { fd: lfd, port } = listenLoopback();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", RESET_PEER, String(port)],
+    stdin: "null",
+    stdout: "null",
+  }).spawn();
+  let sfd = -1;
+  try {
+    sfd = await acceptOne(lfd);
+    assert.equal(dec.decode(await libReadExactly(sfd, 4)), "ping");
+    assert.equal(write(sfd, enc.encode("never read")), 10);
+    // Only ERR|HUP asked: the wait ends on the reset itself.
+    assert.equal(await waitFor(sfd, 0), EPOLLERR | EPOLLHUP);
+    assert.equal((await child.status).code, 0);
+    await body(sfd);
+  } finally {
+    await child.status;
+    if (sfd >= 0) close(sfd);
+    close(lfd);
+  }
+}
+
+Deno.test("peer reset mid-stream: ERR|HUP, read -ECONNRESET once, then EOF and -EPIPE", async () => {
+  await withResetConnection(async (sfd) => {
+    assert.equal(await readiness(sfd), TCP_DEAD);
+    const buf = new Uint8Array(64);
+    assert.equal(read(sfd, buf), -ECONNRESET);
+    // The error was consumed by read: no ERR, SO_ERROR 0, EOF, then EPIPE.
+    assert.equal(await readiness(sfd), TCP_DEAD & ~EPOLLERR);
+    assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), 0);
+    assert.equal(read(sfd, buf), 0);
+    assert.equal(read(sfd, buf), 0);
+    assert.equal(write(sfd, enc.encode("x")), -EPIPE);
+    assert.equal(write(sfd, enc.encode("x")), -EPIPE);
+    assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), 0);
+  });
+});
+
+Deno.test("peer reset: SO_ERROR consumes the error (then read 0, write -EPIPE)", async () => {
+  await withResetConnection(async (sfd) => {
+    assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), ECONNRESET);
+    assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), 0);
+    assert.equal(await readiness(sfd), TCP_DEAD & ~EPOLLERR);
+    // Linux: sk_err is one slot; once read, recv sees RCV_SHUTDOWN and returns 0.
+    assert.equal(read(sfd, new Uint8Array(8)), 0);
+    assert.equal(write(sfd, enc.encode("x")), -EPIPE);
+  });
+});
+
+Deno.test("peer reset: first write gives -ECONNRESET, later writes -EPIPE", async () => {
+  await withResetConnection(async (sfd) => {
+    assert.equal(write(sfd, enc.encode("x")), -ECONNRESET);
+    assert.equal(write(sfd, enc.encode("x")), -EPIPE);
+    assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), 0);
+    assert.equal(read(sfd, new Uint8Array(8)), 0);
+    assert.equal(await readiness(sfd), TCP_DEAD & ~EPOLLERR);
+  });
+});
+
+Deno.test("peer FIN then RST (a Deno peer closing with unread bytes): EOF, then EPIPE", async () => {
+  using pair = await acceptedPair();
+  const { fd: sfd, peer } = pair;
+  assert.equal(write(sfd, enc.encode("never read")), 10);
+  assert.equal(dec.decode(await readExactly(peer, 4)), "neve");
+  // Deno's close shuts the write side (FIN), then closes with 6 bytes unread (RST).
+  peer.close();
+  assert.equal(await waitFor(sfd, EPOLLRDHUP), EPOLLRDHUP);
+  assert.equal(read(sfd, new Uint8Array(8)), 0);
+  // Linux already knows of the RST here (ERR|HUP, SO_ERROR EPIPE); the library
+  // learns it from its next Deno write, so the first write is still accepted.
+  assert.equal(write(sfd, enc.encode("x")), 1);
+  assert.equal(await waitFor(sfd, 0), EPOLLERR | EPOLLHUP);
+  assert.equal(await readiness(sfd), TCP_DEAD);
+  // tcp_reset in CLOSE_WAIT sets EPIPE; the FIN keeps reads at EOF.
+  assert.equal(read(sfd, new Uint8Array(8)), 0);
+  assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), EPIPE);
+  assert.equal(await readiness(sfd), TCP_DEAD & ~EPOLLERR);
+  assert.equal(write(sfd, enc.encode("x")), -EPIPE);
+  assert.equal(write(sfd, enc.encode("x")), -EPIPE);
+  assert.equal(read(sfd, new Uint8Array(8)), 0);
+  assert.equal(getsockopt(sfd, SOL_SOCKET, SO_ERROR), 0, "the error was reported once");
+});
