@@ -30,6 +30,7 @@
  */
 
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
+import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
 import { ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
 import {
@@ -198,6 +199,7 @@ export class DataChannel {
   }
 
   #onRead(n: number | null): void {
+    noteLoopTurn();
     const size = this.#readLen;
     const probe = this.#readProbe;
     this.#reading = false;
@@ -246,6 +248,7 @@ export class DataChannel {
   }
 
   #onWrite(n: number): void {
+    noteLoopTurn();
     this.#writing = false;
     this.tx.pinned = false;
     const was = this.writable;
