@@ -17,10 +17,15 @@ export interface ServerOptions {
   stats: boolean;
   /** Seconds between summary lines (default 5). */
   interval: number;
+  /** Seconds without traffic after which a connection is closed; 0: never. */
+  idleTimeout: number;
 }
 
-/** Parses `--host`, `--port`, `--stats`, `--interval` from `args`. */
-export function parseServerArgs(args: string[] = Deno.args): ServerOptions {
+/**
+ * Parses `--host`, `--port`, `--stats`, `--interval` and `--idle-timeout`
+ * (seconds, fractions allowed; 0 disables it) from `args`.
+ */
+export function parseServerArgs(args: string[] = Deno.args, idleTimeout = 0): ServerOptions {
   const { values } = parseArgs({
     args,
     options: {
@@ -28,8 +33,15 @@ export function parseServerArgs(args: string[] = Deno.args): ServerOptions {
       port: { type: "string", default: "8080" },
       stats: { type: "boolean", default: false },
       interval: { type: "string", default: "5" },
+      "idle-timeout": { type: "string", default: String(idleTimeout) },
     },
   });
+  const idle = Number(values["idle-timeout"]);
+  if (!Number.isFinite(idle) || idle < 0) {
+    throw new TypeError(
+      `Cannot use idle timeout "${values["idle-timeout"]}": expected seconds >= 0`,
+    );
+  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`Cannot use port "${values.port}": expected 0..65535`);
@@ -39,6 +51,7 @@ export function parseServerArgs(args: string[] = Deno.args): ServerOptions {
     port,
     stats: values.stats!,
     interval: Number(values.interval),
+    idleTimeout: idle,
   };
 }
 
@@ -52,8 +65,10 @@ export class Stats {
   bytesIn = 0;
   /** Bytes written to clients. */
   bytesOut = 0;
-  /** Events returned by epoll_wait. */
+  /** Events returned by epoll_wait (or kevent). */
   events = 0;
+  /** Connections closed by the idle timeout. */
+  timedOut = 0;
 }
 
 /**
@@ -71,7 +86,7 @@ export function startStats(name: string, stats: Stats, seconds: number): () => v
     const rss = mem.rss / 2 ** 20;
     const heap = (mem.heapUsed + mem.external) / 2 ** 20;
     console.log(
-      `${name}: ${stats.open} open, ${stats.accepted} accepted, ` +
+      `${name}: ${stats.open} open, ${stats.accepted} accepted, ${stats.timedOut} timed out, ` +
         `${((stats.bytesIn - lastIn) / dt / 2 ** 20).toFixed(1)} MiB/s in, ` +
         `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${
           rss.toFixed(0)
