@@ -52,6 +52,8 @@
  */
 
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
+import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
 import {
@@ -136,6 +138,22 @@ export class DataChannel {
     if (rcvShut && sndShut) mask |= EPOLLHUP;
     if (sndShut || this.#writable) mask |= OUT;
     return mask;
+  }
+
+  /**
+   * kqueue's view (`Description.counts`): bytes buffered, send-buffer room,
+   * EOF after the peer's FIN, our shutdown or a failure, and the pending
+   * error (not taken).
+   */
+  counts(out: FilterCounts): void {
+    const failed = this.#send === "failed";
+    const sndShut = this.#send === "fin-due" || this.#send === "fin-sent";
+    out.error = this.#error;
+    out.readable = this.#rx.length;
+    out.readEof = failed || this.#recv === "eof" || this.#readShut;
+    out.writable = failed || sndShut ? 0 : this.#tx.room;
+    out.writeReady = this.#writable;
+    out.writeEof = failed || sndShut;
   }
 
   /**
@@ -278,6 +296,7 @@ export class DataChannel {
   }
 
   #onRead(n: number | null): void {
+    noteLoopTurn();
     this.#rx.pinned = false;
     const state = this.#recv;
     if (state === "closed") return;
@@ -330,6 +349,7 @@ export class DataChannel {
   }
 
   #onWrite(n: number): void {
+    noteLoopTurn();
     this.#tx.pinned = false;
     const was = this.#writable;
     this.#tx.consume(n);

@@ -66,11 +66,12 @@ import {
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import { type ChannelEvents, DataChannel } from "./_data_channel.ts";
-import { ListenChannel } from "./_listen_channel.ts";
+import { ListenChannel, listenersClosed } from "./_listen_channel.ts";
 
 /** Default receive buffer (Linux `tcp_rmem[1]`). */
 export const DEFAULT_RCVBUF = 131072;
@@ -164,6 +165,28 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     }
   }
 
+  /**
+   * kqueue: pending connections (listening), bytes buffered and send-buffer
+   * room (connected), EOF after the peer's FIN, our shutdown or a failure,
+   * with the pending error; silent while unconnected or connecting.
+   */
+  override counts(out: FilterCounts): void {
+    const ch = this.#data;
+    out.error = this.soError;
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    if (this.#state === "listening") {
+      out.readable = this.#listen!.pending;
+    } else if (this.#state === "failed") {
+      out.readEof = out.writeEof = true;
+    } else if (ch !== undefined) {
+      ch.counts(out);
+    }
+  }
+
   override read(buf: Uint8Array): number {
     // sock_read_iter: a read of nothing is 0 in every state, errors stay pending.
     if (buf.length === 0) return 0;
@@ -242,6 +265,7 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       this.#listen!.untake(conn);
       return fd;
     }
+    this.#listen!.taken();
     sock.#attach(conn);
     void flags; // SOCK_NONBLOCK / SOCK_CLOEXEC: every socket here is non-blocking
     return fd;
@@ -264,7 +288,14 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     const opts = addr.family === AF_UNIX
       ? { transport: "unix" as const, path: addr.path }
       : { transport: "tcp" as const, hostname: addr.address, port: addr.port, signal: ac.signal };
-    (Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>).then(
+    // A listener closed just before is refused, not reset: wait until Deno
+    // has really closed it (see _listen_channel.ts).
+    const closed = listenersClosed();
+    const start = () => Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>;
+    (closed === undefined ? start() : closed.then(() => {
+      ac.signal.throwIfAborted();
+      return start();
+    })).then(
       (conn) => {
         if (ac.signal.aborted) {
           conn.close();
