@@ -36,6 +36,7 @@
 import { Description, type FilterCounts, type Watcher } from "../core/description.ts";
 import { EINTR } from "../core/errno.ts";
 import { checkNesting } from "../core/_nesting.ts";
+import { loopTurn, loopTurnDue } from "../core/_loop_turn.ts";
 import { holdTimers } from "../timer/_queue.ts";
 import {
   EPOLLET,
@@ -266,11 +267,30 @@ export class EpollDescription extends Description {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
+    // A wait that would return without sleeping resolves in a microtask: let
+    // Deno's event loop turn first when it has not for a while, so that a
+    // loop of such waits cannot starve I/O and timers (core/_loop_turn.ts).
+    if (loopTurnDue()) return this.#waitAfterTurn(out, max, timeoutMs, signal);
     // ep_poll: ready events, then a zero timeout, win over a pending signal.
     const n = this.harvest(out, max);
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
     return this.#waitLoop(out, max, timeoutMs, signal);
+  }
+
+  async #waitAfterTurn(
+    out: EpollEvent[],
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    this.retain();
+    try {
+      await loopTurn();
+      return await this.wait(out, max, timeoutMs, signal);
+    } finally {
+      this.release();
+    }
   }
 
   async #waitLoop(
@@ -287,6 +307,9 @@ export class EpollDescription extends Description {
         const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
         const why = await this.sleep(remaining, signal);
         if (why === "abort") return -EINTR;
+        // Woken from a microtask (an in-memory peer), not by Deno I/O: the
+        // same fairness as above.
+        if (loopTurnDue()) await loopTurn();
         const n = this.harvest(out, max);
         if (n > 0 || why === "timeout") return n;
         if (deadline !== Infinity && performance.now() >= deadline) return 0;
