@@ -481,3 +481,23 @@ Deno.test("KQueue applies changes, throws ErrnoError, iterates and ends waits on
     fds.forEach(close);
   }
 });
+
+Deno.test("a loop of kevent calls that always find events still lets timers run", async () => {
+  const kq = kqueue();
+  const efd = eventfd(1, 0);
+  try {
+    await change(kq, kev(efd, EVFILT_READ, EV_ADD));
+    let fired = false;
+    const timer = setTimeout(() => fired = true, 5);
+    const out: KEvent[] = [];
+    // Without a turn of Deno's event loop the timer never fires and the cap ends the loop.
+    for (let i = 0; i < 2_000_000 && !fired; i++) {
+      assert.equal(await kevent(kq, [], out, 4, null), 1);
+    }
+    clearTimeout(timer);
+    assert.ok(fired, "the timer fired while kevent kept finding events");
+  } finally {
+    close(efd);
+    close(kq);
+  }
+});

@@ -33,6 +33,7 @@ import {
 } from "../core/constants.ts";
 import { descriptors } from "../core/fd_table.ts";
 import { holdTimers } from "../timer/_queue.ts";
+import { loopTurn, loopTurnDue } from "../core/_loop_turn.ts";
 import type { Knote, KnoteOwner } from "./_knote.ts";
 
 /** A kevent: a change given to `kevent`, or an event it returns (FreeBSD's `struct kevent`). */
@@ -221,10 +222,30 @@ export class KQueueDescription extends Description implements KnoteOwner {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
+    // A wait that would return without sleeping resolves in a microtask: let
+    // Deno's event loop turn first when it has not for a while, so that a
+    // loop of such waits cannot starve I/O and timers (core/_loop_turn.ts).
+    if (loopTurnDue()) return this.#waitAfterTurn(out, start, max, timeoutMs, signal);
     const n = this.harvest(out, start, max);
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
     return this.#waitLoop(out, start, max, timeoutMs, signal);
+  }
+
+  async #waitAfterTurn(
+    out: KEvent[],
+    start: number,
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    this.retain();
+    try {
+      await loopTurn();
+      return await this.wait(out, start, max, timeoutMs, signal);
+    } finally {
+      this.release();
+    }
   }
 
   async #waitLoop(
@@ -242,6 +263,9 @@ export class KQueueDescription extends Description implements KnoteOwner {
         const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
         const why = await this.#sleep(remaining, signal);
         if (why === "abort") return -EINTR;
+        // Woken from a microtask (an in-memory peer, a user event), not by
+        // Deno I/O: the same fairness as above.
+        if (loopTurnDue()) await loopTurn();
         const n = this.harvest(out, start, max);
         if (n > 0 || why === "timeout") return n;
         if (deadline !== Infinity && performance.now() >= deadline) return 0;
