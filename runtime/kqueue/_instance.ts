@@ -33,7 +33,7 @@ import {
 } from "../core/constants.ts";
 import { descriptors } from "../core/fd_table.ts";
 import { holdTimers } from "../timer/_queue.ts";
-import { Knote, type KnoteOwner } from "./_knote.ts";
+import type { Knote, KnoteOwner } from "./_knote.ts";
 
 /** A kevent: a change given to `kevent`, or an event it returns (FreeBSD's `struct kevent`). */
 export interface KEvent {
