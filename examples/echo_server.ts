@@ -2,7 +2,7 @@
  * A level-triggered echo server on deno-epoll.
  *
  * ```sh
- * deno run -A examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--idle-timeout 0]
+ * deno run --allow-net examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5] [--idle-timeout 0]
  * ```
  *
  * One epoll set, one loop. A connection is watched for `EPOLLIN`; what it
@@ -38,7 +38,7 @@ import {
   timerfdSettime,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { idleTimeoutFlag, openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -48,10 +48,18 @@ interface Conn {
   lastActive: number;
 }
 
-const opts = parseServerArgs();
+const opts = parseServerArgs({
+  name: "echo_server",
+  summary: "a level-triggered echo server: every byte a client sends comes back",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: nc 127.0.0.1 8080",
+  ],
+  flags: { "idle-timeout": idleTimeoutFlag(0) },
+});
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("echo_server", opts);
+const listenFd = await openListener("echo_server", opts);
 const LISTENER = Symbol("listener");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
 if (opts.stats) startStats("echo_server", stats, opts.interval);
@@ -60,7 +68,7 @@ const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];
 
 // The idle timeout: one periodic timerfd, watched like any other fd.
-const idleMs = opts.idleTimeout * 1000;
+const idleMs = opts["idle-timeout"] * 1000;
 const conns = new Set<Conn>();
 const ticker = { fd: -1 };
 if (idleMs > 0) {

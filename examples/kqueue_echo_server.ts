@@ -2,7 +2,7 @@
  * An echo server written the BSD way, on deno-epoll's kqueue.
  *
  * ```sh
- * deno run -A examples/kqueue_echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--idle-timeout 60]
+ * deno run --allow-net examples/kqueue_echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5] [--idle-timeout 60]
  * ```
  *
  * One kqueue, one loop, changes submitted with the next wait:
@@ -49,7 +49,7 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { idleTimeoutFlag, openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -58,11 +58,19 @@ interface Conn {
   open: boolean;
 }
 
-const opts = parseServerArgs(Deno.args, 60);
-const idleMs = Math.round(opts.idleTimeout * 1000);
+const opts = parseServerArgs({
+  name: "kqueue_echo_server",
+  summary: "an echo server written the BSD way (kqueue), closing idle connections",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: nc 127.0.0.1 8080",
+  ],
+  flags: { "idle-timeout": idleTimeoutFlag(60) },
+});
+const idleMs = Math.round(opts["idle-timeout"] * 1000);
 const stats = new Stats();
 const kq = kqueue();
-const listenFd = openListener("kqueue_echo_server", opts);
+const listenFd = await openListener("kqueue_echo_server", opts);
 const LISTENER = Symbol("listener");
 if (opts.stats) startStats("kqueue_echo_server", stats, opts.interval);
 
