@@ -2,7 +2,7 @@
  * A level-triggered echo server on deno-epoll.
  *
  * ```sh
- * deno run -A examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ * deno run --allow-net examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5]
  * ```
  *
  * One epoll set, one loop. A connection is watched for `EPOLLIN`; what it
@@ -37,10 +37,17 @@ interface Conn {
   pending: Uint8Array | null;
 }
 
-const opts = parseServerArgs();
+const opts = parseServerArgs({
+  name: "echo_server",
+  summary: "a level-triggered echo server: every byte a client sends comes back",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: nc 127.0.0.1 8080",
+  ],
+});
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("echo_server", opts);
+const listenFd = await openListener("echo_server", opts);
 const LISTENER = Symbol("listener");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
 if (opts.stats) startStats("echo_server", stats, opts.interval);
