@@ -108,6 +108,8 @@ export interface Libc {
   getsockname(fd: number, out: SockAddr): number;
   /** `getpeername(2)`; fills `out`. */
   getpeername(fd: number, out: SockAddr): number;
+  /** `ioctl(2)` with an `int` out-parameter (`FIONREAD`, `TIOCOUTQ`): its value, or `-errno`. */
+  ioctlInt(fd: number, request: number): number;
   /** `fcntl(2)` with an integer argument. */
   fcntl(fd: number, cmd: number, arg: number): number;
   /** `sched_yield(2)`. */
@@ -146,6 +148,7 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   sched_yield: { parameters: [], result: "i32" },
 } as const;
 
@@ -374,6 +377,11 @@ function bind(s: Symbols, arch: string): Libc {
     getsockname: (fd, out) => nameCall(s.getsockname, fd, out),
     getpeername: (fd, out) => nameCall(s.getpeername, fd, out),
     fcntl: (fd, cmd, arg) => ret(s.fcntl(fd, cmd, BigInt(arg))),
+    ioctlInt(fd, request) {
+      optBuf[0] = 0;
+      const r = ret(s.ioctl(fd, usize(request), optBytes));
+      return r < 0 ? r : optBuf[0];
+    },
     sched_yield: () => ret(s.sched_yield()),
   };
 }

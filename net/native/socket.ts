@@ -30,6 +30,7 @@
 import type { Libc } from "./libc.ts";
 import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { close as closeFd } from "../../runtime/core/fd_table.ts";
 import { type SockAddr, validateAddr } from "../sockaddr.ts";
@@ -45,7 +46,10 @@ import {
   EPOLLRDNORM,
   EPOLLWRBAND,
   EPOLLWRNORM,
+  IPPROTO_TCP,
+  SHUT_RD,
   SO_ERROR,
+  SO_SNDBUF,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
@@ -59,6 +63,12 @@ const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
 const MSG_NOSIGNAL = 0x4000;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 const INT_MAX = 0x7fffffff;
+/** `ioctl` requests: bytes in the receive queue, bytes not yet acknowledged. */
+const FIONREAD = 0x541b;
+const TIOCOUTQ = 0x5411;
+/** `getsockopt(IPPROTO_TCP, TCP_INFO)`; `tcpi_unacked` (offset 24) is the accept backlog of a listener. */
+const TCP_INFO = 11;
+const TCPI_UNACKED = 24;
 
 /**
  * A JS number as a C `int` argument: integers in range pass unchanged;
@@ -78,6 +88,9 @@ export class NativeSocket extends SocketDescription {
   #token = 0;
   #mask = 0;
   #listening = false;
+  /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
+  #wrShut = false;
+  static readonly #tcpInfo = new Uint8Array(32);
   readonly #libc: Libc;
   readonly #driver: Driver;
 
@@ -182,6 +195,50 @@ export class NativeSocket extends SocketDescription {
     return n;
   }
 
+  /**
+   * kqueue's view, from the kernel: pending connections (a TCP listener's
+   * backlog through `TCP_INFO`), bytes to read (`FIONREAD`), send-buffer room
+   * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask. The pending error is
+   * not reported (reading `SO_ERROR` would clear it).
+   */
+  override counts(out: FilterCounts): void {
+    const mask = this.#mask;
+    const libc = this.#libc;
+    out.error = 0;
+    if (!this.#listening && (mask & (EPOLLHUP | EPOLLRDHUP)) === EPOLLHUP) {
+      // Never connected (tcp_poll: HUP without RDHUP): both filters silent.
+      out.readable = out.writable = 0;
+      out.readEof = out.writeEof = out.writeReady = false;
+      return;
+    }
+    out.readEof = (mask & EPOLLRDHUP) !== 0 || (mask & EPOLLERR) !== 0;
+    out.writeEof = this.#wrShut || (mask & (EPOLLHUP | EPOLLERR)) !== 0;
+    out.writeReady = (mask & EPOLLOUT) !== 0 && !out.writeEof;
+    out.readable = 0;
+    out.writable = 0;
+    if (this.#kfd < 0) return;
+    if (this.#listening) {
+      if (this.domain === AF_UNIX) {
+        out.readable = mask & EPOLLIN ? 1 : 0;
+      } else {
+        const info = NativeSocket.#tcpInfo;
+        const n = libc.getsockopt(this.#kfd, IPPROTO_TCP, TCP_INFO, info);
+        out.readable = n >= TCPI_UNACKED + 4
+          ? new DataView(info.buffer).getUint32(TCPI_UNACKED, true)
+          : (mask & EPOLLIN ? 1 : 0);
+      }
+      out.writeReady = false;
+      return;
+    }
+    const rx = libc.ioctlInt(this.#kfd, FIONREAD);
+    out.readable = rx > 0 ? rx : 0;
+    if (out.writeReady) {
+      const q = libc.ioctlInt(this.#kfd, TIOCOUTQ);
+      const sndbuf = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_SNDBUF);
+      out.writable = Math.max(sndbuf - (q > 0 ? q : 0), 0);
+    }
+  }
+
   override bind(addr: SockAddr): number {
     const bad = validateAddr(this.domain, addr);
     if (bad) return bad;
@@ -227,7 +284,10 @@ export class NativeSocket extends SocketDescription {
 
   override shutdown(how: number): number {
     const r = this.#libc.shutdown(this.#kfd, cint(how));
-    if (r === 0) this.#refresh();
+    if (r === 0) {
+      if (how !== SHUT_RD) this.#wrShut = true;
+      this.#refresh();
+    }
     return r;
   }
 
