@@ -42,7 +42,7 @@
 export * from "./runtime/core/errno.ts";
 export * from "./runtime/core/constants.ts";
 export * from "./runtime/core/constants.ts";
-export { Description, type Watcher } from "./runtime/core/description.ts";
+export { Description, type FilterCounts, type Watcher } from "./runtime/core/description.ts";
 export {
   close,
   dup,
@@ -66,6 +66,14 @@ export { socketpair } from "./net/pair/socketpair.ts";
 export { eventfd } from "./runtime/memory/eventfd.ts";
 export type { InetSockAddr, SockAddr, UnixSockAddr } from "./net/sockaddr.ts";
 export { Epoll } from "./runtime/objects/epoll.ts";
+export { type KEvent, kevent, kqueue } from "./runtime/kqueue/kevent.ts";
+export { KQueue } from "./runtime/objects/kqueue.ts";
+export {
+  type ITimerSpec,
+  timerfdCreate,
+  timerfdGettime,
+  timerfdSettime,
+} from "./runtime/timer/timerfd.ts";
 export {
   accept,
   accept4,

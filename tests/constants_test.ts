@@ -81,3 +81,45 @@ Deno.test("mod.ts exports every call SPEC.md names", () => {
   const exported = lib as unknown as Record<string, unknown>;
   for (const name of names) assert.equal(typeof exported[name], "function", name);
 });
+
+Deno.test("mod.ts exports every SPEC-kqueue constant and call with its FreeBSD (timerfd: Linux) value", () => {
+  const KQ: Record<string, number> = {
+    EVFILT_READ: -1,
+    EVFILT_WRITE: -2,
+    EVFILT_TIMER: -7,
+    EVFILT_USER: -11,
+    EV_ADD: 0x1,
+    EV_DELETE: 0x2,
+    EV_ENABLE: 0x4,
+    EV_DISABLE: 0x8,
+    EV_ONESHOT: 0x10,
+    EV_CLEAR: 0x20,
+    EV_RECEIPT: 0x40,
+    EV_DISPATCH: 0x80,
+    EV_ERROR: 0x4000,
+    EV_EOF: 0x8000,
+    NOTE_FFNOP: 0,
+    NOTE_FFAND: 0x40000000,
+    NOTE_FFOR: 0x80000000,
+    NOTE_FFCOPY: 0xc0000000,
+    NOTE_FFCTRLMASK: 0xc0000000,
+    NOTE_FFLAGSMASK: 0xffffff,
+    NOTE_TRIGGER: 0x1000000,
+    NOTE_SECONDS: 0x1,
+    NOTE_MSECONDS: 0x2,
+    NOTE_USECONDS: 0x4,
+    NOTE_NSECONDS: 0x8,
+    NOTE_ABSTIME: 0x10,
+    CLOCK_REALTIME: 0,
+    CLOCK_MONOTONIC: 1,
+    TFD_TIMER_ABSTIME: 1,
+    TFD_NONBLOCK: 0o4000,
+    TFD_CLOEXEC: 0o2000000,
+  };
+  const exported = lib as unknown as Record<string, unknown>;
+  for (const [name, value] of Object.entries(KQ)) assert.equal(exported[name], value, name);
+  for (const name of ["kqueue", "kevent", "timerfdCreate", "timerfdSettime", "timerfdGettime"]) {
+    assert.equal(typeof exported[name], "function", name);
+  }
+  assert.equal(typeof exported.KQueue, "function");
+});

@@ -1,38 +1,71 @@
 /**
  * The data channel of a connected socket: a `Deno.Conn` with a bounded
  * receive buffer fed by a read pump and a bounded send buffer drained by a
- * write pump.
+ * write pump. The channel owns the connection's whole state; its socket
+ * only asks it questions (`readiness()`, `read()`, `write()`, `takeError()`).
  *
  * Deno has no readiness query, only operations in flight (like AFD polls
- * under wepoll), so readiness is synthesized:
+ * under wepoll), so readiness is synthesized from two explicit state
+ * machines, one per direction: receive `paused | reading | eof | failed |
+ * closed` and send `idle | writing | fin-due | fin-sent | lingering |
+ * failed | closed`. Each changes only through its transition function
+ * (`#toRecv`, `#toSend`), checked against the tables in
+ * `_channel_states.ts` that list and explain every legal step.
  *
- * - Read pump: one `conn.read()` is kept in flight. Each completion is an
- *   arrival (`EPOLLIN`); a `null` result is the peer's FIN (`EPOLLRDHUP`).
- *   When the receive buffer is full the pump stops, the kernel's window
- *   closes, and the peer feels the backpressure; the next `read` by the
- *   program restarts it. The read size adapts: it doubles while reads fill
- *   it (up to 64 KiB, bounded by `SO_RCVBUF`) and halves while they come
- *   back mostly empty.
+ * Invariants (asserted where they matter):
+ * - `reading` means one `conn.read()` in flight; `writing`, `fin-due` and
+ *   `lingering` mean one `conn.write()` in flight, and then the send buffer
+ *   is not empty. `failed` and `closed` may still have the operation that
+ *   was in flight when they were entered; no new one starts there. A
+ *   completion arriving in any other state is a bug.
+ * - The error slot (Linux's `sk_err`) is filled once, when the connection
+ *   first fails (the send side enters `failed`); read, write and `SO_ERROR`
+ *   share it, and whichever comes first takes it.
+ * - A failure after the peer's FIN leaves the receive side at `eof` (Linux
+ *   reports the FIN before `sk_err`), and a FIN that Deno delivers after the
+ *   failure moves it from `failed` to `eof`.
+ * - After `close()` the receive side is `closed` and nothing is reported
+ *   to the owner any more; the send side may linger until its bytes are out.
+ * - `SHUT_RD` is the one fact beside the machines: like Linux's
+ *   `RCV_SHUTDOWN` it changes what the program sees (reads return 0 once
+ *   the buffer is empty, `EPOLLRDHUP`) but not the pump, which keeps
+ *   receiving what the peer still sends.
+ *
+ * Mechanics:
+ * - Read pump: while there is room, one `conn.read()` is in flight. Each
+ *   completion is an arrival (`EPOLLIN`); `null` is the peer's FIN
+ *   (`EPOLLRDHUP`). A full buffer pauses the pump, the kernel's window
+ *   closes, the peer feels the backpressure; the program's next read
+ *   resumes it. The read size doubles while reads fill it (up to 64 KiB,
+ *   bounded by `SO_RCVBUF`) and halves while they come back mostly empty.
  * - Idle connections are cheap: a small read goes into a 32-byte buffer that
- *   V8 keeps on its heap, and the empty receive and send storage is
- *   released. Larger reads go straight into the free space of the receive
- *   ring, no copy.
+ *   V8 keeps on its heap, and empty receive and send storage is released.
+ *   Larger reads go straight into the free space of the receive ring.
  * - Write pump: `write` copies into the send buffer (`SO_SNDBUF`) and, when
- *   no Deno write is in flight, starts one. Bytes written meanwhile are
- *   coalesced and go out together in the next Deno write.
- *   Writability is the room left in that buffer.
+ *   no Deno write is in flight, starts one; bytes written meanwhile go out
+ *   together in the next. Writability is the room left in that buffer.
  * - `conn.read()` is used, never `conn.readable`: the stream closes the
- *   resource at EOF and would break half-close.
- * - `close()` rejects a pending read with `Interrupted`: that is our own
- *   close, not a failure.
+ *   resource at EOF and would break half-close. `close()` rejects a pending
+ *   read with `Interrupted`: our own close, not a failure.
  *
  * @module
  */
 
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
-import { ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
+import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
+import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
 import {
+  impossible,
+  RECV_NEXT,
+  type RecvState,
+  SEND_NEXT,
+  type SendState,
+} from "./_channel_states.ts";
+import {
+  EPOLLERR,
+  EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
   EPOLLRDHUP,
@@ -56,92 +89,139 @@ export interface ChannelEvents {
   channelRaised(events: number): void;
 }
 
-/** Readiness-relevant bits the channel raises. */
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM;
-const RDHUP = EPOLLRDHUP;
 
 /** A connected stream over a `Deno.Conn`. */
 export class DataChannel {
   readonly conn: Deno.Conn;
-  readonly rx: ByteQueue;
-  readonly tx: ByteQueue;
-  /** The peer sent FIN. */
-  eof = false;
-  /** The connection failed (reset, broken pipe); positive errno, 0 if not. */
-  failed = 0;
-  /** `close()` was called: nothing more is reported. */
-  closed = false;
   #owner: ChannelEvents;
-  #reading = false;
-  #writing = false;
+  #rx: ByteQueue;
+  #tx: ByteQueue;
+  #recv: RecvState = "paused";
+  #send: SendState = "idle";
+  /** The error slot (`sk_err`): a positive errno until read, write or `SO_ERROR` takes it. */
+  #error = 0;
+  /** Our `SHUT_RD` (see the module invariants). */
+  #readShut = false;
   #readSize = PROBE;
   /** The small read buffer of idle connections (on V8's heap). */
   #probe = new Uint8Array(PROBE);
   /** Size and target of the read in flight. */
   #readLen = 0;
   #readProbe = false;
+  /** Ends a linger whose peer never reads; set exactly while `lingering`. */
+  #orphanTimer: ReturnType<typeof setTimeout> | undefined;
   // Completion callbacks made once per channel: no closures per operation.
   #readDone = (n: number | null) => this.#onRead(n);
   #readFailed = (err: unknown) => this.#onReadError(err);
   #writeDone = (n: number) => this.#onWrite(n);
   #writeFailed = (err: unknown) => this.#onWriteError(err);
-  /** A `closeWrite` is due once the send buffer drains. */
-  #shutWrite = false;
-  #wroteFin = false;
-  /** `close` waits for the send buffer to drain (close with unsent bytes). */
-  #lingering = false;
-  /** Ends a linger whose peer never reads. */
-  #orphanTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.Conn, owner: ChannelEvents, rcvbuf: number, sndbuf: number) {
     this.conn = conn;
     this.#owner = owner;
-    this.rx = new ByteQueue(rcvbuf);
-    this.tx = new ByteQueue(sndbuf);
-    this.#pumpRead();
+    this.#rx = new ByteQueue(rcvbuf);
+    this.#tx = new ByteQueue(sndbuf);
+    this.#startRead();
   }
 
-  /** Whether a write would accept bytes now (`sk_stream_is_writeable`). */
-  get writable(): boolean {
-    const room = this.tx.room;
-    return room > 0 && room >= this.tx.length >> 1;
+  /** The readiness of the connection, as Linux's `tcp_poll` computes it. */
+  readiness(): number {
+    const err = this.#error ? EPOLLERR : 0;
+    if (this.#send === "failed") return err | IN | EPOLLRDHUP | OUT | EPOLLHUP;
+    const rcvShut = this.#recv === "eof" || this.#readShut;
+    const sndShut = this.#send === "fin-due" || this.#send === "fin-sent";
+    let mask = err;
+    if (rcvShut) mask |= IN | EPOLLRDHUP;
+    else if (this.#rx.length > 0) mask |= IN;
+    if (rcvShut && sndShut) mask |= EPOLLHUP;
+    if (sndShut || this.#writable) mask |= OUT;
+    return mask;
   }
 
-  /** Bytes waiting to be sent. */
-  get unsent(): number {
-    return this.tx.length;
+  /**
+   * kqueue's view (`Description.counts`): bytes buffered, send-buffer room,
+   * EOF after the peer's FIN, our shutdown or a failure, and the pending
+   * error (not taken).
+   */
+  counts(out: FilterCounts): void {
+    const failed = this.#send === "failed";
+    const sndShut = this.#send === "fin-due" || this.#send === "fin-sent";
+    out.error = this.#error;
+    out.readable = this.#rx.length;
+    out.readEof = failed || this.#recv === "eof" || this.#readShut;
+    out.writable = failed || sndShut ? 0 : this.#tx.room;
+    out.writeReady = this.#writable;
+    out.writeEof = failed || sndShut;
+  }
+
+  /**
+   * Reads buffered bytes (`tcp_recvmsg`): the count, 0 at end of stream
+   * (FIN, `SHUT_RD`, or after the error was taken), the pending error once,
+   * or `-EAGAIN`.
+   */
+  read(buf: Uint8Array): number {
+    if (buf.length === 0) return 0;
+    const n = this.#rx.shift(buf);
+    if (n > 0) {
+      if (this.#recv === "paused") this.#startRead();
+      // An idle connection gives its emptied receive storage back.
+      else if (this.#recv === "reading" && this.#readSize === PROBE) this.#rx.trim(0);
+      return n;
+    }
+    // A FIN received comes first, then the pending error.
+    if (this.#recv === "failed" && this.#error) return -this.takeError();
+    if (this.#recv === "eof" || this.#recv === "failed" || this.#readShut) return 0;
+    return -EAGAIN;
+  }
+
+  /**
+   * Copies what fits into the send buffer: the count, `-EAGAIN` when it is
+   * full, the pending error once after a failure, else `-EPIPE` once the
+   * connection failed or our write side is shut.
+   */
+  write(buf: Uint8Array): number {
+    switch (this.#send) {
+      case "failed":
+        return this.#error ? -this.takeError() : -EPIPE;
+      case "fin-due":
+      case "fin-sent":
+        return -EPIPE;
+      case "lingering":
+      case "closed":
+        return impossible(`write after close (${this.#send})`);
+    }
+    if (buf.length === 0) return 0;
+    const n = this.#tx.push(buf);
+    if (n === 0) return -EAGAIN;
+    if (this.#send === "idle") this.#startWrite("writing");
+    return n;
+  }
+
+  /** Takes the pending error (reading `SO_ERROR` clears it); 0 when none. */
+  takeError(): number {
+    const e = this.#error;
+    this.#error = 0;
+    return e;
+  }
+
+  /** `SHUT_RD`: bytes already received stay readable, then reads return 0; the peer is not told. */
+  shutdownRead(): void {
+    this.#readShut = true;
+  }
+
+  /** `SHUT_WR`: FIN once the send buffer is drained. Idempotent; nothing to do once failed. */
+  shutdownWrite(): void {
+    if (this.#send === "idle") this.#sendFin();
+    else if (this.#send === "writing") this.#toSend("fin-due");
   }
 
   /** Resizes the buffers after `SO_RCVBUF` / `SO_SNDBUF`. */
   resize(rcvbuf: number, sndbuf: number): void {
-    this.rx.limit = rcvbuf;
-    this.tx.limit = sndbuf;
-    this.#pumpRead();
-  }
-
-  /** Copies buffered bytes into `buf`; 0 when none (the socket decides what that means). */
-  read(buf: Uint8Array): number {
-    const n = this.rx.shift(buf);
-    if (n > 0) {
-      if (!this.#reading) this.#pumpRead();
-      // An idle connection gives its emptied receive storage back.
-      else if (this.#readSize === PROBE) this.rx.trim(0);
-    }
-    return n;
-  }
-
-  /** Copies what fits into the send buffer; returns the count (0 when it is full). */
-  write(buf: Uint8Array): number {
-    const n = this.tx.push(buf);
-    if (n > 0 && !this.#writing) this.#pumpWrite();
-    return n;
-  }
-
-  /** Shuts the write side once the send buffer is drained (`SHUT_WR`). */
-  shutdownWrite(): void {
-    this.#shutWrite = true;
-    if (!this.#writing) this.#pumpWrite();
+    this.#rx.limit = rcvbuf;
+    this.#tx.limit = sndbuf;
+    if (this.#recv === "paused") this.#startRead();
   }
 
   /**
@@ -151,35 +231,53 @@ export class DataChannel {
    * orphaned Linux socket is likewise given up on after its retries).
    */
   close(linger: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (linger && this.tx.length > 0 && !this.failed) {
-      this.#lingering = true;
+    if (this.#recv === "closed") return;
+    this.#toRecv("closed");
+    const s = this.#send;
+    if (linger && (s === "writing" || s === "fin-due")) {
+      this.#toSend("lingering");
       const timer = setTimeout(() => this.#closeConn(), ORPHAN_TIMEOUT_MS);
       Deno.unrefTimer(timer);
       this.#orphanTimer = timer;
-      if (!this.#writing) this.#pumpWrite();
       return;
     }
     this.#closeConn();
   }
 
-  #closeConn(): void {
-    this.#lingering = false;
-    if (this.#orphanTimer !== undefined) {
-      clearTimeout(this.#orphanTimer);
-      this.#orphanTimer = undefined;
-    }
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed by Deno (e.g. after a reset): nothing left to free.
-    }
+  // ---- transitions --------------------------------------------------------
+
+  /** The receive side's one transition function. */
+  #toRecv(next: RecvState): void {
+    if (!RECV_NEXT[this.#recv].includes(next)) impossible(`receive ${this.#recv} -> ${next}`);
+    this.#recv = next;
   }
 
-  #pumpRead(): void {
-    if (this.#reading || this.eof || this.failed || this.closed) return;
-    const room = this.rx.room;
+  /** The send side's one transition function. */
+  #toSend(next: SendState): void {
+    if (!SEND_NEXT[this.#send].includes(next)) impossible(`send ${this.#send} -> ${next}`);
+    this.#send = next;
+  }
+
+  /**
+   * The connection failed: fill the error slot (first failure only) and
+   * move both directions to `failed`, except a receive side already at
+   * `eof`. A broken pipe on our side means the peer reset the connection;
+   * after the peer's FIN (CLOSE_WAIT) Linux's `tcp_reset` reports `EPIPE`.
+   */
+  #fail(errno: number): void {
+    if (this.#send !== "failed") {
+      this.#error = errno === EPIPE && this.#recv !== "eof" ? ECONNRESET : errno;
+      this.#toSend("failed");
+      if (this.#recv === "reading" || this.#recv === "paused") this.#toRecv("failed");
+    }
+    this.#owner.channelRaised(0);
+  }
+
+  // ---- read pump ----------------------------------------------------------
+
+  /** `paused -> reading` when there is room; stays `paused` otherwise. */
+  #startRead(): void {
+    const room = this.#rx.room;
     if (room === 0) return; // backpressure: resume when the program reads
     const want = Math.min(room, this.#readSize);
     const probe = want <= PROBE;
@@ -188,90 +286,123 @@ export class DataChannel {
       view = want === PROBE ? this.#probe : this.#probe.subarray(0, want);
     } else {
       // Straight into the ring; the region may be shorter where it wraps.
-      view = this.rx.reserve(want);
-      this.rx.pinned = true;
+      view = this.#rx.reserve(want);
+      this.#rx.pinned = true;
     }
-    this.#reading = true;
+    this.#toRecv("reading");
     this.#readLen = view.length;
     this.#readProbe = probe;
     this.conn.read(view).then(this.#readDone, this.#readFailed);
   }
 
   #onRead(n: number | null): void {
-    const size = this.#readLen;
-    const probe = this.#readProbe;
-    this.#reading = false;
-    this.rx.pinned = false;
-    if (this.closed) return;
+    noteLoopTurn();
+    this.#rx.pinned = false;
+    const state = this.#recv;
+    if (state === "closed") return;
+    if (state !== "reading" && state !== "failed") impossible(`read completed in ${state}`);
     if (n === null) {
-      this.eof = true;
-      this.#owner.channelRaised(IN | RDHUP);
+      this.#toRecv("eof");
+      this.#owner.channelRaised(IN | EPOLLRDHUP);
       return;
     }
+    if (state === "reading") this.#toRecv("paused");
     if (n > 0) {
-      if (probe) this.rx.push(this.#probe.subarray(0, n));
-      else this.rx.commit(n);
-      if (n === this.#readSize) {
-        if (this.#readSize < MAX_READ) this.#readSize *= 2;
-      } else if (n < size >> 3 && this.#readSize > PROBE) {
-        this.#readSize = Math.max(PROBE, this.#readSize >> 1);
-        if (this.#readSize === PROBE && this.tx.length === 0) this.tx.trim(0);
-      }
+      if (this.#readProbe) this.#rx.push(this.#probe.subarray(0, n));
+      else this.#rx.commit(n);
+      this.#adaptReadSize(n);
       this.#owner.channelRaised(IN);
     }
-    this.#pumpRead();
+    if (this.#recv === "paused") this.#startRead();
+  }
+
+  #adaptReadSize(n: number): void {
+    if (n === this.#readSize) {
+      if (this.#readSize < MAX_READ) this.#readSize *= 2;
+    } else if (n < this.#readLen >> 3 && this.#readSize > PROBE) {
+      this.#readSize = Math.max(PROBE, this.#readSize >> 1);
+      if (this.#readSize === PROBE && this.#tx.length === 0) this.#tx.trim(0);
+    }
   }
 
   #onReadError(err: unknown): void {
-    this.#reading = false;
-    this.rx.pinned = false;
-    if (this.closed) return; // our own close interrupted the read
+    this.#rx.pinned = false;
+    const state = this.#recv;
+    if (state === "closed") return; // our own close interrupted the read
+    if (state !== "reading" && state !== "failed") impossible(`read failed in ${state}`);
     this.#fail(errnoOf(err, ECONNRESET));
   }
 
-  #pumpWrite(): void {
-    if (this.#writing || this.failed) return;
-    if (this.tx.length === 0) {
-      if (this.#lingering) {
-        this.#closeConn();
-      } else if (this.#shutWrite && !this.#wroteFin && !this.closed) {
-        this.#wroteFin = true;
-        this.conn.closeWrite().catch(() => {});
-      }
-      return;
-    }
-    this.#writing = true;
-    this.tx.pinned = true;
-    this.conn.write(this.tx.view()).then(this.#writeDone, this.#writeFailed);
+  // ---- write pump ---------------------------------------------------------
+
+  /** Starts a Deno write of everything buffered; `next` is the state that has it in flight. */
+  #startWrite(next: "writing" | "fin-due" | "lingering"): void {
+    if (this.#tx.length === 0) impossible("write of an empty send buffer");
+    if (this.#send !== next) this.#toSend(next);
+    this.#tx.pinned = true;
+    this.conn.write(this.#tx.view()).then(this.#writeDone, this.#writeFailed);
+  }
+
+  #sendFin(): void {
+    this.#toSend("fin-sent");
+    this.conn.closeWrite().catch(() => {});
   }
 
   #onWrite(n: number): void {
-    this.#writing = false;
-    this.tx.pinned = false;
-    const was = this.writable;
-    this.tx.consume(n);
+    noteLoopTurn();
+    this.#tx.pinned = false;
+    const was = this.#writable;
+    this.#tx.consume(n);
     // Idle connections keep no send storage either.
-    if (this.tx.length === 0 && this.#readSize === PROBE) this.tx.trim(0);
-    if (!this.closed && !was && this.writable) this.#owner.channelRaised(OUT);
-    this.#pumpWrite();
+    if (this.#tx.length === 0 && this.#readSize === PROBE) this.#tx.trim(0);
+    if (this.#recv !== "closed" && !was && this.#writable) this.#owner.channelRaised(OUT);
+    const state = this.#send;
+    switch (state) {
+      case "writing":
+      case "fin-due":
+      case "lingering":
+        break;
+      case "failed":
+      case "closed":
+        return; // the connection is over: nothing more goes out
+      default:
+        impossible(`write completed in ${state}`);
+    }
+    if (this.#tx.length > 0) this.#startWrite(state);
+    else if (state === "writing") this.#toSend("idle");
+    else if (state === "fin-due") this.#sendFin();
+    else this.#closeConn();
   }
 
   #onWriteError(err: unknown): void {
-    this.#writing = false;
-    this.tx.pinned = false;
-    this.tx.consume(this.tx.length);
-    if (this.#lingering) {
-      this.#closeConn();
-      return;
+    this.#tx.pinned = false;
+    this.#tx.consume(this.#tx.length);
+    const state = this.#send;
+    if (state === "lingering") return this.#closeConn();
+    if (this.#recv === "closed" || state === "closed") return;
+    if (state !== "writing" && state !== "fin-due" && state !== "failed") {
+      impossible(`write failed in ${state}`);
     }
-    if (this.closed) return;
     this.#fail(errnoOf(err, EPIPE));
   }
 
-  #fail(errno: number): void {
-    // A broken pipe on our side means the peer reset the connection; after
-    // the peer's FIN (CLOSE_WAIT) Linux's tcp_reset reports EPIPE instead.
-    this.failed = errno === EPIPE && !this.eof ? ECONNRESET : errno;
-    this.#owner.channelRaised(0);
+  /** Whether a write would accept bytes now (`sk_stream_is_writeable`). */
+  get #writable(): boolean {
+    const room = this.#tx.room;
+    return room > 0 && room >= this.#tx.length >> 1;
+  }
+
+  /** Closes the Deno connection: the send side ends `closed`. */
+  #closeConn(): void {
+    if (this.#orphanTimer !== undefined) {
+      clearTimeout(this.#orphanTimer);
+      this.#orphanTimer = undefined;
+    }
+    if (this.#send !== "closed") this.#toSend("closed");
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by Deno (e.g. after a reset): nothing left to free.
+    }
   }
 }

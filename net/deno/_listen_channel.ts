@@ -3,20 +3,62 @@
  * keeps one `accept()` in flight and fills a bounded queue of connections
  * the program has not yet taken with `accept`.
  *
- * Each accepted connection is an arrival (`EPOLLIN`). When the queue is full
- * the pump stops and further connections wait in the kernel's backlog. An
- * accept that fails (e.g. the process ran out of descriptors) is retried
- * after a short back-off instead of ending the loop (Deno issue #10148).
+ * Each accepted connection is an arrival (`EPOLLIN`). The pump stops, and
+ * further connections wait in the kernel's backlog, when
+ * - the queue holds `limit` (the `listen` backlog) connections, or
+ * - the descriptor table is full: every queued connection is an OS
+ *   descriptor, so it counts against the table's limit
+ *   (`setDescriptorLimit`, the library's `RLIMIT_NOFILE`) until the program
+ *   accepts it. The pump takes a connection from Deno only while the open
+ *   fds plus the connections queued by every listener stay under the limit,
+ *   except that each listener may always hold one, so that it stays readable
+ *   and `accept` reports `-EMFILE` as on Linux. The pump resumes when an fd
+ *   is closed.
+ *
+ * Accept errors: one that belongs to a single dead connection (the client
+ * reset it while it waited in the backlog; Deno reports `NotConnected` when
+ * it asks the dead socket for its peer address, or `ConnectionAborted` /
+ * `ConnectionReset`) is skipped at once, as Linux's `accept` skips such a
+ * connection. Any other error (descriptor exhaustion in the process, Deno
+ * issue #10148) is retried after a short back-off instead of ending the loop.
+ *
+ * Closing: Deno closes the listening socket only when the accept in flight
+ * has been cancelled, on the event loop's next turn; until then the kernel
+ * still completes handshakes, and those clients are reset instead of
+ * refused. {@linkcode listenersClosed} lets this library's own `connect`
+ * wait for that, so it is refused as on Linux (see README "Where it differs
+ * from Linux" for clients outside the process).
  *
  * @module
  */
 
 import type { ChannelEvents } from "./_data_channel.ts";
 import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
+import { descriptors } from "../../runtime/core/fd_table.ts";
+import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
 
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
 const RETRY_MS = 20;
+
+/** Closed listeners whose accept is still in flight (the socket is not closed yet). */
+const closing = new Set<Promise<unknown>>();
+
+/**
+ * Resolves when every listener closed so far has released its socket, or
+ * `undefined` when none is pending.
+ */
+export function listenersClosed(): Promise<void> | undefined {
+  if (closing.size === 0) return undefined;
+  return Promise.allSettled([...closing]).then(() => {});
+}
+
+/** Accept errors that concern one connection only: skip it and go on. */
+function deadConnection(err: unknown): boolean {
+  return err instanceof Deno.errors.NotConnected ||
+    err instanceof Deno.errors.ConnectionAborted ||
+    err instanceof Deno.errors.ConnectionReset;
+}
 
 /** A listening socket over a `Deno.Listener`. */
 export class ListenChannel {
@@ -26,9 +68,14 @@ export class ListenChannel {
   #queue: Deno.Conn[] = [];
   #head = 0;
   #owner: ChannelEvents;
-  #accepting = false;
+  #accepting: Promise<void> | undefined;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #waitingForSlot = false;
+  #onSlot = () => {
+    this.#waitingForSlot = false;
+    this.#pump();
+  };
 
   constructor(listener: Deno.Listener, owner: ChannelEvents, limit: number) {
     this.listener = listener;
@@ -42,7 +89,11 @@ export class ListenChannel {
     return this.#queue.length - this.#head;
   }
 
-  /** Takes the oldest pending connection. */
+  /**
+   * Takes the oldest pending connection. The caller installs it in the
+   * table (then calls {@linkcode taken}) or gives it back with
+   * {@linkcode untake}.
+   */
   take(): Deno.Conn | undefined {
     if (this.#head >= this.#queue.length) return undefined;
     const conn = this.#queue[this.#head];
@@ -51,8 +102,13 @@ export class ListenChannel {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    this.#pump();
     return conn;
+  }
+
+  /** The connection `take` returned now has an fd: it no longer counts as held. */
+  taken(): void {
+    descriptors.unhold();
+    this.#pump();
   }
 
   /** Puts back a connection `take` returned (the program could not get an fd). */
@@ -72,10 +128,16 @@ export class ListenChannel {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
+    if (this.#waitingForSlot) descriptors.cancelSlotWait(this.#onSlot);
     try {
       this.listener.close();
     } catch {
       // already closed
+    }
+    const inFlight = this.#accepting;
+    if (inFlight !== undefined) {
+      closing.add(inFlight);
+      inFlight.finally(() => closing.delete(inFlight));
     }
     for (let i = this.#head; i < this.#queue.length; i++) {
       try {
@@ -83,24 +145,37 @@ export class ListenChannel {
       } catch {
         // already closed
       }
+      descriptors.unhold();
     }
     this.#queue = [];
     this.#head = 0;
   }
 
   #pump(): void {
-    if (this.#accepting || this.#closed || this.#retry !== undefined) return;
+    if (this.#accepting !== undefined || this.#closed || this.#retry !== undefined) return;
     if (this.pending >= this.limit) return;
-    this.#accepting = true;
-    this.listener.accept().then(
+    if (!descriptors.hold(this.pending === 0)) {
+      if (!this.#waitingForSlot) {
+        this.#waitingForSlot = true;
+        descriptors.whenSlotFree(this.#onSlot);
+      }
+      return;
+    }
+    if (this.#waitingForSlot) {
+      this.#waitingForSlot = false;
+      descriptors.cancelSlotWait(this.#onSlot);
+    }
+    this.#accepting = this.listener.accept().then(
       (conn) => this.#onAccept(conn),
-      () => this.#onError(),
+      (err) => this.#onError(err),
     );
   }
 
   #onAccept(conn: Deno.Conn): void {
-    this.#accepting = false;
+    noteLoopTurn();
+    this.#accepting = undefined;
     if (this.#closed) {
+      descriptors.unhold();
       conn.close();
       return;
     }
@@ -109,9 +184,14 @@ export class ListenChannel {
     this.#pump();
   }
 
-  #onError(): void {
-    this.#accepting = false;
+  #onError(err: unknown): void {
+    this.#accepting = undefined;
+    descriptors.unhold();
     if (this.#closed) return;
+    if (deadConnection(err)) {
+      this.#pump();
+      return;
+    }
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       this.#pump();

@@ -12,17 +12,24 @@
  * the socket hears both: a program may add a fresh socket to an epoll set
  * and call `listen` later, and it is still woken for connections.
  *
- * States (Miri's `SocketState`): `init -> bound -> listening`, and
- * `init|bound -> connecting -> connected | failed`. Readiness follows
- * Linux's `tcp_poll`:
+ * States (Miri's `SocketState`), private and changed only by `#to`:
+ * `init -> bound -> listening`, `init|bound|failed -> connecting ->
+ * connected | failed`, and `init -> connected` for an accepted socket.
+ * `failed` is a failed connect; what happens to a connection after that
+ * (FIN, reset, shutdown) is the data channel's own state machines.
+ * Readiness follows Linux's `tcp_poll`:
  *
  * | state | mask |
  * |---|---|
  * | init, bound (never connected) | `OUT \| HUP` |
  * | listening | `IN` while a connection is pending |
  * | connecting | 0 |
- * | connected | `IN` bytes buffered; `IN \| RDHUP` after the peer's FIN or our `SHUT_RD`; `OUT` while the send buffer has room (always after our `SHUT_WR`); `HUP` once both directions are shut |
- * | failed, reset | `IN \| RDHUP \| OUT \| HUP`, and `ERR` until `SO_ERROR` is read |
+ * | connected | the data channel's `readiness()`: `IN` bytes buffered; `IN \| RDHUP` after the peer's FIN or our `SHUT_RD`; `OUT` while the send buffer has room (always after our `SHUT_WR`); `HUP` once both directions are shut; after a reset `IN \| RDHUP \| OUT \| HUP`, and `ERR` until the error is taken |
+ * | failed | `IN \| RDHUP \| OUT \| HUP`, and `ERR` until `SO_ERROR` is read |
+ *
+ * Invariants: `#data` exists exactly in `connected`, `#listen` exactly in
+ * `listening`, `#connecting` exactly in `connecting`; `soError` is used only
+ * by a failed connect (a connection's error lives in its channel).
  *
  * @module
  */
@@ -59,11 +66,12 @@ import {
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import { type ChannelEvents, DataChannel } from "./_data_channel.ts";
-import { ListenChannel } from "./_listen_channel.ts";
+import { ListenChannel, listenersClosed } from "./_listen_channel.ts";
 
 /** Default receive buffer (Linux `tcp_rmem[1]`). */
 export const DEFAULT_RCVBUF = 131072;
@@ -78,6 +86,21 @@ export const SOMAXCONN = 4096;
 
 type State = "init" | "bound" | "listening" | "connecting" | "connected" | "failed";
 
+/** Every legal state change of a socket. */
+const NEXT: Readonly<Record<State, readonly State[]>> = {
+  // init -> bound: bind(). init -> listening: listen() autobinds. init -> connecting:
+  // connect(). init -> connected: a socket made by accept() gets its connection at once.
+  init: ["bound", "listening", "connecting", "connected"],
+  // bound -> listening: listen(). bound -> connecting: connect().
+  bound: ["listening", "connecting"],
+  listening: [],
+  // connecting -> connected: Deno.connect resolved. connecting -> failed: it rejected.
+  connecting: ["connected", "failed"],
+  connected: [],
+  // failed -> connecting: connect() again after a failed connect.
+  failed: ["connecting"],
+};
+
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM;
 
@@ -85,20 +108,11 @@ const OUT = EPOLLOUT | EPOLLWRNORM;
 export class DenoSocket extends SocketDescription implements ChannelEvents {
   readonly kind: string;
   readonly domain: number;
-  state: State = "init";
+  #state: State = "init";
   #bound: SockAddr | undefined;
   #data: DataChannel | undefined;
   #listen: ListenChannel | undefined;
   #connecting: AbortController | undefined;
-  /** Our own `SHUT_RD` / `SHUT_WR`. */
-  #rdShut = false;
-  #wrShut = false;
-  /**
-   * The channel's failure was latched into `soError` (once). As on Linux,
-   * read, write and `SO_ERROR` share that one slot: whichever comes first
-   * reports the error; later reads see EOF and writes `-EPIPE`.
-   */
-  #resetSeen = false;
 
   /**
    * @param domain AF_INET, AF_INET6 or AF_UNIX.
@@ -115,25 +129,28 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
   }
 
   override get listening(): boolean {
-    return this.state === "listening";
+    return this.#state === "listening";
   }
 
-  /** The data channel, when connected. */
-  get channel(): DataChannel | undefined {
-    return this.#data;
+  /** The socket's one state transition. */
+  #to(next: State): void {
+    if (!NEXT[this.#state].includes(next)) {
+      throw new Error(`socket: impossible transition ${this.#state} -> ${next}`);
+    }
+    this.#state = next;
   }
 
   channelRaised(events: number): void {
-    const ch = this.#data;
-    if (ch?.failed && this.state === "connected" && !this.#resetSeen) {
-      this.#resetSeen = true;
-      this.soError = ch.failed;
-    }
     this.notify(events);
   }
 
+  /** A connection's error lives in its channel; a failed connect's in `soError`. */
+  override takeError(): number {
+    return this.#data ? this.#data.takeError() : super.takeError();
+  }
+
   poll(): number {
-    switch (this.state) {
+    switch (this.#state) {
       case "init":
       case "bound":
         return OUT | EPOLLHUP;
@@ -143,33 +160,43 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
         return 0;
       case "failed":
         return IN | EPOLLRDHUP | OUT | EPOLLHUP | (this.soError ? EPOLLERR : 0);
+      case "connected":
+        return this.#data!.readiness();
     }
-    const ch = this.#data!;
-    let mask = this.soError ? EPOLLERR : 0;
-    if (ch.failed) return mask | IN | EPOLLRDHUP | OUT | EPOLLHUP;
-    const rcvShut = ch.eof || this.#rdShut;
-    if (rcvShut) mask |= IN | EPOLLRDHUP;
-    else if (ch.rx.length > 0) mask |= IN;
-    if (rcvShut && this.#wrShut) mask |= EPOLLHUP;
-    if (this.#wrShut || ch.writable) mask |= OUT;
-    return mask;
+  }
+
+  /**
+   * kqueue: pending connections (listening), bytes buffered and send-buffer
+   * room (connected), EOF after the peer's FIN, our shutdown or a failure,
+   * with the pending error; silent while unconnected or connecting.
+   */
+  override counts(out: FilterCounts): void {
+    const ch = this.#data;
+    out.error = this.soError;
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    if (this.#state === "listening") {
+      out.readable = this.#listen!.pending;
+    } else if (this.#state === "failed") {
+      out.readEof = out.writeEof = true;
+    } else if (ch !== undefined) {
+      ch.counts(out);
+    }
   }
 
   override read(buf: Uint8Array): number {
     // sock_read_iter: a read of nothing is 0 in every state, errors stay pending.
     if (buf.length === 0) return 0;
     const ch = this.#data;
-    if (ch === undefined) return this.state === "connecting" ? -EAGAIN : this.#readUnconnected();
-    const n = ch.read(buf);
-    if (n > 0) return n;
-    // tcp_recvmsg: a FIN received comes first, then the pending error.
-    if (ch.failed && !ch.eof && this.soError) return -this.takeError();
-    if (ch.eof || this.#rdShut || ch.failed) return 0;
-    return -EAGAIN;
+    if (ch === undefined) return this.#state === "connecting" ? -EAGAIN : this.#readUnconnected();
+    return ch.read(buf);
   }
 
   #readUnconnected(): number {
-    if (this.state === "failed") {
+    if (this.#state === "failed") {
       const e = this.takeError();
       return e ? -e : 0;
     }
@@ -179,23 +206,19 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
   override write(buf: Uint8Array): number {
     const ch = this.#data;
     if (ch === undefined) {
-      if (this.state === "connecting") return -EAGAIN;
-      if (this.state === "failed" && this.soError) return -this.takeError();
+      if (this.#state === "connecting") return -EAGAIN;
+      if (this.#state === "failed" && this.soError) return -this.takeError();
       return this.domain === AF_UNIX ? -ENOTCONN : -EPIPE;
     }
-    if (ch.failed) return this.soError ? -this.takeError() : -EPIPE;
-    if (this.#wrShut) return -EPIPE;
-    if (buf.length === 0) return 0;
-    const n = ch.write(buf);
-    return n > 0 ? n : -EAGAIN;
+    return ch.write(buf);
   }
 
   override bind(addr: SockAddr): number {
     const bad = validateAddr(this.domain, addr);
     if (bad) return bad;
-    if (this.state !== "init") return -EINVAL;
+    if (this.#state !== "init") return -EINVAL;
     this.#bound = { ...addr };
-    this.state = "bound";
+    this.#to("bound");
     return 0;
   }
 
@@ -204,11 +227,11 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       Math.max(Number.isFinite(backlog) ? Math.trunc(backlog) : 0, 1),
       SOMAXCONN,
     );
-    if (this.state === "listening") {
+    if (this.#state === "listening") {
       this.#listen!.setLimit(limit);
       return 0;
     }
-    if (this.state !== "init" && this.state !== "bound") return -EINVAL;
+    if (this.#state !== "init" && this.#state !== "bound") return -EINVAL;
     if (this.#bound === undefined && this.domain === AF_UNIX) return -EINVAL;
     const addr = this.#bound ?? anyAddr(this.domain);
     let listener: Deno.Listener;
@@ -226,13 +249,13 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       return -errnoOf(err, EINVAL);
     }
     this.#listen = new ListenChannel(listener, this, limit);
-    this.state = "listening";
+    this.#to("listening");
     this.notify(0);
     return 0;
   }
 
   override accept(flags: number): number {
-    if (this.state !== "listening") return -EINVAL;
+    if (this.#state !== "listening") return -EINVAL;
     const conn = this.#listen!.take();
     if (conn === undefined) return -EAGAIN;
     const sock = new DenoSocket(this.domain, this);
@@ -242,6 +265,7 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       this.#listen!.untake(conn);
       return fd;
     }
+    this.#listen!.taken();
     sock.#attach(conn);
     void flags; // SOCK_NONBLOCK / SOCK_CLOEXEC: every socket here is non-blocking
     return fd;
@@ -250,7 +274,7 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
   override connect(addr: SockAddr): number {
     const bad = validateAddr(this.domain, addr);
     if (bad) return bad;
-    switch (this.state) {
+    switch (this.#state) {
       case "connecting":
         return -EALREADY;
       case "connected":
@@ -260,11 +284,18 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     const ac = new AbortController();
     this.#connecting = ac;
     this.soError = 0;
-    this.state = "connecting";
+    this.#to("connecting");
     const opts = addr.family === AF_UNIX
       ? { transport: "unix" as const, path: addr.path }
       : { transport: "tcp" as const, hostname: addr.address, port: addr.port, signal: ac.signal };
-    (Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>).then(
+    // A listener closed just before is refused, not reset: wait until Deno
+    // has really closed it (see _listen_channel.ts).
+    const closed = listenersClosed();
+    const start = () => Deno.connect(opts as Deno.ConnectOptions) as Promise<Deno.Conn>;
+    (closed === undefined ? start() : closed.then(() => {
+      ac.signal.throwIfAborted();
+      return start();
+    })).then(
       (conn) => {
         if (ac.signal.aborted) {
           conn.close();
@@ -277,8 +308,8 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       (err) => {
         if (ac.signal.aborted) return;
         this.#connecting = undefined;
-        this.state = "failed";
         this.soError = errnoOf(err, ECONNREFUSED);
+        this.#to("failed");
         this.notify(0);
       },
     );
@@ -287,19 +318,14 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
 
   override shutdown(how: number): number {
     if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
-    if (this.state === "listening") {
+    if (this.#state === "listening") {
       if (how !== SHUT_WR) this.#listen!.close();
       return 0;
     }
     const ch = this.#data;
     if (ch === undefined) return -ENOTCONN;
-    // SHUT_RD, as in Linux's TCP: bytes already received stay readable, then
-    // reads return 0 instead of -EAGAIN; the peer is not told.
-    if (how !== SHUT_WR) this.#rdShut = true;
-    if (how !== SHUT_RD && !this.#wrShut) {
-      this.#wrShut = true;
-      ch.shutdownWrite();
-    }
+    if (how !== SHUT_WR) ch.shutdownRead();
+    if (how !== SHUT_RD) ch.shutdownWrite();
     this.notify(0);
     return 0;
   }
@@ -345,6 +371,6 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
       if (this.keepAlive) tcp.setKeepAlive(true);
     }
     this.#data = new DataChannel(conn, this, this.rcvbuf, this.sndbuf);
-    this.state = "connected";
+    this.#to("connected");
   }
 }

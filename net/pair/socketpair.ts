@@ -51,6 +51,7 @@ import {
 } from "../../runtime/core/constants.ts";
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
 import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
 import { copyAddr, type SockAddr } from "../sockaddr.ts";
 import {
   AF_INET,
@@ -108,6 +109,17 @@ export class PairEnd extends SocketDescription {
     if (!this.peer.open) mask |= EPOLLHUP;
     if (this.#writable()) mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
     return mask;
+  }
+
+  /** kqueue: bytes buffered, send-buffer room, EOF on a shut side, the pending error. */
+  override counts(out: FilterCounts): void {
+    const peer = this.peer;
+    out.readable = this.rx.length;
+    out.readEof = this.rdShut;
+    out.writable = peer.open && !this.wrShut ? peer.rx.room : 0;
+    out.writeReady = this.#writable();
+    out.writeEof = this.wrShut || peer.rdShut || !peer.open;
+    out.error = this.soError;
   }
 
   override read(buf: Uint8Array): number {

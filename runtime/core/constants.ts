@@ -102,3 +102,73 @@ export const SO_ACCEPTCONN = 30;
 export const IPPROTO_TCP = 6;
 /** Disable Nagle's algorithm (`setNoDelay`). */
 export const TCP_NODELAY = 1;
+
+// kqueue (FreeBSD's values).
+
+/** kqueue filter: the descriptor has bytes (or connections, events, expirations) to read, or is at EOF. */
+export const EVFILT_READ: number = -1;
+/** kqueue filter: the descriptor's write side has room, or its reader is gone. */
+export const EVFILT_WRITE: number = -2;
+/** kqueue filter: a timer; `ident` is any number, `data` the period. */
+export const EVFILT_TIMER: number = -7;
+/** kqueue filter: a user event, fired by a change carrying {@linkcode NOTE_TRIGGER}. */
+export const EVFILT_USER: number = -11;
+
+/** kevent flag: add the knote, or modify it if it exists. */
+export const EV_ADD = 0x1;
+/** kevent flag: delete the knote and its pending event. */
+export const EV_DELETE = 0x2;
+/** kevent flag: report events again (re-evaluates the filter). */
+export const EV_ENABLE = 0x4;
+/** kevent flag: stop reporting events (the filter keeps running). */
+export const EV_DISABLE = 0x8;
+/** kevent flag: delete the knote when its event is retrieved. */
+export const EV_ONESHOT = 0x10;
+/** kevent flag: reset `data`/`fflags` on retrieval; report again on the next change (edge). */
+export const EV_CLEAR = 0x20;
+/** kevent flag: report the change's outcome in the event list, as an {@linkcode EV_ERROR} entry. */
+export const EV_RECEIPT = 0x40;
+/** kevent flag: disable the knote when its event is retrieved. */
+export const EV_DISPATCH = 0x80;
+/** kevent flag in a returned entry: the outcome of a change; `data` is the errno (0: success). */
+export const EV_ERROR = 0x4000;
+/** kevent flag in a returned event: end of file (writers gone, peer shut or closed). */
+export const EV_EOF = 0x8000;
+
+/** EVFILT_USER control: keep the user flags. */
+export const NOTE_FFNOP = 0;
+/** EVFILT_USER control: AND the change's flags into the user flags. */
+export const NOTE_FFAND = 0x40000000;
+/** EVFILT_USER control: OR the change's flags into the user flags. */
+export const NOTE_FFOR = 0x80000000;
+/** EVFILT_USER control: copy the change's flags into the user flags. */
+export const NOTE_FFCOPY = 0xc0000000;
+/** EVFILT_USER: the control bits of `fflags`. */
+export const NOTE_FFCTRLMASK = 0xc0000000;
+/** EVFILT_USER: the user-flag bits of `fflags` (bits 0-23). */
+export const NOTE_FFLAGSMASK = 0xffffff;
+/** EVFILT_USER: fire the event. */
+export const NOTE_TRIGGER = 0x1000000;
+/** EVFILT_TIMER unit: `data` is in seconds. */
+export const NOTE_SECONDS = 0x1;
+/** EVFILT_TIMER unit: `data` is in milliseconds (the default). */
+export const NOTE_MSECONDS = 0x2;
+/** EVFILT_TIMER unit: `data` is in microseconds. */
+export const NOTE_USECONDS = 0x4;
+/** EVFILT_TIMER unit: `data` is in nanoseconds. */
+export const NOTE_NSECONDS = 0x8;
+/** EVFILT_TIMER: `data` is an absolute `CLOCK_REALTIME` instant since the Epoch; expires once. */
+export const NOTE_ABSTIME = 0x10;
+
+// timerfd (Linux's values).
+
+/** The wall clock (`Date.now()`); absolute timerfd times are measured against it. */
+export const CLOCK_REALTIME = 0;
+/** The monotonic clock (`performance.now()`). */
+export const CLOCK_MONOTONIC = 1;
+/** `timerfdSettime` flag: `value` is an absolute time on the timer's clock. */
+export const TFD_TIMER_ABSTIME = 1;
+/** `timerfdCreate` flag; accepted (every descriptor here is non-blocking). */
+export const TFD_NONBLOCK = 0o4000;
+/** `timerfdCreate` flag; accepted (there is no `exec` to close on). */
+export const TFD_CLOEXEC = 0o2000000;

@@ -32,6 +32,28 @@
  */
 
 import { EINVAL } from "./errno.ts";
+import { EPOLLIN, EPOLLOUT } from "./constants.ts";
+
+/**
+ * The counts kqueue's `EVFILT_READ` and `EVFILT_WRITE` report about a
+ * description (FreeBSD's `kn_data`), filled by
+ * {@linkcode Description.counts}. One object is reused: no allocation per
+ * evaluation.
+ */
+export interface FilterCounts {
+  /** `EVFILT_READ` data: bytes readable, pending connections or events, a counter, expirations. */
+  readable: number;
+  /** Reading is at end of file: writers gone, peer shut or closed. */
+  readEof: boolean;
+  /** `EVFILT_WRITE` data: free space; `-1` when the description has no write filter. */
+  writable: number;
+  /** Whether `EVFILT_WRITE` fires now (room at or above the low-water mark). */
+  writeReady: boolean;
+  /** Writing is over: reader gone, write side shut. */
+  writeEof: boolean;
+  /** The pending socket error (not cleared), reported in `fflags` with EOF; 0 when none. */
+  error: number;
+}
 
 /**
  * Something that wants to hear about readiness changes of a
@@ -50,6 +72,8 @@ export interface Watcher {
   wake(events: number): boolean;
   /** Called once when the watched description is released. */
   detach(): void;
+  /** The epoll or kqueue the watcher belongs to (for the nesting check), if any. */
+  readonly owner?: Description;
 }
 
 /**
@@ -112,6 +136,23 @@ export abstract class Description {
    */
   write(_buf: Uint8Array): number {
     return -EINVAL;
+  }
+
+  /**
+   * Fills `out` with what kqueue filters report. The default derives it
+   * from {@linkcode Description.poll} (1 when readable or writable); kinds
+   * with byte counts override it.
+   *
+   * @param out Filled in place.
+   */
+  counts(out: FilterCounts): void {
+    const mask = this.poll();
+    out.readable = mask & EPOLLIN ? 1 : 0;
+    out.readEof = false;
+    out.writable = mask & EPOLLOUT ? 1 : 0;
+    out.writeReady = (mask & EPOLLOUT) !== 0;
+    out.writeEof = false;
+    out.error = 0;
   }
 
   /** How many descriptor-table entries and calls in progress hold it. */

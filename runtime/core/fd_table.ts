@@ -55,12 +55,24 @@ class FreeList {
   }
 }
 
+/** Called with an fd number as it is closed, before its description is released. */
+export type CloseHook = (fd: number) => void;
+
 /** The table itself. One instance, {@linkcode descriptors}, serves the process. */
 class DescriptorTable {
   #files: (Description | undefined)[] = [];
   #free = new FreeList();
   #limit = DEFAULT_LIMIT;
   #open = 0;
+  /** Descriptors held outside the table: connections accepted from Deno, not yet by the program. */
+  #held = 0;
+  #slotWaiters = new Set<() => void>();
+  #closeHooks: CloseHook[] = [];
+
+  /** Registers a hook run on every close (kqueue deletes the fd's knotes there). */
+  onClose(hook: CloseHook): void {
+    this.#closeHooks.push(hook);
+  }
 
   get limit(): number {
     return this.#limit;
@@ -68,6 +80,45 @@ class DescriptorTable {
 
   get open(): number {
     return this.#open;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * Counts one more OS descriptor held outside the table (a connection a
+   * listen queue took from Deno before the program accepts it), if the
+   * table plus the held ones stay under the limit, or if `always` (each
+   * listener may hold one, so it can report readiness and `EMFILE`).
+   */
+  hold(always: boolean): boolean {
+    if (!always && this.#open + this.#held >= this.#limit) return false;
+    this.#held++;
+    return true;
+  }
+
+  /** A held descriptor was closed or installed in the table. */
+  unhold(): void {
+    this.#held--;
+    this.#slotFreed();
+  }
+
+  /** Calls `fn` once, the next time the table plus held descriptors drop under the limit. */
+  whenSlotFree(fn: () => void): void {
+    this.#slotWaiters.add(fn);
+  }
+
+  /** Withdraws a {@linkcode whenSlotFree} callback. */
+  cancelSlotWait(fn: () => void): void {
+    this.#slotWaiters.delete(fn);
+  }
+
+  #slotFreed(): void {
+    if (this.#slotWaiters.size === 0 || this.#open + this.#held >= this.#limit) return;
+    const waiters = [...this.#slotWaiters];
+    this.#slotWaiters.clear();
+    for (const fn of waiters) fn();
   }
 
   /** The description behind `fd`, or `undefined` for a bad or closed fd. */
@@ -100,7 +151,9 @@ class DescriptorTable {
     this.#files[fd] = undefined;
     this.#free.push(fd);
     this.#open--;
+    for (const hook of this.#closeHooks) hook(fd);
     desc.release();
+    this.#slotFreed();
     return 0;
   }
 
@@ -110,6 +163,7 @@ class DescriptorTable {
       if (this.#files[fd] !== undefined) return -EINVAL;
     }
     this.#limit = n;
+    this.#slotFreed();
     return 0;
   }
 }
@@ -349,6 +403,15 @@ export function getDescriptorLimit(): number {
 /**
  * Sets the size of the descriptor table. New fds at or above it fail with
  * `-EMFILE`.
+ *
+ * As with `RLIMIT_NOFILE`, the limit also bounds the OS descriptors the
+ * library holds for the program: a listening socket takes a connection from
+ * Deno (an OS descriptor) before the program `accept`s it, so such queued
+ * connections count against the limit too. Listeners stop taking
+ * connections from Deno while the open fds plus the queued connections
+ * reach the limit (each listener may still hold one, so it stays readable
+ * and `accept` reports `-EMFILE`); the rest wait in the kernel's backlog.
+ * Other calls see only the fds: queued connections never make them fail.
  *
  * @param n The new limit.
  * @returns 0, or `-EINVAL` for `n < 1`, a non-integer, or a limit below an

@@ -33,8 +33,11 @@
  * @module
  */
 
-import { Description, type Watcher } from "../core/description.ts";
-import { EINTR, ELOOP } from "../core/errno.ts";
+import { Description, type FilterCounts, type Watcher } from "../core/description.ts";
+import { EINTR } from "../core/errno.ts";
+import { checkNesting } from "../core/_nesting.ts";
+import { loopTurn, loopTurnDue } from "../core/_loop_turn.ts";
+import { holdTimers } from "../timer/_queue.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -55,8 +58,6 @@ export interface EpollEvent {
 
 /** Flag bits that are not poll events (`EP_PRIVATE_BITS`). */
 const PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
-/** Linux's `EP_MAX_NESTS`. */
-const MAX_NESTS = 4;
 /** The largest delay `setTimeout` takes; longer waits re-arm. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -92,6 +93,10 @@ class Interest implements Watcher {
 
   detach(): void {
     this.ep.forget(this);
+  }
+
+  get owner(): Description {
+    return this.ep;
   }
 }
 
@@ -131,6 +136,18 @@ export class EpollDescription extends Description {
     return 0;
   }
 
+  /** The watched descriptions (for the nesting check shared with kqueue). */
+  *watched(): Iterable<Description> {
+    for (const item of this.items) yield item.desc;
+  }
+
+  /** kqueue's view: `data` 1 while readable; no `EVFILT_WRITE` on an epoll. */
+  override counts(out: FilterCounts): void {
+    super.counts(out);
+    out.writable = -1;
+    out.writeReady = false;
+  }
+
   /** Finds the interest for (desc, fd), the key Linux uses. */
   find(desc: Description, fd: number): Interest | undefined {
     for (const w of desc.watchers) {
@@ -140,11 +157,8 @@ export class EpollDescription extends Description {
   }
 
   insert(desc: Description, fd: number, events: number, data: unknown): number {
-    if (desc instanceof EpollDescription) {
-      if (desc.#reaches(this, 0) || this.#upwardDepth(0) + desc.#downwardDepth(0) > MAX_NESTS) {
-        return -ELOOP;
-      }
-    }
+    const loop = checkNesting(this, desc);
+    if (loop < 0) return loop;
     const item = new Interest(this, desc, fd, events, data);
     this.items.add(item);
     desc.watch(item);
@@ -253,11 +267,30 @@ export class EpollDescription extends Description {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
+    // A wait that would return without sleeping resolves in a microtask: let
+    // Deno's event loop turn first when it has not for a while, so that a
+    // loop of such waits cannot starve I/O and timers (core/_loop_turn.ts).
+    if (loopTurnDue()) return this.#waitAfterTurn(out, max, timeoutMs, signal);
     // ep_poll: ready events, then a zero timeout, win over a pending signal.
     const n = this.harvest(out, max);
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
     return this.#waitLoop(out, max, timeoutMs, signal);
+  }
+
+  async #waitAfterTurn(
+    out: EpollEvent[],
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    this.retain();
+    try {
+      await loopTurn();
+      return await this.wait(out, max, timeoutMs, signal);
+    } finally {
+      this.release();
+    }
   }
 
   async #waitLoop(
@@ -274,6 +307,9 @@ export class EpollDescription extends Description {
         const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
         const why = await this.sleep(remaining, signal);
         if (why === "abort") return -EINTR;
+        // Woken from a microtask (an in-memory peer), not by Deno I/O: the
+        // same fairness as above.
+        if (loopTurnDue()) await loopTurn();
         const n = this.harvest(out, max);
         if (n > 0 || why === "timeout") return n;
         if (deadline !== Infinity && performance.now() >= deadline) return 0;
@@ -287,6 +323,8 @@ export class EpollDescription extends Description {
   sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      // A timerfd may be what wakes us: keep the shared timer alive meanwhile.
+      const unhold = holdTimers();
       const waiter: Waiter = {
         woken: false,
         resolve: () => done("wake"),
@@ -296,6 +334,7 @@ export class EpollDescription extends Description {
         if (waiter.woken) return;
         waiter.woken = true;
         if (timer !== undefined) clearTimeout(timer);
+        unhold();
         signal?.removeEventListener("abort", onAbort);
         if (why !== "wake") {
           const i = this.#waiters.indexOf(waiter);
@@ -344,39 +383,5 @@ export class EpollDescription extends Description {
     item.prev = item.next = null;
     item.queued = false;
     this.#readyCount--;
-  }
-
-  /** Whether `target` is this epoll or reachable from it through nested epolls. */
-  #reaches(target: EpollDescription, depth: number): boolean {
-    if (this === target) return true;
-    if (depth > MAX_NESTS) return true;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription && item.desc.#reaches(target, depth + 1)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Longest chain of epolls below this one, itself included. */
-  #downwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const item of this.items) {
-      if (item.desc instanceof EpollDescription) {
-        best = Math.max(best, item.desc.#downwardDepth(depth + 1));
-      }
-    }
-    return best + 1;
-  }
-
-  /** Longest chain of epolls above this one that watch it, itself excluded. */
-  #upwardDepth(depth: number): number {
-    let best = 0;
-    if (depth > MAX_NESTS) return MAX_NESTS + 1;
-    for (const w of this.watchers) {
-      if (w instanceof Interest) best = Math.max(best, 1 + w.ep.#upwardDepth(depth + 1));
-    }
-    return best;
   }
 }

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { Description } from "../core/description.ts";
+import { Description, type FilterCounts } from "../core/description.ts";
 import { EAGAIN, EINVAL } from "../core/errno.ts";
 import {
   EFD_CLOEXEC,
@@ -47,6 +47,16 @@ export class EventFd extends Description {
     if (this.#count === ULLONG_MAX) mask |= EPOLLERR;
     if (this.#count < MAX) mask |= EPOLLOUT;
     return mask;
+  }
+
+  /** kqueue: `data` the counter (read), the room before the maximum (write). */
+  override counts(out: FilterCounts): void {
+    out.readable = Number(this.#count);
+    out.readEof = false;
+    out.writable = this.#count < MAX ? Number(MAX - this.#count) : 0;
+    out.writeReady = this.#count < MAX;
+    out.writeEof = false;
+    out.error = 0;
   }
 
   override read(buf: Uint8Array): number {

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { Description } from "../core/description.ts";
+import { Description, type FilterCounts } from "../core/description.ts";
 import { EAGAIN, EBADF, EPIPE } from "../core/errno.ts";
 import {
   EPOLLERR,
@@ -73,6 +73,16 @@ export class PipeReadEnd extends Description {
     let mask = this.core.slotLen.length > 0 ? EPOLLIN | EPOLLRDNORM : 0;
     if (!this.core.writerOpen) mask |= EPOLLHUP;
     return mask;
+  }
+
+  /** kqueue: bytes buffered; EOF once every write end is closed. */
+  override counts(out: FilterCounts): void {
+    out.readable = this.core.data.length;
+    out.readEof = !this.core.writerOpen;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    out.error = 0;
   }
 
   override read(buf: Uint8Array): number {
@@ -126,6 +136,17 @@ export class PipeWriteEnd extends Description {
     let mask = this.core.full ? 0 : EPOLLOUT | EPOLLWRNORM;
     if (!this.core.readerOpen) mask |= EPOLLERR;
     return mask;
+  }
+
+  /** kqueue: the free slots' bytes, while a slot is free; EOF once every read end is closed. */
+  override counts(out: FilterCounts): void {
+    const free = PIPE_SLOTS - this.core.slotLen.length;
+    out.readable = 0;
+    out.readEof = false;
+    out.writable = this.core.readerOpen ? free * PAGE_SIZE : 0;
+    out.writeReady = free > 0;
+    out.writeEof = !this.core.readerOpen;
+    out.error = 0;
   }
 
   /** Not open for reading (`vfs_read` without `FMODE_READ`). */

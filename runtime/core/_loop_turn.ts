@@ -1,0 +1,89 @@
+/**
+ * Fairness towards Deno's event loop for waits that find events at once.
+ *
+ * A wait (`epollWait`, `kevent`) that finds ready events returns without
+ * sleeping. Its promise then resolves in a microtask, and a program that
+ * loops `for (;;) await epollWait(...)` while events are always ready (a
+ * level-triggered listener stuck on `EMFILE`, a socket whose data it never
+ * reads) is one endless microtask chain: Deno's event loop never turns
+ * again, so no I/O completion, timer or signal runs, and the I/O the
+ * program waits for never comes. On Linux such a program busy-loops but
+ * keeps being served; here it would freeze.
+ *
+ * So a wait that returns events first asks {@linkcode loopTurnDue}: when
+ * the loop has not been seen to turn for {@linkcode LOOP_TURN_INTERVAL_MS},
+ * the wait awaits {@linkcode loopTurn} before it harvests. The turn is one
+ * `MessageChannel` message (a macrotask: Deno polls its I/O and timers to
+ * deliver it), measured at ~3-15 µs, against ~2 ms for `setTimeout(0)`
+ * (clamped). A resolved promise does not let the loop turn at all.
+ *
+ * The loop is "seen to turn" when one of our turns completes or when Deno
+ * I/O completes (the socket channels call {@linkcode noteLoopTurn} from
+ * their completion callbacks), so a server whose waits sleep between bursts
+ * never pays for a forced turn; one that never sleeps pays one turn per
+ * interval.
+ *
+ * Each turn uses a fresh channel whose ports are closed as soon as its
+ * message arrives: nothing stays open between turns, so a finished program
+ * exits and the test op sanitizer sees no pending op.
+ *
+ * @module
+ */
+
+/**
+ * Longest time a wait that returns events goes without letting Deno's event
+ * loop turn. Low enough that I/O and timers stay responsive under a busy
+ * loop; high enough that the turn's cost is negligible (see bench/README.md).
+ */
+export const LOOP_TURN_INTERVAL_MS = 2;
+
+/** Waits between two reads of the clock (a power of two; a clock read costs ~100 ns, a wait ~60-120 ns). */
+const CLOCK_EVERY = 16;
+
+let turns = 0;
+let seenTurns = -1;
+/** When the last seen turn was first found to have passed, or -1 before the clock is read. */
+let seenAt = -1;
+let calls = 0;
+
+/** Records that Deno's event loop has turned (called from I/O completion callbacks). */
+export function noteLoopTurn(): void {
+  turns++;
+}
+
+/**
+ * Whether a wait should let the event loop turn before returning events:
+ * true when no turn has been seen for {@linkcode LOOP_TURN_INTERVAL_MS}.
+ * The clock is read once every {@linkcode CLOCK_EVERY} calls without a
+ * turn, so the bound is that interval plus at most 2 x 16 waits' worth of
+ * the program's own work.
+ */
+export function loopTurnDue(): boolean {
+  if (turns !== seenTurns) {
+    seenTurns = turns;
+    seenAt = -1;
+    calls = 0;
+    return false;
+  }
+  if ((++calls & (CLOCK_EVERY - 1)) !== 0) return false;
+  const now = performance.now();
+  if (seenAt < 0) {
+    seenAt = now;
+    return false;
+  }
+  return now - seenAt >= LOOP_TURN_INTERVAL_MS;
+}
+
+/** Resolves after Deno's event loop has turned once (one macrotask). */
+export function loopTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
+      turns++;
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}

@@ -1,0 +1,344 @@
+/**
+ * The kqueue instance: knotes, the ready list and the waiters (FreeBSD's
+ * `struct kqueue` and `kqueue_scan`); `kevent.ts` holds the calls.
+ *
+ * - Knotes are keyed by `(filter, ident)`. READ/WRITE knotes watch their
+ *   description through the same {@linkcode Watcher} hook epoll interests
+ *   use; timer and user knotes are raised by their filter.
+ * - A raised knote is evaluated by its filter; if the condition holds and
+ *   the knote is enabled, it is appended to the ready list (once) and one
+ *   waiter is woken. The kqueue is itself a description, readable while
+ *   events are pending, so epolls and kqueues can watch it.
+ * - A scan takes knotes from the head, re-evaluates each (dropping those
+ *   whose condition has gone) and copies the event out, oldest first.
+ *   Level-triggered knotes go back to the tail; `EV_CLEAR` and
+ *   `EV_DISPATCH` knotes leave the list until raised again (DISPATCH also
+ *   disables); `EV_ONESHOT` knotes are deleted.
+ * - `close(fd)` deletes the knotes whose ident is `fd` in every kqueue
+ *   (a hook in the descriptor table); closing the kqueue drops its knotes.
+ *
+ * @module
+ */
+
+import { Description, type FilterCounts } from "../core/description.ts";
+import { EINTR } from "../core/errno.ts";
+import {
+  EPOLLIN,
+  EPOLLRDNORM,
+  EV_CLEAR,
+  EV_DISPATCH,
+  EV_EOF,
+  EV_ONESHOT,
+  EV_RECEIPT,
+} from "../core/constants.ts";
+import { descriptors } from "../core/fd_table.ts";
+import { holdTimers } from "../timer/_queue.ts";
+import type { Knote, KnoteOwner } from "./_knote.ts";
+
+/** A kevent: a change given to `kevent`, or an event it returns (FreeBSD's `struct kevent`). */
+export interface KEvent {
+  /** The descriptor (READ/WRITE) or any non-negative number (TIMER/USER). */
+  ident: number;
+  /** `EVFILT_*`, a negative number. */
+  filter: number;
+  /** `EV_*` flags (unsigned). */
+  flags: number;
+  /** Filter flags (`NOTE_*`, unsigned). */
+  fflags: number;
+  /** Filter data: a period, a count, an errno in an `EV_ERROR` entry. */
+  data: number;
+  /** Any value, returned by identity. */
+  udata: unknown;
+}
+
+/** The flags a returned event keeps from its knote. */
+const KEPT_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;
+/** The largest delay `setTimeout` takes; longer waits re-arm. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** Every READ/WRITE knote by ident, across kqueues, for `close(fd)`. */
+const fdKnotes = new Map<number, Set<Knote>>();
+
+descriptors.onClose((fd) => {
+  const set = fdKnotes.get(fd);
+  if (set === undefined) return;
+  for (const kn of [...set]) kn.kq.drop(kn);
+});
+
+interface Waiter {
+  resolve: () => void;
+  woken: boolean;
+}
+
+/** A kqueue. Internal: programs hold its fd, or the object layer's `KQueue`. */
+export class KQueueDescription extends Description implements KnoteOwner {
+  readonly kind = "kqueue";
+  #knotes = new Map<number, Map<number, Knote>>();
+  #head: Knote | null = null;
+  #tail: Knote | null = null;
+  #count = 0;
+  #waiters: Waiter[] = [];
+
+  /** Knotes on the ready list. */
+  get pending(): number {
+    return this.#count;
+  }
+
+  /** Readable while a queued knote's condition still holds (stale ones are dropped). */
+  poll(): number {
+    for (let kn = this.#head; kn !== null;) {
+      const next = kn.next;
+      if (kn.ops.event(kn)) return EPOLLIN | EPOLLRDNORM;
+      kn.active = false;
+      this.#unlink(kn);
+      kn = next;
+    }
+    return 0;
+  }
+
+  /** `EVFILT_READ` data: the pending events; no `EVFILT_WRITE` on a kqueue. */
+  override counts(out: FilterCounts): void {
+    out.readable = this.poll() ? this.#count : 0;
+    out.readEof = false;
+    out.writable = -1;
+    out.writeReady = false;
+    out.writeEof = false;
+    out.error = 0;
+  }
+
+  /** The watched descriptions (for the nesting check shared with epoll). */
+  *watched(): Iterable<Description> {
+    for (const byIdent of this.#knotes.values()) {
+      for (const kn of byIdent.values()) if (kn.desc !== null) yield kn.desc;
+    }
+  }
+
+  /** The knote for `(filter, ident)`. */
+  find(filter: number, ident: number): Knote | undefined {
+    return this.#knotes.get(filter)?.get(ident);
+  }
+
+  /** Attaches and indexes a new knote; returns a positive errno or 0. */
+  insert(kn: Knote): number {
+    const err = kn.ops.attach(kn);
+    if (err) {
+      kn.ops.detach(kn);
+      return err;
+    }
+    let byIdent = this.#knotes.get(kn.filter);
+    if (byIdent === undefined) this.#knotes.set(kn.filter, byIdent = new Map());
+    byIdent.set(kn.ident, kn);
+    if (kn.desc !== null) {
+      kn.desc.watch(kn);
+      let set = fdKnotes.get(kn.ident);
+      if (set === undefined) fdKnotes.set(kn.ident, set = new Set());
+      set.add(kn);
+    }
+    return 0;
+  }
+
+  /** Deletes a knote and its pending event (idempotent). */
+  drop(kn: Knote): void {
+    const byIdent = this.#knotes.get(kn.filter);
+    if (byIdent?.get(kn.ident) !== kn) return;
+    byIdent.delete(kn.ident);
+    this.#unlink(kn);
+    kn.ops.detach(kn);
+    if (kn.desc !== null) {
+      const set = fdKnotes.get(kn.ident);
+      set?.delete(kn);
+      if (set?.size === 0) fdKnotes.delete(kn.ident);
+    }
+  }
+
+  /** `EV_DISABLE`: stop reporting and drop the pending event. */
+  disable(kn: Knote): void {
+    kn.disabled = true;
+    this.#unlink(kn);
+  }
+
+  /** Evaluates an enabled knote now (after a change) and queues it if its condition holds. */
+  evaluate(kn: Knote): void {
+    if (!kn.disabled) this.knoteRaised(kn, 0);
+  }
+
+  /** Takes a knote off the ready list without deleting it (a re-added timer). */
+  dequeue(kn: Knote): void {
+    kn.active = false;
+    this.#unlink(kn);
+  }
+
+  knoteRaised(kn: Knote, _hint: number): boolean {
+    if (kn.disabled) return false;
+    if (!kn.ops.event(kn)) return false;
+    kn.active = true;
+    if (!kn.queued) this.#append(kn);
+    const woke = this.#wakeOne();
+    // Nested in an epoll or kqueue: we are (still) readable; tell them.
+    if (this.watchers.length > 0) this.notify(EPOLLIN | EPOLLRDNORM);
+    return woke;
+  }
+
+  /** Copies up to `max` pending events into `out` from `start` (FreeBSD's `kqueue_scan`). */
+  harvest(out: KEvent[], start: number, max: number): number {
+    let n = 0;
+    // Visit each knote queued now at most once: requeued ones wait for the next call.
+    for (let budget = this.#count; budget > 0 && n < max; budget--) {
+      const kn = this.#head!;
+      this.#unlink(kn);
+      if (!kn.ops.event(kn)) {
+        kn.active = false;
+        continue;
+      }
+      const flags = (kn.flags & KEPT_FLAGS) | (kn.eof ? EV_EOF : 0);
+      writeEvent(out, start + n, kn.ident, kn.filter, flags, kn.fflags, kn.data, kn.udata);
+      n++;
+      kn.ops.retrieved(kn);
+      if (kn.flags & EV_ONESHOT) {
+        this.drop(kn);
+      } else if (kn.flags & (EV_CLEAR | EV_DISPATCH)) {
+        kn.active = false;
+        if (kn.flags & EV_DISPATCH) kn.disabled = true;
+      } else {
+        this.#append(kn);
+      }
+    }
+    if (this.#count > 0) this.#wakeOne();
+    return n;
+  }
+
+  /**
+   * Harvests; otherwise sleeps until woken, the timeout passes or `signal`
+   * aborts, and harvests again.
+   *
+   * @param timeoutMs Milliseconds; -1 forever, 0 poll.
+   * @returns The count of events, 0 on timeout, or `-EINTR`.
+   */
+  wait(
+    out: KEvent[],
+    start: number,
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    const n = this.harvest(out, start, max);
+    if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
+    if (signal?.aborted) return Promise.resolve(-EINTR);
+    return this.#waitLoop(out, start, max, timeoutMs, signal);
+  }
+
+  async #waitLoop(
+    out: KEvent[],
+    start: number,
+    max: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    // Hold the kqueue for the whole wait: closing its fd does not end the wait.
+    this.retain();
+    try {
+      const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+      for (;;) {
+        const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
+        const why = await this.#sleep(remaining, signal);
+        if (why === "abort") return -EINTR;
+        const n = this.harvest(out, start, max);
+        if (n > 0 || why === "timeout") return n;
+        if (deadline !== Infinity && performance.now() >= deadline) return 0;
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  #sleep(
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<"wake" | "timeout" | "abort"> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // A kqueue timer may be what wakes us: keep the shared timer alive meanwhile.
+      const unhold = holdTimers();
+      const waiter: Waiter = { woken: false, resolve: () => done("wake") };
+      const onAbort = () => done("abort");
+      const done = (why: "wake" | "timeout" | "abort") => {
+        if (waiter.woken) return;
+        waiter.woken = true;
+        if (timer !== undefined) clearTimeout(timer);
+        unhold();
+        signal?.removeEventListener("abort", onAbort);
+        if (why !== "wake") {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        }
+        resolve(why);
+      };
+      if (timeoutMs >= 0) {
+        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  protected override onRelease(): void {
+    for (const byIdent of this.#knotes.values()) {
+      for (const kn of [...byIdent.values()]) this.drop(kn);
+    }
+    this.#knotes.clear();
+    this.#head = this.#tail = null;
+    this.#count = 0;
+  }
+
+  #wakeOne(): boolean {
+    const w = this.#waiters.shift();
+    if (w === undefined) return false;
+    w.resolve();
+    return true;
+  }
+
+  #append(kn: Knote): void {
+    kn.queued = true;
+    kn.next = null;
+    kn.prev = this.#tail;
+    if (this.#tail) this.#tail.next = kn;
+    else this.#head = kn;
+    this.#tail = kn;
+    this.#count++;
+  }
+
+  #unlink(kn: Knote): void {
+    if (!kn.queued) return;
+    if (kn.prev) kn.prev.next = kn.next;
+    else this.#head = kn.next;
+    if (kn.next) kn.next.prev = kn.prev;
+    else this.#tail = kn.prev;
+    kn.prev = kn.next = null;
+    kn.queued = false;
+    this.#count--;
+  }
+}
+
+/** Writes one entry into `out[i]`, reusing the object already there. */
+export function writeEvent(
+  out: KEvent[],
+  i: number,
+  ident: number,
+  filter: number,
+  flags: number,
+  fflags: number,
+  data: number,
+  udata: unknown,
+): void {
+  const slot = out[i];
+  if (slot !== undefined && slot !== null && typeof slot === "object") {
+    slot.ident = ident;
+    slot.filter = filter;
+    slot.flags = flags >>> 0;
+    slot.fflags = fflags >>> 0;
+    slot.data = data;
+    slot.udata = udata;
+  } else {
+    out[i] = { ident, filter, flags: flags >>> 0, fflags: fflags >>> 0, data, udata };
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * A one-shot or periodic timer on the shared queue, counting expirations
+ * from the monotonic clock: when the queue wakes late, every period that
+ * passed is counted (Linux's `hrtimer_forward`, FreeBSD's `filt_timerexpire`
+ * with its missed-period count), and the next deadline stays on the
+ * original grid.
+ *
+ * @module
+ */
+
+import { type TimerEntry, timers } from "./_queue.ts";
+
+/** A timer that tells its owner how many expirations each wake brought. */
+export class PeriodicTimer implements TimerEntry {
+  deadline = 0;
+  heapIndex = -1;
+  /** Period in milliseconds; 0 for a one-shot timer. */
+  interval = 0;
+
+  /** @param onExpire Called with the count of expirations (>= 1) since the previous call. */
+  constructor(readonly onExpire: (count: number) => void) {}
+
+  /** Whether the timer is armed. */
+  get armed(): boolean {
+    return this.heapIndex >= 0;
+  }
+
+  /**
+   * Arms the timer: first expiration at the monotonic `deadline`, then every
+   * `interval` ms (0: once). A deadline in the past expires on the next turn.
+   */
+  arm(deadline: number, interval: number): void {
+    this.deadline = deadline;
+    this.interval = interval;
+    timers.add(this);
+  }
+
+  /** Cancels the timer; expirations already counted stay with the owner. */
+  disarm(): void {
+    timers.remove(this);
+  }
+
+  /** Milliseconds until the next expiration (0 when due or disarmed). */
+  remaining(now = performance.now()): number {
+    return this.armed ? Math.max(0, this.deadline - now) : 0;
+  }
+
+  expire(now: number): void {
+    let count = 1;
+    if (this.interval > 0) {
+      // Every period between the deadline and now has passed too.
+      const missed = Math.floor((now - this.deadline) / this.interval);
+      count += missed;
+      this.deadline += (missed + 1) * this.interval;
+      if (this.deadline <= now) {
+        this.deadline += this.interval;
+        count++;
+      }
+      timers.add(this);
+    }
+    this.onExpire(count);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Timers as descriptors (`timerfd_create(2)`, `timerfd_settime(2)`,
+ * `timerfd_gettime(2)`), on the shared timer queue:
+ *
+ * - readable (`EPOLLIN`, `EVFILT_READ` with `data` the count) while
+ *   expirations are pending;
+ * - `read` (8+ bytes) gives 8: the little-endian count of expirations since
+ *   the last read or settime, and zeroes it; `-EAGAIN` at 0 (a timerfd here
+ *   never blocks); `-EINVAL` for a shorter buffer; `write` is `-EINVAL`;
+ * - `value` {0, 0} disarms; it is relative unless `TFD_TIMER_ABSTIME`
+ *   (then an instant on the timer's clock: `Date.now()` for
+ *   `CLOCK_REALTIME`, `performance.now()` for `CLOCK_MONOTONIC`).
+ *
+ * @module
+ */
+
+import { Description, type FilterCounts } from "../core/description.ts";
+import { EAGAIN, EINVAL } from "../core/errno.ts";
+import {
+  CLOCK_MONOTONIC,
+  CLOCK_REALTIME,
+  EPOLLIN,
+  EPOLLRDNORM,
+  TFD_CLOEXEC,
+  TFD_NONBLOCK,
+  TFD_TIMER_ABSTIME,
+} from "../core/constants.ts";
+import { descriptors, lookupAs, requireNumber } from "../core/fd_table.ts";
+import { PeriodicTimer } from "./_periodic.ts";
+import type { Timespec } from "../epoll/epoll.ts";
+
+/** A timer setting, like `struct itimerspec`. */
+export interface ITimerSpec {
+  /** The period; {0, 0} for a one-shot timer. */
+  interval: Timespec;
+  /** Time to the first expiration (or the absolute instant); {0, 0} disarms. */
+  value: Timespec;
+}
+
+/** The timerfd description. */
+export class TimerFd extends Description {
+  readonly kind = "timerfd";
+  readonly clockid: number;
+  /** Expirations since the last read or settime. */
+  #ticks = 0;
+  readonly #timer = new PeriodicTimer((n) => {
+    this.#ticks += n;
+    this.notify(EPOLLIN | EPOLLRDNORM);
+  });
+
+  constructor(clockid: number) {
+    super();
+    this.clockid = clockid;
+  }
+
+  poll(): number {
+    return this.#ticks > 0 ? EPOLLIN | EPOLLRDNORM : 0;
+  }
+
+  override counts(out: FilterCounts): void {
+    out.readable = this.#ticks;
+    out.readEof = false;
+    out.writable = 0;
+    out.writeReady = false;
+    out.writeEof = false;
+    out.error = 0;
+  }
+
+  override read(buf: Uint8Array): number {
+    if (buf.length < 8) return -EINVAL;
+    if (this.#ticks === 0) return -EAGAIN;
+    new DataView(buf.buffer, buf.byteOffset, 8).setBigUint64(0, BigInt(this.#ticks), true);
+    this.#ticks = 0;
+    return 8;
+  }
+
+  /** Arms or disarms; `old` gets the previous setting. */
+  settime(abs: boolean, value: ITimerSpec, old: ITimerSpec | undefined): void {
+    if (old !== undefined) this.gettime(old);
+    this.#timer.disarm();
+    this.#ticks = 0;
+    if (value.value.sec === 0 && value.value.nsec === 0) return;
+    const first = toMs(value.value);
+    const now = performance.now();
+    let deadline = now + first;
+    if (abs) {
+      deadline = this.clockid === CLOCK_REALTIME ? now + (first - Date.now()) : first;
+    }
+    this.#timer.arm(deadline, toMs(value.interval));
+  }
+
+  /** Fills `out` with the interval and the time left. */
+  gettime(out: ITimerSpec): void {
+    const armed = this.#timer.armed;
+    out.interval = fromMs(armed ? this.#timer.interval : 0);
+    out.value = fromMs(this.#timer.remaining());
+  }
+
+  protected override onRelease(): void {
+    this.#timer.disarm();
+  }
+}
+
+function toMs(t: Timespec): number {
+  return t.sec * 1000 + t.nsec / 1e6;
+}
+
+function fromMs(ms: number): Timespec {
+  const sec = Math.floor(ms / 1000);
+  return { sec, nsec: Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6)) };
+}
+
+/** Throws TypeError for a non-object or non-number fields; returns whether it is a valid timespec. */
+function validTimespec(t: Timespec, what: string): boolean {
+  if (t === null || typeof t !== "object") throw new TypeError(`${what} must be an object`);
+  requireNumber(t.sec, `${what}.sec`);
+  requireNumber(t.nsec, `${what}.nsec`);
+  return Number.isInteger(t.sec) && Number.isInteger(t.nsec) && t.sec >= 0 && t.nsec >= 0 &&
+    t.nsec < 1e9;
+}
+
+/**
+ * Creates a timer descriptor (`timerfd_create(2)`), disarmed.
+ *
+ * @param clockid {@linkcode CLOCK_REALTIME} or {@linkcode CLOCK_MONOTONIC}.
+ * @param flags `TFD_NONBLOCK` and `TFD_CLOEXEC` (accepted; every fd here is non-blocking).
+ * @returns The fd; `-EINVAL` for another clock or other flags; `-EMFILE`.
+ * @throws {TypeError} For arguments of the wrong type.
+ *
+ * @example
+ * ```ts
+ * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
+ * assert.ok(tfd >= 0);
+ * assert.equal(timerfdCreate(7, 0), -22);
+ * close(tfd);
+ * ```
+ */
+export function timerfdCreate(clockid: number, flags: number): number {
+  requireNumber(clockid, "clockid");
+  requireNumber(flags, "flags");
+  if (clockid !== CLOCK_REALTIME && clockid !== CLOCK_MONOTONIC) return -EINVAL;
+  if (!Number.isInteger(flags) || (flags & ~(TFD_NONBLOCK | TFD_CLOEXEC)) !== 0) return -EINVAL;
+  return descriptors.allocate(new TimerFd(clockid));
+}
+
+/**
+ * Arms or disarms a timer descriptor (`timerfd_settime(2)`). The count of
+ * expirations restarts at 0.
+ *
+ * @param fd The timerfd.
+ * @param flags 0 or {@linkcode TFD_TIMER_ABSTIME}.
+ * @param value The new setting; `value` {0, 0} disarms.
+ * @param old When given, receives the previous setting.
+ * @returns 0; `-EINVAL` (other flags, a field out of range, not a timerfd); `-EBADF`.
+ * @throws {TypeError} For arguments of the wrong type.
+ *
+ * @example A periodic timer read through the descriptor
+ * ```ts
+ * import {
+ *   CLOCK_MONOTONIC, close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, read,
+ *   timerfdCreate, timerfdSettime, type EpollEvent,
+ * } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
+ * timerfdSettime(tfd, 0, { value: { sec: 0, nsec: 5e6 }, interval: { sec: 0, nsec: 5e6 } });
+ * const epfd = epollCreate1(0);
+ * epollCtl(epfd, EPOLL_CTL_ADD, tfd, { events: EPOLLIN, data: "tick" });
+ * const events: EpollEvent[] = [];
+ * assert.equal(await epollWait(epfd, events, 1, -1), 1);
+ * const buf = new Uint8Array(8);
+ * assert.equal(read(tfd, buf), 8);
+ * assert.ok(new DataView(buf.buffer).getBigUint64(0, true) >= 1n);
+ * close(epfd);
+ * close(tfd);
+ * ```
+ */
+export function timerfdSettime(
+  fd: number,
+  flags: number,
+  value: ITimerSpec,
+  old?: ITimerSpec,
+): number {
+  requireNumber(flags, "flags");
+  if (value === null || typeof value !== "object") throw new TypeError("value must be an object");
+  const ok = validTimespec(value.value, "value.value") &&
+    validTimespec(value.interval, "value.interval");
+  if (old !== undefined && (old === null || typeof old !== "object")) {
+    throw new TypeError("old must be an object");
+  }
+  // do_timerfd_settime: flags and the itimerspec are checked before the fd.
+  if (!Number.isInteger(flags) || (flags & ~TFD_TIMER_ABSTIME) !== 0 || !ok) return -EINVAL;
+  const t = lookupAs(fd, TimerFd, EINVAL);
+  if (typeof t === "number") return t;
+  t.settime((flags & TFD_TIMER_ABSTIME) !== 0, value, old);
+  return 0;
+}
+
+/**
+ * Reads a timer descriptor's setting (`timerfd_gettime(2)`): the interval
+ * and the time left to the next expiration ({0, 0} when disarmed).
+ *
+ * @param fd The timerfd.
+ * @param out Receives the setting.
+ * @returns 0; `-EBADF`; `-EINVAL` (not a timerfd).
+ * @throws {TypeError} For arguments of the wrong type.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   CLOCK_MONOTONIC, close, timerfdCreate, timerfdGettime, timerfdSettime, type ITimerSpec,
+ * } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
+ * timerfdSettime(tfd, 0, { value: { sec: 60, nsec: 0 }, interval: { sec: 1, nsec: 0 } });
+ * const cur = {} as ITimerSpec;
+ * assert.equal(timerfdGettime(tfd, cur), 0);
+ * assert.deepEqual(cur.interval, { sec: 1, nsec: 0 });
+ * assert.ok(cur.value.sec <= 60);
+ * close(tfd);
+ * ```
+ */
+export function timerfdGettime(fd: number, out: ITimerSpec): number {
+  if (out === null || typeof out !== "object") throw new TypeError("out must be an object");
+  const t = lookupAs(fd, TimerFd, EINVAL);
+  if (typeof t === "number") return t;
+  t.gettime(out);
+  return 0;
+}

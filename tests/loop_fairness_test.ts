@@ -1,0 +1,90 @@
+/**
+ * Event-loop fairness: a loop of waits that always find events must still
+ * let Deno's event loop run, so timers fire and Deno I/O completes
+ * (runtime/core/_loop_turn.ts).
+ */
+
+import assert from "node:assert/strict";
+import {
+  accept,
+  close,
+  EPOLL_CTL_ADD,
+  epollCreate1,
+  epollCtl,
+  type EpollEvent,
+  EPOLLIN,
+  epollWait,
+  pipe,
+  read,
+  write,
+} from "../mod.ts";
+import { listenLoopback, waitFor } from "./_helpers.ts";
+
+/** Gives up spinning after this long (the broken behaviour spins forever). */
+const SPIN_LIMIT_MS = 3000;
+
+Deno.test("a loop of waits that always find events still lets timers fire", async () => {
+  const fds: number[] = [];
+  assert.equal(pipe(fds), 0);
+  const ep = epollCreate1(0);
+  try {
+    assert.equal(write(fds[1], new Uint8Array([1])), 1);
+    // Level-triggered and never read: every wait returns at once.
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN, data: 1 }), 0);
+    let fired = false;
+    const timer = setTimeout(() => fired = true, 5);
+    const out: EpollEvent[] = [];
+    const start = performance.now();
+    let waits = 0;
+    try {
+      while (!fired && performance.now() - start < SPIN_LIMIT_MS) {
+        assert.equal(await epollWait(ep, out, 8, -1), 1);
+        waits++;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.ok(fired, `the timer never fired during ${waits} waits`);
+  } finally {
+    close(ep);
+    close(fds[0]);
+    close(fds[1]);
+  }
+});
+
+Deno.test("a loop of waits that always find events still lets Deno I/O complete", async () => {
+  const fds: number[] = [];
+  assert.equal(pipe(fds), 0);
+  const { fd: lfd, addr } = listenLoopback();
+  const ep = epollCreate1(0);
+  let client: Deno.Conn | undefined;
+  let sfd = -1;
+  try {
+    client = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
+    await waitFor(lfd, EPOLLIN);
+    sfd = accept(lfd);
+    assert.ok(sfd >= 0);
+    assert.equal(write(fds[1], new Uint8Array([1])), 1);
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN, data: "busy" }), 0);
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, sfd, { events: EPOLLIN, data: "sock" }), 0);
+    const sent = client.write(new TextEncoder().encode("ping"));
+    const out: EpollEvent[] = [];
+    const start = performance.now();
+    let got = 0;
+    while (got === 0 && performance.now() - start < SPIN_LIMIT_MS) {
+      const n = await epollWait(ep, out, 8, -1);
+      for (let i = 0; i < n; i++) {
+        if (out[i].data === "sock") got = read(sfd, new Uint8Array(16));
+      }
+    }
+    await sent;
+    assert.equal(got, 4, "the socket's data never arrived while the loop spun");
+  } finally {
+    close(ep);
+    if (sfd >= 0) close(sfd);
+    close(lfd);
+    client?.close();
+    close(fds[0]);
+    close(fds[1]);
+  }
+});
