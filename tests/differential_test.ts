@@ -38,7 +38,11 @@ async function expectNoDivergence(subject: Sys, kernel: Sys, first: number, coun
         async (p) => (await run(p, kernel, subject)) !== null,
       );
       const last = await run(small, kernel, subject);
-      assert.fail(`seed ${i} diverges; shrunk:\n${programToCode(small, last ?? undefined)}`);
+      assert.fail(
+        `seed ${i} diverges at op ${d.index}: ${JSON.stringify(d)}\nshrunk` +
+          `${last === null ? " (did not fail again: flaky?)" : ""}:\n` +
+          programToCode(small, last ?? undefined),
+      );
     }
     i++;
   }

@@ -10,6 +10,9 @@
 import * as lib from "../../mod.ts";
 import type { Libc, NativeEvent } from "../../net/native/libc.ts";
 
+/** Linux's `F_DUPFD_CLOEXEC`. */
+const F_DUPFD_CLOEXEC = 1030;
+
 /** One event as both systems report it: the mask and the numeric `data` token. */
 export interface Event {
   events: number;
@@ -63,13 +66,16 @@ export function librarySys(): Sys {
 /** The Linux kernel, through libc. */
 export function kernelSys(libc: Libc, name = "kernel"): Sys {
   const out: NativeEvent[] = [];
-  const NONBLOCK = lib.SOCK_NONBLOCK; // == O_NONBLOCK == EFD_NONBLOCK on Linux
+  // Every fd is close-on-exec: test files run in parallel in one process, and
+  // a child another test spawns must not inherit (and keep open) our pipe
+  // ends and sockets. The values are Linux's, equal across the three calls.
+  const FLAGS = lib.SOCK_NONBLOCK | lib.SOCK_CLOEXEC;
   return {
     name,
-    pipe: (fds) => libc.pipe2(fds, NONBLOCK),
-    socketpair: (sv) => libc.socketpair(lib.AF_UNIX, lib.SOCK_STREAM | NONBLOCK, 0, sv),
-    eventfd: (initval, flags) => libc.eventfd(initval, flags | NONBLOCK),
-    epollCreate: () => libc.epoll_create1(0),
+    pipe: (fds) => libc.pipe2(fds, FLAGS),
+    socketpair: (sv) => libc.socketpair(lib.AF_UNIX, lib.SOCK_STREAM | FLAGS, 0, sv),
+    eventfd: (initval, flags) => libc.eventfd(initval, flags | FLAGS),
+    epollCreate: () => libc.epoll_create1(lib.EPOLL_CLOEXEC),
     epollCtl: (epfd, op, fd, events, data) => libc.epoll_ctl(epfd, op, fd, events, data),
     epollWait(epfd, max) {
       const n = libc.epoll_wait(epfd, out, max, 0);
@@ -81,7 +87,8 @@ export function kernelSys(libc: Libc, name = "kernel"): Sys {
     read: (fd, buf) => libc.read(fd, buf),
     write: (fd, buf) => libc.write(fd, buf),
     close: (fd) => libc.close(fd),
-    dup: (fd) => libc.dup(fd),
+    // dup(2) with close-on-exec: the lowest free fd for the same description.
+    dup: (fd) => libc.fcntl(fd, F_DUPFD_CLOEXEC, 0),
     shutdown: (fd, how) => libc.shutdown(fd, how),
   };
 }
