@@ -2,7 +2,7 @@
  * A minimal HTTP/1.1 keep-alive server on deno-epoll, enough for `wrk`.
  *
  * ```sh
- * deno run -A examples/http_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ * deno run --allow-net examples/http_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5]
  * wrk -t2 -c100 -d10s http://127.0.0.1:8080/
  * ```
  *
@@ -64,10 +64,17 @@ interface Conn {
   closing: boolean;
 }
 
-const opts = parseServerArgs();
+const opts = parseServerArgs({
+  name: "http_server",
+  summary: "a minimal HTTP/1.1 keep-alive server answering GET / with Hello, World!",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: curl http://127.0.0.1:8080/ or wrk -t2 -c100 -d10s http://127.0.0.1:8080/",
+  ],
+});
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("http_server", opts);
+const listenFd = await openListener("http_server", opts);
 const LISTENER = Symbol("listener");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
 if (opts.stats) startStats("http_server", stats, opts.interval);
