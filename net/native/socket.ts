@@ -87,6 +87,12 @@ export class NativeSocket extends SocketDescription {
   #kfd = -1;
   #token = 0;
   #mask = 0;
+  /**
+   * A pending error kqueue made us take from the kernel (it reports the error
+   * without consuming it, and `SO_ERROR` is the only way to read it): held
+   * here and given to the next read, write or `SO_ERROR`, as the kernel would.
+   */
+  #heldError = 0;
   #listening = false;
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
@@ -140,7 +146,7 @@ export class NativeSocket extends SocketDescription {
   }
 
   poll(): number {
-    return this.#mask;
+    return this.#heldError === 0 ? this.#mask : (this.#mask | EPOLLERR) >>> 0;
   }
 
   /** From the driver: the kernel's mask at harvest time. */
@@ -171,6 +177,7 @@ export class NativeSocket extends SocketDescription {
   override read(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
     const n = this.#libc.read(this.#kfd, buf);
+    if (this.#heldError !== 0 && n <= 0 && buf.length > 0) return -this.#takeHeld();
     if (n > 0) {
       // A short read emptied the receive queue; the next arrival is a new edge.
       if (n < buf.length && (this.#mask & EPOLLRDHUP) === 0) this.#mask &= ~IN;
@@ -184,6 +191,7 @@ export class NativeSocket extends SocketDescription {
 
   override write(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
     const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
     if (n >= 0) {
       if (n < buf.length) this.#mask &= ~OUT;
@@ -198,13 +206,19 @@ export class NativeSocket extends SocketDescription {
   /**
    * kqueue's view, from the kernel: pending connections (a TCP listener's
    * backlog through `TCP_INFO`), bytes to read (`FIONREAD`), send-buffer room
-   * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask. The pending error is
-   * not reported (reading `SO_ERROR` would clear it).
+   * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask, and the pending error
+   * (taken from the kernel and held until a read, write or `SO_ERROR` takes
+   * it; a read then reports it even after a FIN, where Linux would say 0).
    */
   override counts(out: FilterCounts): void {
-    const mask = this.#mask;
     const libc = this.#libc;
-    out.error = 0;
+    if ((this.#mask & EPOLLERR) !== 0 && this.#heldError === 0 && this.#kfd >= 0) {
+      const e = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_ERROR);
+      if (e > 0) this.#heldError = e;
+      this.#mask = this.#pollKernel();
+    }
+    const mask = this.poll();
+    out.error = this.#heldError;
     if (!this.#listening && (mask & (EPOLLHUP | EPOLLRDHUP)) === EPOLLHUP) {
       // Never connected (tcp_poll: HUP without RDHUP): both filters silent.
       out.readable = out.writable = 0;
@@ -299,7 +313,15 @@ export class NativeSocket extends SocketDescription {
     return this.#libc.getpeername(this.#kfd, out);
   }
 
+  #takeHeld(): number {
+    const e = this.#heldError;
+    this.#heldError = 0;
+    this.#refresh();
+    return e;
+  }
+
   override getsockopt(level: number, name: number): number {
+    if (level === SOL_SOCKET && name === SO_ERROR && this.#heldError !== 0) return this.#takeHeld();
     const v = this.#libc.getsockoptInt(this.#kfd, cint(level), cint(name));
     if (level === SOL_SOCKET && name === SO_ERROR) this.#refresh(); // EPOLLERR may fall
     return v;
