@@ -84,7 +84,7 @@ export interface Watcher {
  *
  * @example A minimal pollable description
  * ```ts
- * import { Description, EPOLLIN } from "@deno-epoll/epoll";
+ * import { Description, EPOLLIN } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * class Flag extends Description {

@@ -129,7 +129,7 @@ function validTimespec(t: Timespec, what: string): boolean {
  *
  * @example
  * ```ts
- * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "@deno-epoll/epoll";
+ * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
@@ -162,7 +162,7 @@ export function timerfdCreate(clockid: number, flags: number): number {
  * import {
  *   CLOCK_MONOTONIC, close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, read,
  *   timerfdCreate, timerfdSettime, type EpollEvent,
- * } from "@deno-epoll/epoll";
+ * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
@@ -212,7 +212,7 @@ export function timerfdSettime(
  * ```ts
  * import {
  *   CLOCK_MONOTONIC, close, timerfdCreate, timerfdGettime, timerfdSettime, type ITimerSpec,
- * } from "@deno-epoll/epoll";
+ * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
