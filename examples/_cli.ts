@@ -134,6 +134,22 @@ export function secondsFlag(arg: string, help: string, fallback: number): Flag<n
   };
 }
 
+/** `--idle-timeout S`: seconds without traffic before a connection is closed; 0 never. */
+export function idleTimeoutFlag(fallback: number): Flag<number> {
+  return {
+    arg: "S",
+    help: "close a connection after S seconds without traffic; 0 never",
+    default: fallback,
+    parse: (text) => {
+      const n = /^\d*\.?\d+$/.test(text) ? Number(text) : NaN;
+      if (!(n >= 0) || n > 2 ** 31 / 1000) {
+        throw new UsageError(`expected a number of seconds >= 0, got "${text}"`);
+      }
+      return n;
+    },
+  };
+}
+
 /** Flags every example takes. */
 export const COMMON_FLAGS = {
   stats: switchFlag("print a one-line summary (connections, MiB/s, events/s, memory) periodically"),
@@ -287,8 +303,10 @@ export class Stats {
   bytesIn = 0;
   /** Bytes written to clients. */
   bytesOut = 0;
-  /** Events returned by epoll_wait. */
+  /** Events returned by epoll_wait (or kevent). */
   events = 0;
+  /** Connections closed by an idle timeout. */
+  timedOut = 0;
 }
 
 /**
@@ -306,7 +324,7 @@ export function startStats(name: string, stats: Stats, seconds: number): () => v
     const rss = mem.rss / 2 ** 20;
     const heap = (mem.heapUsed + mem.external) / 2 ** 20;
     console.log(
-      `${name}: ${stats.open} open, ${stats.accepted} accepted, ` +
+      `${name}: ${stats.open} open, ${stats.accepted} accepted, ${stats.timedOut} timed out, ` +
         `${((stats.bytesIn - lastIn) / dt / 2 ** 20).toFixed(1)} MiB/s in, ` +
         `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${
           rss.toFixed(0)

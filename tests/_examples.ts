@@ -142,6 +142,7 @@ export const SERVERS = [
   "echo_server_et.ts",
   "chat_server.ts",
   "http_server.ts",
+  "kqueue_echo_server.ts",
 ];
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readExactly } from "./_helpers.ts";
+import { closedPort, readExactly } from "./_helpers.ts";
 import { runExample, RunningExample } from "./_examples.ts";
 
 const README = new URL("../README.md", import.meta.url);
@@ -15,10 +15,11 @@ const QUICK_START = new URL("../examples/quick_start.ts", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);
 const PACKAGE = "jsr:@deno-epoll/epoll@^0.1.0";
 
-function quickStart(text: string): string {
-  const section = text.slice(text.indexOf("## Quick start"));
-  const m = /```ts ignore\n([\s\S]*?)```/.exec(section);
-  assert.ok(m, "no code block under ## Quick start");
+function quickStart(text: string, heading = "## Quick start"): string {
+  const at = text.indexOf(heading);
+  assert.ok(at >= 0, `no ${heading} heading`);
+  const m = /```ts ignore\n([\s\S]*?)```/.exec(text.slice(at));
+  assert.ok(m, `no code block under ${heading}`);
   return m[1];
 }
 
@@ -77,4 +78,35 @@ Deno.test("README quick start reports a port in use and a missing --allow-net in
   const denied = await runExample("quick_start.ts", ["0"], []);
   assert.equal(denied.code, 1);
   assert.equal(denied.stderr, "echo: listen on 127.0.0.1:0: Permission denied (EACCES)\n");
+});
+
+Deno.test("README kqueue quick start imports the published package and echoes in under 45 lines", async () => {
+  const code = quickStart(await Deno.readTextFile(README), "### The kqueue quick start");
+  assert.ok(code.trim().split("\n").length < 45, "kqueue quick start must stay under 45 lines");
+  assert.ok(code.includes(`from "${PACKAGE}";`), `kqueue quick start must import ${PACKAGE}`);
+  const port = closedPort();
+  const local = code.replace(PACKAGE, MOD.href).replace("port: 8080", `port: ${port}`);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/echo.ts`, local);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", `${dir}/echo.ts`],
+    cwd: dir,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0;; i++) {
+      try {
+        await echoes(port);
+        break;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.ConnectionRefused) || i >= 100) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    child.kill();
+    await child.output(); // waits for the exit and drains stderr
+    await Deno.remove(dir, { recursive: true });
+  }
 });
