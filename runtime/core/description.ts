@@ -45,7 +45,7 @@ import { EPOLLIN, EPOLLOUT } from "./constants.ts";
  * import {
  *   close, Description, EPOLLIN, EV_ADD, EVFILT_READ, type FilterCounts, installDescription,
  *   kevent, type KEvent, kqueue,
- * } from "@deno-epoll/epoll";
+ * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * class Mailbox extends Description {

@@ -34,7 +34,7 @@ import type { Timespec } from "../epoll/epoll.ts";
  *
  * @example A timer every 250 ms, first after 1 s
  * ```ts
- * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "@deno-epoll/epoll";
+ * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const spec: ITimerSpec = { value: { sec: 1, nsec: 0 }, interval: { sec: 0, nsec: 250_000_000 } };
