@@ -23,6 +23,7 @@
 import type { Description } from "./description.ts";
 import { EINTR } from "./errno.ts";
 import { loopTurn, loopTurnDue } from "./_loop_turn.ts";
+import { pollNow, sleepBegin, sleepEnd } from "./poller.ts";
 import { holdTimers } from "../timer/_queue.ts";
 
 /** The largest delay `setTimeout` takes; longer waits re-arm. */
@@ -75,6 +76,7 @@ export class WaitQueue {
         return await this.wait(owner, harvest, timeoutMs, signal);
       });
     }
+    pollNow(); // readiness from outside the event loop (native sockets): poller.ts
     const n = harvest();
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
@@ -94,13 +96,19 @@ export class WaitQueue {
       // Woken from a microtask (an in-memory peer), not by Deno I/O: the
       // same fairness as above.
       if (loopTurnDue()) await loopTurn();
+      pollNow();
       const n = harvest();
       if (n > 0 || why === "timeout") return n;
       if (deadline !== Infinity && performance.now() >= deadline) return 0;
     }
   }
 
-  /** Parks the caller until woken, the timeout fires or `signal` aborts. */
+  /**
+   * Parks the caller until woken, the timeout fires or `signal` aborts. The
+   * pollers (poller.ts) hear when the sleep begins and ends, so readiness
+   * from outside the event loop keeps arriving meanwhile; when one must
+   * finish work off the JS thread first, the sleep ends after it.
+   */
   sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<WakeReason> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -117,13 +125,16 @@ export class WaitQueue {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
         }
-        resolve(why);
+        const settle = sleepEnd();
+        if (settle === undefined) resolve(why);
+        else settle.then(() => resolve(why));
       };
       if (timeoutMs >= 0) {
         timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
+      sleepBegin();
     });
   }
 }
