@@ -56,10 +56,7 @@ export class TimerFd extends Description {
   readonly clockid: number;
   /** Expirations since the last read or settime. */
   #ticks = 0;
-  readonly #timer = new PeriodicTimer((n) => {
-    this.#ticks += n;
-    this.notify(EPOLLIN | EPOLLRDNORM);
-  });
+  readonly #timer = new TimerFdTimer(this);
 
   constructor(clockid: number) {
     super();
@@ -77,6 +74,12 @@ export class TimerFd extends Description {
     out.writeReady = false;
     out.writeEof = false;
     out.error = 0;
+  }
+
+  /** The timer expired `n` times. */
+  expired(n: number): void {
+    this.#ticks += n;
+    this.notify(EPOLLIN | EPOLLRDNORM);
   }
 
   override read(buf: Uint8Array): number {
@@ -111,6 +114,16 @@ export class TimerFd extends Description {
 
   protected override onRelease(): void {
     this.#timer.disarm();
+  }
+}
+
+/** A timerfd's timer: tells the timerfd of each wake. */
+class TimerFdTimer extends PeriodicTimer {
+  constructor(readonly owner: TimerFd) {
+    super();
+  }
+  protected expired(count: number): void {
+    this.owner.expired(count);
   }
 }
 
