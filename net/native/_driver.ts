@@ -127,6 +127,8 @@ export class Driver implements Poller {
     const r = this.#libc.epoll_ctl(this.epfd, EPOLL_CTL_ADD, kfd, DRIVER_EVENTS, token);
     if (r < 0) return r;
     this.#targets.set(token, target);
+    // Tasks already asleep (the first socket joined an epoll they wait on) need the park too.
+    this.#startParking();
     return token;
   }
 
@@ -143,7 +145,11 @@ export class Driver implements Poller {
 
   sleepBegin(): void {
     this.#sleepers++;
-    if (!this.#parkLoop && this.#targets.size > 0) {
+    this.#startParking();
+  }
+
+  #startParking(): void {
+    if (!this.#parkLoop && this.#sleepers > 0 && this.#targets.size > 0) {
       this.#parkLoop = true;
       queueMicrotask(() => this.#run());
     }
