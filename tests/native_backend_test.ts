@@ -219,6 +219,8 @@ Deno.test({
       const l = withBackend("native", () => listenLoopback());
       lfd = l.fd;
       epollCtl(ep, EPOLL_CTL_ADD, lfd, { events: EPOLLIN, data: "listener" });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(getDriver(openLibc() as Libc).parked, true, "the sleeper's park started");
       peer = await Deno.connect({ hostname: LOOPBACK, port: l.addr.port });
       assert.equal(await waiting, 1);
       assert.equal(ev[0].data, "listener");
