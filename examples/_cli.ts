@@ -1,6 +1,8 @@
 /**
  * Shared command-line handling for the example servers: `--host`,
- * `--port`, `--stats`, and a once-every-few-seconds one-line summary.
+ * `--port`, `--stats`, `--max-fds` (the descriptor limit, to try the
+ * servers when descriptors run out), and a once-every-few-seconds one-line
+ * summary.
  *
  * @module
  */
@@ -17,10 +19,22 @@ export interface ServerOptions {
   stats: boolean;
   /** Seconds between summary lines (default 5). */
   interval: number;
+  /** The descriptor limit (`setDescriptorLimit`), like `ulimit -n`; 0 keeps the default. */
+  maxFds: number;
+  /** Values of the server's own options (`extra` of {@linkcode parseServerArgs}). */
+  extra: Record<string, string>;
 }
 
-/** Parses `--host`, `--port`, `--stats`, `--interval` from `args`. */
-export function parseServerArgs(args: string[] = Deno.args): ServerOptions {
+/**
+ * Parses `--host`, `--port`, `--stats`, `--interval`, `--max-fds`, and the
+ * server's own string options `extra` (name to default), from `args`.
+ */
+export function parseServerArgs(
+  args: string[] = Deno.args,
+  extra: Record<string, string> = {},
+): ServerOptions {
+  const own: Record<string, { type: "string"; default: string }> = {};
+  for (const [name, value] of Object.entries(extra)) own[name] = { type: "string", default: value };
   const { values } = parseArgs({
     args,
     options: {
@@ -28,17 +42,26 @@ export function parseServerArgs(args: string[] = Deno.args): ServerOptions {
       port: { type: "string", default: "8080" },
       stats: { type: "boolean", default: false },
       interval: { type: "string", default: "5" },
+      "max-fds": { type: "string", default: "0" },
+      ...own,
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`Cannot use port "${values.port}": expected 0..65535`);
   }
+  const maxFds = Number(values["max-fds"]);
+  if (!Number.isInteger(maxFds) || maxFds < 0) {
+    throw new TypeError(`Cannot use --max-fds "${values["max-fds"]}": expected an integer >= 0`);
+  }
+  const v = values as Record<string, string | boolean>;
   return {
     host: values.host!,
     port,
     stats: values.stats!,
     interval: Number(values.interval),
+    maxFds,
+    extra: Object.fromEntries(Object.keys(extra).map((k) => [k, v[k] as string])),
   };
 }
 
@@ -92,6 +115,7 @@ import {
   getsockname,
   IPPROTO_TCP,
   listen,
+  setDescriptorLimit,
   setsockopt,
   SO_REUSEADDR,
   SOCK_NONBLOCK,
@@ -107,6 +131,7 @@ import {
  * by accepted sockets) and a 4096 backlog, and prints where it listens.
  */
 export function openListener(name: string, opts: ServerOptions): number {
+  if (opts.maxFds > 0) check(setDescriptorLimit(opts.maxFds), "setDescriptorLimit");
   const family = opts.host.includes(":") ? AF_INET6 : AF_INET;
   const fd = check(socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0), "socket");
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);

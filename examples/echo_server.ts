@@ -2,7 +2,7 @@
  * A level-triggered echo server on deno-epoll.
  *
  * ```sh
- * deno run -A examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ * deno run -A examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--max-fds N]
  * ```
  *
  * One epoll set, one loop. A connection is watched for `EPOLLIN`; what it
@@ -11,11 +11,14 @@
  * `EPOLLOUT` only, so a client that does not read stops being read from
  * (bounded memory, backpressure through TCP).
  *
+ * When descriptors run out (`accept` gives `EMFILE`; try `--max-fds 64`),
+ * the listener is unwatched until a connection closes, so the loop does not
+ * spin on a listener it cannot accept from (`examples/_accept_gate.ts`).
+ *
  * @module
  */
 
 import {
-  accept,
   close,
   EAGAIN,
   EPOLL_CTL_ADD,
@@ -30,6 +33,7 @@ import {
   write,
 } from "../mod.ts";
 import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -42,7 +46,8 @@ const stats = new Stats();
 const epfd = epollCreate1(0);
 const listenFd = openListener("echo_server", opts);
 const LISTENER = Symbol("listener");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
+// Unwatches the listener while accept() gives EMFILE, until a connection closes.
+const gate = new AcceptGate(epfd, listenFd, LISTENER);
 if (opts.stats) startStats("echo_server", stats, opts.interval);
 
 const buf = new Uint8Array(65536);
@@ -51,6 +56,7 @@ const events: EpollEvent[] = [];
 function drop(c: Conn): void {
   close(c.fd); // also removes it from the epoll set
   stats.open--;
+  gate.fdClosed();
 }
 
 /** Writes `data`; keeps what does not fit and switches to EPOLLOUT. Returns false on error. */
@@ -69,12 +75,12 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+      gate.acceptAll((fd) => {
         const c: Conn = { fd, pending: null };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     const c = ev.data as Conn;
