@@ -89,3 +89,4 @@ export {
 } from "./net/socket_calls.ts";
 export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
 export { Socket } from "./net/objects/socket.ts";
+export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";

@@ -3,7 +3,7 @@
  * every other connected client, prefixed with the sender's id.
  *
  * ```sh
- * deno run -A examples/chat_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ * deno run --allow-net examples/chat_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5]
  * ```
  *
  * One epoll set, level-triggered, one loop. Clients get ids 1, 2, 3, ... in
@@ -70,10 +70,17 @@ interface Client {
   closed: boolean;
 }
 
-const opts = parseServerArgs();
+const opts = parseServerArgs({
+  name: "chat_server",
+  summary: "a line-based chat: every line a client sends goes to every other client",
+  details: [
+    "Prints one line with the address it listens on, one line per dropped client (stderr),",
+    "and --stats lines; stop it with Ctrl-C. Try: nc 127.0.0.1 8080 in two terminals.",
+  ],
+});
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("chat_server", opts);
+const listenFd = await openListener("chat_server", opts);
 const LISTENER = Symbol("listener");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
 if (opts.stats) startStats("chat_server", stats, opts.interval);

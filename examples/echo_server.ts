@@ -2,7 +2,7 @@
  * A level-triggered echo server on deno-epoll.
  *
  * ```sh
- * deno run -A examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--max-fds N]
+ * deno run --allow-net examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5] [--idle-timeout 0] [--max-fds 0]
  * ```
  *
  * One epoll set, one loop. A connection is watched for `EPOLLIN`; what it
@@ -15,10 +15,17 @@
  * the listener is unwatched until a connection closes, so the loop does not
  * spin on a listener it cannot accept from (`examples/_accept_gate.ts`).
  *
+ * With `--idle-timeout S` (seconds; 0, the default, disables it) a
+ * connection that has sent nothing for `S` seconds is closed. One periodic
+ * timerfd in the same epoll set ticks four times per timeout; each tick
+ * closes the connections whose last read is at least `S` old (so a
+ * connection is closed between `S` and `1.25 S` after its last message).
+ *
  * @module
  */
 
 import {
+  CLOCK_MONOTONIC,
   close,
   EAGAIN,
   EPOLL_CTL_ADD,
@@ -30,21 +37,33 @@ import {
   EPOLLOUT,
   epollWait,
   read,
+  timerfdCreate,
+  timerfdSettime,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { idleTimeoutFlag, openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
   fd: number;
   pending: Uint8Array | null;
+  /** When the client last sent something (`performance.now()`), for the idle timeout. */
+  lastActive: number;
 }
 
-const opts = parseServerArgs();
+const opts = parseServerArgs({
+  name: "echo_server",
+  summary: "a level-triggered echo server: every byte a client sends comes back",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: nc 127.0.0.1 8080",
+  ],
+  flags: { "idle-timeout": idleTimeoutFlag(0) },
+});
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("echo_server", opts);
+const listenFd = await openListener("echo_server", opts);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
@@ -53,8 +72,34 @@ if (opts.stats) startStats("echo_server", stats, opts.interval);
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];
 
+// The idle timeout: one periodic timerfd, watched like any other fd.
+const idleMs = opts["idle-timeout"] * 1000;
+const conns = new Set<Conn>();
+const ticker = { fd: -1 };
+if (idleMs > 0) {
+  ticker.fd = timerfdCreate(CLOCK_MONOTONIC, 0);
+  const tick = idleMs / 4;
+  const spec = { sec: Math.floor(tick / 1000), nsec: Math.round((tick % 1000) * 1e6) };
+  timerfdSettime(ticker.fd, 0, { value: spec, interval: spec });
+  epollCtl(epfd, EPOLL_CTL_ADD, ticker.fd, { events: EPOLLIN, data: ticker });
+}
+
+/** A tick of the idle timer: close the connections idle for the whole timeout. */
+function sweep(tfd: number): void {
+  read(tfd, buf.subarray(0, 8)); // the expiration count; one sweep covers them all
+  const now = performance.now();
+  for (const c of conns) {
+    if (now - c.lastActive >= idleMs) {
+      stats.timedOut++;
+      drop(c);
+    }
+  }
+}
+
 function drop(c: Conn): void {
   close(c.fd); // also removes it from the epoll set
+  c.fd = -1; // events of this batch for it are skipped
+  conns.delete(c);
   stats.open--;
   gate.fdClosed();
 }
@@ -76,14 +121,20 @@ for (;;) {
     const ev = events[i];
     if (ev.data === LISTENER) {
       gate.acceptAll((fd) => {
-        const c: Conn = { fd, pending: null };
+        const c: Conn = { fd, pending: null, lastActive: idleMs > 0 ? performance.now() : 0 };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
+        if (idleMs > 0) conns.add(c);
         stats.open++;
         stats.accepted++;
       });
       continue;
     }
+    if (ev.data === ticker) {
+      sweep(ticker.fd);
+      continue;
+    }
     const c = ev.data as Conn;
+    if (c.fd < 0) continue; // closed by the idle sweep earlier in this batch
     if (c.pending !== null) {
       // Watching EPOLLOUT: flush what is left, then go back to reading.
       const rest = c.pending;
@@ -106,6 +157,7 @@ for (;;) {
       continue;
     }
     stats.bytesIn += r;
+    if (idleMs > 0) c.lastActive = performance.now();
     if (!send(c, buf.subarray(0, r))) drop(c);
     else stats.bytesOut += r;
   }

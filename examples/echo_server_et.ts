@@ -2,7 +2,7 @@
  * An edge-triggered echo server on deno-epoll: the mio recipe.
  *
  * ```sh
- * deno run -A examples/echo_server_et.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ * deno run --allow-net examples/echo_server_et.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5]
  * ```
  *
  * Each connection is registered once with
@@ -39,10 +39,17 @@ interface Conn {
   pending: Uint8Array | null;
 }
 
-const opts = parseServerArgs();
+const opts = parseServerArgs({
+  name: "echo_server_et",
+  summary: "an edge-triggered echo server (EPOLLET, drain until EAGAIN)",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: nc 127.0.0.1 8080",
+  ],
+});
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("echo_server_et", opts);
+const listenFd = await openListener("echo_server_et", opts);
 const LISTENER = Symbol("listener");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN | EPOLLET, data: LISTENER });
 if (opts.stats) startStats("echo_server_et", stats, opts.interval);

@@ -2,8 +2,8 @@
  * A minimal, strict HTTP/1.1 keep-alive server on deno-epoll, enough for `wrk`.
  *
  * ```sh
- * deno run -A examples/http_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
- *   [--header-timeout 10000] [--idle-timeout 15000] [--max-fds N]
+ * deno run --allow-net examples/http_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ *   [--interval 5] [--header-timeout 10] [--idle-timeout 15] [--max-fds 0]
  * wrk -t2 -c100 -d10s http://127.0.0.1:8080/
  * ```
  *
@@ -26,9 +26,9 @@
  *   bytes gets 431 and a close. Each byte of a head is looked at once,
  *   however it trickles in.
  * - Timeouts (one timerfd for all connections): a request head must arrive
- *   whole within `--header-timeout` ms of its first byte (else 408 and a
+ *   whole within `--header-timeout` seconds of its first byte (else 408 and a
  *   close); a connection with no request under way is closed after
- *   `--idle-timeout` ms, and so is one whose body or responses make no
+ *   `--idle-timeout` seconds, and so is one whose body or responses make no
  *   progress for that long.
  * - When descriptors run out (`accept` gives `EMFILE`), the listener is
  *   unwatched until a connection closes (`examples/_accept_gate.ts`).
@@ -57,7 +57,7 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { openListener, parseServerArgs, secondsFlag, startStats, Stats } from "./_cli.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
@@ -79,17 +79,31 @@ interface Conn extends Timed {
   closing: boolean;
 }
 
-const opts = parseServerArgs(Deno.args, { "header-timeout": "10000", "idle-timeout": "15000" });
-const HEADER_TIMEOUT = Number(opts.extra["header-timeout"]);
-const IDLE_TIMEOUT = Number(opts.extra["idle-timeout"]);
-for (const [name, v] of [["header-timeout", HEADER_TIMEOUT], ["idle-timeout", IDLE_TIMEOUT]]) {
-  if (!(Number(v) > 0)) {
-    throw new TypeError(`Cannot use --${name} "${v}": expected milliseconds > 0`);
-  }
-}
+const opts = parseServerArgs({
+  name: "http_server",
+  summary: "a minimal, strict HTTP/1.1 keep-alive server answering GET / with Hello, World!",
+  details: [
+    "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
+    "Try: curl http://127.0.0.1:8080/ or wrk -t2 -c100 -d10s http://127.0.0.1:8080/",
+  ],
+  flags: {
+    "header-timeout": secondsFlag(
+      "S",
+      "a request head must arrive whole within S seconds of its first byte (else 408)",
+      10,
+    ),
+    "idle-timeout": secondsFlag(
+      "S",
+      "close a connection with no request under way, or making no progress, after S seconds",
+      15,
+    ),
+  },
+});
+const HEADER_TIMEOUT = opts["header-timeout"] * 1000;
+const IDLE_TIMEOUT = opts["idle-timeout"] * 1000;
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = openListener("http_server", opts);
+const listenFd = await openListener("http_server", opts);
 const LISTENER = Symbol("listener");
 const TIMER = Symbol("timer");
 const gate = new AcceptGate(epfd, listenFd, LISTENER);

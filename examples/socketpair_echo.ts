@@ -1,10 +1,15 @@
 /**
- * Several socketpairs through one epoll: `deno run examples/socketpair_echo.ts`.
+ * Several socketpairs through one epoll, all in memory (no permissions):
  *
- * Each of `CLIENTS` client ends sends `MESSAGES` lines, one at a time; a
+ * ```sh
+ * deno run examples/socketpair_echo.ts [--clients 8] [--messages 100] [--stats] [--interval 5]
+ * ```
+ *
+ * Each of `--clients` client ends sends `--messages` lines, one at a time; a
  * level-triggered "server" loop echoes whatever arrives on the other ends;
  * each client checks that the echo matches what it sent before sending its
- * next line. Prints one summary line and exits 0, or throws.
+ * next line. Prints one summary line and exits 0, or one error line and
+ * exits 1.
  *
  * @module
  */
@@ -28,8 +33,26 @@ import {
   write,
 } from "../mod.ts";
 
-const CLIENTS = 8;
-const MESSAGES = 100;
+import { COMMON_FLAGS, intFlag, parseCommand, startStats, Stats } from "./_cli.ts";
+
+const opts = parseCommand({
+  name: "socketpair_echo",
+  summary: "clients echo lines through in-memory socketpairs and one epoll, then exit",
+  details: [
+    "Prints one summary line when every echo is verified and exits 0 (with --stats, a",
+    "summary line every --interval seconds while it runs). Needs no permissions.",
+  ],
+  permissions: "",
+  flags: {
+    clients: intFlag("N", "number of socketpairs", 8, 1, 10_000),
+    messages: intFlag("N", "lines each client sends and checks", 100, 1, 1e9),
+    ...COMMON_FLAGS,
+  },
+});
+const CLIENTS = opts.clients;
+const MESSAGES = opts.messages;
+const stats = new Stats();
+const stopStats = opts.stats ? startStats("socketpair_echo", stats, opts.interval) : () => {};
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -67,6 +90,8 @@ for (let id = 0; id < CLIENTS; id++) {
   const server: Server = { role: "server", fd: sv[1], pending: new Uint8Array() };
   clients.push(client);
   servers.push(server);
+  stats.open++;
+  stats.accepted++;
   // Level-triggered on both sides; `data` is the object itself.
   check(epollCtl(epfd, EPOLL_CTL_ADD, client.fd, { events: EPOLLIN, data: client }), "epoll_ctl");
   check(epollCtl(epfd, EPOLL_CTL_ADD, server.fd, { events: EPOLLIN, data: server }), "epoll_ctl");
@@ -104,12 +129,14 @@ while (done < CLIENTS) {
   if (n === 0) throw new Error("stalled: no event for a second");
   check(n, "epoll_wait");
   waits++;
+  stats.events += n;
   for (let i = 0; i < n; i++) {
     const { events: revents, data } = events[i];
     const end = data as Client | Server;
     if (end.role === "server") {
       if (revents & EPOLLIN) {
         const got = check(read(end.fd, buf), "read");
+        stats.bytesIn += got;
         const joined = new Uint8Array(end.pending.length + got);
         joined.set(end.pending);
         joined.set(buf.subarray(0, got), end.pending.length);
@@ -134,6 +161,7 @@ while (done < CLIENTS) {
   }
 }
 
+stopStats();
 for (const c of clients) check(close(c.fd), "close");
 for (const s of servers) check(close(s.fd), "close");
 check(close(epfd), "close");

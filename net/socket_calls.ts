@@ -22,7 +22,7 @@ import {
 import type { SockAddr } from "./sockaddr.ts";
 import { SocketDescription } from "./socket_state.ts";
 import { installDescription, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
-import { DenoSocket } from "./deno/socket.ts";
+import { currentBackend } from "./socket_backend.ts";
 
 function object(v: unknown, what: string): void {
   if (v === null || typeof v !== "object") throw new TypeError(`${what} must be an object`);
@@ -36,7 +36,8 @@ function sock(fd: number): SocketDescription | number {
 /**
  * Creates an unconnected stream socket (`socket(2)`). It becomes a
  * connection with {@linkcode connect} or a listener with {@linkcode bind}
- * and {@linkcode listen}, over `Deno.connect` / `Deno.listen`.
+ * and {@linkcode listen}, over `Deno.connect` / `Deno.listen` or, with the
+ * `native` backend ({@linkcode setSocketBackend}), a kernel socket.
  *
  * @param domain {@linkcode AF_INET}, {@linkcode AF_INET6} or {@linkcode AF_UNIX}.
  * @param type {@linkcode SOCK_STREAM}, optionally with `SOCK_NONBLOCK` /
@@ -71,7 +72,8 @@ export function socket(domain: number, type: number, protocol: number): number {
   }
   const ok = domain === AF_UNIX ? protocol === AF_UNIX : protocol === IPPROTO_TCP;
   if (protocol !== 0 && !ok) return -EPROTONOSUPPORT;
-  return installDescription(new DenoSocket(domain));
+  const desc = currentBackend().create(domain, protocol);
+  return typeof desc === "number" ? desc : installDescription(desc);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   setDescriptorLimit,
 } from "../mod.ts";
 import { descriptors } from "../runtime/core/fd_table.ts";
-import { listenLoopback, waitFor } from "./_helpers.ts";
+import { listenLoopback, NATIVE, waitFor } from "./_helpers.ts";
 import { resetClientsAvailable, resetFlood } from "./_reset_clients.ts";
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -97,8 +97,10 @@ Deno.test("queued connections count against the descriptor limit; each listener 
       assert.ok(fd >= 0, `accept after a close gave ${fd}`);
       fds.push(fd);
     }
-    // Every client was accepted; nothing is left queued.
-    assert.equal(accept(lfd), -EAGAIN);
+    // Every client was accepted; nothing is left queued. (The table is full again:
+    // Linux reserves the fd before it looks at the queue, so the native backend
+    // answers EMFILE.)
+    assert.equal(accept(lfd), NATIVE ? -EMFILE : -EAGAIN);
   } finally {
     for (const fd of fds) close(fd);
     close(ep);

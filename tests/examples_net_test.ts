@@ -581,3 +581,24 @@ Deno.test("200 concurrent clients against examples/echo_server.ts get every byte
     await reader.cancel();
   }
 });
+
+Deno.test("echo_server.ts --idle-timeout closes a silent connection (timerfd sweep), not before the timeout", async () => {
+  const IDLE_MS = 400;
+  const server = await Server.start("examples/echo_server.ts", "echo_server", [
+    "--idle-timeout",
+    String(IDLE_MS / 1000),
+  ]);
+  // Measured before connecting: the server starts counting at its accept, later.
+  const opened = performance.now();
+  const conn = await Deno.connect({ hostname: HOST, port: server.port });
+  try {
+    await writeAll(conn, pattern(5));
+    assertBytes(await readExactly(conn, 5), pattern(5));
+    const buf = new Uint8Array(8);
+    assert.equal(await conn.read(buf), null, "closed by the server");
+    assert.ok(performance.now() - opened >= IDLE_MS - 5);
+  } finally {
+    closeQuietly(conn);
+    await server.stop();
+  }
+});

@@ -145,9 +145,9 @@ Deno.test("hostile HTTP: chunked bodies are skipped, absolute-form served, Date 
 Deno.test("hostile HTTP: a slow head gets 408 and a close; an idle keep-alive connection is closed", async () => {
   const server = await ServerProcess.start("examples/http_server.ts", [
     "--header-timeout",
-    "400",
+    "0.4",
     "--idle-timeout",
-    "600",
+    "0.6",
   ]);
   try {
     // Slowloris: a header line every 100 ms, never the blank line.

@@ -10,6 +10,7 @@ import {
   dup,
   EBADF,
   EINVAL,
+  EMFILE,
   ENOENT,
   epollCreate1,
   EV_ADD,
@@ -25,6 +26,7 @@ import {
   EVFILT_READ,
   EVFILT_USER,
   EVFILT_WRITE,
+  getDescriptorLimit,
   type KEvent,
   kevent,
   KQueue,
@@ -32,6 +34,7 @@ import {
   NOTE_TRIGGER,
   pipe,
   read,
+  setDescriptorLimit,
   write,
 } from "../mod.ts";
 import { change, kev, poll } from "./_helpers.ts";
@@ -481,3 +484,92 @@ Deno.test("KQueue applies changes, throws ErrnoError, iterates and ends waits on
     fds.forEach(close);
   }
 });
+
+Deno.test("a loop of kevent calls that always find events still lets timers run", async () => {
+  const kq = kqueue();
+  const efd = eventfd(1, 0);
+  try {
+    await change(kq, kev(efd, EVFILT_READ, EV_ADD));
+    let fired = false;
+    const timer = setTimeout(() => fired = true, 5);
+    const out: KEvent[] = [];
+    // Without a turn of Deno's event loop the timer never fires and the cap ends the loop.
+    for (let i = 0; i < 2_000_000 && !fired; i++) {
+      assert.equal(await kevent(kq, [], out, 4, null), 1);
+    }
+    clearTimeout(timer);
+    assert.ok(fired, "the timer fired while kevent kept finding events");
+  } finally {
+    close(efd);
+    close(kq);
+  }
+});
+
+Deno.test("kqueue() fails with EMFILE when the descriptor table is full", () => {
+  const limit = getDescriptorLimit();
+  const kq = kqueue();
+  try {
+    assert.equal(setDescriptorLimit(kq + 1), 0);
+    assert.equal(kqueue(), -EMFILE);
+  } finally {
+    setDescriptorLimit(limit);
+    close(kq);
+  }
+});
+
+Deno.test(
+  "udata comes back by identity, whatever its type",
+  withPipe(async (kq, r, w) => {
+    const token = { conn: 42 };
+    await change(kq, kev(r, EVFILT_READ, EV_ADD, 0, 0, token));
+    write(w, new Uint8Array(1));
+    assert.equal((await poll(kq))[0].udata, token);
+  }),
+);
+
+Deno.test(
+  "a modifying EV_ADD keeps the EV_ONESHOT, EV_CLEAR and EV_DISPATCH the knote was created with",
+  withPipe(async (kq, r, w) => {
+    await change(kq, kev(r, EVFILT_READ, EV_ADD));
+    assert.equal(await change(kq, kev(r, EVFILT_READ, EV_ADD | EV_ONESHOT | EV_DISPATCH)), 0);
+    write(w, new Uint8Array(1));
+    const [ev] = await poll(kq);
+    assert.equal(ev.flags, 0, "still level-triggered");
+    assert.equal((await poll(kq)).length, 1, "not deleted, not disabled");
+  }),
+);
+
+Deno.test(
+  "EV_RECEIPT with no event slot returns 0 at once and leaves later changes unapplied",
+  withPipe(async (kq, r, w) => {
+    const n = await kevent(
+      kq,
+      [
+        kev(r, EVFILT_READ, EV_ADD | EV_RECEIPT),
+        kev(w, EVFILT_WRITE, EV_ADD),
+      ],
+      [],
+      0,
+      null,
+    );
+    assert.equal(n, 0);
+    assert.equal(await change(kq, kev(r, EVFILT_READ, EV_DELETE)), 0, "the receipt change applied");
+    assert.equal(await change(kq, kev(w, EVFILT_WRITE, EV_DELETE)), -ENOENT, "the next did not");
+  }),
+);
+
+Deno.test(
+  "the change list and the event list may be the same array",
+  withPipe(async (kq, r, w) => {
+    write(w, new Uint8Array(2));
+    const list = [
+      kev(r, EVFILT_READ, EV_ADD, 0, 0, "r"),
+      kev(4242, EVFILT_READ, EV_ADD, 0, 0, "bad"),
+    ];
+    assert.equal(await kevent(kq, list, list, 2, null), 1);
+    assert.equal(list[0].flags, EV_ERROR);
+    assert.equal(list[0].udata, "bad");
+    assert.equal(await kevent(kq, [], list, 2, null), 1);
+    assert.deepEqual([list[0].udata, list[0].data], ["r", 2]);
+  }),
+);

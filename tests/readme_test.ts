@@ -10,16 +10,28 @@ import { closedPort, readExactly } from "./_helpers.ts";
 const README = new URL("../README.md", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);
 
-function quickStart(text: string): string {
-  const section = text.slice(text.indexOf("## Quick start"));
-  const m = /```ts ignore\n([\s\S]*?)```/.exec(section);
-  assert.ok(m, "no code block under ## Quick start");
+function quickStart(text: string, heading = "## Quick start"): string {
+  const at = text.indexOf(heading);
+  assert.ok(at >= 0, `no ${heading} heading`);
+  const m = /```ts ignore\n([\s\S]*?)```/.exec(text.slice(at));
+  assert.ok(m, `no code block under ${heading}`);
   return m[1];
 }
 
 Deno.test("README quick start imports mod.ts by URL and echoes in under 30 lines", async () => {
   const code = quickStart(await Deno.readTextFile(README));
   assert.ok(code.trim().split("\n").length < 30, "quick start must stay under 30 lines");
+  await runEcho(code);
+});
+
+Deno.test("README kqueue quick start imports mod.ts by URL and echoes in under 45 lines", async () => {
+  const code = quickStart(await Deno.readTextFile(README), "### The kqueue quick start");
+  assert.ok(code.trim().split("\n").length < 45, "kqueue quick start must stay under 45 lines");
+  await runEcho(code);
+});
+
+/** Runs a quick-start echo server against the local mod.ts and echoes through it. */
+async function runEcho(code: string): Promise<void> {
   const url = /from "(https:[^"]+\/mod\.ts)"/.exec(code)?.[1];
   assert.ok(url, "quick start must import mod.ts by URL");
   const port = closedPort();
@@ -54,4 +66,4 @@ Deno.test("README quick start imports mod.ts by URL and echoes in under 30 lines
     await child.output(); // waits for the exit and drains stderr
     await Deno.remove(dir, { recursive: true });
   }
-});
+}

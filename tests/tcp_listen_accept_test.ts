@@ -44,6 +44,7 @@ import {
   libWriteAll,
   listenLoopback,
   LOOPBACK,
+  NATIVE,
   readExactly,
   waitFor,
 } from "./_helpers.ts";
@@ -160,7 +161,9 @@ Deno.test("descriptor exhaustion: accept gives -EMFILE, the connection stays que
       close(freed);
       sfd = accept(lfd);
       assert.equal(sfd, freed);
-      assert.equal(accept(lfd), -EAGAIN);
+      // Linux reserves the fd before looking at the queue (EMFILE); the Deno backend
+      // looks first.
+      assert.equal(accept(lfd), NATIVE ? -EMFILE : -EAGAIN);
     } finally {
       close(ep);
       assert.equal(setDescriptorLimit(before), 0);
@@ -184,8 +187,10 @@ Deno.test("listen on a port in use: -EADDRINUSE", () => {
     for (const p of [holder.addr.port, port]) {
       const fd = socket(AF_INET, SOCK_STREAM, 0);
       fds.push(fd);
-      assert.equal(bind(fd, { family: AF_INET, address: LOOPBACK, port: p }), 0);
-      assert.equal(listen(fd, 16), -EADDRINUSE);
+      // Linux's bind reserves the port; the Deno backend takes it at listen.
+      const b = bind(fd, { family: AF_INET, address: LOOPBACK, port: p });
+      assert.equal(b, NATIVE ? -EADDRINUSE : 0);
+      if (!NATIVE) assert.equal(listen(fd, 16), -EADDRINUSE);
       assert.equal(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN), 0);
       assert.equal(accept(fd), -EINVAL, "not listening");
     }

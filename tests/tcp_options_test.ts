@@ -37,6 +37,7 @@ import {
   libWriteAll,
   listenLoopback,
   LOOPBACK,
+  NATIVE,
   readExactly,
   waitFor,
 } from "./_helpers.ts";
@@ -89,8 +90,9 @@ Deno.test("SO_REUSEPORT lets two listening sockets share a port; without it list
     assert.ok(addr.family === AF_INET);
     assert.equal(bind(b, addr), 0);
     assert.equal(listen(b, 16), 0, "the second reusePort listener shares the port");
-    assert.equal(bind(c, addr), 0);
-    assert.equal(listen(c, 16), -EADDRINUSE);
+    // Linux's bind reserves the port; the Deno backend takes it at listen.
+    assert.equal(bind(c, addr), NATIVE ? -EADDRINUSE : 0);
+    if (!NATIVE) assert.equal(listen(c, 16), -EADDRINUSE);
     // The kernel spreads connections over both listeners; each one accepts.
     for (let i = 0; i < 16; i++) {
       clients.push(await Deno.connect({ hostname: LOOPBACK, port: addr.port }));

@@ -36,6 +36,12 @@ export const SERVERS: ServerDef[] = [
     cmd: (p) => [DENO, "run", "-A", "examples/echo_server_et.ts", "--port", String(p)],
   },
   {
+    key: "kq",
+    name: "kqueue",
+    file: "examples/kqueue_echo_server.ts",
+    cmd: (p) => [DENO, "run", "-A", "examples/kqueue_echo_server.ts", "--port", String(p)],
+  },
+  {
     key: "raw",
     name: "raw Deno",
     file: "bench/echo/raw_deno_server.ts",

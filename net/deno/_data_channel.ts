@@ -63,15 +63,8 @@ import {
   SEND_NEXT,
   type SendState,
 } from "./_channel_states.ts";
-import {
-  EPOLLERR,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
-  EPOLLRDNORM,
-  EPOLLWRNORM,
-} from "../../runtime/core/constants.ts";
+import { EPOLLERR, EPOLLHUP, EPOLLRDHUP } from "../../runtime/core/constants.ts";
+import { POLL_DEAD, POLL_IN as IN, POLL_OUT as OUT } from "../../runtime/core/_poll_masks.ts";
 
 /** Reads of at most this size go to the on-heap probe buffer (V8 keeps typed arrays under 64 bytes on its heap). */
 const PROBE = 32;
@@ -88,9 +81,6 @@ export interface ChannelEvents {
   /** Readiness may have risen; `events` are the raised bits (0: unknown). */
   channelRaised(events: number): void;
 }
-
-const IN = EPOLLIN | EPOLLRDNORM;
-const OUT = EPOLLOUT | EPOLLWRNORM;
 
 /** A connected stream over a `Deno.Conn`. */
 export class DataChannel {
@@ -129,7 +119,7 @@ export class DataChannel {
   /** The readiness of the connection, as Linux's `tcp_poll` computes it. */
   readiness(): number {
     const err = this.#error ? EPOLLERR : 0;
-    if (this.#send === "failed") return err | IN | EPOLLRDHUP | OUT | EPOLLHUP;
+    if (this.#send === "failed") return err | POLL_DEAD;
     const rcvShut = this.#recv === "eof" || this.#readShut;
     const sndShut = this.#send === "fin-due" || this.#send === "fin-sent";
     let mask = err;

@@ -44,15 +44,7 @@ import {
   ENOTCONN,
   EPIPE,
 } from "../../runtime/core/errno.ts";
-import {
-  EPOLLERR,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
-  EPOLLRDNORM,
-  EPOLLWRNORM,
-} from "../../runtime/core/constants.ts";
+import { EPOLLERR, EPOLLHUP } from "../../runtime/core/constants.ts";
 import {
   AF_UNIX,
   IPPROTO_TCP,
@@ -66,6 +58,7 @@ import {
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
 import { SocketDescription } from "../socket_state.ts";
+import { POLL_DEAD, POLL_IN, POLL_OUT } from "../../runtime/core/_poll_masks.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { anyAddr, copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
@@ -100,9 +93,6 @@ const NEXT: Readonly<Record<State, readonly State[]>> = {
   // failed -> connecting: connect() again after a failed connect.
   failed: ["connecting"],
 };
-
-const IN = EPOLLIN | EPOLLRDNORM;
-const OUT = EPOLLOUT | EPOLLWRNORM;
 
 /** The socket description. */
 export class DenoSocket extends SocketDescription implements ChannelEvents {
@@ -153,13 +143,13 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
     switch (this.#state) {
       case "init":
       case "bound":
-        return OUT | EPOLLHUP;
+        return POLL_OUT | EPOLLHUP;
       case "listening":
-        return this.#listen!.pending > 0 ? IN : 0;
+        return this.#listen!.pending > 0 ? POLL_IN : 0;
       case "connecting":
         return 0;
       case "failed":
-        return IN | EPOLLRDHUP | OUT | EPOLLHUP | (this.soError ? EPOLLERR : 0);
+        return POLL_DEAD | (this.soError ? EPOLLERR : 0);
       case "connected":
         return this.#data!.readiness();
     }
@@ -303,7 +293,7 @@ export class DenoSocket extends SocketDescription implements ChannelEvents {
         }
         this.#connecting = undefined;
         this.#attach(conn);
-        this.notify(OUT);
+        this.notify(POLL_OUT);
       },
       (err) => {
         if (ac.signal.aborted) return;

@@ -74,6 +74,12 @@ export interface Libc {
   read(fd: number, buf: Uint8Array): number;
   /** `write(2)`. */
   write(fd: number, buf: Uint8Array): number;
+  /** `send(2)` (e.g. with `MSG_NOSIGNAL`, so a reset peer gives -EPIPE and no SIGPIPE). */
+  send(fd: number, buf: Uint8Array, flags: number): number;
+  /** `recv(2)`. */
+  recv(fd: number, buf: Uint8Array, flags: number): number;
+  /** `poll(2)` of one fd: its `revents` (same bits as `EPOLL*`), 0 on timeout, or `-errno`. */
+  poll1(fd: number, events: number, timeoutMs: number): number;
   /** `close(2)`. */
   close(fd: number): number;
   /** `dup(2)`. */
@@ -102,6 +108,8 @@ export interface Libc {
   getsockname(fd: number, out: SockAddr): number;
   /** `getpeername(2)`; fills `out`. */
   getpeername(fd: number, out: SockAddr): number;
+  /** `ioctl(2)` with an `int` out-parameter (`FIONREAD`, `TIOCOUTQ`): its value, or `-errno`. */
+  ioctlInt(fd: number, request: number): number;
   /** `fcntl(2)` with an integer argument. */
   fcntl(fd: number, cmd: number, arg: number): number;
   /** `sched_yield(2)`. */
@@ -124,6 +132,9 @@ const SYMBOLS = {
   },
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
@@ -137,6 +148,7 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   sched_yield: { parameters: [], result: "i32" },
 } as const;
 
@@ -224,6 +236,10 @@ function bind(s: Symbols, arch: string): Libc {
   const lenBytes = new Uint8Array(lenBuf.buffer);
   const optBuf = new Int32Array(1);
   const optBytes = new Uint8Array(optBuf.buffer);
+  const pollFd = new Int32Array(2);
+  const pollBytes = new Uint8Array(pollFd.buffer);
+  const pollView = new DataView(pollFd.buffer);
+  const one = usize(1);
 
   function decodeEvents(view: DataView, out: NativeEvent[], n: number): void {
     for (let i = 0; i < n; i++) {
@@ -310,6 +326,15 @@ function bind(s: Symbols, arch: string): Libc {
     },
     read: (fd, buf) => ret(s.read(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
     write: (fd, buf) => ret(s.write(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
+    send: (fd, buf, flags) => ret(s.send(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags)),
+    recv: (fd, buf, flags) => ret(s.recv(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags)),
+    poll1(fd, events, timeoutMs) {
+      pollFd[0] = fd;
+      pollView.setUint16(4, events & 0xffff, true);
+      pollView.setUint16(6, 0, true);
+      const r = ret(s.poll(pollBytes, one, timeoutMs));
+      return r <= 0 ? r : pollView.getUint16(6, true);
+    },
     close: (fd) => ret(s.close(fd)),
     dup: (fd) => ret(s.dup(fd)),
     shutdown: (fd, how) => ret(s.shutdown(fd, how)),
@@ -352,6 +377,11 @@ function bind(s: Symbols, arch: string): Libc {
     getsockname: (fd, out) => nameCall(s.getsockname, fd, out),
     getpeername: (fd, out) => nameCall(s.getpeername, fd, out),
     fcntl: (fd, cmd, arg) => ret(s.fcntl(fd, cmd, BigInt(arg))),
+    ioctlInt(fd, request) {
+      optBuf[0] = 0;
+      const r = ret(s.ioctl(fd, usize(request), optBytes));
+      return r < 0 ? r : optBuf[0];
+    },
     sched_yield: () => ret(s.sched_yield()),
   };
 }

@@ -11,8 +11,9 @@
  * @module
  */
 
-import { check, EAGAIN, EBADF, ErrnoError } from "../../runtime/core/errno.ts";
+import { check, EAGAIN } from "../../runtime/core/errno.ts";
 import { close } from "../../runtime/core/fd_table.ts";
+import { FdGuard } from "../../runtime/objects/_fd_guard.ts";
 import type { SockAddr } from "../sockaddr.ts";
 import {
   IPPROTO_TCP,
@@ -56,10 +57,11 @@ export interface ListenerOptions {
 export class Listener implements Disposable {
   /** The listening socket's fd. */
   readonly fd: number;
-  #closed = false;
+  #guard: FdGuard;
 
   private constructor(fd: number) {
     this.fd = fd;
+    this.#guard = new FdGuard(fd);
   }
 
   /**
@@ -88,7 +90,7 @@ export class Listener implements Disposable {
   /** The bound address, with the real port. */
   get addr(): SockAddr {
     const out = {} as SockAddr;
-    check(getsockname(this.#live("getsockname"), out), "getsockname");
+    check(getsockname(this.#guard.live("getsockname"), out), "getsockname");
     return out;
   }
 
@@ -99,7 +101,7 @@ export class Listener implements Disposable {
    * @throws {ErrnoError} `EMFILE`, `EBADF` (also once closed).
    */
   accept(): Socket | null {
-    const fd = accept(this.#live("accept"));
+    const fd = accept(this.#guard.live("accept"));
     if (fd === -EAGAIN) return null;
     return new Socket(check(fd, "accept"));
   }
@@ -109,15 +111,7 @@ export class Listener implements Disposable {
    * fail with `EBADF`. Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    close(this.fd);
-  }
-
-  /** The fd while open; once closed, `EBADF` (the number may belong to another file now). */
-  #live(syscall: string): number {
-    if (this.#closed) throw new ErrnoError(EBADF, syscall);
-    return this.fd;
+    this.#guard.close();
   }
 
   /** Same as {@linkcode Listener.close}, for `using`. */

@@ -11,8 +11,9 @@
  * @module
  */
 
-import { check, EAGAIN, EBADF, EINPROGRESS, ErrnoError } from "../../runtime/core/errno.ts";
+import { check, EAGAIN, EINPROGRESS, ErrnoError } from "../../runtime/core/errno.ts";
 import { close, read, write } from "../../runtime/core/fd_table.ts";
+import { FdGuard } from "../../runtime/objects/_fd_guard.ts";
 import type { SockAddr } from "../sockaddr.ts";
 import {
   IPPROTO_TCP,
@@ -61,7 +62,7 @@ function addressOf(fd: number, get: typeof getsockname, name: string): SockAddr 
 export class Socket implements Disposable {
   /** The socket's fd. */
   readonly fd: number;
-  #closed = false;
+  #guard: FdGuard;
 
   /**
    * Wraps an fd that is a socket (for example one returned by `accept`).
@@ -70,6 +71,7 @@ export class Socket implements Disposable {
    */
   constructor(fd: number) {
     this.fd = fd;
+    this.#guard = new FdGuard(fd);
   }
 
   /**
@@ -100,7 +102,7 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `ECONNRESET`, `ENOTCONN`, `EBADF` (also once closed).
    */
   read(buf: Uint8Array): number | null {
-    const n = read(this.#live("read"), buf);
+    const n = read(this.#guard.live("read"), buf);
     if (n === -EAGAIN) return null;
     return check(n, "read");
   }
@@ -113,7 +115,7 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `EPIPE`, `ECONNRESET`, `EBADF` (also once closed).
    */
   write(buf: Uint8Array): number | null {
-    const n = write(this.#live("write"), buf);
+    const n = write(this.#guard.live("write"), buf);
     if (n === -EAGAIN) return null;
     return check(n, "write");
   }
@@ -125,22 +127,22 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `ENOTCONN`.
    */
   shutdown(how: number = SHUT_WR): void {
-    check(shutdown(this.#live("shutdown"), how), "shutdown");
+    check(shutdown(this.#guard.live("shutdown"), how), "shutdown");
   }
 
   /** The pending error (`SO_ERROR`), 0 when none; reading it clears it. */
   get error(): number {
-    return check(getsockopt(this.#live("getsockopt"), SOL_SOCKET, SO_ERROR), "getsockopt");
+    return check(getsockopt(this.#guard.live("getsockopt"), SOL_SOCKET, SO_ERROR), "getsockopt");
   }
 
   /** The local address. */
   get localAddr(): SockAddr {
-    return addressOf(this.#live("getsockname"), getsockname, "getsockname");
+    return addressOf(this.#guard.live("getsockname"), getsockname, "getsockname");
   }
 
   /** The peer's address. */
   get remoteAddr(): SockAddr {
-    return addressOf(this.#live("getpeername"), getpeername, "getpeername");
+    return addressOf(this.#guard.live("getpeername"), getpeername, "getpeername");
   }
 
   /**
@@ -149,7 +151,7 @@ export class Socket implements Disposable {
    * @param on Whether to disable Nagle.
    */
   setNoDelay(on = true): void {
-    check(setsockopt(this.#live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on), "setsockopt");
+    check(setsockopt(this.#guard.live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on), "setsockopt");
   }
 
   /**
@@ -158,7 +160,7 @@ export class Socket implements Disposable {
    * @param on Whether to send keep-alive probes.
    */
   setKeepAlive(on = true): void {
-    check(setsockopt(this.#live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on), "setsockopt");
+    check(setsockopt(this.#guard.live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on), "setsockopt");
   }
 
   /**
@@ -166,15 +168,7 @@ export class Socket implements Disposable {
    * with `EBADF`. Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    close(this.fd);
-  }
-
-  /** The fd while open; once closed, `EBADF` (the number may belong to another file now). */
-  #live(syscall: string): number {
-    if (this.#closed) throw new ErrnoError(EBADF, syscall);
-    return this.fd;
+    this.#guard.close();
   }
 
   /** Same as {@linkcode Socket.close}, for `using`. */

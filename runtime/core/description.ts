@@ -39,6 +39,42 @@ import { EPOLLIN, EPOLLOUT } from "./constants.ts";
  * description (FreeBSD's `kn_data`), filled by
  * {@linkcode Description.counts}. One object is reused: no allocation per
  * evaluation.
+ *
+ * @example A description of your own reports its count to kqueue
+ * ```ts
+ * import {
+ *   close, Description, EPOLLIN, EV_ADD, EVFILT_READ, type FilterCounts, installDescription,
+ *   kevent, type KEvent, kqueue,
+ * } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * class Mailbox extends Description {
+ *   readonly kind = "mailbox";
+ *   readonly items: string[] = [];
+ *   poll(): number {
+ *     return this.items.length > 0 ? EPOLLIN : 0;
+ *   }
+ *   override counts(out: FilterCounts): void {
+ *     super.counts(out);
+ *     out.readable = this.items.length; // EVFILT_READ's data
+ *   }
+ *   post(item: string): void {
+ *     this.items.push(item);
+ *     this.notify(EPOLLIN);
+ *   }
+ * }
+ * const box = new Mailbox();
+ * const fd = installDescription(box);
+ * const kq = kqueue();
+ * box.post("a");
+ * box.post("b");
+ * const change = { ident: fd, filter: EVFILT_READ, flags: EV_ADD, fflags: 0, data: 0, udata: null };
+ * const events: KEvent[] = [];
+ * assert.equal(await kevent(kq, [change], events, 1, null), 1);
+ * assert.equal(events[0].data, 2);
+ * close(kq);
+ * close(fd);
+ * ```
  */
 export interface FilterCounts {
   /** `EVFILT_READ` data: bytes readable, pending connections or events, a counter, expirations. */

@@ -31,10 +31,14 @@ export const EFAULT = 14;
 export const EEXIST = 17;
 /** Invalid argument. */
 export const EINVAL = 22;
+/** Too many open files in the system (native sockets: the kernel's file table is full). */
+export const ENFILE = 23;
 /** Too many open files: the descriptor limit is reached. */
 export const EMFILE = 24;
 /** Broken pipe: the write side is shut or the reader is gone. */
 export const EPIPE = 32;
+/** Function not implemented (`setSocketBackend("native")` where it cannot run). */
+export const ENOSYS = 38;
 /** Too many levels of nesting (epoll cycles, or nesting deeper than 4). */
 export const ELOOP = 40;
 /** Not a socket. */
@@ -57,6 +61,8 @@ export const ENETUNREACH = 101;
 export const ECONNABORTED = 103;
 /** Connection reset by peer. */
 export const ECONNRESET = 104;
+/** No buffer space available (native sockets: the kernel is out of socket memory). */
+export const ENOBUFS = 105;
 /** The socket is already connected. */
 export const EISCONN = 106;
 /** The socket is not connected. */
@@ -83,8 +89,10 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [EFAULT, "EFAULT", "Bad address"],
   [EEXIST, "EEXIST", "File exists"],
   [EINVAL, "EINVAL", "Invalid argument"],
+  [ENFILE, "ENFILE", "Too many open files in system"],
   [EMFILE, "EMFILE", "Too many open files"],
   [EPIPE, "EPIPE", "Broken pipe"],
+  [ENOSYS, "ENOSYS", "Function not implemented"],
   [ELOOP, "ELOOP", "Too many levels of symbolic links"],
   [ENOTSOCK, "ENOTSOCK", "Socket operation on non-socket"],
   [ENOPROTOOPT, "ENOPROTOOPT", "Protocol not available"],
@@ -96,6 +104,7 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [ENETUNREACH, "ENETUNREACH", "Network is unreachable"],
   [ECONNABORTED, "ECONNABORTED", "Software caused connection abort"],
   [ECONNRESET, "ECONNRESET", "Connection reset by peer"],
+  [ENOBUFS, "ENOBUFS", "No buffer space available"],
   [EISCONN, "EISCONN", "Transport endpoint is already connected"],
   [ENOTCONN, "ENOTCONN", "Transport endpoint is not connected"],
   [ETIMEDOUT, "ETIMEDOUT", "Connection timed out"],

@@ -34,10 +34,9 @@
  */
 
 import { Description, type FilterCounts, type Watcher } from "../core/description.ts";
-import { EINTR } from "../core/errno.ts";
 import { checkNesting } from "../core/_nesting.ts";
-import { loopTurn, loopTurnDue } from "../core/_loop_turn.ts";
-import { holdTimers } from "../timer/_queue.ts";
+import { ReadyList } from "../core/_ready_list.ts";
+import { WaitQueue } from "../core/_wait_queue.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -58,8 +57,6 @@ export interface EpollEvent {
 
 /** Flag bits that are not poll events (`EP_PRIVATE_BITS`). */
 const PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
-/** The largest delay `setTimeout` takes; longer waits re-arm. */
-const MAX_TIMER_MS = 0x7fffffff;
 
 /** A registration of (description, fd) in one epoll: Linux's `epitem`. */
 class Interest implements Watcher {
@@ -100,12 +97,6 @@ class Interest implements Watcher {
   }
 }
 
-/** A task blocked in `epollWait`. */
-interface Waiter {
-  resolve: () => void;
-  woken: boolean;
-}
-
 /**
  * An epoll instance. Internal: programs hold its fd, or the object layer's
  * `Epoll` class.
@@ -114,23 +105,23 @@ export class EpollDescription extends Description {
   readonly kind = "epoll";
   /** Every interest of this epoll, to release them when it closes. */
   readonly items: Set<Interest> = new Set();
-  #head: Interest | null = null;
-  #tail: Interest | null = null;
-  #readyCount = 0;
-  #waiters: Waiter[] = [];
+  /** Items whose readiness was raised and not yet reported (`rdllist`). */
+  #ready = new ReadyList<Interest>();
+  /** Tasks blocked in `epollWait` on this epoll (`ep->wq`). */
+  #waiters = new WaitQueue();
 
   /** Number of items on the ready list (some may be stale until re-polled). */
   get readyCount(): number {
-    return this.#readyCount;
+    return this.#ready.count;
   }
 
   /** Readable while at least one queued item is really ready (`ep_eventpoll_poll`). */
   poll(): number {
-    for (let it = this.#head; it !== null;) {
+    for (let it = this.#ready.head; it !== null;) {
       const next = it.next;
       if ((it.desc.poll() & it.events) !== 0) return EPOLLIN | EPOLLRDNORM;
       // Queued but no longer ready: drop it, as the kernel does here.
-      this.#unlink(it);
+      this.#ready.unlink(it);
       it = next;
     }
     return 0;
@@ -194,13 +185,13 @@ export class EpollDescription extends Description {
   /** Drops an item whose description went away, or that was removed. */
   forget(item: Interest): void {
     this.items.delete(item);
-    this.#unlink(item);
+    this.#ready.unlink(item);
   }
 
   /** A watched description raised bits for `item`: queue it and wake a waiter. */
   itemRaised(item: Interest, events: number): boolean {
-    if (!item.queued) this.#append(item);
-    const woke = this.#wakeOne();
+    if (!item.queued) this.#ready.append(item);
+    const woke = this.#waiters.wakeOne();
     // Nested epolls: we became (or stay) readable; tell our own watchers
     // with ep_poll_safewake's key, EPOLLIN alone.
     if (this.watchers.length > 0) this.notify(EPOLLIN);
@@ -228,9 +219,9 @@ export class EpollDescription extends Description {
     let n = 0;
     // Visit each item queued now at most once: LT items re-queued at the
     // tail during this scan wait for the next call.
-    for (let budget = this.#readyCount; budget > 0 && n < max; budget--) {
-      const item = this.#head!;
-      this.#unlink(item);
+    for (let budget = this.#ready.count; budget > 0 && n < max; budget--) {
+      const item = this.#ready.head!;
+      this.#ready.unlink(item);
       const revents = (item.desc.poll() & item.events) >>> 0;
       if (revents === 0) continue;
       const slot = out[n];
@@ -242,17 +233,16 @@ export class EpollDescription extends Description {
       }
       n++;
       if (item.events & EPOLLONESHOT) item.events &= PRIVATE_BITS;
-      else if (!(item.events & EPOLLET)) this.#append(item);
+      else if (!(item.events & EPOLLET)) this.#ready.append(item);
     }
-    if (this.#readyCount > 0) this.#wakeOne();
+    if (this.#ready.count > 0) this.#waiters.wakeOne();
     return n;
   }
 
   /**
    * The whole of `ep_poll`: harvest what is ready; otherwise sleep until
-   * woken, the timeout passes or `signal` aborts, and harvest again. A
-   * wake-up that finds nothing (another waiter took the events, or they
-   * went stale) sleeps again until the deadline. Arguments are already
+   * woken, the timeout passes or `signal` aborts, and harvest again (the
+   * loop is this epoll's {@linkcode WaitQueue}). Arguments are already
    * validated by the calls in `epoll.ts`.
    *
    * @param out The output array.
@@ -267,121 +257,12 @@ export class EpollDescription extends Description {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    // A wait that would return without sleeping resolves in a microtask: let
-    // Deno's event loop turn first when it has not for a while, so that a
-    // loop of such waits cannot starve I/O and timers (core/_loop_turn.ts).
-    if (loopTurnDue()) return this.#waitAfterTurn(out, max, timeoutMs, signal);
-    // ep_poll: ready events, then a zero timeout, win over a pending signal.
-    const n = this.harvest(out, max);
-    if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
-    if (signal?.aborted) return Promise.resolve(-EINTR);
-    return this.#waitLoop(out, max, timeoutMs, signal);
-  }
-
-  async #waitAfterTurn(
-    out: EpollEvent[],
-    max: number,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    this.retain();
-    try {
-      await loopTurn();
-      return await this.wait(out, max, timeoutMs, signal);
-    } finally {
-      this.release();
-    }
-  }
-
-  async #waitLoop(
-    out: EpollEvent[],
-    max: number,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    // Hold the epoll for the whole wait: closing its fd does not end the wait.
-    this.retain();
-    try {
-      const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
-      for (;;) {
-        const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
-        const why = await this.sleep(remaining, signal);
-        if (why === "abort") return -EINTR;
-        // Woken from a microtask (an in-memory peer), not by Deno I/O: the
-        // same fairness as above.
-        if (loopTurnDue()) await loopTurn();
-        const n = this.harvest(out, max);
-        if (n > 0 || why === "timeout") return n;
-        if (deadline !== Infinity && performance.now() >= deadline) return 0;
-      }
-    } finally {
-      this.release();
-    }
-  }
-
-  /** Parks the caller until woken, the timeout fires or `signal` aborts. */
-  sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<"wake" | "timeout" | "abort"> {
-    return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      // A timerfd may be what wakes us: keep the shared timer alive meanwhile.
-      const unhold = holdTimers();
-      const waiter: Waiter = {
-        woken: false,
-        resolve: () => done("wake"),
-      };
-      const onAbort = () => done("abort");
-      const done = (why: "wake" | "timeout" | "abort") => {
-        if (waiter.woken) return;
-        waiter.woken = true;
-        if (timer !== undefined) clearTimeout(timer);
-        unhold();
-        signal?.removeEventListener("abort", onAbort);
-        if (why !== "wake") {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        }
-        resolve(why);
-      };
-      if (timeoutMs >= 0) {
-        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.wait(this, () => this.harvest(out, max), timeoutMs, signal);
   }
 
   protected override onRelease(): void {
     for (const item of this.items) item.desc.unwatch(item);
     this.items.clear();
-    this.#head = this.#tail = null;
-    this.#readyCount = 0;
-  }
-
-  #wakeOne(): boolean {
-    const w = this.#waiters.shift();
-    if (w === undefined) return false;
-    w.resolve();
-    return true;
-  }
-
-  #append(item: Interest): void {
-    item.queued = true;
-    item.next = null;
-    item.prev = this.#tail;
-    if (this.#tail) this.#tail.next = item;
-    else this.#head = item;
-    this.#tail = item;
-    this.#readyCount++;
-  }
-
-  #unlink(item: Interest): void {
-    if (!item.queued) return;
-    if (item.prev) item.prev.next = item.next;
-    else this.#head = item.next;
-    if (item.next) item.next.prev = item.prev;
-    else this.#tail = item.prev;
-    item.prev = item.next = null;
-    item.queued = false;
-    this.#readyCount--;
+    this.#ready.clear();
   }
 }

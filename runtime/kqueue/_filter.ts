@@ -7,17 +7,11 @@
  * @module
  */
 
+import type { KEvent } from "./_instance.ts";
 import type { Knote } from "./_knote.ts";
 
-/** A change as `kevent` applies it (copied out of the caller's `KEvent`). */
-export interface Change {
-  ident: number;
-  filter: number;
-  flags: number;
-  fflags: number;
-  data: number;
-  udata: unknown;
-}
+/** A change as `kevent` applies it: a {@linkcode KEvent} copied out of the caller's. */
+export type Change = KEvent;
 
 /** What a filter does. Errors are positive errno values (0: none). */
 export interface FilterOps {

@@ -21,7 +21,6 @@
  */
 
 import { Description, type FilterCounts } from "../core/description.ts";
-import { EINTR } from "../core/errno.ts";
 import {
   EPOLLIN,
   EPOLLRDNORM,
@@ -32,10 +31,27 @@ import {
   EV_RECEIPT,
 } from "../core/constants.ts";
 import { descriptors } from "../core/fd_table.ts";
-import { holdTimers } from "../timer/_queue.ts";
-import { Knote, type KnoteOwner } from "./_knote.ts";
+import { ReadyList } from "../core/_ready_list.ts";
+import { WaitQueue } from "../core/_wait_queue.ts";
+import type { Knote, KnoteOwner } from "./_knote.ts";
 
-/** A kevent: a change given to `kevent`, or an event it returns (FreeBSD's `struct kevent`). */
+/**
+ * A kevent: a change given to `kevent`, or an event it returns (FreeBSD's
+ * `struct kevent`).
+ *
+ * @example A user event: the change that fires it, and the event it returns
+ * ```ts
+ * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const kq = kqueue();
+ * const change: KEvent = { ident: 1, filter: EVFILT_USER, flags: EV_ADD | EV_CLEAR, fflags: NOTE_TRIGGER, data: 7, udata: "wake" };
+ * const events: KEvent[] = [];
+ * assert.equal(await kevent(kq, [change], events, 1, null), 1);
+ * assert.deepEqual(events[0], { ident: 1, filter: EVFILT_USER, flags: EV_CLEAR, fflags: 0, data: 7, udata: "wake" });
+ * close(kq);
+ * ```
+ */
 export interface KEvent {
   /** The descriptor (READ/WRITE) or any non-negative number (TIMER/USER). */
   ident: number;
@@ -53,8 +69,6 @@ export interface KEvent {
 
 /** The flags a returned event keeps from its knote. */
 const KEPT_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;
-/** The largest delay `setTimeout` takes; longer waits re-arm. */
-const MAX_TIMER_MS = 0x7fffffff;
 
 /** Every READ/WRITE knote by ident, across kqueues, for `close(fd)`. */
 const fdKnotes = new Map<number, Set<Knote>>();
@@ -65,32 +79,27 @@ descriptors.onClose((fd) => {
   for (const kn of [...set]) kn.kq.drop(kn);
 });
 
-interface Waiter {
-  resolve: () => void;
-  woken: boolean;
-}
-
 /** A kqueue. Internal: programs hold its fd, or the object layer's `KQueue`. */
 export class KQueueDescription extends Description implements KnoteOwner {
   readonly kind = "kqueue";
   #knotes = new Map<number, Map<number, Knote>>();
-  #head: Knote | null = null;
-  #tail: Knote | null = null;
-  #count = 0;
-  #waiters: Waiter[] = [];
+  /** Knotes whose event is pending (`kq_head`). */
+  #ready = new ReadyList<Knote>();
+  /** Tasks blocked in `kevent` on this kqueue. */
+  #waiters = new WaitQueue();
 
   /** Knotes on the ready list. */
   get pending(): number {
-    return this.#count;
+    return this.#ready.count;
   }
 
   /** Readable while a queued knote's condition still holds (stale ones are dropped). */
   poll(): number {
-    for (let kn = this.#head; kn !== null;) {
+    for (let kn = this.#ready.head; kn !== null;) {
       const next = kn.next;
       if (kn.ops.event(kn)) return EPOLLIN | EPOLLRDNORM;
       kn.active = false;
-      this.#unlink(kn);
+      this.#ready.unlink(kn);
       kn = next;
     }
     return 0;
@@ -98,7 +107,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
 
   /** `EVFILT_READ` data: the pending events; no `EVFILT_WRITE` on a kqueue. */
   override counts(out: FilterCounts): void {
-    out.readable = this.poll() ? this.#count : 0;
+    out.readable = this.poll() ? this.#ready.count : 0;
     out.readEof = false;
     out.writable = -1;
     out.writeReady = false;
@@ -142,7 +151,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
     const byIdent = this.#knotes.get(kn.filter);
     if (byIdent?.get(kn.ident) !== kn) return;
     byIdent.delete(kn.ident);
-    this.#unlink(kn);
+    this.#ready.unlink(kn);
     kn.ops.detach(kn);
     if (kn.desc !== null) {
       const set = fdKnotes.get(kn.ident);
@@ -154,7 +163,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
   /** `EV_DISABLE`: stop reporting and drop the pending event. */
   disable(kn: Knote): void {
     kn.disabled = true;
-    this.#unlink(kn);
+    this.#ready.unlink(kn);
   }
 
   /** Evaluates an enabled knote now (after a change) and queues it if its condition holds. */
@@ -165,15 +174,15 @@ export class KQueueDescription extends Description implements KnoteOwner {
   /** Takes a knote off the ready list without deleting it (a re-added timer). */
   dequeue(kn: Knote): void {
     kn.active = false;
-    this.#unlink(kn);
+    this.#ready.unlink(kn);
   }
 
   knoteRaised(kn: Knote, _hint: number): boolean {
     if (kn.disabled) return false;
     if (!kn.ops.event(kn)) return false;
     kn.active = true;
-    if (!kn.queued) this.#append(kn);
-    const woke = this.#wakeOne();
+    if (!kn.queued) this.#ready.append(kn);
+    const woke = this.#waiters.wakeOne();
     // Nested in an epoll or kqueue: we are (still) readable; tell them.
     if (this.watchers.length > 0) this.notify(EPOLLIN | EPOLLRDNORM);
     return woke;
@@ -183,9 +192,9 @@ export class KQueueDescription extends Description implements KnoteOwner {
   harvest(out: KEvent[], start: number, max: number): number {
     let n = 0;
     // Visit each knote queued now at most once: requeued ones wait for the next call.
-    for (let budget = this.#count; budget > 0 && n < max; budget--) {
-      const kn = this.#head!;
-      this.#unlink(kn);
+    for (let budget = this.#ready.count; budget > 0 && n < max; budget--) {
+      const kn = this.#ready.head!;
+      this.#ready.unlink(kn);
       if (!kn.ops.event(kn)) {
         kn.active = false;
         continue;
@@ -200,16 +209,17 @@ export class KQueueDescription extends Description implements KnoteOwner {
         kn.active = false;
         if (kn.flags & EV_DISPATCH) kn.disabled = true;
       } else {
-        this.#append(kn);
+        this.#ready.append(kn);
       }
     }
-    if (this.#count > 0) this.#wakeOne();
+    if (this.#ready.count > 0) this.#waiters.wakeOne();
     return n;
   }
 
   /**
    * Harvests; otherwise sleeps until woken, the timeout passes or `signal`
-   * aborts, and harvests again.
+   * aborts, and harvests again (the loop is this kqueue's
+   * {@linkcode WaitQueue}).
    *
    * @param timeoutMs Milliseconds; -1 forever, 0 poll.
    * @returns The count of events, 0 on timeout, or `-EINTR`.
@@ -221,64 +231,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    const n = this.harvest(out, start, max);
-    if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
-    if (signal?.aborted) return Promise.resolve(-EINTR);
-    return this.#waitLoop(out, start, max, timeoutMs, signal);
-  }
-
-  async #waitLoop(
-    out: KEvent[],
-    start: number,
-    max: number,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    // Hold the kqueue for the whole wait: closing its fd does not end the wait.
-    this.retain();
-    try {
-      const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
-      for (;;) {
-        const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
-        const why = await this.#sleep(remaining, signal);
-        if (why === "abort") return -EINTR;
-        const n = this.harvest(out, start, max);
-        if (n > 0 || why === "timeout") return n;
-        if (deadline !== Infinity && performance.now() >= deadline) return 0;
-      }
-    } finally {
-      this.release();
-    }
-  }
-
-  #sleep(
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<"wake" | "timeout" | "abort"> {
-    return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      // A kqueue timer may be what wakes us: keep the shared timer alive meanwhile.
-      const unhold = holdTimers();
-      const waiter: Waiter = { woken: false, resolve: () => done("wake") };
-      const onAbort = () => done("abort");
-      const done = (why: "wake" | "timeout" | "abort") => {
-        if (waiter.woken) return;
-        waiter.woken = true;
-        if (timer !== undefined) clearTimeout(timer);
-        unhold();
-        signal?.removeEventListener("abort", onAbort);
-        if (why !== "wake") {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        }
-        resolve(why);
-      };
-      if (timeoutMs >= 0) {
-        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.wait(this, () => this.harvest(out, start, max), timeoutMs, signal);
   }
 
   protected override onRelease(): void {
@@ -286,36 +239,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
       for (const kn of [...byIdent.values()]) this.drop(kn);
     }
     this.#knotes.clear();
-    this.#head = this.#tail = null;
-    this.#count = 0;
-  }
-
-  #wakeOne(): boolean {
-    const w = this.#waiters.shift();
-    if (w === undefined) return false;
-    w.resolve();
-    return true;
-  }
-
-  #append(kn: Knote): void {
-    kn.queued = true;
-    kn.next = null;
-    kn.prev = this.#tail;
-    if (this.#tail) this.#tail.next = kn;
-    else this.#head = kn;
-    this.#tail = kn;
-    this.#count++;
-  }
-
-  #unlink(kn: Knote): void {
-    if (!kn.queued) return;
-    if (kn.prev) kn.prev.next = kn.next;
-    else this.#head = kn.next;
-    if (kn.next) kn.next.prev = kn.prev;
-    else this.#tail = kn.prev;
-    kn.prev = kn.next = null;
-    kn.queued = false;
-    this.#count--;
+    this.#ready.clear();
   }
 }
 

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { check, EBADF, ErrnoError } from "../core/errno.ts";
+import { check } from "../core/errno.ts";
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "../core/constants.ts";
-import { close } from "../core/fd_table.ts";
+import { FdGuard, timespec } from "./_fd_guard.ts";
 import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/epoll.ts";
 
 /**
@@ -31,9 +31,7 @@ import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/e
 export class Epoll implements Disposable {
   /** The epoll's fd; usable with the POSIX-shaped calls too. */
   readonly fd: number;
-  #closed = false;
-  /** Aborted by `close`, so that pending waits (and iteration) end. */
-  #closing = new AbortController();
+  #guard: FdGuard;
 
   /**
    * Creates an epoll instance.
@@ -43,6 +41,7 @@ export class Epoll implements Disposable {
    */
   constructor(flags = 0) {
     this.fd = check(epollCreate1(flags), "epoll_create1");
+    this.#guard = new FdGuard(this.fd);
   }
 
   /**
@@ -54,7 +53,10 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
    */
   add(fd: number, events: number, data: unknown = fd): void {
-    check(epollCtl(this.#live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl");
+    check(
+      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }),
+      "epoll_ctl",
+    );
   }
 
   /**
@@ -66,7 +68,10 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
    */
   modify(fd: number, events: number, data: unknown = fd): void {
-    check(epollCtl(this.#live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl");
+    check(
+      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }),
+      "epoll_ctl",
+    );
   }
 
   /**
@@ -76,7 +81,7 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`.
    */
   delete(fd: number): void {
-    check(epollCtl(this.#live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl");
+    check(epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl");
   }
 
   /**
@@ -88,24 +93,16 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `EBADF` once closed, `EINVAL`.
    */
   async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
+    const g = this.#guard;
     const events: EpollEvent[] = [];
-    const timeout = timeoutMs < 0 ? null : {
-      sec: Math.floor(timeoutMs / 1000),
-      nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
-    };
     const n = await epollPwait2(
-      this.#live("epoll_wait"),
+      g.live("epoll_wait"),
       events,
       maxevents,
-      timeout,
-      this.#closing.signal,
+      timespec(timeoutMs),
+      g.signal,
     );
-    if (n < 0) {
-      if (this.#closed) return [];
-      throw new ErrnoError(n, "epoll_wait");
-    }
-    events.length = n;
-    return events;
+    return g.results(events, n, "epoll_wait");
   }
 
   /**
@@ -113,11 +110,8 @@ export class Epoll implements Disposable {
    *
    * @returns An async iterator of event batches.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<EpollEvent[], void, undefined> {
-    while (!this.#closed) {
-      const events = await this.wait();
-      if (events.length > 0) yield events;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<EpollEvent[], void, undefined> {
+    return this.#guard.batches(() => this.wait());
   }
 
   /**
@@ -125,16 +119,7 @@ export class Epoll implements Disposable {
    * later calls fail with `EBADF`. Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closing.abort();
-    close(this.fd);
-  }
-
-  /** The fd while open; once closed, `EBADF` (the number may belong to another file now). */
-  #live(syscall: string): number {
-    if (this.#closed) throw new ErrnoError(EBADF, syscall);
-    return this.fd;
+    this.#guard.close();
   }
 
   /** Same as {@linkcode Epoll.close}, for `using`. */

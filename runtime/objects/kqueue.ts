@@ -5,8 +5,8 @@
  * @module
  */
 
-import { check, EBADF, ErrnoError } from "../core/errno.ts";
-import { close } from "../core/fd_table.ts";
+import { check } from "../core/errno.ts";
+import { FdGuard, timespec } from "./_fd_guard.ts";
 import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts";
 
 /**
@@ -33,9 +33,7 @@ import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts"
 export class KQueue implements Disposable {
   /** The kqueue's fd; usable with the POSIX-shaped calls too. */
   readonly fd: number;
-  #closed = false;
-  /** Aborted by `close`, so that pending waits (and iteration) end. */
-  #closing = new AbortController();
+  #guard: FdGuard;
 
   /**
    * Creates a kqueue.
@@ -44,6 +42,7 @@ export class KQueue implements Disposable {
    */
   constructor() {
     this.fd = check(kqueue(), "kqueue");
+    this.#guard = new FdGuard(this.fd);
   }
 
   /**
@@ -55,7 +54,7 @@ export class KQueue implements Disposable {
    * are not applied.
    */
   changes(changes: KEvent[]): void {
-    check(keventChanges(this.#live("kevent"), changes), "kevent");
+    check(keventChanges(this.#guard.live("kevent"), changes), "kevent");
   }
 
   /**
@@ -69,25 +68,10 @@ export class KQueue implements Disposable {
    */
   async wait(nevents = 64, timeoutMs = -1, changes: KEvent[] = []): Promise<KEvent[]> {
     if (changes.length > 0) this.changes(changes);
+    const g = this.#guard;
     const events: KEvent[] = [];
-    const timeout = timeoutMs < 0 ? null : {
-      sec: Math.floor(timeoutMs / 1000),
-      nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
-    };
-    const n = await kevent(
-      this.#live("kevent"),
-      [],
-      events,
-      nevents,
-      timeout,
-      this.#closing.signal,
-    );
-    if (n < 0) {
-      if (this.#closed) return [];
-      throw new ErrnoError(n, "kevent");
-    }
-    events.length = n;
-    return events;
+    const n = await kevent(g.live("kevent"), [], events, nevents, timespec(timeoutMs), g.signal);
+    return g.results(events, n, "kevent");
   }
 
   /**
@@ -95,11 +79,8 @@ export class KQueue implements Disposable {
    *
    * @returns An async iterator of event batches.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<KEvent[], void, undefined> {
-    while (!this.#closed) {
-      const events = await this.wait();
-      if (events.length > 0) yield events;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<KEvent[], void, undefined> {
+    return this.#guard.batches(() => this.wait());
   }
 
   /**
@@ -107,15 +88,7 @@ export class KQueue implements Disposable {
    * waits (they return no events); later calls fail with `EBADF`. Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closing.abort();
-    close(this.fd);
-  }
-
-  #live(syscall: string): number {
-    if (this.#closed) throw new ErrnoError(EBADF, syscall);
-    return this.fd;
+    this.#guard.close();
   }
 
   /** Same as {@linkcode KQueue.close}, for `using`. */

@@ -29,7 +29,20 @@ import { descriptors, lookupAs, requireNumber } from "../core/fd_table.ts";
 import { PeriodicTimer } from "./_periodic.ts";
 import type { Timespec } from "../epoll/epoll.ts";
 
-/** A timer setting, like `struct itimerspec`. */
+/**
+ * A timer setting, like `struct itimerspec`.
+ *
+ * @example A timer every 250 ms, first after 1 s
+ * ```ts
+ * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "@deno-epoll/epoll";
+ * import assert from "node:assert/strict";
+ *
+ * const spec: ITimerSpec = { value: { sec: 1, nsec: 0 }, interval: { sec: 0, nsec: 250_000_000 } };
+ * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
+ * assert.equal(timerfdSettime(tfd, 0, spec), 0);
+ * close(tfd);
+ * ```
+ */
 export interface ITimerSpec {
   /** The period; {0, 0} for a one-shot timer. */
   interval: Timespec;

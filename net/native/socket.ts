@@ -1,0 +1,350 @@
+/**
+ * A stream socket that is a real kernel socket, reached through FFI
+ * (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`, …):
+ * one {@linkcode NativeSocket} description per kernel fd, in the same
+ * readiness core as every other description, so LT/ET/ONESHOT/EXCLUSIVE,
+ * nesting and the object layer work with it unchanged.
+ *
+ * Semantics are the kernel's: `bind` reserves the port, a close with unread
+ * data sends RST, the socket options and buffer sizes are the kernel's,
+ * `SHUT_RD` is real, writability is the kernel's.
+ *
+ * Readiness is the kernel's mask, cached (mio's model):
+ * - every kernel socket sits in the driver epoll edge-triggered; each event
+ *   harvested there carries the kernel's mask at harvest time, which
+ *   replaces the cached one and wakes the watchers with the bits that rose
+ *   (or, for a repeated edge such as new bytes on a readable socket, with
+ *   the bits that fired again);
+ * - a read or write that would block (or comes back short) clears the
+ *   cached `IN` or `OUT` bit, since the kernel signals the next arrival with
+ *   a new edge;
+ * - calls that change the state in other ways (`connect`, `listen`,
+ *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
+ *
+ * The kernel fd is closed exactly once, when the description's last fd is
+ * closed; every kernel socket is non-blocking and close-on-exec.
+ *
+ * @module
+ */
+
+import type { Libc } from "./libc.ts";
+import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
+import { SocketDescription } from "../socket_state.ts";
+import type { FilterCounts } from "../../runtime/core/description.ts";
+import { installDescription } from "../../runtime/core/fd_table.ts";
+import { close as closeFd } from "../../runtime/core/fd_table.ts";
+import { type SockAddr, validateAddr } from "../sockaddr.ts";
+import { EAGAIN, EINVAL } from "../../runtime/core/errno.ts";
+import {
+  AF_UNIX,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  EPOLLRDNORM,
+  EPOLLWRBAND,
+  EPOLLWRNORM,
+  IPPROTO_TCP,
+  SHUT_RD,
+  SO_ERROR,
+  SO_SNDBUF,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "../../runtime/core/constants.ts";
+
+const IN = EPOLLIN | EPOLLRDNORM;
+const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+/** Every bit the kernel may report for a registered socket. */
+const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
+const MSG_NOSIGNAL = 0x4000;
+const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
+const INT_MAX = 0x7fffffff;
+/** `ioctl` requests: bytes in the receive queue, bytes not yet acknowledged. */
+const FIONREAD = 0x541b;
+const TIOCOUTQ = 0x5411;
+/** `getsockopt(IPPROTO_TCP, TCP_INFO)`; `tcpi_unacked` (offset 24) is the accept backlog of a listener. */
+const TCP_INFO = 11;
+const TCPI_UNACKED = 24;
+
+/**
+ * A JS number as a C `int` argument: integers in range pass unchanged;
+ * anything else (NaN, fractions, out of range) becomes -1, a value every
+ * call here rejects as C would reject a bad level, name or `how`.
+ */
+function cint(v: number): number {
+  return Number.isInteger(v) && v >= -INT_MAX - 1 && v <= INT_MAX ? v : -1;
+}
+
+/** A kernel stream socket as an open description. */
+export class NativeSocket extends SocketDescription {
+  readonly kind: string;
+  readonly domain: number;
+  /** The kernel fd; -1 once closed. */
+  #kfd = -1;
+  #token = 0;
+  #mask = 0;
+  /**
+   * A pending error kqueue made us take from the kernel (it reports the error
+   * without consuming it, and `SO_ERROR` is the only way to read it): held
+   * here and given to the next read, write or `SO_ERROR`, as the kernel would.
+   */
+  #heldError = 0;
+  #listening = false;
+  /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
+  #wrShut = false;
+  static readonly #tcpInfo = new Uint8Array(32);
+  readonly #libc: Libc;
+  readonly #driver: Driver;
+
+  private constructor(libc: Libc, driver: Driver, domain: number) {
+    super(0, 0);
+    this.#libc = libc;
+    this.#driver = driver;
+    this.domain = domain;
+    this.kind = domain === AF_UNIX ? "unix" : "tcp";
+  }
+
+  /** A new unconnected kernel socket, or `-errno` (EMFILE, ENFILE, ENOBUFS, …). */
+  static create(
+    libc: Libc,
+    driver: Driver,
+    domain: number,
+    protocol: number,
+  ): NativeSocket | number {
+    const kfd = libc.socket(domain, SOCK_STREAM | KERNEL_FLAGS, protocol);
+    if (kfd < 0) return kfd;
+    const s = new NativeSocket(libc, driver, domain);
+    const r = s.#adopt(kfd);
+    return r < 0 ? r : s;
+  }
+
+  /** Takes ownership of `kfd`: registers it with the driver and reads its mask. */
+  #adopt(kfd: number): number {
+    this.#kfd = kfd;
+    const token = this.#driver.add(kfd, this);
+    if (token < 0) {
+      this.#libc.close(kfd);
+      this.#kfd = -1;
+      return token;
+    }
+    this.#token = token;
+    this.#mask = this.#pollKernel();
+    return 0;
+  }
+
+  /** The kernel fd (for tests and diagnostics); -1 once closed. */
+  get kernelFd(): number {
+    return this.#kfd;
+  }
+
+  override get listening(): boolean {
+    return this.#listening;
+  }
+
+  poll(): number {
+    return this.#heldError === 0 ? this.#mask : (this.#mask | EPOLLERR) >>> 0;
+  }
+
+  /** From the driver: the kernel's mask at harvest time. */
+  kernelEvents(events: number): void {
+    const old = this.#mask;
+    const now = (events & KERNEL_BITS) >>> 0;
+    this.#mask = now;
+    let raised = now & ~old;
+    // No bit rose: a repeated edge. New bytes (the common case) fire IN again.
+    if (raised === 0) raised = now & IN ? now & (IN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) : now;
+    if (raised !== 0) this.notify(raised >>> 0);
+  }
+
+  #pollKernel(): number {
+    const r = this.#libc.poll1(this.#kfd, KERNEL_BITS, 0);
+    return r < 0 ? this.#mask : r >>> 0;
+  }
+
+  /** Re-reads the mask after a state change of ours, and wakes watchers for what rose. */
+  #refresh(): void {
+    if (this.#kfd < 0) return;
+    const old = this.#mask;
+    this.#mask = this.#pollKernel();
+    const raised = this.#mask & ~old;
+    if (raised !== 0) this.notify(raised >>> 0);
+  }
+
+  override read(buf: Uint8Array): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const n = this.#libc.read(this.#kfd, buf);
+    if (this.#heldError !== 0 && n <= 0 && buf.length > 0) return -this.#takeHeld();
+    if (n > 0) {
+      // A short read emptied the receive queue; the next arrival is a new edge.
+      if (n < buf.length && (this.#mask & EPOLLRDHUP) === 0) this.#mask &= ~IN;
+    } else if (n === -EAGAIN) {
+      this.#mask &= ~IN;
+    } else if (n !== 0 || buf.length !== 0) {
+      this.#refresh(); // end of stream or an error: the state moved
+    }
+    return n;
+  }
+
+  override write(buf: Uint8Array): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
+    if (n >= 0) {
+      if (n < buf.length) this.#mask &= ~OUT;
+    } else if (n === -EAGAIN) {
+      this.#mask &= ~OUT;
+    } else {
+      this.#refresh();
+    }
+    return n;
+  }
+
+  /**
+   * kqueue's view, from the kernel: pending connections (a TCP listener's
+   * backlog through `TCP_INFO`), bytes to read (`FIONREAD`), send-buffer room
+   * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask, and the pending error
+   * (taken from the kernel and held until a read, write or `SO_ERROR` takes
+   * it; a read then reports it even after a FIN, where Linux would say 0).
+   */
+  override counts(out: FilterCounts): void {
+    const libc = this.#libc;
+    if ((this.#mask & EPOLLERR) !== 0 && this.#heldError === 0 && this.#kfd >= 0) {
+      const e = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_ERROR);
+      if (e > 0) this.#heldError = e;
+      this.#mask = this.#pollKernel();
+    }
+    const mask = this.poll();
+    out.error = this.#heldError;
+    if (!this.#listening && (mask & (EPOLLHUP | EPOLLRDHUP)) === EPOLLHUP) {
+      // Never connected (tcp_poll: HUP without RDHUP): both filters silent.
+      out.readable = out.writable = 0;
+      out.readEof = out.writeEof = out.writeReady = false;
+      return;
+    }
+    out.readEof = (mask & EPOLLRDHUP) !== 0 || (mask & EPOLLERR) !== 0;
+    out.writeEof = this.#wrShut || (mask & (EPOLLHUP | EPOLLERR)) !== 0;
+    out.writeReady = (mask & EPOLLOUT) !== 0 && !out.writeEof;
+    out.readable = 0;
+    out.writable = 0;
+    if (this.#kfd < 0) return;
+    if (this.#listening) {
+      if (this.domain === AF_UNIX) {
+        out.readable = mask & EPOLLIN ? 1 : 0;
+      } else {
+        const info = NativeSocket.#tcpInfo;
+        const n = libc.getsockopt(this.#kfd, IPPROTO_TCP, TCP_INFO, info);
+        out.readable = n >= TCPI_UNACKED + 4
+          ? new DataView(info.buffer).getUint32(TCPI_UNACKED, true)
+          : (mask & EPOLLIN ? 1 : 0);
+      }
+      out.writeReady = false;
+      return;
+    }
+    const rx = libc.ioctlInt(this.#kfd, FIONREAD);
+    out.readable = rx > 0 ? rx : 0;
+    if (out.writeReady) {
+      const q = libc.ioctlInt(this.#kfd, TIOCOUTQ);
+      const sndbuf = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_SNDBUF);
+      out.writable = Math.max(sndbuf - (q > 0 ? q : 0), 0);
+    }
+  }
+
+  override bind(addr: SockAddr): number {
+    const bad = validateAddr(this.domain, addr);
+    if (bad) return bad;
+    return this.#libc.bind(this.#kfd, addr);
+  }
+
+  override listen(backlog: number): number {
+    const b = Number.isFinite(backlog) ? Math.max(Math.min(Math.trunc(backlog), INT_MAX), -1) : 0;
+    const r = this.#libc.listen(this.#kfd, b);
+    if (r === 0) {
+      this.#listening = true;
+      this.#refresh();
+    }
+    return r;
+  }
+
+  override accept(_flags: number): number {
+    // Reserve the fd first: with no fd free the connection stays queued.
+    const sock = new NativeSocket(this.#libc, this.#driver, this.domain);
+    const fd = installDescription(sock);
+    if (fd < 0) return fd;
+    const kfd = this.#libc.accept4(this.#kfd, KERNEL_FLAGS);
+    if (kfd < 0) {
+      closeFd(fd);
+      if (kfd === -EAGAIN) this.#mask &= ~IN;
+      return kfd;
+    }
+    const r = sock.#adopt(kfd);
+    if (r < 0) {
+      closeFd(fd);
+      return r;
+    }
+    return fd;
+  }
+
+  override connect(addr: SockAddr): number {
+    const bad = validateAddr(this.domain, addr);
+    if (bad) return bad;
+    const r = this.#libc.connect(this.#kfd, addr);
+    this.#refresh();
+    return r;
+  }
+
+  override shutdown(how: number): number {
+    const r = this.#libc.shutdown(this.#kfd, cint(how));
+    if (r === 0) {
+      if (how !== SHUT_RD) this.#wrShut = true;
+      this.#refresh();
+    }
+    return r;
+  }
+
+  override getsockname(out: SockAddr): number {
+    return this.#libc.getsockname(this.#kfd, out);
+  }
+
+  override getpeername(out: SockAddr): number {
+    return this.#libc.getpeername(this.#kfd, out);
+  }
+
+  #takeHeld(): number {
+    const e = this.#heldError;
+    this.#heldError = 0;
+    this.#refresh();
+    return e;
+  }
+
+  override getsockopt(level: number, name: number): number {
+    if (level === SOL_SOCKET && name === SO_ERROR && this.#heldError !== 0) return this.#takeHeld();
+    const v = this.#libc.getsockoptInt(this.#kfd, cint(level), cint(name));
+    if (level === SOL_SOCKET && name === SO_ERROR) this.#refresh(); // EPOLLERR may fall
+    return v;
+  }
+
+  override setsockopt(level: number, name: number, value: number): number {
+    if (!Number.isFinite(value)) return -EINVAL;
+    const v = Math.max(Math.min(Math.trunc(value), INT_MAX), -INT_MAX - 1);
+    const r = this.#libc.setsockoptInt(this.#kfd, cint(level), cint(name), v);
+    if (r === 0) this.#refresh();
+    return r;
+  }
+
+  override takeError(): number {
+    return this.getsockopt(SOL_SOCKET, SO_ERROR);
+  }
+
+  protected override onRelease(): void {
+    const kfd = this.#kfd;
+    if (kfd < 0) return;
+    this.#kfd = -1;
+    this.#driver.remove(kfd, this.#token);
+    this.#libc.close(kfd);
+    this.#mask = 0;
+  }
+}

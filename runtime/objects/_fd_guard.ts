@@ -1,0 +1,88 @@
+/**
+ * What every object of the object layer (`Epoll`, `KQueue`, `Socket`,
+ * `Listener`) does with the fd it owns: the post-close guard, and for the
+ * waitable ones the plumbing of a wait (the closing signal, milliseconds as
+ * a timespec, the result as an array).
+ *
+ * Invariants:
+ * - `close()` closes the fd exactly once, however often it is called.
+ * - After `close()`, `live()` throws `ErrnoError` `EBADF`: the object never
+ *   passes its fd number on again, because another file may own that number
+ *   by then.
+ * - `close()` aborts `signal`, so a wait given it ends with no events
+ *   instead of waiting on a closed object.
+ *
+ * @module
+ */
+
+import { EBADF, ErrnoError } from "../core/errno.ts";
+import { close } from "../core/fd_table.ts";
+
+/** A timeout as the calls take it: `{sec, nsec}`, or `null` for no limit. */
+export type Timespec = { sec: number; nsec: number } | null;
+
+/** The fd an object owns, guarded against use after close. */
+export class FdGuard {
+  readonly fd: number;
+  #closed = false;
+  #closing: AbortController | undefined;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Whether `close()` ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Aborted by `close()`, so that pending waits (and iteration) end. */
+  get signal(): AbortSignal {
+    this.#closing ??= new AbortController();
+    return this.#closing.signal;
+  }
+
+  /** The fd while open; once closed, `EBADF` for `syscall`. */
+  live(syscall: string): number {
+    if (this.#closed) throw new ErrnoError(EBADF, syscall);
+    return this.fd;
+  }
+
+  /** Closes the fd the first time; later calls do nothing. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing?.abort();
+    close(this.fd);
+  }
+
+  /** Yields the non-empty batches `wait` returns, until `close()` runs. */
+  async *batches<T>(wait: () => Promise<T[]>): AsyncGenerator<T[], void, undefined> {
+    while (!this.#closed) {
+      const events = await wait();
+      if (events.length > 0) yield events;
+    }
+  }
+
+  /**
+   * The events of a wait that returned `n`: `events` cut to `n`, no events
+   * when `close()` ended the wait, else `ErrnoError` for `syscall`.
+   */
+  results<T>(events: T[], n: number, syscall: string): T[] {
+    if (n < 0) {
+      if (this.#closed) return [];
+      throw new ErrnoError(n, syscall);
+    }
+    events.length = n;
+    return events;
+  }
+}
+
+/** Milliseconds (-1: forever) as a timespec. */
+export function timespec(timeoutMs: number): Timespec {
+  if (timeoutMs < 0) return null;
+  return {
+    sec: Math.floor(timeoutMs / 1000),
+    nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
+  };
+}

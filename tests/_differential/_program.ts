@@ -1,0 +1,284 @@
+/**
+ * Differential programs: what an operation is, a seeded generator of
+ * operation sequences over pipes, socketpairs, eventfds and epolls (nested
+ * too), and a printer that turns a sequence into code to paste into a test.
+ *
+ * Objects are named by *handle* (an index chosen by the generator), never by
+ * fd number: creation ops say which handles they fill, and the runner maps
+ * handles to each system's fds. A sequence never uses a handle after closing
+ * it (fd numbers are reused, differently on each system). When the shrinker
+ * removes a creation op, the ops that name its handles are skipped.
+ *
+ * @module
+ */
+
+import {
+  EFD_SEMAPHORE,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLEXCLUSIVE,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLMSG,
+  EPOLLONESHOT,
+  EPOLLOUT,
+  EPOLLPRI,
+  EPOLLRDBAND,
+  EPOLLRDHUP,
+  EPOLLRDNORM,
+  EPOLLWRBAND,
+  EPOLLWRNORM,
+} from "../../mod.ts";
+
+/** One operation. `h`, `ep`, `fd` and `out` are handles. */
+export type Op =
+  | { k: "pipe"; out: [number, number] }
+  | { k: "socketpair"; out: [number, number] }
+  | { k: "eventfd"; out: number; init: number; flags: number }
+  | { k: "epoll"; out: number }
+  | { k: "dup"; h: number; out: number }
+  | { k: "ctl"; ep: number; op: number; fd: number; events: number; data: number }
+  | { k: "wait"; ep: number; max: number }
+  | { k: "read"; h: number; len: number }
+  /** Writes `len` bytes: the 64-bit `value` first (when given), then a pattern of `tag`. */
+  | { k: "write"; h: number; len: number; tag: number; value?: bigint }
+  /** Writes `len`-byte chunks until a write fails; reports the total and that error. */
+  | { k: "fill"; h: number; len: number; tag: number }
+  /** Reads 64 KiB at a time until a read returns 0 or fails; reports the total and that. */
+  | { k: "drain"; h: number }
+  | { k: "shutdown"; h: number; how: number }
+  | { k: "close"; h: number };
+
+/** The handles an op names (creation outputs excluded). */
+export function uses(op: Op): number[] {
+  switch (op.k) {
+    case "pipe":
+    case "socketpair":
+    case "eventfd":
+    case "epoll":
+      return [];
+    case "ctl":
+      return [op.ep, op.fd];
+    case "wait":
+      return [op.ep];
+    default:
+      return [op.h];
+  }
+}
+
+/** mulberry32: a small seedable PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Kind = "pipe-r" | "pipe-w" | "sock" | "eventfd" | "epoll";
+
+const POLL_BITS = [
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDNORM,
+  EPOLLWRNORM,
+  EPOLLRDHUP,
+  EPOLLPRI,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLRDBAND,
+  EPOLLWRBAND,
+  EPOLLMSG,
+];
+const STREAM_READS = [0, 1, 2, 3, 7, 10, 100, 1000, 4095, 4096, 4097, 5000, 65536, 100000];
+const STREAM_WRITES = [0, 1, 3, 10, 100, 904, 1000, 3000, 4096, 4097, 5000, 10000, 40000, 70000];
+const FILL_CHUNKS = [100, 1000, 3000, 4096, 5000, 65536];
+const EVENTFD_LENS = [0, 4, 7, 8, 8, 8, 8, 8, 9, 16];
+const EVENTFD_VALUES = [
+  0n,
+  1n,
+  1n,
+  2n,
+  3n,
+  7n,
+  1n << 32n,
+  0xffff_ffff_ffff_fffdn,
+  0xffff_ffff_ffff_fffen,
+  0xffff_ffff_ffff_ffffn,
+];
+const MAXEVENTS = [1, 1, 2, 3, 4, 8, 64];
+/** `EPOLLEXCLUSIVE_OK_BITS`. */
+const EXCLUSIVE_OK = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLEXCLUSIVE;
+
+/**
+ * Generates a sequence of `length` ops from `seed` (the same seed gives the
+ * same sequence).
+ */
+export function generate(seed: number, length: number): Op[] {
+  const rnd = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const chance = (p: number) => rnd() < p;
+  const live = new Map<number, Kind>();
+  let next = 0;
+  const ops: Op[] = [];
+  const handles = (kinds?: Kind[]) =>
+    [...live].filter(([, k]) => kinds === undefined || kinds.includes(k)).map(([h]) => h);
+  /** A handle of one of `kinds` most of the time, any handle otherwise. */
+  const someHandle = (kinds: Kind[], pAny = 0.1): number | undefined => {
+    const of = handles(kinds);
+    const any = handles();
+    if (any.length === 0) return undefined;
+    return of.length > 0 && !chance(pAny) ? pick(of) : pick(any);
+  };
+  const mask = (op: number): number => {
+    let m = 0;
+    const n = Math.floor(rnd() * 4);
+    for (let i = 0; i < n; i++) m |= pick(POLL_BITS);
+    if (chance(0.35)) m |= EPOLLET;
+    if (chance(0.15)) m |= EPOLLONESHOT;
+    if (chance(op === EPOLL_CTL_ADD ? 0.12 : 0.02)) {
+      m |= EPOLLEXCLUSIVE;
+      // Mostly with the bits EXCLUSIVE allows, so that the ADD succeeds.
+      if (chance(0.8)) m &= EXCLUSIVE_OK;
+    }
+    return m >>> 0;
+  };
+  /** Interests the generator added and did not delete: `${ep} ${fd}`. */
+  const added = new Set<string>();
+  const create = () => {
+    const r = rnd();
+    if (r < 0.3) {
+      ops.push({ k: "pipe", out: [next, next + 1] });
+      live.set(next++, "pipe-r");
+      live.set(next++, "pipe-w");
+    } else if (r < 0.6) {
+      ops.push({ k: "socketpair", out: [next, next + 1] });
+      live.set(next++, "sock");
+      live.set(next++, "sock");
+    } else if (r < 0.75) {
+      const init = pick([0, 0, 1, 5, 0xffffffff]);
+      ops.push({ k: "eventfd", out: next, init, flags: chance(0.3) ? EFD_SEMAPHORE : 0 });
+      live.set(next++, "eventfd");
+    } else {
+      ops.push({ k: "epoll", out: next });
+      live.set(next++, "epoll");
+    }
+  };
+  while (ops.length < length) {
+    const r = rnd();
+    if (handles(["epoll"]).length === 0 && chance(0.7)) {
+      ops.push({ k: "epoll", out: next });
+      live.set(next++, "epoll");
+      continue;
+    }
+    if (live.size < 3 || (r < 0.08 && live.size < 14)) {
+      create();
+      continue;
+    }
+    if (r < 0.3) {
+      const op = pick([EPOLL_CTL_ADD, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL]);
+      const known = [...added].map((k) => k.split(" ").map(Number))
+        .filter(([e, f]) => live.has(e) && live.has(f));
+      let ep: number, target: number;
+      if (op !== EPOLL_CTL_ADD && known.length > 0 && chance(0.85)) {
+        [ep, target] = pick(known);
+      } else {
+        ep = someHandle(["epoll"], 0.03)!;
+        target = chance(0.2) ? someHandle(["epoll"])! : someHandle(
+          ["pipe-r", "pipe-w", "sock", "eventfd"],
+          0.05,
+        )!;
+      }
+      if (op === EPOLL_CTL_ADD) added.add(`${ep} ${target}`);
+      if (op === EPOLL_CTL_DEL) added.delete(`${ep} ${target}`);
+      ops.push({ k: "ctl", ep, op, fd: target, events: mask(op), data: ops.length });
+    } else if (r < 0.47) {
+      ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max: pick(MAXEVENTS) });
+    } else if (r < 0.62) {
+      const h = someHandle(["pipe-w", "sock", "eventfd"])!;
+      if (live.get(h) === "eventfd" || chance(0.03)) {
+        ops.push({
+          k: "write",
+          h,
+          len: pick(EVENTFD_LENS),
+          tag: ops.length,
+          value: pick(EVENTFD_VALUES),
+        });
+      } else {
+        ops.push({ k: "write", h, len: pick(STREAM_WRITES), tag: ops.length });
+      }
+    } else if (r < 0.76) {
+      const h = someHandle(["pipe-r", "sock", "eventfd"])!;
+      const len = live.get(h) === "eventfd" ? pick(EVENTFD_LENS) : pick(STREAM_READS);
+      ops.push({ k: "read", h, len });
+    } else if (r < 0.8) {
+      ops.push({
+        k: "fill",
+        h: someHandle(["pipe-w", "sock"])!,
+        len: pick(FILL_CHUNKS),
+        tag: ops.length,
+      });
+    } else if (r < 0.84) {
+      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock"])! });
+    } else if (r < 0.88) {
+      ops.push({ k: "shutdown", h: someHandle(["sock"])!, how: pick([0, 1, 2, 2, 5]) });
+    } else if (r < 0.93) {
+      const h = pick(handles());
+      ops.push({ k: "close", h });
+      live.delete(h);
+    } else {
+      const h = pick(handles());
+      ops.push({ k: "dup", h, out: next });
+      live.set(next++, live.get(h)!);
+    }
+  }
+  return ops;
+}
+
+const CTL_NAMES: Record<number, string> = {
+  [EPOLL_CTL_ADD]: "EPOLL_CTL_ADD",
+  [EPOLL_CTL_DEL]: "EPOLL_CTL_DEL",
+  [EPOLL_CTL_MOD]: "EPOLL_CTL_MOD",
+};
+
+/** One op as a line of TypeScript over `mod.ts` (handles live in `h[]`). */
+export function opToCode(op: Op): string {
+  switch (op.k) {
+    case "pipe":
+      return `{ const f: number[] = []; pipe(f); [h[${op.out[0]}], h[${op.out[1]}]] = f; }`;
+    case "socketpair":
+      return `{ const f: number[] = []; socketpair(AF_UNIX, SOCK_STREAM, 0, f); ` +
+        `[h[${op.out[0]}], h[${op.out[1]}]] = f; }`;
+    case "eventfd":
+      return `h[${op.out}] = eventfd(${op.init}, ${op.flags});`;
+    case "epoll":
+      return `h[${op.out}] = epollCreate1(0);`;
+    case "dup":
+      return `h[${op.out}] = dup(h[${op.h}]);`;
+    case "ctl":
+      return `epollCtl(h[${op.ep}], ${CTL_NAMES[op.op]}, h[${op.fd}], ` +
+        `{ events: 0x${op.events.toString(16)}, data: ${op.data} });`;
+    case "wait":
+      return `await epollWait(h[${op.ep}], events, ${op.max}, 0);`;
+    case "read":
+      return `read(h[${op.h}], new Uint8Array(${op.len}));`;
+    case "write":
+      return op.value === undefined
+        ? `write(h[${op.h}], new Uint8Array(${op.len}));`
+        : `write(h[${op.h}], u64(0x${op.value.toString(16)}n, ${op.len}));`;
+    case "fill":
+      return `while (write(h[${op.h}], new Uint8Array(${op.len})) >= 0);`;
+    case "drain":
+      return `while (read(h[${op.h}], new Uint8Array(65536)) > 0);`;
+    case "shutdown":
+      return `shutdown(h[${op.h}], ${op.how});`;
+    case "close":
+      return `close(h[${op.h}]);`;
+  }
+}

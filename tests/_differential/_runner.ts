@@ -1,0 +1,361 @@
+/**
+ * Runs one differential program on two systems in lockstep and reports the
+ * first operation whose observations differ.
+ *
+ * What is compared, for every op: the return value (`>= 0` or `-errno`),
+ * the bytes a read returned, and for `epoll_wait` the whole event list
+ * (masks and data) in order: with one thread, Linux fixes the order of the
+ * ready list, so order is compared too.
+ *
+ * Normalisations (what Linux leaves to capacity, and nothing else):
+ * 1. fd numbers: programs name objects by handle, and creation and `dup`
+ *    are compared as "succeeded" (`>= 0`) or by errno. The kernel's numbers
+ *    depend on what Deno itself holds open.
+ * 2. Socketpair buffer sizes. Linux charges each skb's `truesize` (the data
+ *    plus allocation overhead that depends on kernel build and allocator)
+ *    against `SO_SNDBUF`; the library counts bytes. So the runner keeps every
+ *    socketpair direction either (a) well inside the room both agree on: the
+ *    unread skbs' worst-case truesize stays under a quarter of the send
+ *    buffer, where both accept every write whole and both are writable; or
+ *    (b) full, after a `fill`: there a fill's byte total is compared only as
+ *    "none" or "some", a read of that direction is run as a `drain` (total
+ *    likewise), and the direction is back to (a) once drained. A write that
+ *    would leave (a) is run as a `fill` of the same chunk size. These
+ *    choices depend only on results already compared equal, so both systems
+ *    run the same ops. Pipes need no normalisation: the library keeps
+ *    Linux's 16 page slots exactly.
+ * 3. Stale epoll keys. Linux keys an interest by (file, fd number); after
+ *    that fd is closed while a dup keeps the file open, whether a later
+ *    `epoll_ctl` through another fd of the same file finds the old interest
+ *    depends on whether the new fd got the old number. So an `epoll_ctl` on
+ *    a description that has such a stale interest in that epoll is skipped
+ *    on both systems (the interest itself keeps reporting, and that is
+ *    compared).
+ *
+ * @module
+ */
+
+import type { Event, Sys } from "./_systems.ts";
+import { type Op, opToCode, uses } from "./_program.ts";
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL } from "../../mod.ts";
+
+/** `unix_writable`'s bound: unread truesize at most a quarter of the 212992-byte SO_SNDBUF. */
+const SAFE_TRUESIZE = 212992 / 4;
+/** A chunk of the drain and of reads run as drains. */
+const DRAIN_CHUNK = 65536;
+/** Most writes or reads one fill or drain makes. */
+const MAX_LOOPS = 100_000;
+
+/**
+ * An upper bound of the `truesize` Linux charges for a write of `n` bytes to
+ * a Unix stream socket: per skb of at most 32 KiB of page fragments, a
+ * `struct sk_buff` (under 512 bytes), a kmalloc'ed head (at most twice
+ * its bytes plus 384 bytes of alignment and `skb_shared_info`), and whole
+ * pages for the rest.
+ */
+export function truesizeBound(n: number): number {
+  const skbs = Math.ceil(n / 32768) + 1;
+  return skbs * (512 + 2 * (4096 + 384)) + 2 * n;
+}
+
+/** What one op showed on one system. */
+type Observation = unknown;
+
+/** The first difference between two systems running one program. */
+export interface Divergence {
+  /** Index in the program of the op that differed. */
+  index: number;
+  op: Op;
+  a: { name: string; saw: Observation };
+  b: { name: string; saw: Observation };
+}
+
+/** The tracker's view of one description (shared by its dups). */
+interface Desc {
+  id: number;
+  kind: "sock" | "other";
+  refs: number;
+  /** Socketpair end: the direction it reads, and its peer. */
+  rx?: Direction;
+  peer?: Desc;
+}
+
+/** One direction of a socketpair: the unread writes' truesize bounds, or full. */
+interface Direction {
+  full: boolean;
+  chunks: { left: number; bound: number }[];
+}
+
+const bound = (d: Direction) => d.chunks.reduce((s, c) => s + c.bound, 0);
+
+function pattern(len: number, tag: number, value?: bigint): Uint8Array {
+  const buf = new Uint8Array(len);
+  for (let i = 0; i < len; i++) buf[i] = (i * 31 + tag * 7 + (i >>> 8)) & 0xff;
+  if (value !== undefined && len >= 8) new DataView(buf.buffer).setBigUint64(0, value, true);
+  return buf;
+}
+
+/** Per-system state of a run: handle -> fd. */
+class Side {
+  readonly fds = new Map<number, number>();
+  constructor(readonly sys: Sys) {}
+}
+
+/** Counts of all runs so far, for reports: operations executed (skipped ones excluded). */
+export const stats = { ops: 0 };
+
+/**
+ * Runs `program` on `a` and `b`, comparing after every op; closes every fd
+ * it opened before returning.
+ *
+ * @returns The first divergence, or `null` when the systems agree.
+ */
+export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | null> {
+  const sides = [new Side(a), new Side(b)];
+  const descs = new Map<number, Desc>();
+  const keys = new Keys();
+  try {
+    for (let index = 0; index < program.length; index++) {
+      let op = program[index];
+      // Ops that name a handle which was never created (shrunk away) are skipped.
+      if (uses(op).some((h) => !descs.has(h))) continue;
+      if (op.k === "ctl" && keys.isStale(descs.get(op.ep)!, descs.get(op.fd)!)) continue;
+      op = normalise(op, descs);
+      stats.ops++;
+      const seen: Observation[] = [];
+      for (const side of sides) seen.push(await apply(op, side, descs));
+      const [sa, sb] = seen.map((s) => JSON.stringify(s));
+      if (sa !== sb) {
+        return {
+          index,
+          op: program[index],
+          a: { name: a.name, saw: seen[0] },
+          b: { name: b.name, saw: seen[1] },
+        };
+      }
+      keys.track(op, seen[0], descs);
+      track(op, seen[0], descs);
+    }
+    return null;
+  } finally {
+    for (const side of sides) for (const fd of side.fds.values()) side.sys.close(fd);
+  }
+}
+
+function outs(op: Op): number[] {
+  if (op.k === "pipe" || op.k === "socketpair") return op.out;
+  if (op.k === "eventfd" || op.k === "epoll" || op.k === "dup") return [op.out];
+  return [];
+}
+
+/** Rewrites an op that would leave the room both systems agree on (normalisation 2). */
+function normalise(op: Op, descs: Map<number, Desc>): Op {
+  if (op.k === "read" && op.len > 0) {
+    const d = descs.get(op.h)!;
+    if (d.rx?.full) return { k: "drain", h: op.h };
+  }
+  if (op.k === "write" && op.len > 0) {
+    const d = descs.get(op.h)!;
+    const dir = d.peer?.rx;
+    if (dir !== undefined && !dir.full && bound(dir) + truesizeBound(op.len) > SAFE_TRUESIZE) {
+      return { k: "fill", h: op.h, len: Math.max(op.len, 1000), tag: op.tag };
+    }
+  }
+  return op;
+}
+
+/** Runs one op on one system and returns what it showed. */
+async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Observation> {
+  const { sys, fds } = side;
+  const fd = (h: number) => fds.get(h)!;
+  switch (op.k) {
+    case "pipe":
+    case "socketpair": {
+      const f: number[] = [];
+      const r = op.k === "pipe" ? sys.pipe(f) : sys.socketpair(f);
+      if (r < 0) return r;
+      fds.set(op.out[0], f[0]);
+      fds.set(op.out[1], f[1]);
+      return "ok";
+    }
+    case "eventfd":
+    case "epoll":
+    case "dup": {
+      const r = op.k === "eventfd"
+        ? sys.eventfd(op.init, op.flags)
+        : op.k === "epoll"
+        ? sys.epollCreate()
+        : sys.dup(fd(op.h));
+      if (r < 0) return r;
+      fds.set(op.out, r);
+      return "ok";
+    }
+    case "ctl":
+      return sys.epollCtl(fd(op.ep), op.op, fd(op.fd), op.events, op.data);
+    case "wait": {
+      const r = await sys.epollWait(fd(op.ep), op.max);
+      return typeof r === "number" ? r : r.map((e: Event) => [e.events >>> 0, e.data]);
+    }
+    case "read": {
+      const buf = new Uint8Array(op.len);
+      const r = sys.read(fd(op.h), buf);
+      return r > 0 ? [r, Array.from(buf.subarray(0, r)).join(",")] : r;
+    }
+    case "write":
+      return sys.write(fd(op.h), pattern(op.len, op.tag, op.value));
+    case "fill": {
+      const buf = pattern(op.len, op.tag);
+      let total = 0, r = 0;
+      for (let i = 0; i < MAX_LOOPS && (r = sys.write(fd(op.h), buf)) >= 0; i++) total += r;
+      const sock = descs.get(op.h)!.kind === "sock";
+      return [sock && total > 0 ? "some" : total, r];
+    }
+    case "drain": {
+      const buf = new Uint8Array(DRAIN_CHUNK);
+      let total = 0, r = 0;
+      for (let i = 0; i < MAX_LOOPS && (r = sys.read(fd(op.h), buf)) > 0; i++) total += r;
+      const full = descs.get(op.h)!.rx?.full === true;
+      return [full && total > 0 ? "some" : total, r];
+    }
+    case "shutdown":
+      return sys.shutdown(fd(op.h), op.how);
+    case "close": {
+      const r = sys.close(fd(op.h));
+      fds.delete(op.h);
+      return r;
+    }
+  }
+}
+
+let nextId = 1;
+
+/** The epoll interests by (epoll, description, handle), and those whose handle is closed. */
+class Keys {
+  #live = new Map<string, { ep: Desc; desc: Desc; h: number }>();
+  #stale = new Set<string>();
+
+  isStale(ep: Desc, desc: Desc): boolean {
+    return this.#stale.has(`${ep.id}|${desc.id}`);
+  }
+
+  /** Call before {@linkcode track}, while a closed handle still maps to its description. */
+  track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
+    if (op.k === "ctl" && seen === 0) {
+      const ep = descs.get(op.ep)!, desc = descs.get(op.fd)!;
+      const key = `${ep.id}|${desc.id}|${op.fd}`;
+      if (op.op === EPOLL_CTL_ADD) this.#live.set(key, { ep, desc, h: op.fd });
+      if (op.op === EPOLL_CTL_DEL) this.#live.delete(key);
+    }
+    if (op.k !== "close") return;
+    const gone = descs.get(op.h)!;
+    const released = gone.refs === 1;
+    for (const [key, it] of this.#live) {
+      if (released && (it.desc === gone || it.ep === gone)) {
+        this.#live.delete(key); // eventpoll_release, or the epoll itself freed
+      } else if (!released && it.h === op.h) {
+        this.#live.delete(key);
+        this.#stale.add(`${it.ep.id}|${it.desc.id}`);
+      }
+    }
+    if (released) {
+      for (const key of this.#stale) {
+        const [ep, desc] = key.split("|").map(Number);
+        if (ep === gone.id || desc === gone.id) this.#stale.delete(key);
+      }
+    }
+  }
+}
+
+/** Keeps the tracker's view of socketpair directions in step, from the results of `a`. */
+function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
+  switch (op.k) {
+    case "pipe":
+    case "eventfd":
+    case "epoll":
+      if (seen === "ok") {
+        for (const h of outs(op)) descs.set(h, { id: nextId++, kind: "other", refs: 1 });
+      }
+      return;
+    case "socketpair": {
+      if (seen !== "ok") return;
+      const x: Desc = { id: nextId++, kind: "sock", refs: 1, rx: { full: false, chunks: [] } };
+      const y: Desc = {
+        id: nextId++,
+        kind: "sock",
+        refs: 1,
+        rx: { full: false, chunks: [] },
+        peer: x,
+      };
+      x.peer = y;
+      descs.set(op.out[0], x);
+      descs.set(op.out[1], y);
+      return;
+    }
+    case "dup":
+      if (seen === "ok") {
+        const d = descs.get(op.h)!;
+        d.refs++;
+        descs.set(op.out, d);
+      }
+      return;
+    case "close": {
+      const d = descs.get(op.h)!;
+      descs.delete(op.h);
+      // The last close frees the unread bytes of its receive queue.
+      if (--d.refs === 0 && d.rx) d.rx = { full: false, chunks: [] };
+      return;
+    }
+    case "write": {
+      const dir = descs.get(op.h)!.peer?.rx;
+      if (dir === undefined || typeof seen !== "number" || seen <= 0 || dir.full) return;
+      dir.chunks.push({ left: seen, bound: truesizeBound(seen) });
+      return;
+    }
+    case "fill": {
+      const d = descs.get(op.h)!;
+      const [total] = seen as [number | string, number];
+      if (d.peer?.rx && total !== 0) d.peer.rx = { full: true, chunks: [] };
+      return;
+    }
+    case "read": {
+      const dir = descs.get(op.h)!.rx;
+      if (dir === undefined || !Array.isArray(seen)) return;
+      let n = seen[0] as number;
+      while (n > 0 && dir.chunks.length > 0) {
+        const take = Math.min(n, dir.chunks[0].left);
+        dir.chunks[0].left -= take;
+        n -= take;
+        if (dir.chunks[0].left === 0) dir.chunks.shift();
+      }
+      return;
+    }
+    case "drain": {
+      const d = descs.get(op.h)!;
+      if (d.rx) d.rx = { full: false, chunks: [] };
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** Prints `program` as TypeScript over `mod.ts`, skipping ops the run would skip. */
+export function programToCode(program: Op[], divergence?: Divergence): string {
+  const made = new Set<number>();
+  const lines = [
+    "const h: number[] = [];",
+    "const events: EpollEvent[] = [];",
+  ];
+  program.forEach((op, i) => {
+    if (uses(op).some((h) => !made.has(h))) return;
+    for (const h of outs(op)) made.add(h);
+    if (op.k === "close") made.delete(op.h);
+    let line = opToCode(op);
+    if (divergence?.index === i) {
+      line += ` // ${divergence.a.name}: ${JSON.stringify(divergence.a.saw)}` +
+        ` ${divergence.b.name}: ${JSON.stringify(divergence.b.saw)}`;
+    }
+    lines.push(line);
+  });
+  return lines.join("\n");
+}

@@ -1,0 +1,152 @@
+/**
+ * Helpers for tests that run the examples as subprocesses: run one to its
+ * exit with a deadline, or start a server and read the port it prints.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** What a finished example printed and how it exited. */
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `examples/<script>` with `deno run <permissions> ... <args>` and waits
+ * for it to exit; kills it (and so fails the caller's expectations) after
+ * `ms`. Stdin is closed, so Deno cannot prompt for a permission.
+ */
+export async function runExample(
+  script: string,
+  args: string[],
+  permissions: string[] = ["--allow-net"],
+  ms = 30_000,
+): Promise<Finished> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ms);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, `examples/${script}`, ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: abort.signal,
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Collects a stream as text until it ends. */
+class Collected {
+  text = "";
+  readonly done: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) this.text += decoder.decode(chunk, { stream: true });
+    })();
+  }
+}
+
+/** An example server running as a subprocess. */
+export class RunningExample implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly stdout: Collected;
+  readonly stderr: Collected;
+  /** The address from its `NAME listening on HOST:PORT` line. */
+  host = "";
+  /** The port from that line. */
+  port = 0;
+
+  private constructor(script: string, args: string[], permissions: string[]) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, `examples/${script}`, ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.stdout = new Collected(this.child.stdout);
+    this.stderr = new Collected(this.child.stderr);
+  }
+
+  /**
+   * Starts `examples/<script>` (with `--port 0` unless `args` has a port)
+   * and waits up to `ms` for its listening line.
+   */
+  static async start(
+    script: string,
+    args: string[] = [],
+    permissions: string[] = ["--allow-net"],
+    ms = 20_000,
+  ): Promise<RunningExample> {
+    const all = args.includes("--port") ? args : ["--port", "0", ...args];
+    const server = new RunningExample(script, all, permissions);
+    try {
+      const m = await server.waitFor(/ listening on (\[[^\]]+\]|[^\s:]+):(\d+)\n/, ms);
+      server.host = m[1].replace(/^\[(.*)\]$/, "$1");
+      server.port = Number(m[2]);
+    } catch (err) {
+      await server.stop();
+      throw new Error(`${script} did not start: ${server.stderr.text}`, { cause: err });
+    }
+    return server;
+  }
+
+  /** Waits up to `ms` until `re` matches its stdout. */
+  async waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = this.stdout.text.match(re);
+      if (m) return m;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${re} in: ${this.stdout.text}${this.stderr.text}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Kills it (SIGTERM, which the examples turn into exit 0) and waits for its streams. */
+  async stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already exited
+    }
+    const status = await this.child.status;
+    await Promise.allSettled([this.stdout.done, this.stderr.done]);
+    return status;
+  }
+
+  /** Stops it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** The examples that are network servers, by file name. */
+export const SERVERS = [
+  "echo_server.ts",
+  "echo_server_et.ts",
+  "chat_server.ts",
+  "http_server.ts",
+  "kqueue_echo_server.ts",
+];
+
+/**
+ * Like `Promise.all`, but waits for every promise to settle before throwing
+ * the first failure, so no subprocess outlives the test that started it.
+ */
+export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}

@@ -1,0 +1,147 @@
+/**
+ * The examples' command line: `--help` lists every flag, mistakes and
+ * failures are one line on stderr with a non-zero exit (never a stack
+ * trace), host names resolve, and every example honours the common flags.
+ */
+
+import assert from "node:assert/strict";
+import { COMMON_FLAGS, SERVER_FLAGS } from "../examples/_cli.ts";
+import { allSettled, runExample, RunningExample, SERVERS } from "./_examples.ts";
+
+/** Asserts that `stderr` is exactly one line from `name`, with no stack trace. */
+function assertOneLine(stderr: string, name: string, re: RegExp): void {
+  assert.match(stderr, new RegExp(`^${name}: [^\\n]+\\n$`), `not one line: ${stderr}`);
+  assert.doesNotMatch(stderr, /\bat .*:\d+:\d+|error: Uncaught/);
+  assert.match(stderr, re);
+}
+
+const PAIR_FLAGS = [...Object.keys(COMMON_FLAGS), "clients", "messages"];
+
+Deno.test("every example's --help lists every flag and exits 0", async () => {
+  const wanted: [string, string[]][] = [
+    ...SERVERS.map((s): [string, string[]] => [s, Object.keys(SERVER_FLAGS)]),
+    ["socketpair_echo.ts", PAIR_FLAGS],
+  ];
+  await allSettled(wanted.map(async ([script, flags]) => {
+    for (const help of ["--help", "-h"]) {
+      const { code, stdout, stderr } = await runExample(script, [help]);
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, "");
+      const name = script.replace(/\.ts$/, "");
+      assert.match(stdout, new RegExp(`^${name}: .+\\n\\nUsage: deno run `));
+      for (const flag of ["help", ...flags]) {
+        assert.match(stdout, new RegExp(`\\n  (-h, )?--${flag}\\b`), `${script}: --${flag}`);
+      }
+    }
+  }));
+});
+
+Deno.test("a wrong flag or value is one line on stderr and exit status 2", async () => {
+  const cases: [string, string[], RegExp][] = [
+    ["echo_server.ts", ["--bogus"], /unknown flag --bogus/],
+    ["echo_server.ts", ["--port", "99999"], /--port: expected an integer 0\.\.65535, got "99999"/],
+    ["echo_server_et.ts", ["--port", "-1"], /--port: expected an integer/],
+    ["chat_server.ts", ["--port"], /--port needs a value/],
+    ["http_server.ts", ["--interval", "0"], /--interval: expected a number of seconds > 0/],
+    ["http_server.ts", ["--stats=yes"], /--stats takes no value/],
+    ["echo_server.ts", ["8080"], /unexpected argument "8080"/],
+    ["echo_server.ts", ["--host", "no such host"], /neither an IP address nor a host name/],
+    ["socketpair_echo.ts", ["--clients", "many"], /--clients: expected an integer/],
+  ];
+  await allSettled(cases.map(async ([script, args, re]) => {
+    const { code, stdout, stderr } = await runExample(script, args);
+    assert.equal(code, 2, `${script} ${args}: ${stderr}`);
+    assert.equal(stdout, "");
+    assertOneLine(stderr, script.replace(/\.ts$/, ""), re);
+  }));
+});
+
+Deno.test("a port in use is one line naming EADDRINUSE and exit status 1", async () => {
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String((held.addr as Deno.NetAddr).port);
+    await allSettled(SERVERS.map(async (script) => {
+      const { code, stderr } = await runExample(script, ["--port", port]);
+      assert.equal(code, 1, stderr);
+      assertOneLine(
+        stderr,
+        script.replace(/\.ts$/, ""),
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*\\(EADDRINUSE\\); .*--port 0`),
+      );
+    }));
+  } finally {
+    held.close();
+  }
+});
+
+Deno.test("without --allow-net a server says to add it, in one line, exit status 1", async () => {
+  await allSettled(SERVERS.map(async (script) => {
+    const { code, stderr } = await runExample(script, ["--port", "0"], []);
+    assert.equal(code, 1, stderr);
+    assertOneLine(stderr, script.replace(/\.ts$/, ""), /\(EACCES\); run with --allow-net/);
+  }));
+});
+
+Deno.test("--host localhost listens on 127.0.0.1 and serves", async () => {
+  await using server = await RunningExample.start("echo_server.ts", ["--host", "localhost"]);
+  assert.equal(server.host, "127.0.0.1");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await conn.write(new TextEncoder().encode("hi"));
+    const buf = new Uint8Array(2);
+    let got = 0;
+    while (got < 2) got += (await conn.read(buf.subarray(got))) ?? 2;
+    assert.equal(new TextDecoder().decode(buf), "hi");
+  } finally {
+    conn.close();
+  }
+});
+
+function ipv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "--host ::1 and --host [::1] listen on IPv6 loopback",
+  ignore: !ipv6Loopback(),
+  fn: async () => {
+    for (const host of ["::1", "[::1]"]) {
+      await using server = await RunningExample.start("http_server.ts", ["--host", host]);
+      assert.equal(server.host, "::1");
+      const conn = await Deno.connect({ hostname: "::1", port: server.port });
+      conn.close();
+    }
+  },
+});
+
+Deno.test("--stats prints a summary every --interval seconds in every example", async () => {
+  const line = (name: string) => new RegExp(`${name}: \\d+ open, \\d+ accepted, .* events/s, rss`);
+  await allSettled(SERVERS.map(async (script) => {
+    await using server = await RunningExample.start(script, ["--stats", "--interval", "0.1"]);
+    await server.waitFor(line(script.replace(/\.ts$/, "")));
+  }));
+  const { code, stdout, stderr } = await runExample("socketpair_echo.ts", [
+    "--clients",
+    "2",
+    "--messages",
+    "20000",
+    "--stats",
+    "--interval",
+    "0.05",
+  ], []);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, line("socketpair_echo"));
+  assert.match(stdout, /\nsocketpair_echo: 2 clients, 40000 messages echoed, \d+ bytes verified/);
+});
+
+Deno.test("SIGTERM stops a server with exit status 0", async () => {
+  const server = await RunningExample.start("chat_server.ts");
+  const status = await server.stop("SIGTERM");
+  assert.equal(status.code, 0);
+  assert.equal(server.stderr.text, "");
+});

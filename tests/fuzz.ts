@@ -1,0 +1,79 @@
+/**
+ * Long differential runs against the Linux kernel:
+ *
+ *     deno task fuzz --count 50000 --seed 1
+ *
+ * Runs `count` generated programs (seeds `seed`, `seed + 1`, …) on this
+ * library and on the kernel (through libc FFI), shrinks every divergence to
+ * a minimal program and prints it as code, then prints the size of the run.
+ * Options: `--kernel-vs-kernel` (checks the harness: must find nothing),
+ * `--broken NAME` (runs a deliberately broken library: must find it),
+ * `--min-ops N --max-ops N` (program lengths, default 10..100), `--stop N`
+ * (stop after N divergences, default 10). Exits 1 when it found any.
+ *
+ * @module
+ */
+
+import { openLibc } from "../net/native/libc.ts";
+import { generate, prng } from "./_differential/_program.ts";
+import { programToCode, run, stats } from "./_differential/_runner.ts";
+import { shrink } from "./_differential/_shrink.ts";
+import { kernelSys, librarySys } from "./_differential/_systems.ts";
+import { BROKEN } from "./_differential/_broken.ts";
+
+function option(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+
+const libc = openLibc();
+if (typeof libc === "string") {
+  console.error(`fuzz: the kernel is out of reach: ${libc}`);
+  Deno.exit(2);
+}
+const count = option("count", 1000);
+const seed = option("seed", 1);
+const minOps = option("min-ops", 10);
+const maxOps = option("max-ops", 100);
+const stop = option("stop", 10);
+const brokenAt = Deno.args.indexOf("--broken");
+let subject = Deno.args.includes("--kernel-vs-kernel") ? kernelSys(libc, "kernel'") : librarySys();
+if (brokenAt >= 0) {
+  const make = BROKEN[Deno.args[brokenAt + 1]];
+  if (make === undefined) {
+    console.error(`fuzz: --broken takes one of ${Object.keys(BROKEN).join(", ")}`);
+    Deno.exit(2);
+  }
+  subject = make(subject);
+}
+const kernel = kernelSys(libc);
+
+const started = performance.now();
+let found = 0;
+let sequences = 0;
+for (let i = 0; i < count && found < stop; i++) {
+  const s = seed + i;
+  const length = minOps + Math.floor(prng(s ^ 0x5eed)() * (maxOps - minOps + 1));
+  const program = generate(s, length);
+  sequences++;
+  const d = await run(program, kernel, subject);
+  if (d === null) continue;
+  found++;
+  const opsBefore = stats.ops;
+  const small = await shrink(
+    program.slice(0, d.index + 1),
+    async (p) => (await run(p, kernel, subject)) !== null,
+  );
+  stats.ops = opsBefore; // shrinking runs are not part of the run's size
+  const last = await run(small, kernel, subject);
+  console.log(
+    `\n# divergence: seed ${s}, op ${d.index} of ${length}; shrunk to ${small.length} ops`,
+  );
+  console.log(programToCode(small, last ?? undefined));
+}
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+console.log(
+  `\nfuzz: ${sequences} sequences, ${stats.ops} operations, ${found} divergences ` +
+    `(${subject.name} vs ${kernel.name}, seeds ${seed}..${seed + sequences - 1}, ${seconds} s)`,
+);
+if (found > 0) Deno.exit(1);

@@ -1,0 +1,162 @@
+/**
+ * examples/kqueue_echo_server.ts over real loopback TCP, as a subprocess:
+ * concurrent clients get every byte back, the C load generator
+ * (bench/echo/loadgen.c, built with gcc when present) verifies every byte,
+ * `nc` (when installed) is served, and idle connections are closed after
+ * the idle timeout, never before it.
+ */
+
+import assert from "node:assert/strict";
+import { assertBytes, pattern, readExactly, writeAllDeno } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const IDLE_S = 0.4;
+
+/** The example running as a subprocess, and the port it printed. */
+async function startServer(): Promise<{ port: number; stop: () => Promise<string> }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "examples/kqueue_echo_server.ts",
+      "--port",
+      "0",
+      "--idle-timeout",
+      String(IDLE_S),
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let m: RegExpMatchArray | null = null;
+  while (m === null) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+    m = text.match(/^kqueue_echo_server listening on [\d.]+:(\d+)\n/);
+  }
+  const stop = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await reader.cancel();
+    await child.status;
+    return await stderr;
+  };
+  if (m === null) throw new Error(`the server did not start: ${await stop()}`);
+  return { port: Number(m[1]), stop };
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+Deno.test("kqueue_echo_server echoes every byte to 50 concurrent clients, small and large messages", async () => {
+  const server = await startServer();
+  try {
+    await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        for (const size of [1, 100, 70_000 + i * 997]) {
+          const data = pattern(size, i + size);
+          const echoed = readExactly(conn, size);
+          await writeAllDeno(conn, data);
+          assertBytes(await echoed, data, `client ${i}, ${size} bytes`);
+        }
+      } finally {
+        closeQuietly(conn);
+      }
+    }));
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("kqueue_echo_server closes an idle connection after the idle timeout, not before", async () => {
+  const server = await startServer();
+  try {
+    // Measured before connecting: the server's timer starts at its accept, later.
+    const opened = performance.now();
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const talker = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      // The talker's last message restarts its timer.
+      await new Promise((r) => setTimeout(r, IDLE_S * 500));
+      const sent = performance.now();
+      await writeAllDeno(talker, pattern(10));
+      assertBytes(await readExactly(talker, 10), pattern(10));
+      const buf = new Uint8Array(16);
+      assert.equal(await idle.read(buf), null, "the idle connection was closed (EOF)");
+      const idleFor = performance.now() - opened;
+      assert.equal(await talker.read(buf), null, "the talker is closed once idle too");
+      const talkerIdleFor = performance.now() - sent;
+      assert.ok(idleFor >= IDLE_S * 1000 - 5, `closed after ${idleFor} ms`);
+      assert.ok(
+        talkerIdleFor >= IDLE_S * 1000 - 5,
+        `talker closed ${talkerIdleFor} ms after its message`,
+      );
+    } finally {
+      closeQuietly(idle);
+      closeQuietly(talker);
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test({
+  name: "kqueue_echo_server passes the C load generator with every byte verified",
+  ignore: (await new Deno.Command("sh", { args: ["-c", "command -v gcc"] }).output()).code !== 0,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const server = await startServer();
+    try {
+      const bin = `${dir}/loadgen`;
+      const cc = await new Deno.Command("gcc", {
+        args: ["-O2", "-o", bin, `${ROOT}bench/echo/loadgen.c`],
+      }).output();
+      assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+      // 32 connections, 4 KiB messages, 4 in flight each, 1 s measured after 0.2 s warm-up.
+      const run = await new Deno.Command(bin, {
+        args: ["127.0.0.1", String(server.port), "32", "4096", "4", "1", "0.2"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const r = JSON.parse(new TextDecoder().decode(run.stdout).trim().split("\n").pop()!);
+      assert.equal(r.mismatch_bytes, 0);
+      assert.equal(r.errors, 0);
+      assert.equal(r.conn_errors, 0);
+      assert.ok(r.msgs > 0, "messages were echoed");
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "kqueue_echo_server serves nc",
+  ignore: (await new Deno.Command("sh", { args: ["-c", "command -v nc"] }).output()).code !== 0,
+  fn: async () => {
+    const server = await startServer();
+    try {
+      const out = await new Deno.Command("sh", {
+        args: ["-c", `printf 'hello kqueue\\n' | nc -q1 127.0.0.1 ${server.port}`],
+        stdout: "piped",
+      }).output();
+      assert.equal(new TextDecoder().decode(out.stdout), "hello kqueue\n");
+    } finally {
+      await server.stop();
+    }
+  },
+});
