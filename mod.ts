@@ -16,7 +16,7 @@
  * import {
  *   AF_UNIX, close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait,
  *   read, SOCK_STREAM, socketpair, write, type EpollEvent,
- * } from "@deno-epoll/epoll";
+ * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);

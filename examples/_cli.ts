@@ -417,7 +417,8 @@ export async function openListener(name: string, opts: ServerOptions): Promise<n
   getsockname(fd, addr);
   if (addr.family !== AF_INET && addr.family !== AF_INET6) fail(name, "unexpected local address");
   const host = addr.family === AF_INET6 ? `[${addr.address}]` : addr.address;
-  console.log(`${name} listening on ${host}:${addr.port}`);
+  // Before the line below: whoever reads it may signal at once.
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
+  console.log(`${name} listening on ${host}:${addr.port}`);
   return fd;
 }

@@ -68,7 +68,12 @@ export class RunningExample implements AsyncDisposable {
 
   private constructor(script: string, args: string[], permissions: string[]) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, `examples/${script}`, ...args],
+      args: [
+        "run",
+        ...permissions,
+        script.startsWith("/") ? script : `examples/${script}`,
+        ...args,
+      ],
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -79,19 +84,18 @@ export class RunningExample implements AsyncDisposable {
   }
 
   /**
-   * Starts `examples/<script>` (with `--port 0` unless `args` has a port)
-   * and waits up to `ms` for its listening line.
+   * Starts `examples/<script>` (or the file at the absolute path `script`)
+   * and waits up to `ms` for its `listening on HOST:PORT` line.
    */
   static async start(
     script: string,
-    args: string[] = [],
+    args: string[] = ["--port", "0"],
     permissions: string[] = ["--allow-net"],
     ms = 20_000,
   ): Promise<RunningExample> {
-    const all = args.includes("--port") ? args : ["--port", "0", ...args];
-    const server = new RunningExample(script, all, permissions);
+    const server = new RunningExample(script, args, permissions);
     try {
-      const m = await server.waitFor(/ listening on (\[[^\]]+\]|[^\s:]+):(\d+)\n/, ms);
+      const m = await server.waitFor(/ listening on (\[[^\]]+\]|[^\s:]+):(\d+)\b/, ms);
       server.host = m[1].replace(/^\[(.*)\]$/, "$1");
       server.port = Number(m[2]);
     } catch (err) {

@@ -83,7 +83,12 @@ Deno.test("without --allow-net a server says to add it, in one line, exit status
 });
 
 Deno.test("--host localhost listens on 127.0.0.1 and serves", async () => {
-  await using server = await RunningExample.start("echo_server.ts", ["--host", "localhost"]);
+  await using server = await RunningExample.start("echo_server.ts", [
+    "--port",
+    "0",
+    "--host",
+    "localhost",
+  ]);
   assert.equal(server.host, "127.0.0.1");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
@@ -111,7 +116,12 @@ Deno.test({
   ignore: !ipv6Loopback(),
   fn: async () => {
     for (const host of ["::1", "[::1]"]) {
-      await using server = await RunningExample.start("http_server.ts", ["--host", host]);
+      await using server = await RunningExample.start("http_server.ts", [
+        "--port",
+        "0",
+        "--host",
+        host,
+      ]);
       assert.equal(server.host, "::1");
       const conn = await Deno.connect({ hostname: "::1", port: server.port });
       conn.close();
@@ -122,7 +132,13 @@ Deno.test({
 Deno.test("--stats prints a summary every --interval seconds in every example", async () => {
   const line = (name: string) => new RegExp(`${name}: \\d+ open, \\d+ accepted, .* events/s, rss`);
   await allSettled(SERVERS.map(async (script) => {
-    await using server = await RunningExample.start(script, ["--stats", "--interval", "0.1"]);
+    await using server = await RunningExample.start(script, [
+      "--port",
+      "0",
+      "--stats",
+      "--interval",
+      "0.1",
+    ]);
     await server.waitFor(line(script.replace(/\.ts$/, "")));
   }));
   const { code, stdout, stderr } = await runExample("socketpair_echo.ts", [

@@ -119,3 +119,19 @@ Deno.test(
     assert.deepEqual((await poll(kq)).map((e) => e.ident), [2, 1]);
   }),
 );
+
+Deno.test(
+  "idents up to Number.MAX_SAFE_INTEGER name distinct knotes",
+  withKq(async (kq) => {
+    const idents = [0, 1, 16, 2 ** 48 - 1, 2 ** 48, 2 ** 50, Number.MAX_SAFE_INTEGER];
+    for (const ident of idents) {
+      assert.equal(await change(kq, kev(ident, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, ident)), 0);
+    }
+    for (const ident of [...idents].reverse()) {
+      await change(kq, kev(ident, EVFILT_USER, 0, NOTE_TRIGGER, 0, ident));
+    }
+    const events = await poll(kq);
+    assert.deepEqual(events.map((e) => e.ident), [...idents].reverse());
+    assert.deepEqual(events.map((e) => e.udata), [...idents].reverse());
+  }),
+);

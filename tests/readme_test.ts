@@ -1,14 +1,19 @@
 /**
- * The README's quick start is real: extract it, point its URL import at this
- * checkout's mod.ts (as a file URL, from a folder with no deno.json, so no
- * import map can help), run it, and echo through it.
+ * The README's quick start is real: it is examples/quick_start.ts, it runs
+ * outside the repository (its package import pointed at this checkout's
+ * mod.ts as a file URL, from a folder with no deno.json, so no import map
+ * can help) and from the checkout as the README's command says, it echoes,
+ * and its failures are one clear line and exit status 1.
  */
 
 import assert from "node:assert/strict";
 import { closedPort, readExactly } from "./_helpers.ts";
+import { runExample, RunningExample } from "./_examples.ts";
 
 const README = new URL("../README.md", import.meta.url);
+const QUICK_START = new URL("../examples/quick_start.ts", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);
+const PACKAGE = "jsr:@deno-epoll/epoll@^0.1.0";
 
 function quickStart(text: string, heading = "## Quick start"): string {
   const at = text.indexOf(heading);
@@ -18,24 +23,69 @@ function quickStart(text: string, heading = "## Quick start"): string {
   return m[1];
 }
 
-Deno.test("README quick start imports mod.ts by URL and echoes in under 30 lines", async () => {
+async function echoes(port: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const msg = new TextEncoder().encode("hello from the README\n");
+    await conn.write(msg);
+    assert.deepEqual(await readExactly(conn, msg.length), msg);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("README quick start is examples/quick_start.ts and imports the published package", async () => {
   const code = quickStart(await Deno.readTextFile(README));
-  assert.ok(code.trim().split("\n").length < 30, "quick start must stay under 30 lines");
-  await runEcho(code);
+  assert.equal(code, await Deno.readTextFile(QUICK_START));
+  assert.ok(code.includes(`from "${PACKAGE}";`), `quick start must import ${PACKAGE}`);
+  assert.ok(code.trim().split("\n").length < 40, "quick start must stay under 40 lines");
 });
 
-Deno.test("README kqueue quick start imports mod.ts by URL and echoes in under 45 lines", async () => {
+Deno.test("README quick start echoes, run as a file outside the repository", async () => {
+  const code = quickStart(await Deno.readTextFile(README)).replace(PACKAGE, MOD.href);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/echo.ts`, code);
+    await using server = await RunningExample.start(`${dir}/echo.ts`, ["0"], [
+      "--allow-net",
+      "--allow-read",
+    ]);
+    await echoes(server.port);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("README quick start echoes, run from the checkout as the README says", async () => {
+  await using server = await RunningExample.start("quick_start.ts", ["0"]);
+  assert.match(server.stdout.text, /^echo: listening on 127\.0\.0\.1:\d+; try nc /);
+  await echoes(server.port);
+});
+
+Deno.test("README quick start reports a port in use and a missing --allow-net in one line", async () => {
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (held.addr as Deno.NetAddr).port;
+    const inUse = await runExample("quick_start.ts", [String(port)]);
+    assert.equal(inUse.code, 1);
+    assert.equal(
+      inUse.stderr,
+      `echo: listen on 127.0.0.1:${port}: Address already in use (EADDRINUSE)\n`,
+    );
+  } finally {
+    held.close();
+  }
+  const denied = await runExample("quick_start.ts", ["0"], []);
+  assert.equal(denied.code, 1);
+  assert.equal(denied.stderr, "echo: listen on 127.0.0.1:0: Permission denied (EACCES)\n");
+});
+
+Deno.test("README kqueue quick start imports the published package and echoes in under 45 lines", async () => {
   const code = quickStart(await Deno.readTextFile(README), "### The kqueue quick start");
   assert.ok(code.trim().split("\n").length < 45, "kqueue quick start must stay under 45 lines");
-  await runEcho(code);
-});
-
-/** Runs a quick-start echo server against the local mod.ts and echoes through it. */
-async function runEcho(code: string): Promise<void> {
-  const url = /from "(https:[^"]+\/mod\.ts)"/.exec(code)?.[1];
-  assert.ok(url, "quick start must import mod.ts by URL");
+  assert.ok(code.includes(`from "${PACKAGE}";`), `kqueue quick start must import ${PACKAGE}`);
   const port = closedPort();
-  const local = code.replace(url, MOD.href).replace("port: 8080", `port: ${port}`);
+  const local = code.replace(PACKAGE, MOD.href).replace("port: 8080", `port: ${port}`);
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/echo.ts`, local);
   const child = new Deno.Command(Deno.execPath(), {
@@ -45,25 +95,18 @@ async function runEcho(code: string): Promise<void> {
     stderr: "null",
   }).spawn();
   try {
-    let conn: Deno.TcpConn | undefined;
-    for (let i = 0; i < 100 && conn === undefined; i++) {
+    for (let i = 0;; i++) {
       try {
-        conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      } catch {
+        await echoes(port);
+        break;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.ConnectionRefused) || i >= 100) throw err;
         await new Promise((r) => setTimeout(r, 100));
       }
-    }
-    assert.ok(conn, "the quick start server did not come up");
-    try {
-      const msg = new TextEncoder().encode("hello from the README\n");
-      await conn.write(msg);
-      assert.deepEqual(await readExactly(conn, msg.length), msg);
-    } finally {
-      conn.close();
     }
   } finally {
     child.kill();
     await child.output(); // waits for the exit and drains stderr
     await Deno.remove(dir, { recursive: true });
   }
-}
+});

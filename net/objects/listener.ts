@@ -41,7 +41,7 @@ export interface ListenerOptions {
  *
  * @example Accepting with `Epoll`
  * ```ts
- * import { AF_INET, Epoll, EPOLLIN, Listener, Socket } from "@deno-epoll/epoll";
+ * import { AF_INET, Epoll, EPOLLIN, Listener, Socket } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * using listener = Listener.listen({ family: AF_INET, address: "127.0.0.1", port: 0 });

@@ -46,7 +46,7 @@ function addressOf(fd: number, get: typeof getsockname, name: string): SockAddr 
  *
  * @example Connecting, then waiting for writability with `Epoll`
  * ```ts
- * import { AF_INET, Epoll, EPOLLOUT, Listener, Socket } from "@deno-epoll/epoll";
+ * import { AF_INET, Epoll, EPOLLOUT, Listener, Socket } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * using listener = Listener.listen({ family: AF_INET, address: "127.0.0.1", port: 0 });

@@ -132,7 +132,7 @@ function magnitude(e: number): number {
  *
  * @example Naming a failed call's result
  * ```ts
- * import { close, errnoName } from "@deno-epoll/epoll";
+ * import { close, errnoName } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * assert.equal(errnoName(close(12345)), "EBADF");
@@ -151,7 +151,7 @@ export function errnoName(e: number): string {
  *
  * @example
  * ```ts
- * import { EAGAIN, strerror } from "@deno-epoll/epoll";
+ * import { EAGAIN, strerror } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * assert.equal(strerror(-EAGAIN), "Resource temporarily unavailable");
@@ -168,7 +168,7 @@ export function strerror(e: number): string {
  *
  * @example Catching a failure of the object layer
  * ```ts
- * import { EBADF, ErrnoError } from "@deno-epoll/epoll";
+ * import { EBADF, ErrnoError } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const err = new ErrnoError(-EBADF, "close");
@@ -213,7 +213,7 @@ export class ErrnoError extends Error {
  *
  * @example
  * ```ts
- * import { check, close, ErrnoError } from "@deno-epoll/epoll";
+ * import { check, close, ErrnoError } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => check(close(12345), "close"), ErrnoError);

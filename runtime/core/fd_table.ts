@@ -227,7 +227,7 @@ export function checkBuffer(buf: Uint8Array, what = "buf"): void {
  *
  * @example
  * ```ts
- * import { close, Description, installDescription } from "@deno-epoll/epoll";
+ * import { close, Description, installDescription } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * class Never extends Description {
@@ -281,7 +281,7 @@ export function installPair(a: Description, b: Description, out: number[]): numb
  *
  * @example
  * ```ts
- * import { close, EBADF, pipe } from "@deno-epoll/epoll";
+ * import { close, EBADF, pipe } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -306,7 +306,7 @@ export function close(fd: number): number {
  *
  * @example
  * ```ts
- * import { close, dup, pipe, read, write } from "@deno-epoll/epoll";
+ * import { close, dup, pipe, read, write } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -335,7 +335,7 @@ export function dup(fd: number): number {
  *
  * @example
  * ```ts
- * import { EAGAIN, pipe, read, write, close } from "@deno-epoll/epoll";
+ * import { EAGAIN, pipe, read, write, close } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -366,7 +366,7 @@ export function read(fd: number, buf: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { pipe, write, close } from "@deno-epoll/epoll";
+ * import { pipe, write, close } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -390,7 +390,7 @@ export function write(fd: number, buf: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { getDescriptorLimit } from "@deno-epoll/epoll";
+ * import { getDescriptorLimit } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * assert.ok(getDescriptorLimit() >= 1);
@@ -419,7 +419,7 @@ export function getDescriptorLimit(): number {
  *
  * @example
  * ```ts
- * import { getDescriptorLimit, setDescriptorLimit } from "@deno-epoll/epoll";
+ * import { getDescriptorLimit, setDescriptorLimit } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const before = getDescriptorLimit();

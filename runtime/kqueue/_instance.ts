@@ -41,7 +41,7 @@ import type { Knote, KnoteOwner } from "./_knote.ts";
  *
  * @example A user event: the change that fires it, and the event it returns
  * ```ts
- * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
+ * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const kq = kqueue();
@@ -70,6 +70,15 @@ export interface KEvent {
 /** The flags a returned event keeps from its knote. */
 const KEPT_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;
 
+/**
+ * The one key of `(filter, ident)` in a kqueue: a number for idents below
+ * 2^48 (the filter, -1..-11, packed into the low 4 bits: one Map lookup, no
+ * string), a string above.
+ */
+function keyOf(filter: number, ident: number): number | string {
+  return ident < 2 ** 48 ? ident * 16 + ~filter : `${filter}:${ident}`;
+}
+
 /** Every READ/WRITE knote by ident, across kqueues, for `close(fd)`. */
 const fdKnotes = new Map<number, Set<Knote>>();
 
@@ -82,7 +91,8 @@ descriptors.onClose((fd) => {
 /** A kqueue. Internal: programs hold its fd, or the object layer's `KQueue`. */
 export class KQueueDescription extends Description implements KnoteOwner {
   readonly kind = "kqueue";
-  #knotes = new Map<number, Map<number, Knote>>();
+  /** Every knote, by {@linkcode keyOf}`(filter, ident)`. */
+  #knotes = new Map<number | string, Knote>();
   /** Knotes whose event is pending (`kq_head`). */
   #ready = new ReadyList<Knote>();
   /** Tasks blocked in `kevent` on this kqueue. */
@@ -117,14 +127,12 @@ export class KQueueDescription extends Description implements KnoteOwner {
 
   /** The watched descriptions (for the nesting check shared with epoll). */
   *watched(): Iterable<Description> {
-    for (const byIdent of this.#knotes.values()) {
-      for (const kn of byIdent.values()) if (kn.desc !== null) yield kn.desc;
-    }
+    for (const kn of this.#knotes.values()) if (kn.desc !== null) yield kn.desc;
   }
 
   /** The knote for `(filter, ident)`. */
   find(filter: number, ident: number): Knote | undefined {
-    return this.#knotes.get(filter)?.get(ident);
+    return this.#knotes.get(keyOf(filter, ident));
   }
 
   /** Attaches and indexes a new knote; returns a positive errno or 0. */
@@ -134,9 +142,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
       kn.ops.detach(kn);
       return err;
     }
-    let byIdent = this.#knotes.get(kn.filter);
-    if (byIdent === undefined) this.#knotes.set(kn.filter, byIdent = new Map());
-    byIdent.set(kn.ident, kn);
+    this.#knotes.set(keyOf(kn.filter, kn.ident), kn);
     if (kn.desc !== null) {
       kn.desc.watch(kn);
       let set = fdKnotes.get(kn.ident);
@@ -148,9 +154,9 @@ export class KQueueDescription extends Description implements KnoteOwner {
 
   /** Deletes a knote and its pending event (idempotent). */
   drop(kn: Knote): void {
-    const byIdent = this.#knotes.get(kn.filter);
-    if (byIdent?.get(kn.ident) !== kn) return;
-    byIdent.delete(kn.ident);
+    const key = keyOf(kn.filter, kn.ident);
+    if (this.#knotes.get(key) !== kn) return;
+    this.#knotes.delete(key);
     this.#ready.unlink(kn);
     kn.ops.detach(kn);
     if (kn.desc !== null) {
@@ -235,9 +241,7 @@ export class KQueueDescription extends Description implements KnoteOwner {
   }
 
   protected override onRelease(): void {
-    for (const byIdent of this.#knotes.values()) {
-      for (const kn of [...byIdent.values()]) this.drop(kn);
-    }
+    for (const kn of [...this.#knotes.values()]) this.drop(kn);
     this.#knotes.clear();
     this.#ready.clear();
   }

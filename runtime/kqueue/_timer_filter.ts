@@ -49,6 +49,17 @@ function msPerUnit(fflags: number): number {
   return 0;
 }
 
+/** A timer knote's timer: counts the expirations on the knote and raises it. */
+class KnoteTimer extends PeriodicTimer {
+  constructor(readonly kn: Knote) {
+    super();
+  }
+  protected expired(count: number): void {
+    this.kn.expirations += count;
+    this.kn.kq.knoteRaised(this.kn, 0);
+  }
+}
+
 function start(kn: Knote): void {
   const unit = msPerUnit(kn.sfflags);
   const now = performance.now();
@@ -70,10 +81,7 @@ const timerFilter: FilterOps = {
   },
   attach(kn: Knote): number {
     kn.flags |= EV_CLEAR;
-    kn.timer = new PeriodicTimer((n) => {
-      kn.expirations += n;
-      kn.kq.knoteRaised(kn, 0);
-    });
+    kn.timer = new KnoteTimer(kn);
     start(kn);
     return 0;
   },

@@ -15,7 +15,7 @@ import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/e
  *
  * @example An event loop over a pipe
  * ```ts
- * import { close, Epoll, EPOLLIN, pipe, write } from "@deno-epoll/epoll";
+ * import { close, Epoll, EPOLLIN, pipe, write } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * using ep = new Epoll();

@@ -14,7 +14,7 @@ import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts"
  *
  * @example A timer and a user event in one loop
  * ```ts
- * import { EV_ADD, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KQueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
+ * import { EV_ADD, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KQueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * using kq = new KQueue();

@@ -10,15 +10,18 @@
 
 import { type TimerEntry, timers } from "./_queue.ts";
 
-/** A timer that tells its owner how many expirations each wake brought. */
-export class PeriodicTimer implements TimerEntry {
+/**
+ * A timer that tells its owner how many expirations each wake brought. The
+ * owner subclasses it (one object per timer, no closure).
+ */
+export abstract class PeriodicTimer implements TimerEntry {
   deadline = 0;
   heapIndex = -1;
   /** Period in milliseconds; 0 for a one-shot timer. */
   interval = 0;
 
-  /** @param onExpire Called with the count of expirations (>= 1) since the previous call. */
-  constructor(readonly onExpire: (count: number) => void) {}
+  /** Called with the count of expirations (>= 1) since the previous call. */
+  protected abstract expired(count: number): void;
 
   /** Whether the timer is armed. */
   get armed(): boolean {
@@ -58,6 +61,6 @@ export class PeriodicTimer implements TimerEntry {
       }
       timers.add(this);
     }
-    this.onExpire(count);
+    this.expired(count);
   }
 }

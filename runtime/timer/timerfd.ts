@@ -34,7 +34,7 @@ import type { Timespec } from "../epoll/epoll.ts";
  *
  * @example A timer every 250 ms, first after 1 s
  * ```ts
- * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "@deno-epoll/epoll";
+ * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const spec: ITimerSpec = { value: { sec: 1, nsec: 0 }, interval: { sec: 0, nsec: 250_000_000 } };
@@ -56,10 +56,7 @@ export class TimerFd extends Description {
   readonly clockid: number;
   /** Expirations since the last read or settime. */
   #ticks = 0;
-  readonly #timer = new PeriodicTimer((n) => {
-    this.#ticks += n;
-    this.notify(EPOLLIN | EPOLLRDNORM);
-  });
+  readonly #timer = new TimerFdTimer(this);
 
   constructor(clockid: number) {
     super();
@@ -77,6 +74,12 @@ export class TimerFd extends Description {
     out.writeReady = false;
     out.writeEof = false;
     out.error = 0;
+  }
+
+  /** The timer expired `n` times. */
+  expired(n: number): void {
+    this.#ticks += n;
+    this.notify(EPOLLIN | EPOLLRDNORM);
   }
 
   override read(buf: Uint8Array): number {
@@ -114,6 +117,16 @@ export class TimerFd extends Description {
   }
 }
 
+/** A timerfd's timer: tells the timerfd of each wake. */
+class TimerFdTimer extends PeriodicTimer {
+  constructor(readonly owner: TimerFd) {
+    super();
+  }
+  protected expired(count: number): void {
+    this.owner.expired(count);
+  }
+}
+
 function toMs(t: Timespec): number {
   return t.sec * 1000 + t.nsec / 1e6;
 }
@@ -142,7 +155,7 @@ function validTimespec(t: Timespec, what: string): boolean {
  *
  * @example
  * ```ts
- * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "@deno-epoll/epoll";
+ * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
@@ -175,7 +188,7 @@ export function timerfdCreate(clockid: number, flags: number): number {
  * import {
  *   CLOCK_MONOTONIC, close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, read,
  *   timerfdCreate, timerfdSettime, type EpollEvent,
- * } from "@deno-epoll/epoll";
+ * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
@@ -225,7 +238,7 @@ export function timerfdSettime(
  * ```ts
  * import {
  *   CLOCK_MONOTONIC, close, timerfdCreate, timerfdGettime, timerfdSettime, type ITimerSpec,
- * } from "@deno-epoll/epoll";
+ * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);

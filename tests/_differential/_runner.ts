@@ -68,6 +68,8 @@ export interface Divergence {
   op: Op;
   a: { name: string; saw: Observation };
   b: { name: string; saw: Observation };
+  /** Indices of the ops that ran (the others were skipped), up to the divergence. */
+  ran: number[];
 }
 
 /** The tracker's view of one description (shared by its dups). */
@@ -114,6 +116,7 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
   const sides = [new Side(a), new Side(b)];
   const descs = new Map<number, Desc>();
   const keys = new Keys();
+  const ran: number[] = [];
   try {
     for (let index = 0; index < program.length; index++) {
       let op = program[index];
@@ -122,6 +125,7 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
       if (op.k === "ctl" && keys.isStale(descs.get(op.ep)!, descs.get(op.fd)!)) continue;
       op = normalise(op, descs);
       stats.ops++;
+      ran.push(index);
       const seen: Observation[] = [];
       for (const side of sides) seen.push(await apply(op, side, descs));
       const [sa, sb] = seen.map((s) => JSON.stringify(s));
@@ -131,6 +135,7 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
           op: program[index],
           a: { name: a.name, saw: seen[0] },
           b: { name: b.name, saw: seen[1] },
+          ran,
         };
       }
       keys.track(op, seen[0], descs);
@@ -339,15 +344,19 @@ function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
   }
 }
 
-/** Prints `program` as TypeScript over `mod.ts`, skipping ops the run would skip. */
+/**
+ * Prints `program` as TypeScript over `mod.ts`: the ops that ran, when a
+ * divergence tells which, else those that name only handles made before.
+ */
 export function programToCode(program: Op[], divergence?: Divergence): string {
   const made = new Set<number>();
+  const ran = divergence ? new Set(divergence.ran) : undefined;
   const lines = [
     "const h: number[] = [];",
     "const events: EpollEvent[] = [];",
   ];
   program.forEach((op, i) => {
-    if (uses(op).some((h) => !made.has(h))) return;
+    if (ran ? !ran.has(i) : uses(op).some((h) => !made.has(h))) return;
     for (const h of outs(op)) made.add(h);
     if (op.k === "close") made.delete(op.h);
     let line = opToCode(op);
