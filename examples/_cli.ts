@@ -30,16 +30,19 @@ import {
   EADDRINUSE,
   EADDRNOTAVAIL,
   errnoName,
+  getSocketBackend,
   getsockname,
   IPPROTO_TCP,
   listen,
   setDescriptorLimit,
+  setSocketBackend,
   setsockopt,
   SO_REUSEADDR,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   type SockAddr,
   socket,
+  socketBackendError,
   SOL_SOCKET,
   strerror,
   TCP_NODELAY,
@@ -157,8 +160,25 @@ export const COMMON_FLAGS = {
   interval: secondsFlag("S", "seconds between --stats lines", 5),
 };
 
+/**
+ * `--backend deno|native`: which sockets the server uses (the default is
+ * the library's, `DENO_EPOLL_BACKEND` or `deno`).
+ */
+export const backendFlag: Flag<"deno" | "native"> = {
+  arg: "NAME",
+  help: "socket backend: deno (Deno.listen) or native (kernel sockets via FFI; needs --allow-ffi)",
+  default: getSocketBackend(),
+  parse: (text) => {
+    if (text !== "deno" && text !== "native") {
+      throw new UsageError(`expected deno or native, got "${text}"`);
+    }
+    return text;
+  },
+};
+
 /** Flags every network server takes: where to listen, plus {@linkcode COMMON_FLAGS}. */
 export const SERVER_FLAGS = {
+  backend: backendFlag,
   host: stringFlag(
     "HOST",
     "address or host name to listen on (::1, 0.0.0.0, localhost, ...)",
@@ -298,7 +318,11 @@ export function parseServerArgs<E extends Flags = Record<never, never>>(
   args: string[] = Deno.args,
 ): ServerOptions & Values<E> {
   const flags = { ...SERVER_FLAGS, ...(cmd.flags ?? {}) } as typeof SERVER_FLAGS & E;
-  return parseCommand({ ...cmd, flags }, args) as ServerOptions & Values<E>;
+  const opts = parseCommand({ ...cmd, flags }, args) as ServerOptions & Values<E>;
+  if (setSocketBackend(opts.backend) !== 0) {
+    fail(cmd.name, `--backend ${opts.backend}: ${socketBackendError()}`);
+  }
+  return opts;
 }
 
 /** Counters a program updates and {@linkcode startStats} prints. */

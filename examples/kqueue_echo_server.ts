@@ -20,7 +20,8 @@
  *   side.
  * - Each connection has an idle timer, `EVFILT_TIMER | EV_ONESHOT` with the
  *   connection's fd as ident and `data` the timeout in milliseconds. Traffic
- *   re-adds it, which restarts it; when it fires, the connection is closed.
+ *   either way (bytes read, or a backlog flushed) re-adds it, which restarts
+ *   it; when it fires, the connection is closed.
  *   Timer knotes are not descriptors: the loop deletes them itself before
  *   `close(fd)` (which deletes the fd's READ and WRITE knotes).
  *
@@ -161,7 +162,10 @@ for (;;) {
       const w = write(c.fd, rest);
       if (w < 0 && w !== -EAGAIN) {
         drop(c);
-      } else if (w < rest.length) {
+        continue;
+      }
+      if (w > 0) touch(c); // the client is reading: not idle
+      if (w < rest.length) {
         c.pending = rest.subarray(Math.max(w, 0));
         queue(c.fd, EVFILT_WRITE, EV_ADD | EV_ONESHOT, 0, c);
       } else {

@@ -13,7 +13,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const IDLE_S = 0.4;
 
 /** The example running as a subprocess, and the port it printed. */
-async function startServer(): Promise<{ port: number; stop: () => Promise<string> }> {
+async function startServer(idle = 30): Promise<{ port: number; stop: () => Promise<string> }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -22,7 +22,7 @@ async function startServer(): Promise<{ port: number; stop: () => Promise<string
       "--port",
       "0",
       "--idle-timeout",
-      String(IDLE_S),
+      String(idle),
     ],
     cwd: ROOT,
     stdout: "piped",
@@ -81,8 +81,25 @@ Deno.test("kqueue_echo_server echoes every byte to 50 concurrent clients, small 
   }
 });
 
-Deno.test("kqueue_echo_server closes an idle connection after the idle timeout, not before", async () => {
+Deno.test("kqueue_echo_server applies backpressure to a client that reads late and loses no byte", async () => {
   const server = await startServer();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const data = pattern(16 << 20, 7);
+    const writing = writeAllDeno(conn, data);
+    // Read nothing for a while: the server's send side fills, it stops reading (EV_DISABLE).
+    await new Promise((r) => setTimeout(r, 200));
+    const echoed = await readExactly(conn, data.length);
+    await writing;
+    assertBytes(echoed, data, "16 MiB echoed");
+  } finally {
+    closeQuietly(conn);
+    await server.stop();
+  }
+});
+
+Deno.test("kqueue_echo_server closes an idle connection after the idle timeout, not before", async () => {
+  const server = await startServer(IDLE_S);
   try {
     // Measured before connecting: the server's timer starts at its accept, later.
     const opened = performance.now();
@@ -159,4 +176,29 @@ Deno.test({
       await server.stop();
     }
   },
+});
+
+Deno.test("kqueue_echo_server keeps a connection open while traffic flows for longer than the idle timeout", async () => {
+  const server = await startServer(IDLE_S);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    // 16 MiB in and out, read in small bites with pauses: the transfer lasts
+    // longer than the idle timeout, and every byte of traffic restarts it.
+    const data = pattern(16 << 20, 3);
+    const writing = writeAllDeno(conn, data);
+    const got = new Uint8Array(data.length);
+    const started = performance.now();
+    let at = 0;
+    while (at < data.length) {
+      const n = await conn.read(got.subarray(at, Math.min(data.length, at + (256 << 10))));
+      assert.notEqual(n, null, `closed after ${at} bytes`);
+      at += n!;
+      if (performance.now() - started < IDLE_S * 2500) await new Promise((r) => setTimeout(r, 20));
+    }
+    await writing;
+    assertBytes(got, data, "16 MiB echoed");
+  } finally {
+    closeQuietly(conn);
+    await server.stop();
+  }
 });

@@ -1,0 +1,294 @@
+/**
+ * The native socket backend as a backend: selection (setSocketBackend,
+ * getSocketBackend, socketBackendError, DENO_EPOLL_BACKEND at import),
+ * sockets of both backends in one epoll, the driver's parked wait woken by
+ * userspace readiness, and kernel fds closed exactly once. The socket
+ * semantics themselves are the whole suite's, run once per backend.
+ */
+
+import assert from "node:assert/strict";
+import {
+  accept,
+  AF_INET,
+  bind,
+  close,
+  connect,
+  dup,
+  EADDRINUSE,
+  EBADF,
+  EINPROGRESS,
+  ENOSYS,
+  EPOLL_CTL_ADD,
+  epollCreate1,
+  epollCtl,
+  EPOLLET,
+  type EpollEvent,
+  EPOLLIN,
+  EPOLLOUT,
+  epollWait,
+  getSocketBackend,
+  getsockname,
+  pipe,
+  read,
+  setSocketBackend,
+  SOCK_STREAM,
+  type SockAddr,
+  socket,
+  socketBackendError,
+  write,
+} from "../mod.ts";
+import { descriptors } from "../runtime/core/fd_table.ts";
+import { NativeSocket } from "../net/native/socket.ts";
+import { DenoSocket } from "../net/deno/socket.ts";
+import { type Libc, openLibc } from "../net/native/libc.ts";
+import { getDriver } from "../net/native/_driver.ts";
+import { libReadExactly, libWriteAll, listenLoopback, LOOPBACK, waitFor } from "./_helpers.ts";
+
+const why = socketBackendError();
+const ignore = why !== null;
+const skipped = ignore ? ` (skipped: ${why})` : "";
+const F_GETFD = 1;
+
+/** Runs `fn` with new sockets made by `name`, then restores the backend. */
+function withBackend<T>(name: "deno" | "native", fn: () => T): T {
+  const before = getSocketBackend();
+  assert.equal(setSocketBackend(name), 0);
+  try {
+    return fn();
+  } finally {
+    setSocketBackend(before);
+  }
+}
+
+Deno.test("setSocketBackend rejects unknown names with TypeError and keeps the current one", () => {
+  const before = getSocketBackend();
+  assert.throws(() => setSocketBackend("kernel" as "native"), TypeError);
+  assert.equal(getSocketBackend(), before);
+});
+
+Deno.test({
+  name: "new sockets take the current backend; existing sockets keep theirs" + skipped,
+  ignore,
+  fn() {
+    const a = withBackend("deno", () => socket(AF_INET, SOCK_STREAM, 0));
+    const b = withBackend("native", () => socket(AF_INET, SOCK_STREAM, 0));
+    try {
+      assert.ok(descriptors.get(a) instanceof DenoSocket);
+      assert.ok(descriptors.get(b) instanceof NativeSocket);
+      assert.equal(socketBackendError(), null);
+    } finally {
+      close(a);
+      close(b);
+    }
+  },
+});
+
+Deno.test({
+  name: "a native bind reserves the port at once: a second bind gets EADDRINUSE" + skipped,
+  ignore,
+  fn() {
+    const [a, b] = withBackend("native", () => [
+      socket(AF_INET, SOCK_STREAM, 0),
+      socket(AF_INET, SOCK_STREAM, 0),
+    ]);
+    try {
+      assert.equal(bind(a, { family: AF_INET, address: LOOPBACK, port: 0 }), 0);
+      const name = {} as SockAddr;
+      assert.equal(getsockname(a, name), 0);
+      assert.ok(name.family === AF_INET && name.port > 0, "the port is chosen at bind");
+      assert.equal(bind(b, name), -EADDRINUSE);
+    } finally {
+      close(a);
+      close(b);
+    }
+  },
+});
+
+Deno.test({
+  name: "sockets of both backends share one epoll: a Deno client and a native listener talk" +
+    skipped,
+  ignore,
+  async fn() {
+    const { fd: lfd, addr } = withBackend("native", () => listenLoopback());
+    const cfd = withBackend("deno", () => socket(AF_INET, SOCK_STREAM, 0));
+    const ep = epollCreate1(0);
+    let sfd = -1;
+    try {
+      assert.ok(descriptors.get(lfd) instanceof NativeSocket);
+      assert.ok(descriptors.get(cfd) instanceof DenoSocket);
+      assert.equal(epollCtl(ep, EPOLL_CTL_ADD, lfd, { events: EPOLLIN, data: "listener" }), 0);
+      assert.equal(
+        epollCtl(ep, EPOLL_CTL_ADD, cfd, { events: EPOLLOUT | EPOLLET, data: "client" }),
+        0,
+      );
+      assert.equal(connect(cfd, addr), -EINPROGRESS);
+      const seen = new Set<unknown>();
+      const ev: EpollEvent[] = [];
+      while (seen.size < 2) {
+        const n = await epollWait(ep, ev, 8, 5000);
+        assert.ok(n > 0, "both the connect and the pending connection are reported");
+        for (let i = 0; i < n; i++) seen.add(ev[i].data);
+      }
+      sfd = accept(lfd);
+      assert.ok(sfd >= 0 && descriptors.get(sfd) instanceof NativeSocket);
+      assert.equal(epollCtl(ep, EPOLL_CTL_ADD, sfd, { events: EPOLLIN, data: "server" }), 0);
+      // Deno -> native, woken through the shared epoll.
+      await libWriteAll(cfd, new TextEncoder().encode("to native"));
+      const n = await epollWait(ep, ev, 8, 5000);
+      assert.ok(n >= 1 && ev.slice(0, n).some((e) => e.data === "server"));
+      assert.equal(new TextDecoder().decode(await libReadExactly(sfd, 9)), "to native");
+      // native -> Deno.
+      await libWriteAll(sfd, new TextEncoder().encode("to deno"));
+      assert.equal(new TextDecoder().decode(await libReadExactly(cfd, 7)), "to deno");
+    } finally {
+      if (sfd >= 0) close(sfd);
+      close(cfd);
+      close(lfd);
+      close(ep);
+    }
+  },
+});
+
+Deno.test({
+  name: "a wait parked on the kernel is woken by an in-memory write and leaves no op pending" +
+    skipped,
+  ignore,
+  async fn() {
+    const libc = openLibc() as Libc;
+    const { fd: lfd } = withBackend("native", () => listenLoopback());
+    const p: number[] = [];
+    assert.equal(pipe(p), 0);
+    const ep = epollCreate1(0);
+    try {
+      epollCtl(ep, EPOLL_CTL_ADD, lfd, { events: EPOLLIN, data: "listener" });
+      epollCtl(ep, EPOLL_CTL_ADD, p[0], { events: EPOLLIN, data: "pipe" });
+      const ev: EpollEvent[] = [];
+      const waiting = epollWait(ep, ev, 8, 10_000);
+      // Long enough for the driver to park on its worker thread.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(getDriver(libc).parked, true, "parked while the task sleeps");
+      assert.equal(write(p[1], new Uint8Array([1])), 1);
+      assert.equal(await waiting, 1);
+      assert.equal(ev[0].data, "pipe");
+      // The last sleeper left: the parked epoll_wait was woken and has returned.
+      assert.equal(getDriver(libc).parked, false);
+      assert.equal(read(p[0], new Uint8Array(1)), 1);
+    } finally {
+      close(ep);
+      p.forEach((fd) => close(fd));
+      close(lfd);
+    }
+  },
+});
+
+Deno.test({
+  name: "a wait parked on the kernel wakes for a native connection" + skipped,
+  ignore,
+  async fn() {
+    const { fd: lfd, addr } = withBackend("native", () => listenLoopback());
+    let peer: Deno.Conn | undefined;
+    try {
+      const ready = waitFor(lfd, EPOLLIN);
+      await new Promise((r) => setTimeout(r, 50));
+      peer = await Deno.connect({ hostname: LOOPBACK, port: addr.port });
+      assert.equal(await ready, EPOLLIN);
+      const fd = accept(lfd);
+      assert.ok(fd >= 0);
+      close(fd);
+    } finally {
+      peer?.close();
+      close(lfd);
+    }
+  },
+});
+
+Deno.test({
+  name: "the kernel fd lives until the last dup is closed, and is closed once" + skipped,
+  ignore,
+  fn() {
+    const libc = openLibc();
+    assert.ok(typeof libc !== "string");
+    const fd = withBackend("native", () => socket(AF_INET, SOCK_STREAM, 0));
+    const desc = descriptors.get(fd) as NativeSocket;
+    const kfd = desc.kernelFd;
+    assert.ok(kfd >= 0);
+    const d = dup(fd);
+    assert.equal(close(fd), 0);
+    assert.ok(libc.fcntl(kfd, F_GETFD, 0) >= 0, "still open: a dup holds it");
+    assert.equal(close(d), 0);
+    assert.equal(desc.kernelFd, -1);
+    assert.equal(libc.fcntl(kfd, F_GETFD, 0), -EBADF, "closed with the last fd");
+  },
+});
+
+/** Runs `code` as a module in a child Deno with exactly `flags` and the environment `env`. */
+async function child(flags: string[], env: Record<string, string>, code: string) {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, code);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", ...flags, file],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+const MOD = new URL("../mod.ts", import.meta.url).href;
+
+Deno.test("DENO_EPOLL_BACKEND=native without --allow-ffi: the import fails and says why", async () => {
+  const r = await child(
+    ["--allow-env", "--allow-read"],
+    { DENO_EPOLL_BACKEND: "native" },
+    `await import(${JSON.stringify(MOD)}); console.log("imported");`,
+  );
+  assert.notEqual(r.code, 0);
+  assert.ok(!r.stdout.includes("imported"));
+  assert.match(r.stderr, /DENO_EPOLL_BACKEND=native cannot be used: .*--allow-ffi/);
+});
+
+Deno.test("DENO_EPOLL_BACKEND with an unknown name: the import fails and names it", async () => {
+  const r = await child(
+    ["--allow-env", "--allow-read"],
+    { DENO_EPOLL_BACKEND: "kernel" },
+    `await import(${JSON.stringify(MOD)});`,
+  );
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /DENO_EPOLL_BACKEND must be "deno" or "native", not "kernel"/);
+});
+
+Deno.test("without --allow-ffi: setSocketBackend('native') is -ENOSYS and the reason is given", async () => {
+  const r = await child(
+    ["--allow-read"],
+    {},
+    `const m = await import(${JSON.stringify(MOD)});
+     console.log(JSON.stringify([m.setSocketBackend("native"), m.getSocketBackend(), m.socketBackendError()]));`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const [rc, name, reason] = JSON.parse(r.stdout);
+  assert.equal(rc, -ENOSYS);
+  assert.equal(name, "deno");
+  assert.match(reason, /--allow-ffi/);
+});
+
+Deno.test({
+  name: "DENO_EPOLL_BACKEND=native with --allow-ffi selects native at import" + skipped,
+  ignore,
+  async fn() {
+    const r = await child(
+      ["--allow-env", "--allow-read", "--allow-ffi"],
+      { DENO_EPOLL_BACKEND: "native" },
+      `const m = await import(${JSON.stringify(MOD)}); console.log(m.getSocketBackend());`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "native");
+  },
+});
