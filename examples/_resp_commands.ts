@@ -30,6 +30,8 @@ const NOT_INTEGER = "ERR value is not an integer or out of range";
 const SYNTAX = "ERR syntax error";
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
+/** Below this, number arithmetic on two operands is exact. */
+const EXACT = 2n ** 52n;
 const decoder = new TextDecoder();
 
 /** An int64 in Redis's strict decimal form (no sign +, no leading zeros), or null. */
@@ -41,7 +43,6 @@ function int64(b: Uint8Array): bigint | null {
 }
 
 const upper = (b: Uint8Array) => keyOf(b).toUpperCase();
-const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 /** A live entry or the memory-bound error; writes that error and returns false when full. */
 function room(s: Session, out: ReplyWriter, bytes: number): boolean {
@@ -74,17 +75,43 @@ function set(args: Request, out: ReplyWriter, s: Session): void {
   out.simple("OK");
 }
 
+/** A value of up to 15 digits in the strict form as a number (the fast path), else null. */
+function smallInt(b: Uint8Array): number | null {
+  const neg = b[0] === 45 ? 1 : 0;
+  const digits = b.length - neg;
+  if (digits < 1 || digits > 15 || (b[neg] === 48 && (digits > 1 || neg))) return null;
+  let n = 0;
+  for (let i = neg; i < b.length; i++) {
+    const d = b[i] - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return neg ? -n : n;
+}
+
+function asciiBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
 function incrBy(args: Request, out: ReplyWriter, s: Session, by: bigint): void {
   const key = keyOf(args[1]);
   const e = s.db.get(key);
-  const current = e === undefined ? 0n : int64(e.value);
-  if (current === null) return out.error(NOT_INTEGER);
-  const next = current + by;
-  if (next > INT64_MAX || next < INT64_MIN) {
-    return out.error("ERR increment or decrement would overflow");
+  let next: number | bigint;
+  const small = e === undefined ? 0 : smallInt(e.value);
+  if (small !== null && by > -EXACT && by < EXACT) {
+    next = small + Number(by); // both below 2^52: exact
+  } else {
+    const current = e === undefined ? 0n : int64(e.value);
+    if (current === null) return out.error(NOT_INTEGER);
+    next = current + by;
+    if (next > INT64_MAX || next < INT64_MIN) {
+      return out.error("ERR increment or decrement would overflow");
+    }
   }
   if (!room(s, out, 20 + key.length)) return;
-  s.db.set(key, latin1Bytes(String(next)), e?.expiresAt ?? 0); // INCR keeps the TTL
+  s.db.set(key, asciiBytes(String(next)), e?.expiresAt ?? 0); // INCR keeps the TTL
   out.integer(next);
 }
 
