@@ -34,6 +34,7 @@ import {
   getsockname,
   IPPROTO_TCP,
   listen,
+  setDescriptorLimit,
   setSocketBackend,
   setsockopt,
   SO_REUSEADDR,
@@ -189,6 +190,13 @@ export const SERVER_FLAGS = {
     8080,
     0,
     65535,
+  ),
+  "max-fds": intFlag(
+    "N",
+    "descriptor limit, like ulimit -n (setDescriptorLimit), to try running out; 0 keeps the default",
+    0,
+    0,
+    1_048_576,
   ),
   ...COMMON_FLAGS,
 };
@@ -414,6 +422,10 @@ function listenError(e: number): string {
  */
 export async function openListener(name: string, opts: ServerOptions): Promise<number> {
   const { family, address } = await resolveHost(opts.host);
+  if (opts["max-fds"] > 0) {
+    const e = setDescriptorLimit(opts["max-fds"]);
+    if (e < 0) fail(name, `cannot set --max-fds ${opts["max-fds"]}: ${strerror(e)}`, 2);
+  }
   const where = `${family === AF_INET6 ? `[${address}]` : address}:${opts.port}`;
   const fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) fail(name, `cannot open a socket: ${strerror(fd)} (${errnoName(fd)})`);

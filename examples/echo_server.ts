@@ -2,7 +2,7 @@
  * A level-triggered echo server on deno-epoll.
  *
  * ```sh
- * deno run --allow-net examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5] [--idle-timeout 0]
+ * deno run --allow-net examples/echo_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5] [--idle-timeout 0] [--max-fds 0]
  * ```
  *
  * One epoll set, one loop. A connection is watched for `EPOLLIN`; what it
@@ -10,6 +10,10 @@
  * rest waits in a per-connection buffer and the connection is watched for
  * `EPOLLOUT` only, so a client that does not read stops being read from
  * (bounded memory, backpressure through TCP).
+ *
+ * When descriptors run out (`accept` gives `EMFILE`; try `--max-fds 64`),
+ * the listener is unwatched until a connection closes, so the loop does not
+ * spin on a listener it cannot accept from (`examples/_accept_gate.ts`).
  *
  * With `--idle-timeout S` (seconds; 0, the default, disables it) a
  * connection that has sent nothing for `S` seconds is closed. One periodic
@@ -21,7 +25,6 @@
  */
 
 import {
-  accept,
   CLOCK_MONOTONIC,
   close,
   EAGAIN,
@@ -39,6 +42,7 @@ import {
   write,
 } from "../mod.ts";
 import { idleTimeoutFlag, openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -61,7 +65,8 @@ const stats = new Stats();
 const epfd = epollCreate1(0);
 const listenFd = await openListener("echo_server", opts);
 const LISTENER = Symbol("listener");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
+// Unwatches the listener while accept() gives EMFILE, until a connection closes.
+const gate = new AcceptGate(epfd, listenFd, LISTENER);
 if (opts.stats) startStats("echo_server", stats, opts.interval);
 
 const buf = new Uint8Array(65536);
@@ -96,6 +101,7 @@ function drop(c: Conn): void {
   c.fd = -1; // events of this batch for it are skipped
   conns.delete(c);
   stats.open--;
+  gate.fdClosed();
 }
 
 /** Writes `data`; keeps what does not fit and switches to EPOLLOUT. Returns false on error. */
@@ -114,13 +120,13 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+      gate.acceptAll((fd) => {
         const c: Conn = { fd, pending: null, lastActive: idleMs > 0 ? performance.now() : 0 };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
         if (idleMs > 0) conns.add(c);
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     if (ev.data === ticker) {

@@ -1,25 +1,37 @@
 /**
- * A minimal HTTP/1.1 keep-alive server on deno-epoll, enough for `wrk`.
+ * A minimal, strict HTTP/1.1 keep-alive server on deno-epoll, enough for `wrk`.
  *
  * ```sh
- * deno run --allow-net examples/http_server.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5]
+ * deno run --allow-net examples/http_server.ts [--host 127.0.0.1] [--port 8080] [--stats]
+ *   [--interval 5] [--header-timeout 10] [--idle-timeout 15] [--max-fds 0]
  * wrk -t2 -c100 -d10s http://127.0.0.1:8080/
  * ```
  *
  * One epoll set, level-triggered, one loop. `GET /` (and `HEAD /`) answers
  * `200 Hello, World!\n`; other paths answer 404, other methods on `/` 405.
- * Every response has `Content-Length`, so connections stay open:
+ * Every response has `Content-Length` and `Date`, so connections stay open:
  *
  * - HTTP/1.1 keeps the connection unless the request says
  *   `Connection: close`; HTTP/1.0 closes it unless the request says
  *   `Connection: keep-alive`. The response says which (`Connection:`).
  * - Pipelining: every complete request in the bytes read is answered, in
  *   order, with one write for all the responses.
- * - Bodies are not read but skipped, by `Content-Length` (they may span
- *   reads). A chunked body (`Transfer-Encoding`) gets 501 and a close.
- * - The request line and headers together may take at most
- *   {@linkcode MAX_HEADER} bytes: past that the server answers 431 and
- *   closes. A malformed request gets 400 and a close.
+ * - Bodies are not read but skipped, by `Content-Length` or chunked
+ *   `Transfer-Encoding` (they may span reads).
+ * - Requests are read strictly (RFC 9112, see `examples/_http_head.ts`):
+ *   bare CR or LF line endings, whitespace before a colon, obsolete line
+ *   folding, conflicting `Content-Length`s, `Transfer-Encoding` with
+ *   `Content-Length` or without chunked last, a missing or repeated `Host`
+ *   in HTTP/1.1 get 400 and a close; a head over {@linkcode MAX_HEADER}
+ *   bytes gets 431 and a close. Each byte of a head is looked at once,
+ *   however it trickles in.
+ * - Timeouts (one timerfd for all connections): a request head must arrive
+ *   whole within `--header-timeout` seconds of its first byte (else 408 and a
+ *   close); a connection with no request under way is closed after
+ *   `--idle-timeout` seconds, and so is one whose body or responses make no
+ *   progress for that long.
+ * - When descriptors run out (`accept` gives `EMFILE`), the listener is
+ *   unwatched until a connection closes (`examples/_accept_gate.ts`).
  *
  * Like the echo server, a connection whose responses do not fit in the send
  * buffer keeps the rest and is watched for `EPOLLOUT` only: it is not read
@@ -32,7 +44,6 @@
  */
 
 import {
-  accept,
   close,
   EAGAIN,
   EPOLL_CTL_ADD,
@@ -46,18 +57,22 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { openListener, parseServerArgs, secondsFlag, startStats, Stats } from "./_cli.ts";
+import { AcceptGate } from "./_accept_gate.ts";
+import { Deadlines, type Timed } from "./_deadlines.ts";
+import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
 
-/** Most bytes of request line plus headers (with the blank line). */
-export const MAX_HEADER = 16 * 1024;
+export { MAX_HEADER };
 
 /** Per-connection state. */
-interface Conn {
+interface Conn extends Timed {
   fd: number;
-  /** Bytes of an unfinished request. */
-  partial: Uint8Array | null;
-  /** Body bytes still to skip. */
+  /** The request head being read. */
+  head: HeadReader;
+  /** Body bytes still to skip (Content-Length). */
   skip: number;
+  /** The chunked body being skipped. */
+  chunked: ChunkedSkipper | null;
   /** Responses still to write. */
   pending: Uint8Array | null;
   /** Close once `pending` is written. */
@@ -66,21 +81,37 @@ interface Conn {
 
 const opts = parseServerArgs({
   name: "http_server",
-  summary: "a minimal HTTP/1.1 keep-alive server answering GET / with Hello, World!",
+  summary: "a minimal, strict HTTP/1.1 keep-alive server answering GET / with Hello, World!",
   details: [
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: curl http://127.0.0.1:8080/ or wrk -t2 -c100 -d10s http://127.0.0.1:8080/",
   ],
+  flags: {
+    "header-timeout": secondsFlag(
+      "S",
+      "a request head must arrive whole within S seconds of its first byte (else 408)",
+      10,
+    ),
+    "idle-timeout": secondsFlag(
+      "S",
+      "close a connection with no request under way, or making no progress, after S seconds",
+      15,
+    ),
+  },
 });
+const HEADER_TIMEOUT = opts["header-timeout"] * 1000;
+const IDLE_TIMEOUT = opts["idle-timeout"] * 1000;
 const stats = new Stats();
 const epfd = epollCreate1(0);
 const listenFd = await openListener("http_server", opts);
 const LISTENER = Symbol("listener");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
+const TIMER = Symbol("timer");
+const gate = new AcceptGate(epfd, listenFd, LISTENER);
+const deadlines = new Deadlines<Conn>();
+epollCtl(epfd, EPOLL_CTL_ADD, deadlines.fd, { events: EPOLLIN, data: TIMER });
 if (opts.stats) startStats("http_server", stats, opts.interval);
 
 const encoder = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];
 
@@ -89,10 +120,23 @@ const REASONS: Record<number, string> = {
   400: "Bad Request",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   431: "Request Header Fields Too Large",
   501: "Not Implemented",
+  505: "HTTP Version Not Supported",
 };
 const responses = new Map<string, Uint8Array>();
+let date = "";
+let dateSecond = -1;
+
+/** Refreshes the `Date` value (IMF-fixdate) once a second; responses are cached per second. */
+function tickDate(): void {
+  const second = Math.floor(Date.now() / 1000);
+  if (second === dateSecond) return;
+  dateSecond = second;
+  date = new Date(second * 1000).toUTCString();
+  responses.clear();
+}
 
 /** The encoded response for a status, cached (there are only a few). */
 function response(status: number, keepAlive: boolean, head: boolean): Uint8Array {
@@ -102,6 +146,7 @@ function response(status: number, keepAlive: boolean, head: boolean): Uint8Array
     const body = status === 200 ? "Hello, World!\n" : `${REASONS[status]}\n`;
     res = encoder.encode(
       `HTTP/1.1 ${status} ${REASONS[status]}\r\n` +
+        `Date: ${date}\r\n` +
         "Content-Type: text/plain; charset=utf-8\r\n" +
         `Content-Length: ${body.length}\r\n` +
         (status === 405 ? "Allow: GET, HEAD\r\n" : "") +
@@ -113,68 +158,11 @@ function response(status: number, keepAlive: boolean, head: boolean): Uint8Array
   return res;
 }
 
-/** Index of the `\r\n\r\n` ending the headers at or after `from`, or -1. */
-function headerEnd(data: Uint8Array, from: number): number {
-  for (let i = data.indexOf(13, from); i >= 0 && i + 3 < data.length; i = data.indexOf(13, i + 1)) {
-    if (data[i + 1] === 10 && data[i + 2] === 13 && data[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-/** What one request asks for. */
-interface Request {
-  status: number;
-  keepAlive: boolean;
-  head: boolean;
-  /** Body bytes that follow the headers. */
-  bodyLength: number;
-}
-
-/** Parses the request line and headers in `text` (without the blank line). */
-function parse(text: string): Request {
-  const lines = text.split("\r\n");
-  const parts = lines[0].split(" ");
-  const bad = { status: 400, keepAlive: false, head: false, bodyLength: 0 };
-  if (parts.length !== 3 || !/^HTTP\/1\.[01]$/.test(parts[2])) return bad;
-  const [method, target, version] = parts;
-  let keepAlive = version === "HTTP/1.1";
-  let bodyLength = 0;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(":");
-    if (colon <= 0) return bad;
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim().toLowerCase();
-    if (name === "connection") {
-      const tokens = value.split(",").map((t) => t.trim());
-      if (tokens.includes("close")) keepAlive = false;
-      else if (tokens.includes("keep-alive")) keepAlive = true;
-    } else if (name === "content-length") {
-      if (!/^\d{1,15}$/.test(value)) return bad;
-      bodyLength = Number(value);
-    } else if (name === "transfer-encoding") {
-      return { status: 501, keepAlive: false, head: false, bodyLength: 0 };
-    }
-  }
-  const head = method === "HEAD";
-  const path = target.split("?")[0];
-  let status = 404;
-  if (path === "/") status = method === "GET" || head ? 200 : 405;
-  return { status, keepAlive, head, bodyLength };
-}
-
 /**
- * Answers every complete request in `data` (after `c.partial`), keeps an
+ * Answers every complete request in `data`, keeps the state of an
  * unfinished one, and returns the responses (empty when none is due).
  */
 function serve(c: Conn, data: Uint8Array): Uint8Array[] {
-  if (c.partial !== null) {
-    const joined = new Uint8Array(c.partial.length + data.length);
-    joined.set(c.partial);
-    joined.set(data, c.partial.length);
-    data = joined;
-    c.partial = null;
-  }
   const out: Uint8Array[] = [];
   let at = 0;
   while (at < data.length && !c.closing) {
@@ -184,33 +172,54 @@ function serve(c: Conn, data: Uint8Array): Uint8Array[] {
       at += n;
       continue;
     }
-    // Tolerate stray CRLFs between requests (RFC 9112 section 2.2).
-    if (data[at] === 13 || data[at] === 10) {
-      at++;
+    if (c.chunked !== null) {
+      const end = c.chunked.feed(data, at);
+      if (end === -1) break;
+      if (end < 0) return fail(c, out, 400);
+      c.chunked = null;
+      at = end;
       continue;
     }
-    const end = headerEnd(data, at);
-    if (end < 0 || end + 4 - at > MAX_HEADER) {
-      if (end < 0 && data.length - at <= MAX_HEADER) {
-        c.partial = data.slice(at); // wait for the rest
-        break;
-      }
-      out.push(response(431, false, false));
-      c.closing = true;
+    const wasStarted = c.head.started;
+    const end = c.head.feed(data, at);
+    if (end === -1) {
+      // A head has begun: it must be whole within the header timeout.
+      if (!wasStarted && c.head.started) deadlines.set(c, performance.now() + HEADER_TIMEOUT);
       break;
     }
-    const req = parse(latin1.decode(data.subarray(at, end)));
-    at = end + 4;
-    c.skip = req.bodyLength;
-    out.push(response(req.status, req.keepAlive, req.head));
+    if (end < 0) return fail(c, out, -end);
+    at = end;
+    const req = parseHead(c.head.head);
+    if (req.error !== 0) return fail(c, out, req.error);
+    if (req.body === "length") c.skip = req.length;
+    else if (req.body === "chunked") c.chunked = new ChunkedSkipper();
+    let status = 404;
+    if (req.path === "/") status = req.method === "GET" || req.method === "HEAD" ? 200 : 405;
+    out.push(response(status, req.keepAlive, req.method === "HEAD"));
     if (!req.keepAlive) c.closing = true;
   }
   return out;
 }
 
+/** Answers `status`, and closes after it. */
+function fail(c: Conn, out: Uint8Array[], status: number): Uint8Array[] {
+  out.push(response(status, false, false));
+  c.closing = true;
+  return out;
+}
+
 function drop(c: Conn): void {
   close(c.fd); // also removes it from the epoll set; unsent responses still go out
+  c.fd = -1; // events for it later in this batch are skipped
+  c.head.release();
+  deadlines.delete(c);
   stats.open--;
+  gate.fdClosed();
+}
+
+/** The deadline for what `c` is doing now: a head under way keeps its own. */
+function refresh(c: Conn): void {
+  if (!c.head.started) deadlines.set(c, performance.now() + IDLE_TIMEOUT);
 }
 
 /** Writes `data`; keeps what does not fit and switches to EPOLLOUT. Returns false on error. */
@@ -241,30 +250,65 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return all;
 }
 
+/** A deadline passed: a head that did not arrive in time gets 408; anything else just closes. */
+function expired(c: Conn): void {
+  if (c.head.started && c.pending === null) {
+    write(c.fd, response(408, false, false));
+  }
+  drop(c);
+}
+
+function onConnection(fd: number): void {
+  const c: Conn = {
+    fd,
+    head: new HeadReader(),
+    skip: 0,
+    chunked: null,
+    pending: null,
+    closing: false,
+    deadline: Infinity,
+    heapIndex: -1,
+    heapKey: Infinity,
+  };
+  epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
+  deadlines.set(c, performance.now() + IDLE_TIMEOUT);
+  stats.open++;
+  stats.accepted++;
+}
+
 for (;;) {
   const n = await epollWait(epfd, events, 1024, -1);
   stats.events += n;
+  tickDate();
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
-        const c: Conn = { fd, partial: null, skip: 0, pending: null, closing: false };
-        epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
-        stats.open++;
-        stats.accepted++;
-      }
+      gate.acceptAll(onConnection);
+      continue;
+    }
+    if (ev.data === TIMER) {
+      deadlines.expire(expired);
       continue;
     }
     const c = ev.data as Conn;
+    if (c.fd < 0) continue; // closed earlier in this batch
     if (c.pending !== null) {
       // Watching EPOLLOUT: flush what is left, then close or go back to reading.
       const rest = c.pending;
       c.pending = null;
-      if (!send(c, rest)) drop(c);
-      else if (c.pending === null) {
-        if (c.closing) drop(c);
-        else epollCtl(epfd, EPOLL_CTL_MOD, c.fd, { events: EPOLLIN, data: c });
+      if (!send(c, rest)) {
+        drop(c);
+        continue;
       }
+      const left = c.pending as Uint8Array | null; // send() may have set it
+      if (left === null) {
+        if (c.closing) {
+          drop(c);
+          continue;
+        }
+        epollCtl(epfd, EPOLL_CTL_MOD, c.fd, { events: EPOLLIN, data: c });
+      }
+      if (left === null || left.length < rest.length) refresh(c); // progress
       continue;
     }
     const r = read(c.fd, buf);
@@ -277,5 +321,6 @@ for (;;) {
     const out = serve(c, buf.subarray(0, r));
     if (out.length > 0 && !send(c, concat(out))) drop(c);
     else if (c.closing && c.pending === null) drop(c);
+    else if (out.length > 0 || c.skip > 0 || c.chunked !== null) refresh(c);
   }
 }

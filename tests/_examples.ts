@@ -118,6 +118,14 @@ export class RunningExample implements AsyncDisposable {
     }
   }
 
+  /** Resident and peak resident set of the process, in bytes (Linux `/proc`). */
+  memory(): { rss: number; hwm: number } {
+    const status = Deno.readTextFileSync(`/proc/${this.child.pid}/status`);
+    const kb = (field: string) =>
+      Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))![1]);
+    return { rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+  }
+
   /** Kills it (SIGTERM, which the examples turn into exit 0) and waits for its streams. */
   async stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
     try {
@@ -143,6 +151,7 @@ export const SERVERS = [
   "chat_server.ts",
   "http_server.ts",
   "kqueue_echo_server.ts",
+  "resp_server.ts",
 ];
 
 /**

@@ -440,12 +440,12 @@ Deno.test("http_server: keep-alive, pipelining, 404, bodies, Connection: close",
         assert.equal(res.headers.get("connection"), "keep-alive");
         await c.send(GET("/?q=1"));
         assertHello(await c.response());
-        await c.send("HEAD / HTTP/1.1\r\n\r\n");
+        await c.send("HEAD / HTTP/1.1\r\nHost: test\r\n\r\n");
         const head = await c.response(true);
         assert.equal(head.status, 200);
         assert.equal(head.headers.get("content-length"), "14");
         assert.equal(head.body, "");
-        await c.send("DELETE / HTTP/1.1\r\n\r\n");
+        await c.send("DELETE / HTTP/1.1\r\nHost: test\r\n\r\n");
         const del = await c.response();
         assert.equal(del.status, 405);
         assert.equal(del.headers.get("allow"), "GET, HEAD");
@@ -475,12 +475,13 @@ Deno.test("http_server: keep-alive, pipelining, 404, bodies, Connection: close",
         const c = await HttpClient.connect(server.port, conns);
         const body = "GET / HTTP/1.1\r\n\r\n".repeat(10); // looks like requests: must be skipped
         await c.send(
-          `POST /upload HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}` + GET("/"),
+          `POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+            GET("/"),
         );
         assert.equal((await c.response()).status, 404);
         assertHello(await c.response());
         const big = 200_000;
-        await c.send(`PUT /big HTTP/1.1\r\nContent-Length: ${big}\r\n\r\n`);
+        await c.send(`PUT /big HTTP/1.1\r\nHost: test\r\nContent-Length: ${big}\r\n\r\n`);
         for (let sent = 0; sent < big; sent += 50_000) await c.send("y".repeat(50_000));
         await c.send(GET("/"));
         assert.equal((await c.response()).status, 404);
