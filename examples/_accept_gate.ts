@@ -32,10 +32,18 @@ export class AcceptGate {
   pauses = 0;
 
   /**
-   * Adds `listenFd` to `epfd` for `EPOLLIN` with `data`.
+   * Adds `listenFd` to `epfd` for `events` (`EPOLLIN`, or `EPOLLIN |
+   * EPOLLET`) with `data`. Edge-triggered servers need the recipe too: the
+   * `EPOLL_CTL_MOD` that watches the listener again re-polls it, so the
+   * connections still queued give a fresh edge.
    */
-  constructor(readonly epfd: number, readonly listenFd: number, readonly data: unknown) {
-    epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data });
+  constructor(
+    readonly epfd: number,
+    readonly listenFd: number,
+    readonly data: unknown,
+    readonly events: number = EPOLLIN,
+  ) {
+    epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events, data });
   }
 
   /**
@@ -65,6 +73,6 @@ export class AcceptGate {
   fdClosed(): void {
     if (!this.paused) return;
     this.paused = false;
-    epollCtl(this.epfd, EPOLL_CTL_MOD, this.listenFd, { events: EPOLLIN, data: this.data });
+    epollCtl(this.epfd, EPOLL_CTL_MOD, this.listenFd, { events: this.events, data: this.data });
   }
 }

@@ -47,6 +47,8 @@ export class HeadReader {
   #lineLen = 0;
   #started = false;
   #head: Uint8Array | null = null;
+  /** Bytes looked at since this reader was made (each byte of the stream once). */
+  scanned = 0;
 
   /** Whether a request has begun (a byte other than CR/LF seen) and not ended. */
   get started(): boolean {
@@ -72,6 +74,7 @@ export class HeadReader {
     let lineLen = this.#lineLen;
     for (let i = from; i < data.length; i++) {
       if (started && before + i - start >= MAX_HEADER) return -431;
+      this.scanned++;
       const b = data[i];
       if (cr) {
         if (b !== LF) return -400; // bare CR

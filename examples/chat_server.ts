@@ -29,11 +29,12 @@
  *
  * A partial line left when a client disconnects is discarded.
  *
+ * When descriptors run out (`accept` gives `EMFILE`; try `--max-fds 64`),
+ * the listener is unwatched until a client leaves (`examples/_accept_gate.ts`). *
  * @module
  */
 
 import {
-  accept,
   close,
   EAGAIN,
   EPOLL_CTL_ADD,
@@ -48,6 +49,7 @@ import {
   write,
 } from "../mod.ts";
 import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 
 /** Most bytes waiting for one client before it is dropped. */
 export const MAX_QUEUED = 256 * 1024;
@@ -82,7 +84,8 @@ const stats = new Stats();
 const epfd = epollCreate1(0);
 const listenFd = await openListener("chat_server", opts);
 const LISTENER = Symbol("listener");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
+// Unwatches the listener while accept() gives EMFILE, until a connection closes.
+const gate = new AcceptGate(epfd, listenFd, LISTENER);
 if (opts.stats) startStats("chat_server", stats, opts.interval);
 
 const encoder = new TextEncoder();
@@ -100,6 +103,7 @@ function drop(c: Client, why?: string): void {
   clients.delete(c);
   close(c.fd); // also removes it from the epoll set
   stats.open--;
+  gate.fdClosed();
 }
 
 /** Writes what it can of the queue; back to `EPOLLIN` only once it is empty. */
@@ -198,7 +202,7 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+      gate.acceptAll((fd) => {
         const id = nextId++;
         const c: Client = {
           fd,
@@ -214,7 +218,7 @@ for (;;) {
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     const c = ev.data as Client;

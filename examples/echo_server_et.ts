@@ -2,7 +2,7 @@
  * An edge-triggered echo server on deno-epoll: the mio recipe.
  *
  * ```sh
- * deno run --allow-net examples/echo_server_et.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5]
+ * deno run --allow-net examples/echo_server_et.ts [--host 127.0.0.1] [--port 8080] [--stats] [--interval 5] [--max-fds 0]
  * ```
  *
  * Each connection is registered once with
@@ -12,11 +12,15 @@
  * reading and waits for the next `EPOLLOUT` edge: the unread bytes stay in
  * the (bounded) receive buffer and TCP pushes back on the client.
  *
+ * When descriptors run out (`accept` gives `EMFILE`; try `--max-fds 64`),
+ * the listener is unwatched until a connection closes, and watching it again
+ * re-polls it, so the connections still queued give a fresh edge
+ * (`examples/_accept_gate.ts`).
+ *
  * @module
  */
 
 import {
-  accept,
   close,
   EAGAIN,
   EPOLL_CTL_ADD,
@@ -32,6 +36,7 @@ import {
   write,
 } from "../mod.ts";
 import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -51,7 +56,8 @@ const stats = new Stats();
 const epfd = epollCreate1(0);
 const listenFd = await openListener("echo_server_et", opts);
 const LISTENER = Symbol("listener");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN | EPOLLET, data: LISTENER });
+// Unwatches the listener while accept() gives EMFILE, until a connection closes.
+const gate = new AcceptGate(epfd, listenFd, LISTENER, EPOLLIN | EPOLLET);
 if (opts.stats) startStats("echo_server_et", stats, opts.interval);
 
 const buf = new Uint8Array(65536);
@@ -94,8 +100,8 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      // Edge-triggered: accept until EAGAIN, or later connections are missed.
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+      // Edge-triggered: accept until EAGAIN (or EMFILE), or later connections are missed.
+      gate.acceptAll((fd) => {
         const c: Conn = { fd, pending: null };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, {
           events: EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -103,13 +109,14 @@ for (;;) {
         });
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     const c = ev.data as Conn;
     if (!serve(c)) {
       close(c.fd);
       stats.open--;
+      gate.fdClosed();
     }
   }
 }

@@ -136,42 +136,50 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "hostile: when the descriptor table fills, good clients are still served; after, a fresh one within 1 s",
-  ignore: Deno.build.os !== "linux",
-  async fn() {
-    const LIMIT = 64;
-    const FLOOD = 300;
-    const server = await ServerProcess.start("examples/echo_server.ts", ["--max-fds", `${LIMIT}`]);
-    let good: GoodClient[] = [];
-    const flood: Deno.Conn[] = [];
-    try {
-      good = await goodClients(server.port, 3);
-      const fds = server.fds();
-      const rss = server.rss();
-      // FLOOD clients connect (the kernel completes every handshake) and sit.
-      for (let i = 0; i < FLOOD; i++) {
-        flood.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+for (const script of ["examples/echo_server.ts", "examples/echo_server_et.ts"]) {
+  Deno.test({
+    name:
+      `hostile: ${script}: when the descriptor table fills, good clients are still served; after, a fresh one within 1 s`,
+    ignore: Deno.build.os !== "linux",
+    async fn() {
+      const LIMIT = 64;
+      const FLOOD = 300;
+      const server = await ServerProcess.start(script, ["--max-fds", `${LIMIT}`]);
+      let good: GoodClient[] = [];
+      const flood: Deno.Conn[] = [];
+      try {
+        good = await goodClients(server.port, 3);
+        const fds = server.fds();
+        const rss = server.rss();
+        // FLOOD clients connect (the kernel completes every handshake) and sit.
+        for (let i = 0; i < FLOOD; i++) {
+          flood.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+        }
+        await sleep(300);
+        // The table is full: the server holds at most LIMIT descriptors in its
+        // table plus the one connection its listener may hold, and keeps serving.
+        const held = server.fds() - fds;
+        assert.ok(held <= LIMIT + 1, `${held} more descriptors with a limit of ${LIMIT}`);
+        await assertServed(good, "with the descriptor table full");
+        // The flood leaves; the server drains its backlog and serves a newcomer.
+        for (const c of flood.splice(0)) c.close();
+        const ms = await freshEcho(server.port);
+        assert.ok(
+          ms < FRESH_MS,
+          `the fresh client waited ${ms.toFixed(0)} ms after the flood left`,
+        );
+        await assertServed(good, "after the flood left");
+        assert.ok(
+          await eventually(() => server.fds() <= fds, 5000),
+          `fds ${server.fds()} > ${fds}`,
+        );
+        const grown = server.rss() - rss;
+        assert.ok(grown < 64 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+      } finally {
+        for (const c of flood) c.close();
+        for (const c of good) await c.stop();
+        await server.stop();
       }
-      await sleep(300);
-      // The table is full: the server holds at most LIMIT descriptors in its
-      // table plus the one connection its listener may hold, and keeps serving.
-      const held = server.fds() - fds;
-      assert.ok(held <= LIMIT + 1, `${held} more descriptors with a limit of ${LIMIT}`);
-      await assertServed(good, "with the descriptor table full");
-      // The flood leaves; the server drains its backlog and serves a newcomer.
-      for (const c of flood.splice(0)) c.close();
-      const ms = await freshEcho(server.port);
-      assert.ok(ms < FRESH_MS, `the fresh client waited ${ms.toFixed(0)} ms after the flood left`);
-      await assertServed(good, "after the flood left");
-      assert.ok(await eventually(() => server.fds() <= fds, 5000), `fds ${server.fds()} > ${fds}`);
-      const grown = server.rss() - rss;
-      assert.ok(grown < 64 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
-    } finally {
-      for (const c of flood) c.close();
-      for (const c of good) await c.stop();
-      await server.stop();
-    }
-  },
-});
+    },
+  });
+}

@@ -39,6 +39,14 @@ Deno.test("a head is found whole or trickled a byte at a time, with the same byt
   }
 });
 
+Deno.test("a head trickled byte by byte is scanned once: each byte looked at once, never rescanned", () => {
+  const text = "GET / HTTP/1.1\r\nHost: a\r\n" + "X-Pad: 0123456789\r\n".repeat(800) + "\r\n";
+  assert.ok(text.length > 14_000 && text.length <= MAX_HEADER);
+  const { r, reader } = feedAll(text, 1);
+  assert.equal(r, text.length);
+  assert.equal(reader.scanned, text.length);
+});
+
 Deno.test("bare LF and bare CR line endings are rejected with 400, trickled or not", () => {
   for (const step of [Infinity, 1]) {
     assert.equal(feedAll("GET / HTTP/1.1\nHost: a\n\n", step).r, -400);

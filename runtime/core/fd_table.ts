@@ -11,49 +11,10 @@
 
 import { EBADF, EINVAL, EMFILE } from "./errno.ts";
 import type { Description } from "./description.ts";
+import { FreeList } from "./_free_list.ts";
 
 /** Linux's `nr_open` default, the largest `RLIMIT_NOFILE` one may set. */
 const DEFAULT_LIMIT = 1_048_576;
-
-/** Min-heap of freed fd numbers below `#top`, so allocation is O(log n). */
-class FreeList {
-  #heap: number[] = [];
-  get size(): number {
-    return this.#heap.length;
-  }
-  peek(): number {
-    return this.#heap[0];
-  }
-  push(v: number): void {
-    const h = this.#heap;
-    let i = h.push(v) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p] <= v) break;
-      h[i] = h[p];
-      i = p;
-    }
-    h[i] = v;
-  }
-  pop(): number {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const c = l + 1 < h.length && h[l + 1] < h[l] ? l + 1 : l;
-        if (h[c] >= last) break;
-        h[i] = h[c];
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
-  }
-}
 
 /** Called with an fd number as it is closed, before its description is released. */
 export type CloseHook = (fd: number) => void;
