@@ -29,7 +29,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const LIBRARY = /\/(runtime|net)\/[a-z_]+\.ts$/;
+const LIBRARY = /\/(runtime|net)\/([a-z_]+\/)*[a-z_]+\.ts$/;
 
 for (const file of Deno.args) {
   const profile: Profile = JSON.parse(await Deno.readTextFile(file));
