@@ -293,7 +293,14 @@ async function http(round: number, order: Server[]): Promise<void> {
       const wrk = parseWrk(w.out);
       if (w.code !== 0 || wrk.errors !== null || !(wrk.rps > 0)) {
         failures.push(`${server.name} wrk: ${wrk.errors ?? w.err.trim()}`);
-      } else samples.push({ load: "wrk -t2 -c100", server: server.name, round, ...wrk });
+      } else {samples.push({
+          load: "wrk -t2 -c100",
+          server: server.name,
+          round,
+          rps: wrk.rps,
+          p50: wrk.p50,
+          p99: wrk.p99,
+        });}
       const h = await run([
         "h2load",
         "--h1",
@@ -429,7 +436,7 @@ await Deno.writeTextFile(
   JSON.stringify(
     { date: new Date().toISOString(), machine: await machine(), samples, failures },
     null,
-    1,
+    2,
   ) + "\n",
 );
 if (failures.length > 0) {
