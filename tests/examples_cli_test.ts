@@ -161,3 +161,37 @@ Deno.test("SIGTERM stops a server with exit status 0", async () => {
   assert.equal(status.code, 0);
   assert.equal(server.stderr.text, "");
 });
+
+Deno.test("--backend native without --allow-ffi is one line naming --allow-ffi, exit status 1; a wrong name exits 2", async () => {
+  await allSettled(SERVERS.map(async (script) => {
+    const name = script.replace(/\.ts$/, "");
+    const noFfi = await runExample(script, ["--port", "0", "--backend", "native"]);
+    assert.equal(noFfi.code, 1, noFfi.stderr);
+    assertOneLine(noFfi.stderr, name, /--backend native: .*--allow-ffi/);
+    const wrong = await runExample(script, ["--port", "0", "--backend", "kernel"]);
+    assert.equal(wrong.code, 2, wrong.stderr);
+    assertOneLine(wrong.stderr, name, /--backend: expected deno or native, got "kernel"/);
+  }));
+});
+
+Deno.test("the echo servers echo over kernel sockets with --backend native --allow-ffi", async () => {
+  await allSettled(
+    SERVERS.filter((s) => /echo/.test(s)).map(async (script) => {
+      await using server = await RunningExample.start(
+        script,
+        ["--port", "0", "--backend", "native"],
+        ["--allow-net", "--allow-ffi"],
+      );
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        await conn.write(new TextEncoder().encode("native"));
+        const buf = new Uint8Array(6);
+        let got = 0;
+        while (got < 6) got += (await conn.read(buf.subarray(got))) ?? 6;
+        assert.equal(new TextDecoder().decode(buf), "native");
+      } finally {
+        conn.close();
+      }
+    }),
+  );
+});
