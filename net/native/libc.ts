@@ -142,6 +142,11 @@ const SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  accept4_anon: {
+    name: "accept4",
+    parameters: ["i32", "pointer", "pointer", "i32"],
+    result: "i32",
+  },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
@@ -345,6 +350,7 @@ function bind(s: Symbols, arch: string): Libc {
     },
     listen: (fd, backlog) => ret(s.listen(fd, backlog)),
     accept4(fd, flags, addr) {
+      if (addr === undefined) return ret(s.accept4_anon(fd, null, null, flags));
       lenBuf[0] = addrBuf.length;
       const r = ret(s.accept4(fd, addrBuf, lenBytes, flags));
       if (r >= 0 && addr !== undefined) {

@@ -122,8 +122,13 @@ export class NativeSocket extends SocketDescription {
     return r < 0 ? r : s;
   }
 
-  /** Takes ownership of `kfd`: registers it with the driver and reads its mask. */
-  #adopt(kfd: number): number {
+  /**
+   * Takes ownership of `kfd`: registers it with the driver and reads its mask
+   * (or takes `mask` as given: an accepted socket is connected and writable,
+   * and anything more, such as bytes already received, comes as the edge the
+   * driver's `EPOLL_CTL_ADD` reports on the next poll).
+   */
+  #adopt(kfd: number, mask?: number): number {
     this.#kfd = kfd;
     const token = this.#driver.add(kfd, this);
     if (token < 0) {
@@ -132,7 +137,7 @@ export class NativeSocket extends SocketDescription {
       return token;
     }
     this.#token = token;
-    this.#mask = this.#pollKernel();
+    this.#mask = mask ?? this.#pollKernel();
     return 0;
   }
 
@@ -280,7 +285,7 @@ export class NativeSocket extends SocketDescription {
       if (kfd === -EAGAIN) this.#mask &= ~IN;
       return kfd;
     }
-    const r = sock.#adopt(kfd);
+    const r = sock.#adopt(kfd, this.domain === AF_UNIX ? OUT : EPOLLOUT | EPOLLWRNORM);
     if (r < 0) {
       closeFd(fd);
       return r;
