@@ -8,6 +8,10 @@ function ok(result: number, what: string): number {
 }
 
 const port = Number(Deno.args[0] ?? 8080); // 0: any free port
+if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+  console.log("usage: echo.ts [PORT]   (default 8080; 0 picks a free port; Ctrl-C stops)");
+  Deno.exit(Deno.args[0] === "--help" ? 0 : 2);
+}
 const srv = ok(ep.socket(ep.AF_INET, ep.SOCK_STREAM, 0), "socket");
 ok(ep.bind(srv, { family: ep.AF_INET, address: "127.0.0.1", port }), "bind");
 ok(ep.listen(srv, 4096), `listen on 127.0.0.1:${port}`);

@@ -6,6 +6,8 @@
  */
 
 const ROOT = new URL("../", import.meta.url).pathname;
+/** A test's example server is killed past this, so a hung test fails instead of hanging. */
+const WATCHDOG_MS = 120_000;
 
 /** What a finished example printed and how it exited. */
 export interface Finished {
@@ -65,6 +67,8 @@ export class RunningExample implements AsyncDisposable {
   host = "";
   /** The port from that line. */
   port = 0;
+  /** Kills the process if a test forgets it or hangs: clients' reads then end. */
+  readonly #watchdog: ReturnType<typeof setTimeout>;
 
   private constructor(script: string, args: string[], permissions: string[]) {
     this.child = new Deno.Command(Deno.execPath(), {
@@ -81,6 +85,10 @@ export class RunningExample implements AsyncDisposable {
     }).spawn();
     this.stdout = new Collected(this.child.stdout);
     this.stderr = new Collected(this.child.stderr);
+    this.#watchdog = setTimeout(() => {
+      console.error(`${script} still running after ${WATCHDOG_MS} ms: killed`);
+      this.child.kill("SIGKILL");
+    }, WATCHDOG_MS);
   }
 
   /**
@@ -128,6 +136,7 @@ export class RunningExample implements AsyncDisposable {
 
   /** Kills it (SIGTERM, which the examples turn into exit 0) and waits for its streams. */
   async stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
+    clearTimeout(this.#watchdog);
     try {
       this.child.kill(signal);
     } catch {

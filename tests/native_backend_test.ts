@@ -203,6 +203,37 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a task already asleep hears a native socket added to its epoll afterwards" + skipped,
+  ignore,
+  async fn() {
+    const ep = epollCreate1(0);
+    const p: number[] = [];
+    assert.equal(pipe(p), 0);
+    let lfd = -1;
+    let peer: Deno.Conn | undefined;
+    try {
+      epollCtl(ep, EPOLL_CTL_ADD, p[0], { events: EPOLLIN, data: "pipe" });
+      const ev: EpollEvent[] = [];
+      const waiting = epollWait(ep, ev, 8, 10_000);
+      await new Promise((r) => setTimeout(r, 20)); // asleep, no native socket open
+      const l = withBackend("native", () => listenLoopback());
+      lfd = l.fd;
+      epollCtl(ep, EPOLL_CTL_ADD, lfd, { events: EPOLLIN, data: "listener" });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(getDriver(openLibc() as Libc).parked, true, "the sleeper's park started");
+      peer = await Deno.connect({ hostname: LOOPBACK, port: l.addr.port });
+      assert.equal(await waiting, 1);
+      assert.equal(ev[0].data, "listener");
+    } finally {
+      peer?.close();
+      if (lfd >= 0) close(lfd);
+      p.forEach((fd) => close(fd));
+      close(ep);
+    }
+  },
+});
+
+Deno.test({
   name: "the kernel fd lives until the last dup is closed, and is closed once" + skipped,
   ignore,
   fn() {

@@ -214,7 +214,9 @@ async function resp(round: number, order: Server[]): Promise<void> {
     try {
       await redisBenchmark(s.port, 16, 20_000, "set,get"); // warm-up
       for (const pipeline of [1, 16]) {
-        const r = await redisBenchmark(s.port, pipeline, REQUESTS, "ping,set,get,incr,mset");
+        // Pipelined runs are ~10x faster: 10x the requests, so each lasts long enough to measure.
+        const n = pipeline === 1 ? REQUESTS : 10 * REQUESTS;
+        const r = await redisBenchmark(s.port, pipeline, n, "ping,set,get,incr,mset");
         if (r.code !== 0 || /error/i.test(r.err)) {
           failures.push(`${server.name} -P ${pipeline}: exit ${r.code} ${r.err.trim()}`);
           continue;
@@ -291,12 +293,19 @@ async function http(round: number, order: Server[]): Promise<void> {
       const wrk = parseWrk(w.out);
       if (w.code !== 0 || wrk.errors !== null || !(wrk.rps > 0)) {
         failures.push(`${server.name} wrk: ${wrk.errors ?? w.err.trim()}`);
-      } else samples.push({ load: "wrk -t2 -c100", server: server.name, round, ...wrk });
+      } else {samples.push({
+          load: "wrk -t2 -c100",
+          server: server.name,
+          round,
+          rps: wrk.rps,
+          p50: wrk.p50,
+          p99: wrk.p99,
+        });}
       const h = await run([
         "h2load",
         "--h1",
         "-n",
-        String(REQUESTS),
+        String(3 * REQUESTS),
         "-c",
         "100",
         "-t",
@@ -308,7 +317,8 @@ async function http(round: number, order: Server[]): Promise<void> {
       );
       const rps = Number(h.out.match(/finished in [\d.]+m?s, ([\d.]+) req\/s/)?.[1]);
       if (
-        h.code !== 0 || !done || done[2] !== String(REQUESTS) || done[3] !== "0" || done[4] !== "0"
+        h.code !== 0 || !done || done[2] !== String(3 * REQUESTS) || done[3] !== "0" ||
+        done[4] !== "0"
       ) {
         failures.push(`${server.name} h2load: ${done?.[0] ?? h.out.trim().split("\n").at(-1)}`);
       } else samples.push({ load: "h2load --h1 -c100", server: server.name, round, rps });
@@ -325,23 +335,27 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** One table: per load, the median req/s of each server and the example's ratio to each. */
+/** One table: per load, the median req/s of each server (the example's range), the example's ratio to each. */
 function table(servers: Server[]): string {
   const [mine, ...others] = servers.map((s) => s.name);
   const loads = [...new Set(samples.filter((s) => s.server === mine).map((s) => s.load))];
   const head = `| load | ${servers.map((s) => `${s.name} req/s`).join(" | ")} | ${
     others.map((o) => `vs ${o}`).join(" | ")
-  } |`;
+  } | ${mine}: rounds |`;
   const rows = loads.map((load) => {
     const med = (server: string) =>
       median(samples.filter((s) => s.load === load && s.server === server).map((s) => s.rps));
     const m = med(mine);
-    const cells = servers.map((s) => Math.round(med(s.name)).toLocaleString("en-US"));
+    const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+    const cells = servers.map((s) => fmt(med(s.name)));
+    const rounds = samples.filter((s) => s.load === load && s.server === mine).map((s) =>
+      fmt(s.rps)
+    );
     return `| ${load} | ${cells.join(" | ")} | ${
       others.map((o) => `${(m / med(o)).toFixed(2)}x`).join(" | ")
-    } |`;
+    } | ${rounds.join(", ")} |`;
   });
-  return [head, `|${" --- |".repeat(servers.length * 2)}`, ...rows].join("\n");
+  return [head, `|${" --- |".repeat(servers.length * 2 + 1)}`, ...rows].join("\n");
 }
 
 async function machine(): Promise<string> {
@@ -422,7 +436,7 @@ await Deno.writeTextFile(
   JSON.stringify(
     { date: new Date().toISOString(), machine: await machine(), samples, failures },
     null,
-    1,
+    2,
   ) + "\n",
 );
 if (failures.length > 0) {

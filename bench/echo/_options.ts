@@ -72,7 +72,7 @@ export function parseArgs(args: string[]): Options {
       case "-h":
         console.log(
           "usage: deno run -A bench/echo/run.ts [--rounds 3] [--seconds 5] [--warmup 1] " +
-            "[--quick] [--only a,b,...] [--servers lt,et,kq,raw,node]",
+            "[--quick] [--only a,b,...] [--servers lt,et,nlt,net,c,kq,raw,node]",
         );
         Deno.exit(0);
         break;

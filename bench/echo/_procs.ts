@@ -14,7 +14,6 @@
 const HERE = new URL(".", import.meta.url).pathname;
 /** The project root, with a trailing slash; the working directory of every child. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
-const LOADGEN_SRC = `${HERE}loadgen.c`;
 const LOADGEN = `${HERE}loadgen`;
 /** The address every server listens on and loadgen connects to. */
 export const HOST = "127.0.0.1";
@@ -117,19 +116,28 @@ export function exists(path: string): boolean {
   return mtime(path) !== null;
 }
 
-/** Compiles bench/echo/loadgen.c with gcc unless the binary is up to date. */
-export async function buildLoadgen(): Promise<void> {
-  const src = mtime(LOADGEN_SRC);
-  const bin = mtime(LOADGEN);
-  if (src === null) throw new Error(`missing ${LOADGEN_SRC}`);
+/** Compiles bench/echo/NAME.c with gcc unless the binary is up to date. */
+async function buildC(name: string): Promise<void> {
+  const src = mtime(`${HERE}${name}.c`);
+  const bin = mtime(`${HERE}${name}`);
+  if (src === null) throw new Error(`missing ${HERE}${name}.c`);
   if (bin !== null && bin >= src) return;
-  console.error("building loadgen: gcc -O2 -Wall -o bench/echo/loadgen bench/echo/loadgen.c");
+  console.error(`building ${name}: gcc -O2 -Wall -o bench/echo/${name} bench/echo/${name}.c`);
   const out = await new Deno.Command("gcc", {
-    args: ["-O2", "-Wall", "-o", LOADGEN, LOADGEN_SRC],
+    args: ["-O2", "-Wall", "-o", `${HERE}${name}`, `${HERE}${name}.c`],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
   if (!out.success) throw new Error("gcc failed");
+}
+
+/**
+ * Compiles bench/echo/loadgen.c and the C epoll echo server
+ * (bench/echo/c_epoll_server.c) with gcc unless the binaries are up to date.
+ */
+export async function buildLoadgen(): Promise<void> {
+  await buildC("loadgen");
+  await buildC("c_epoll_server");
 }
 
 let nextPort = 20000 + Math.floor(Math.random() * 5000);

@@ -8,7 +8,7 @@
 
 import type { RunRecord } from "./_measure.ts";
 import type { Options } from "./_options.ts";
-import { BASELINE, type Scenario } from "./_scenarios.ts";
+import { BASELINE, C_REFERENCE, type Scenario } from "./_scenarios.ts";
 
 /** The median of the finite values of `xs`, or `null` if there are none. */
 function median(xs: number[]): number | null {
@@ -46,7 +46,13 @@ export interface Summary {
     jain: number | null;
     rss: number | null;
     connect: number | null;
+    /** Throughput relative to the C epoll server. */
+    throughputC: number | null;
+    /** Server CPU per message relative to the C epoll server. */
+    cpuPerMsgC: number | null;
   };
+  /** Server CPU time per message, µs (srv CPU cores / msgs/s). */
+  cpu_us_per_msg?: number | null;
   notes: string[];
 }
 
@@ -88,6 +94,12 @@ function ratio(a: number | null, b: number | null): number | null {
 /** Sets each summary's ratios to the {@linkcode BASELINE} server's summary. */
 function addRatios(sums: Summary[]): void {
   const base = sums.find((s) => s.server === BASELINE);
+  const c = sums.find((s) => s.server === C_REFERENCE);
+  for (const s of sums) {
+    s.cpu_us_per_msg = s.server_cpu !== null && s.msgs_per_s
+      ? (s.server_cpu / s.msgs_per_s) * 1e6
+      : null;
+  }
   for (const s of sums) {
     s.ratio = {
       throughput: ratio(s.msgs_per_s, base?.msgs_per_s ?? null),
@@ -96,6 +108,8 @@ function addRatios(sums: Summary[]): void {
       jain: ratio(s.jain, base?.jain ?? null),
       rss: ratio(s.rss_mb, base?.rss_mb ?? null),
       connect: ratio(s.connect_ms, base?.connect_ms ?? null),
+      throughputC: ratio(s.msgs_per_s, c?.msgs_per_s ?? null),
+      cpuPerMsgC: ratio(s.cpu_us_per_msg ?? null, c?.cpu_us_per_msg ?? null),
     };
   }
 }
@@ -219,6 +233,9 @@ export function report(
           "p99.9 × raw",
           "Jain × raw",
           "RSS × raw",
+          "CPU µs/msg",
+          "thr × C",
+          "CPU/msg × C",
         ],
         sums.map((s) => [
           s.server + (s.ok < s.runs ? ` (${s.ok}/${s.runs} ok)` : ""),
@@ -239,6 +256,9 @@ export function report(
           fmtRatio(s.ratio?.p999),
           fmtRatio(s.ratio?.jain),
           fmtRatio(s.ratio?.rss),
+          fmt(s.cpu_us_per_msg, 2),
+          fmtRatio(s.ratio?.throughputC),
+          fmtRatio(s.ratio?.cpuPerMsgC),
         ]),
       ));
     }

@@ -17,6 +17,30 @@ export interface ServerDef {
   file: string;
   /** The command line that starts it listening on `port`. */
   cmd: (port: number) => string[];
+  /** Run only when named in `--servers` (strategy experiments). */
+  extra?: boolean;
+}
+
+/** The native echo servers with the driver's spin budget set to `us` (an experiment). */
+function spinVariants(us: number): ServerDef[] {
+  return (["lt", "et"] as const).map((kind) => ({
+    key: `n${kind}-spin${us}`,
+    name: `native ${kind.toUpperCase()} spin ${us} µs`,
+    file: kind === "lt" ? "examples/echo_server.ts" : "examples/echo_server_et.ts",
+    cmd: (p: number) => [
+      "env",
+      `DENO_EPOLL_NATIVE_SPIN_US=${us}`,
+      DENO,
+      "run",
+      "-A",
+      kind === "lt" ? "examples/echo_server.ts" : "examples/echo_server_et.ts",
+      "--backend",
+      "native",
+      "--port",
+      String(p),
+    ],
+    extra: true,
+  }));
 }
 
 const DENO = Deno.execPath();
@@ -36,6 +60,42 @@ export const SERVERS: ServerDef[] = [
     cmd: (p) => [DENO, "run", "-A", "examples/echo_server_et.ts", "--port", String(p)],
   },
   {
+    key: "nlt",
+    name: "native LT",
+    file: "examples/echo_server.ts",
+    cmd: (p) => [
+      DENO,
+      "run",
+      "-A",
+      "examples/echo_server.ts",
+      "--backend",
+      "native",
+      "--port",
+      String(p),
+    ],
+  },
+  {
+    key: "net",
+    name: "native ET",
+    file: "examples/echo_server_et.ts",
+    cmd: (p) => [
+      DENO,
+      "run",
+      "-A",
+      "examples/echo_server_et.ts",
+      "--backend",
+      "native",
+      "--port",
+      String(p),
+    ],
+  },
+  {
+    key: "c",
+    name: "C epoll ET",
+    file: "bench/echo/c_epoll_server",
+    cmd: (p) => ["bench/echo/c_epoll_server", "--port", String(p)],
+  },
+  {
     key: "kq",
     name: "kqueue",
     file: "examples/kqueue_echo_server.ts",
@@ -53,10 +113,14 @@ export const SERVERS: ServerDef[] = [
     file: "bench/echo/node_server.mjs",
     cmd: (p) => ["node", "bench/echo/node_server.mjs", "--port", String(p)],
   },
+  ...[0, 20, 50, 200].flatMap(spinVariants),
 ];
 
 /** Name of the server that ratios are relative to. */
 export const BASELINE = "raw Deno";
+
+/** Name of the C reference server (the "× C" ratios). */
+export const C_REFERENCE = "C epoll ET";
 
 /** One load scenario. */
 export interface Scenario {
@@ -169,9 +233,8 @@ export function selectServers(
 ): { servers: ServerDef[]; skipped: string[] } {
   const skipped: string[] = [];
   const servers = SERVERS.filter((s) => {
-    if (wanted && !wanted.includes(s.key) && !wanted.includes(s.name)) {
-      return false;
-    }
+    const named = wanted !== null && (wanted.includes(s.key) || wanted.includes(s.name));
+    if (wanted ? !named : s.extra) return false;
     if (!exists(`${ROOT}${s.file}`)) {
       skipped.push(`${s.name} (${s.file} does not exist yet)`);
       console.error(`skipping ${s.name}: ${s.file} does not exist yet`);

@@ -9,9 +9,10 @@
  * Driving, without blocking the JS thread:
  * - `pollNow` (before every harvest of a userspace epoll): one synchronous
  *   `epoll_wait` with a zero timeout.
- * - While a task sleeps in a wait: first a short spin of zero-timeout polls
- *   with `sched_yield()` between them (only while spinning has recently
- *   paid off, so an idle or in-process-only program does not spin), then a
+ * - While a task sleeps in a wait: first a short spin (at most
+ *   `DEFAULT_SPIN_US`) of zero-timeout polls with `sched_yield()` between
+ *   them, only while spinning or a quickly-returning park has recently paid
+ *   off (so an idle or in-process-only program does not spin), then a
  *   park: an `epoll_wait` declared `nonblocking` (a worker thread) with a
  *   bounded timeout. An eventfd in the set wakes the park when the last
  *   sleeper leaves for another reason (an in-memory write, a timer, a Deno
@@ -54,8 +55,26 @@ export interface DriverTarget {
 const PARK_MS = 500;
 /** Events taken per `epoll_wait`. */
 const BATCH = 256;
-/** Zero-timeout polls of one spin before parking. */
-const SPIN_ROUNDS = 32;
+/**
+ * Longest spin (zero-timeout polls with `sched_yield()` between them) before
+ * parking, in microseconds. Chosen by measurement (bench/README.md, "native
+ * wake-up strategy"); `DENO_EPOLL_NATIVE_SPIN_US` overrides it (0: always
+ * park at once) when the program may read the environment.
+ */
+const DEFAULT_SPIN_US = 50;
+
+function spinBudgetUs(): number {
+  try {
+    const name = "DENO_EPOLL_NATIVE_SPIN_US";
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return DEFAULT_SPIN_US;
+    }
+    const v = Number(Deno.env.get(name) ?? DEFAULT_SPIN_US);
+    return Number.isFinite(v) && v >= 0 ? Math.min(v, 10_000) : DEFAULT_SPIN_US;
+  } catch {
+    return DEFAULT_SPIN_US;
+  }
+}
 /** Token of the wake-up eventfd (socket tokens start at 1). */
 const WAKE_TOKEN = 0;
 
@@ -75,6 +94,7 @@ export class Driver implements Poller {
   /** Spins that found an event, decayed: spinning continues while it pays. */
   #spinCredit = 0;
   readonly #eight = new Uint8Array(8);
+  readonly #spinMs = spinBudgetUs() / 1000;
 
   constructor(libc: Libc) {
     this.#libc = libc;
@@ -107,6 +127,8 @@ export class Driver implements Poller {
     const r = this.#libc.epoll_ctl(this.epfd, EPOLL_CTL_ADD, kfd, DRIVER_EVENTS, token);
     if (r < 0) return r;
     this.#targets.set(token, target);
+    // Tasks already asleep (the first socket joined an epoll they wait on) need the park too.
+    this.#startParking();
     return token;
   }
 
@@ -123,7 +145,11 @@ export class Driver implements Poller {
 
   sleepBegin(): void {
     this.#sleepers++;
-    if (!this.#parkLoop && this.#targets.size > 0) {
+    this.#startParking();
+  }
+
+  #startParking(): void {
+    if (!this.#parkLoop && this.#sleepers > 0 && this.#targets.size > 0) {
       this.#parkLoop = true;
       queueMicrotask(() => this.#run());
     }
@@ -143,21 +169,22 @@ export class Driver implements Poller {
   /** `true` when a spin found events (and the sleepers may have been woken). */
   #spin(): boolean {
     const libc = this.#libc;
-    for (let i = 0; i < SPIN_ROUNDS; i++) {
+    const end = performance.now() + this.#spinMs;
+    do {
       const n = libc.epoll_wait(this.epfd, this.#events, BATCH, 0);
       if (n > 0) {
         this.#deliver(this.#events, n);
         return true;
       }
       libc.sched_yield();
-    }
+    } while (performance.now() < end);
     return false;
   }
 
   async #run(): Promise<void> {
     try {
       while (this.#sleepers > 0 && this.#targets.size > 0) {
-        if (this.#spinCredit > 0) {
+        if (this.#spinCredit > 0 && this.#spinMs > 0) {
           const hit = this.#spin();
           this.#spinCredit = hit ? Math.min(this.#spinCredit + 1, 8) : this.#spinCredit - 1;
           if (hit) {
