@@ -13,6 +13,8 @@ export interface Session {
   db: Keyspace;
   /** Set by QUIT: close once the replies are written. */
   quit: boolean;
+  /** `performance.now()` when the server started on this batch of requests (one clock read per batch). */
+  now: number;
 }
 
 type Handler = (args: Request, out: ReplyWriter, s: Session) => void;
@@ -66,7 +68,7 @@ function set(args: Request, out: ReplyWriter, s: Session): void {
     } else return out.error(SYNTAX);
   }
   const key = keyOf(args[1]);
-  const now = performance.now();
+  const now = s.now;
   const old = s.db.get(key, now);
   if ((nx && old !== undefined) || (xx && old === undefined)) return out.bulk(null);
   if (!room(s, out, args[2].length + key.length)) return;
@@ -97,7 +99,7 @@ function asciiBytes(s: string): Uint8Array {
 
 function incrBy(args: Request, out: ReplyWriter, s: Session, by: bigint): void {
   const key = keyOf(args[1]);
-  const e = s.db.get(key);
+  const e = s.db.get(key, s.now);
   let next: number | bigint;
   const small = e === undefined ? 0 : smallInt(e.value);
   if (small !== null && by > -EXACT && by < EXACT) {
@@ -138,7 +140,7 @@ function expire(args: Request, out: ReplyWriter, s: Session, unitMs: number): vo
     return out.error("ERR NX and XX, GT or LT options at the same time are not compatible");
   }
   const key = keyOf(args[1]);
-  const now = performance.now();
+  const now = s.now;
   const e = s.db.get(key, now);
   if (e === undefined) return out.integer(0);
   const at = now + Number(n) * unitMs;
@@ -155,7 +157,7 @@ function expire(args: Request, out: ReplyWriter, s: Session, unitMs: number): vo
 }
 
 function ttl(args: Request, out: ReplyWriter, s: Session, unitMs: number): void {
-  const now = performance.now();
+  const now = s.now;
   const e: Entry | undefined = s.db.get(keyOf(args[1]), now);
   if (e === undefined) return out.integer(-2);
   if (e.expiresAt === 0) return out.integer(-1);
@@ -213,17 +215,17 @@ def(
   2,
   ["readonly", "fast"],
   KEY1,
-  (a, out, s) => out.bulk(s.db.get(keyOf(a[1]))?.value ?? null),
+  (a, out, s) => out.bulk(s.db.get(keyOf(a[1]), s.now)?.value ?? null),
 );
 def("set", -3, ["write", "denyoom"], KEY1, set);
 def("del", -2, ["write"], ALL_KEYS, (a, out, s) => {
   let n = 0;
-  for (let i = 1; i < a.length; i++) if (s.db.delete(keyOf(a[i]))) n++;
+  for (let i = 1; i < a.length; i++) if (s.db.delete(keyOf(a[i]), s.now)) n++;
   out.integer(n);
 });
 def("exists", -2, ["readonly", "fast"], ALL_KEYS, (a, out, s) => {
   let n = 0;
-  for (let i = 1; i < a.length; i++) if (s.db.get(keyOf(a[i])) !== undefined) n++;
+  for (let i = 1; i < a.length; i++) if (s.db.get(keyOf(a[i]), s.now) !== undefined) n++;
   out.integer(n);
 });
 def("incr", 2, ["write", "denyoom", "fast"], KEY1, (a, out, s) => incrBy(a, out, s, 1n));
@@ -231,7 +233,7 @@ def("decr", 2, ["write", "denyoom", "fast"], KEY1, (a, out, s) => incrBy(a, out,
 def("incrby", 3, ["write", "denyoom", "fast"], KEY1, (a, out, s) => incrArg(a, out, s, 1n));
 def("decrby", 3, ["write", "denyoom", "fast"], KEY1, (a, out, s) => incrArg(a, out, s, -1n));
 def("mget", -2, ["readonly", "fast"], ALL_KEYS, (a, out, s) => {
-  const now = performance.now();
+  const now = s.now;
   out.array(a.length - 1);
   for (let i = 1; i < a.length; i++) out.bulk(s.db.get(keyOf(a[i]), now)?.value ?? null);
 });
@@ -247,7 +249,7 @@ def("expire", -3, ["write", "fast"], KEY1, (a, out, s) => expire(a, out, s, 1000
 def("pexpire", -3, ["write", "fast"], KEY1, (a, out, s) => expire(a, out, s, 1));
 def("persist", 2, ["write", "fast"], KEY1, (a, out, s) => {
   const key = keyOf(a[1]);
-  const e = s.db.get(key);
+  const e = s.db.get(key, s.now);
   if (e === undefined || e.expiresAt === 0) return out.integer(0);
   s.db.setExpiry(key, e, 0);
   out.integer(1);
@@ -255,7 +257,7 @@ def("persist", 2, ["write", "fast"], KEY1, (a, out, s) => {
 def("ttl", 2, ["readonly", "fast"], KEY1, (a, out, s) => ttl(a, out, s, 1000));
 def("pttl", 2, ["readonly", "fast"], KEY1, (a, out, s) => ttl(a, out, s, 1));
 def("keys", 2, ["readonly"], NO_KEYS, (a, out, s) => {
-  const keys = s.db.keys(keyOf(a[1]));
+  const keys = s.db.keys(keyOf(a[1]), s.now);
   out.array(keys.length);
   for (const k of keys) out.bulkLatin1(k);
 });

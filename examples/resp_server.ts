@@ -101,7 +101,7 @@ const limits = {
   maxArgs: opts["max-args"],
   maxQuery: Math.max(opts["max-query"], opts["max-bulk"] + 64),
 };
-const session: Session = { db: new Keyspace(opts["max-memory"]), quit: false };
+const session: Session = { db: new Keyspace(opts["max-memory"]), quit: false, now: 0 };
 const stats = new Stats();
 const epfd = epollCreate1(0);
 const listenFd = await openListener("resp_server", opts);
@@ -141,6 +141,7 @@ function drop(c: Conn): void {
 function serve(c: Conn): boolean {
   for (;;) {
     out.reset();
+    session.now = performance.now();
     let more = false;
     while (!c.closing) {
       const req = c.parser.next();

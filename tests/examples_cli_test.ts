@@ -195,3 +195,15 @@ Deno.test("the echo servers echo over kernel sockets with --backend native --all
     }),
   );
 });
+
+Deno.test("every example has a deno.json task that runs it with --allow-net at most", async () => {
+  const root = new URL("../", import.meta.url);
+  const tasks: Record<string, string> =
+    JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
+  for await (const e of Deno.readDir(new URL("examples/", root))) {
+    if (!e.name.endsWith(".ts") || e.name.startsWith("_")) continue;
+    const runs = Object.values(tasks).filter((t) => t.endsWith(`examples/${e.name}`));
+    assert.ok(runs.length > 0, `no task runs examples/${e.name}`);
+    for (const t of runs) assert.match(t, /^deno run (--allow-net )?examples\/\S+\.ts$/, t);
+  }
+});

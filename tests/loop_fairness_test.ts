@@ -88,3 +88,33 @@ Deno.test("a loop of waits that always find events still lets Deno I/O complete"
     close(fds[1]);
   }
 });
+
+Deno.test("the loop turns keep nothing open: a program that ends its wait loop exits", async () => {
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const script = `
+    import { close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, pipe, write } from "${mod}";
+    const fds = [];
+    pipe(fds);
+    write(fds[1], new Uint8Array([1]));
+    const ep = epollCreate1(0);
+    epollCtl(ep, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN, data: 0 });
+    const start = performance.now();
+    let waits = 0;
+    while (performance.now() - start < 50) waits += await epollWait(ep, [], 1, -1);
+    console.log(waits > 0 ? "done" : "no waits");
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // A port left open would keep the child alive: kill it after 20 s and fail.
+  const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  try {
+    const out = await child.output();
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "done");
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  } finally {
+    clearTimeout(killer);
+  }
+});
