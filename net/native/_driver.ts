@@ -24,6 +24,7 @@
 
 import type { Libc, NativeEvent } from "./libc.ts";
 import { type Poller, registerPoller } from "../../runtime/core/poller.ts";
+import { loopTurn } from "../../runtime/core/_loop_turn.ts";
 import {
   EFD_CLOEXEC,
   EFD_NONBLOCK,
@@ -188,8 +189,9 @@ export class Driver implements Poller {
           const hit = this.#spin();
           this.#spinCredit = hit ? Math.min(this.#spinCredit + 1, 8) : this.#spinCredit - 1;
           if (hit) {
-            // Let the woken tasks run before deciding to park.
-            await Promise.resolve();
+            // Let the woken tasks, and Deno's event loop (timers, Deno I/O,
+            // signals), run before spinning again for the sleepers left.
+            await loopTurn();
             continue;
           }
         }
