@@ -189,9 +189,10 @@ export class Driver implements Poller {
           const hit = this.#spin();
           this.#spinCredit = hit ? Math.min(this.#spinCredit + 1, 8) : this.#spinCredit - 1;
           if (hit) {
-            // Let the woken tasks, and Deno's event loop (timers, Deno I/O,
-            // signals), run before spinning again for the sleepers left.
-            await loopTurn();
+            // Sleepers left (the spin woke others): let the woken tasks and
+            // Deno's event loop (timers, Deno I/O, signals) run before
+            // spinning again for them.
+            if (this.#sleepers > 0) await loopTurn();
             continue;
           }
         }
