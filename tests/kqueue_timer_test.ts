@@ -112,14 +112,17 @@ Deno.test(
 Deno.test(
   "NOTE_SECONDS is a unit of a thousand milliseconds",
   withKq(async (kq) => {
+    // 1 s falls between 500 ms and 1,500 ms: margins wide enough that a
+    // stall between two changes of one call cannot reorder them.
     await change(
       kq,
       kev(1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_SECONDS, 1),
-      kev(2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_MSECONDS, 999),
+      kev(2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_MSECONDS, 500),
+      kev(3, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_MSECONDS, 1500),
     );
     const order: number[] = [];
-    while (order.length < 2) order.push(...(await next(kq)).map((e) => e.ident));
-    assert.deepEqual(order, [2, 1]);
+    while (order.length < 3) order.push(...(await next(kq)).map((e) => e.ident));
+    assert.deepEqual(order, [2, 1, 3]);
   }),
 );
 
