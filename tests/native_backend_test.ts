@@ -419,3 +419,29 @@ Deno.test({
     assert.equal(r.stdout.trim(), "native");
   },
 });
+
+Deno.test({
+  name: "the first native listen grows the kernel's fd table before any accept needs it" + skipped,
+  ignore,
+  async fn() {
+    // In a fresh process: the table (FDSize in /proc/self/status) starts at
+    // 64-256 slots and would otherwise double inside a burst of accepts.
+    const out = await child(
+      ["-A"],
+      { DENO_EPOLL_BACKEND: "native" },
+      `const m = await import(${JSON.stringify(MOD)});
+     const size = () => Number(/FDSize:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
+     const before = size();
+     const fd = m.socket(m.AF_INET, m.SOCK_STREAM, 0);
+     const r = [m.bind(fd, { family: m.AF_INET, address: "127.0.0.1", port: 0 }), m.listen(fd, 16)];
+     const after = size();
+     m.close(fd);
+     console.log(JSON.stringify({ before, after, r }));`,
+    );
+    assert.equal(out.code, 0, out.stderr);
+    const { before, after, r } = JSON.parse(out.stdout);
+    assert.deepEqual(r, [0, 0]);
+    assert.ok(before < 1024, `a fresh process starts small (${before})`);
+    assert.ok(after >= 1024, `reserved at listen (${before} -> ${after})`);
+  },
+});

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { reserveFdTable } from "./_fd_table.ts";
 import type { Libc } from "./libc.ts";
 import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
 import { SocketDescription } from "../socket_state.ts";
@@ -268,6 +269,8 @@ export class NativeSocket extends SocketDescription {
     const b = Number.isFinite(backlog) ? Math.max(Math.min(Math.trunc(backlog), INT_MAX), -1) : 0;
     const r = this.#libc.listen(this.#kfd, b);
     if (r === 0) {
+      // Grow the kernel's fd table now, not inside a burst of accepts.
+      reserveFdTable(this.#libc, this.#kfd);
       this.#listening = true;
       this.#refresh();
     }
