@@ -8,6 +8,7 @@ import {
   EINVAL,
   ErrnoError,
   errnoName,
+  errnoNumber,
   EWOULDBLOCK,
   strerror,
 } from "../mod.ts";
@@ -56,6 +57,17 @@ Deno.test("errnoName() names every errno constant by either sign", () => {
   }
   // EWOULDBLOCK shares EAGAIN's number; the name is EAGAIN, as glibc's table.
   assert.equal(errnoName(EWOULDBLOCK), "EAGAIN");
+});
+
+Deno.test("errnoNumber() is the inverse of errnoName() for every errno constant", () => {
+  for (const [name, value] of Object.entries(LINUX_ERRNO)) {
+    assert.equal(errnoNumber(name), value, name);
+    assert.equal(errnoName(errnoNumber(name)), name);
+  }
+  assert.equal(errnoNumber("EWOULDBLOCK"), EAGAIN);
+  assert.equal(errnoNumber("ENOSUCHTHING"), 0);
+  assert.equal(errnoNumber(""), 0);
+  assert.throws(() => errnoNumber(11 as unknown as string), TypeError);
 });
 
 Deno.test("errnoName() falls back to E<number> for unknown numbers", () => {

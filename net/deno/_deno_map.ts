@@ -13,13 +13,11 @@ import {
   ECONNABORTED,
   ECONNREFUSED,
   ECONNRESET,
-  EHOSTUNREACH,
   EINTR,
-  EINVAL,
-  ENETUNREACH,
   ENOENT,
   ENOTCONN,
   EPIPE,
+  errnoNumber,
   ETIMEDOUT,
 } from "../../runtime/core/errno.ts";
 import { AF_INET, AF_INET6, AF_UNIX } from "../../runtime/core/constants.ts";
@@ -54,29 +52,15 @@ const BY_CLASS: [new (...args: never[]) => Error, number][] = [
   [Deno.errors.Interrupted, EINTR],
 ];
 
-const BY_CODE: Record<string, number> = {
-  ECONNREFUSED,
-  ECONNRESET,
-  ECONNABORTED,
-  ENOTCONN,
-  EADDRINUSE,
-  EADDRNOTAVAIL,
-  EPIPE,
-  ETIMEDOUT,
-  EACCES,
-  ENOENT,
-  ENETUNREACH,
-  EHOSTUNREACH,
-  EINVAL,
-};
-
 /**
  * The errno for an error thrown by Deno's networking, positive. Unknown
  * errors map to `fallback`.
  */
 export function errnoOf(err: unknown, fallback: number): number {
+  // Deno's errors carry the OS error's name in `code` when there is one.
   const code = (err as { code?: unknown })?.code;
-  if (typeof code === "string" && code in BY_CODE) return BY_CODE[code];
+  const byName = typeof code === "string" ? errnoNumber(code) : 0;
+  if (byName !== 0) return byName;
   for (const [cls, errno] of BY_CLASS) if (err instanceof cls) return errno;
   return fallback;
 }

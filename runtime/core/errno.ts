@@ -116,6 +116,7 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
 
 const NAMES = new Map<number, string>(TABLE.map(([n, name]) => [n, name]));
 const MESSAGES = new Map<number, string>(TABLE.map(([n, , msg]) => [n, msg]));
+const NUMBERS = new Map<string, number>(TABLE.map(([n, name]) => [name, n]));
 
 function magnitude(e: number): number {
   if (typeof e !== "number") throw new TypeError(`errno must be a number, got ${typeof e}`);
@@ -141,6 +142,27 @@ function magnitude(e: number): number {
 export function errnoName(e: number): string {
   const n = magnitude(e);
   return NAMES.get(n) ?? `E${n}`;
+}
+
+/**
+ * The error number of a symbolic name: the inverse of
+ * {@linkcode errnoName} (`EWOULDBLOCK` gives `EAGAIN`'s 11).
+ *
+ * @param name A name such as `"ECONNRESET"` (an error's `code`, say).
+ * @returns The positive errno, or 0 for a name this library does not know.
+ *
+ * @example Mapping an error code
+ * ```ts
+ * import { ECONNRESET, errnoNumber } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(errnoNumber("ECONNRESET"), ECONNRESET);
+ * assert.equal(errnoNumber("ENOSUCHTHING"), 0);
+ * ```
+ */
+export function errnoNumber(name: string): number {
+  if (typeof name !== "string") throw new TypeError(`name must be a string, got ${typeof name}`);
+  return name === "EWOULDBLOCK" ? EAGAIN : NUMBERS.get(name) ?? 0;
 }
 
 /**
