@@ -43,6 +43,7 @@ import {
   listen,
   read,
   SO_ERROR,
+  SOCK_CLOEXEC,
   SOCK_STREAM,
   type SockAddr,
   socket,
@@ -50,6 +51,7 @@ import {
   write,
 } from "../mod.ts";
 import { type KEvent, kevent } from "../mod.ts";
+import { openLibc } from "../net/native/libc.ts";
 
 /**
  * Whether `socket()` makes kernel sockets. The suite runs once per backend
@@ -143,8 +145,36 @@ export function listenLoopback(
   return { fd, addr, port: addr.port };
 }
 
-/** A port on 127.0.0.1 that nothing listens on (found by listening and closing). */
+let heldClosedPort = 0;
+
+/**
+ * A port on 127.0.0.1 that nothing listens on. Where FFI is available it is
+ * held for the whole test process by a kernel socket bound but never
+ * listening (close-on-exec), so no parallel test can take it and a connect
+ * cannot self-connect to it (Linux may pick a free ephemeral port as the
+ * connecting socket's own, and a connect to itself succeeds): connects to it
+ * are always refused. Elsewhere it is found by listening and closing.
+ */
 export function closedPort(): number {
+  if (heldClosedPort !== 0) return heldClosedPort;
+  const libc = openLibc();
+  if (typeof libc !== "string") {
+    const fd = libc.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const addr = { family: AF_INET, address: LOOPBACK, port: 0 } as SockAddr;
+    if (fd >= 0 && libc.bind(fd, addr) === 0 && libc.getsockname(fd, addr) === 0) {
+      // Never closed: the port stays reserved until the process exits.
+      if (addr.family === AF_INET) return heldClosedPort = addr.port;
+    }
+    if (fd >= 0) libc.close(fd);
+  }
+  return freePort();
+}
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago (found by listening and
+ * closing), for a child process to listen on.
+ */
+export function freePort(): number {
   const l = Deno.listen({ hostname: LOOPBACK, port: 0 });
   const port = l.addr.port;
   l.close();

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { closedPort, readExactly } from "./_helpers.ts";
+import { freePort, readExactly } from "./_helpers.ts";
 import { runExample, RunningExample } from "./_examples.ts";
 
 const README = new URL("../README.md", import.meta.url);
@@ -89,7 +89,7 @@ Deno.test("README kqueue quick start imports the published package and echoes in
   const code = quickStart(await Deno.readTextFile(README), "### The kqueue quick start");
   assert.ok(code.trim().split("\n").length < 45, "kqueue quick start must stay under 45 lines");
   assert.ok(code.includes(`from "${PACKAGE}";`), `kqueue quick start must import ${PACKAGE}`);
-  const port = closedPort();
+  const port = freePort();
   const local = code.replace(PACKAGE, MOD.href).replace("port: 8080", `port: ${port}`);
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/echo.ts`, local);
