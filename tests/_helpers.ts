@@ -380,3 +380,44 @@ export async function next(kq: number, nevents = 64): Promise<KEvent[]> {
   if (n < 0) throw new Error(`kevent failed: ${n}`);
   return out.slice(0, n);
 }
+
+/**
+ * The resetting peer, in a child process: it connects, sends "ping", reads
+ * 4 bytes, lets more arrive unread, and exits. The kernel closes its socket
+ * with unread bytes and no FIN first: a RST in ESTABLISHED. (An in-process
+ * `Deno.Conn.close()` shuts the write side first, so its RST follows a FIN.)
+ */
+const RESET_PEER = `
+const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(Deno.args[0]) });
+await c.write(new TextEncoder().encode("ping"));
+const b = new Uint8Array(4);
+for (let got = 0; got < 4;) got += (await c.read(b.subarray(got)))!;
+await new Promise((r) => setTimeout(r, 100));
+Deno.exit(0);
+`;
+
+/**
+ * Runs `body` with a library-side TCP connection whose peer resets it: the
+ * peer's "ping" has been read and "never read" written to it, which its
+ * kernel answers with a RST once the peer exits. Closes everything after.
+ */
+export async function withPeerReset(body: (fd: number) => Promise<void> | void): Promise<void> {
+  const { fd: lfd, port } = listenLoopback();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", RESET_PEER, String(port)],
+    stdin: "null",
+    stdout: "null",
+  }).spawn();
+  let fd = -1;
+  try {
+    fd = await acceptOne(lfd);
+    assert.equal(new TextDecoder().decode(await libReadExactly(fd, 4)), "ping");
+    assert.equal(write(fd, new TextEncoder().encode("never read")), 10);
+    await body(fd);
+    assert.equal((await child.status).code, 0);
+  } finally {
+    await child.status;
+    if (fd >= 0) close(fd);
+    close(lfd);
+  }
+}

@@ -22,7 +22,11 @@ import {
   socket,
   write,
 } from "../mod.ts";
-import { acceptOne, libReadExactly, listenLoopback, readExactly } from "./_helpers.ts";
+import {
+  listenLoopback,
+  readExactly,
+  withPeerReset,
+} from "./_helpers.ts";
 import { change, kev, next, poll } from "./_helpers.ts";
 
 /** Waits until the kqueue reports an event matching `pred`; returns it. */
@@ -124,51 +128,26 @@ Deno.test("a connected TCP socket's WRITE data is the send-buffer room, and byte
   }
 });
 
-/**
- * A peer in a child process that connects, sends "ping", reads 4 bytes and
- * exits with more bytes arriving unread: its kernel answers with a RST.
- */
-const RESET_PEER = `
-const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(Deno.args[0]) });
-await c.write(new TextEncoder().encode("ping"));
-const b = new Uint8Array(4);
-for (let got = 0; got < 4;) got += (await c.read(b.subarray(got)))!;
-await new Promise((r) => setTimeout(r, 100));
-Deno.exit(0);
-`;
-
 Deno.test("a TCP reset shows as EV_EOF with ECONNRESET in fflags on both filters", async () => {
   const kq = kqueue();
-  const { fd: lfd, port } = listenLoopback();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", RESET_PEER, String(port)],
-    stdin: "null",
-    stdout: "null",
-  }).spawn();
-  let fd = -1;
   try {
-    fd = await acceptOne(lfd);
-    assert.equal(new TextDecoder().decode(await libReadExactly(fd, 4)), "ping");
-    assert.equal(write(fd, new TextEncoder().encode("never read")), 10);
-    await change(
-      kq,
-      kev(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, "r"),
-      kev(fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, "w"),
-    );
-    const seen = new Map<unknown, KEvent>();
-    while (seen.size < 2) {
-      for (const e of await next(kq)) {
-        if (e.flags & EV_EOF) seen.set(e.udata, { ...e });
+    await withPeerReset(async (fd) => {
+      await change(
+        kq,
+        kev(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, "r"),
+        kev(fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, "w"),
+      );
+      const seen = new Map<unknown, KEvent>();
+      while (seen.size < 2) {
+        for (const e of await next(kq)) {
+          if (e.flags & EV_EOF) seen.set(e.udata, { ...e });
+        }
       }
-    }
-    assert.equal(seen.get("r")!.fflags, ECONNRESET);
-    assert.equal(seen.get("w")!.fflags, ECONNRESET);
-    assert.equal(seen.get("r")!.data, 0, "nothing left to read");
-    assert.equal((await child.status).code, 0);
+      assert.equal(seen.get("r")!.fflags, ECONNRESET);
+      assert.equal(seen.get("w")!.fflags, ECONNRESET);
+      assert.equal(seen.get("r")!.data, 0, "nothing left to read");
+    });
   } finally {
-    await child.status;
-    if (fd >= 0) close(fd);
-    close(lfd);
     close(kq);
   }
 });

@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import {
-  close,
   ECONNRESET,
   EPIPE,
   EPOLLERR,
@@ -21,59 +20,27 @@ import {
 } from "../mod.ts";
 import {
   acceptedPair,
-  acceptOne,
-  libReadExactly,
-  listenLoopback,
   NATIVE,
   readExactly,
   readiness,
   TCP_DEAD,
   waitFor,
+  withPeerReset,
 } from "./_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /**
- * The resetting peer, in a child process: it connects, sends "ping", reads
- * 4 bytes, lets more arrive unread, and exits. The kernel closes its socket
- * with unread bytes and no FIN first: a RST in ESTABLISHED. (An in-process
- * `Deno.Conn.close()` shuts the write side first, so its RST follows a FIN.)
- */
-const RESET_PEER = `
-const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(Deno.args[0]) });
-await c.write(new TextEncoder().encode("ping"));
-const b = new Uint8Array(4);
-for (let got = 0; got < 4;) got += (await c.read(b.subarray(got)))!;
-await new Promise((r) => setTimeout(r, 100));
-Deno.exit(0);
-`;
-
-/**
  * Runs `body` with a library-side connection that its peer reset
- * mid-stream; closes everything afterwards.
+ * mid-stream, once the reset has arrived; closes everything afterwards.
  */
 async function withResetConnection(body: (fd: number) => Promise<void> | void): Promise<void> {
-  const { fd: lfd, port } = listenLoopback();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", RESET_PEER, String(port)],
-    stdin: "null",
-    stdout: "null",
-  }).spawn();
-  let sfd = -1;
-  try {
-    sfd = await acceptOne(lfd);
-    assert.equal(dec.decode(await libReadExactly(sfd, 4)), "ping");
-    assert.equal(write(sfd, enc.encode("never read")), 10);
+  await withPeerReset(async (sfd) => {
     // Only ERR|HUP asked: the wait ends on the reset itself.
     assert.equal(await waitFor(sfd, 0), EPOLLERR | EPOLLHUP);
-    assert.equal((await child.status).code, 0);
     await body(sfd);
-  } finally {
-    await child.status;
-    if (sfd >= 0) close(sfd);
-    close(lfd);
-  }
+  });
 }
 
 Deno.test("peer reset mid-stream: ERR|HUP, read -ECONNRESET once, then EOF and -EPIPE", async () => {
