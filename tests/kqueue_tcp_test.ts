@@ -22,11 +22,7 @@ import {
   socket,
   write,
 } from "../mod.ts";
-import {
-  listenLoopback,
-  readExactly,
-  withPeerReset,
-} from "./_helpers.ts";
+import { listenLoopback, readExactly, withPeerReset } from "./_helpers.ts";
 import { change, kev, next, poll } from "./_helpers.ts";
 
 /** Waits until the kqueue reports an event matching `pred`; returns it. */
