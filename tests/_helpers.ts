@@ -50,7 +50,7 @@ import {
   SOL_SOCKET,
   write,
 } from "../mod.ts";
-import { type KEvent, kevent } from "../mod.ts";
+import { type KEvent, kevent, kqueue } from "../mod.ts";
 import { openLibc } from "../net/native/libc.ts";
 
 /**
@@ -371,6 +371,18 @@ export async function poll(kq: number, nevents = 64): Promise<KEvent[]> {
   const n = await kevent(kq, [], out, nevents, { sec: 0, nsec: 0 });
   if (n < 0) throw new Error(`kevent failed: ${n}`);
   return out.slice(0, n);
+}
+
+/** A test body run with a fresh kqueue, closed afterwards whatever happens. */
+export function withKq(fn: (kq: number) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const kq = kqueue();
+    try {
+      await fn(kq);
+    } finally {
+      close(kq);
+    }
+  };
 }
 
 /** Waits (no timeout) for events and returns them. */

@@ -24,23 +24,12 @@ import {
   NOTE_SECONDS,
   NOTE_USECONDS,
 } from "../mod.ts";
-import { change, kev, next, poll } from "./_helpers.ts";
+import { change, kev, next, poll, withKq } from "./_helpers.ts";
 
 /** Blocks the event loop for `ms` (timers cannot fire meanwhile). */
 function busy(ms: number): void {
   const end = performance.now() + ms;
   while (performance.now() < end) { /* spin */ }
-}
-
-function withKq(fn: (kq: number) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const kq = kqueue();
-    try {
-      await fn(kq);
-    } finally {
-      close(kq);
-    }
-  };
 }
 
 Deno.test(

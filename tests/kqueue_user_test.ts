@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import {
-  close,
   EV_ADD,
   EV_CLEAR,
   EV_DISABLE,
@@ -14,25 +13,13 @@ import {
   EV_ENABLE,
   EV_ONESHOT,
   EVFILT_USER,
-  kqueue,
   NOTE_FFAND,
   NOTE_FFCOPY,
   NOTE_FFNOP,
   NOTE_FFOR,
   NOTE_TRIGGER,
 } from "../mod.ts";
-import { change, kev, poll } from "./_helpers.ts";
-
-function withKq(fn: (kq: number) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const kq = kqueue();
-    try {
-      await fn(kq);
-    } finally {
-      close(kq);
-    }
-  };
-}
+import { change, kev, poll, withKq } from "./_helpers.ts";
 
 Deno.test(
   "a user event fires only once a change carries NOTE_TRIGGER",
