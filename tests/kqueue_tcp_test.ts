@@ -12,6 +12,7 @@ import {
   ECONNRESET,
   EV_ADD,
   EV_CLEAR,
+  EV_DELETE,
   EV_EOF,
   EVFILT_READ,
   EVFILT_WRITE,
@@ -22,7 +23,7 @@ import {
   socket,
   write,
 } from "../mod.ts";
-import { listenLoopback, readExactly, withPeerReset } from "./_helpers.ts";
+import { closeQuietly, listenLoopback, readExactly, withPeerReset } from "./_helpers.ts";
 import { change, kev, next, poll } from "./_helpers.ts";
 
 /** Waits until the kqueue reports an event matching `pred`; returns it. */
@@ -68,7 +69,13 @@ Deno.test("WRITE is silent on an unconnected TCP socket", async () => {
   }
 });
 
-Deno.test("a TCP socket's READ data is the bytes to read; EV_EOF once the peer closes", async () => {
+/**
+ * Runs `body` with a kqueue and a library socket accepted (through that
+ * kqueue) from a Deno peer; closes everything afterwards.
+ */
+async function withKqConnection(
+  body: (kq: number, fd: number, peer: Deno.Conn) => Promise<void>,
+): Promise<void> {
   const kq = kqueue();
   const { fd: lfd, addr } = listenLoopback();
   const peer = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
@@ -78,11 +85,19 @@ Deno.test("a TCP socket's READ data is the bytes to read; EV_EOF once the peer c
     await until(kq, () => true);
     fd = accept(lfd);
     assert.ok(fd >= 0);
-    await change(
-      kq,
-      kev(lfd, EVFILT_READ, 0x2 /* EV_DELETE */),
-      kev(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, "c"),
-    );
+    await change(kq, kev(lfd, EVFILT_READ, EV_DELETE));
+    await body(kq, fd, peer);
+  } finally {
+    closeQuietly(peer);
+    if (fd >= 0) close(fd);
+    close(lfd);
+    close(kq);
+  }
+}
+
+Deno.test("a TCP socket's READ data is the bytes to read; EV_EOF once the peer closes", async () => {
+  await withKqConnection(async (kq, fd, peer) => {
+    await change(kq, kev(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, "c"));
     await peer.write(new TextEncoder().encode("hello"));
     const ev = await until(kq, (e) => e.data >= 5);
     assert.equal(ev.data, 5);
@@ -94,34 +109,18 @@ Deno.test("a TCP socket's READ data is the bytes to read; EV_EOF once the peer c
     const buf = new Uint8Array(16);
     assert.equal(read(fd, buf), 5);
     assert.equal(read(fd, buf), 0);
-  } finally {
-    if (fd >= 0) close(fd);
-    close(lfd);
-    close(kq);
-  }
+  });
 });
 
 Deno.test("a connected TCP socket's WRITE data is the send-buffer room, and bytes written arrive", async () => {
-  const kq = kqueue();
-  const { fd: lfd, addr } = listenLoopback();
-  const peer = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
-  let fd = -1;
-  try {
-    await change(kq, kev(lfd, EVFILT_READ, EV_ADD));
-    await until(kq, () => true);
-    fd = accept(lfd);
+  await withKqConnection(async (kq, fd, peer) => {
     await change(kq, kev(fd, EVFILT_WRITE, EV_ADD | EV_CLEAR));
     const [ev] = await poll(kq);
     assert.equal(ev.filter, EVFILT_WRITE);
     assert.ok(ev.data > 0);
     assert.equal(write(fd, new TextEncoder().encode("pong")), 4);
     assert.equal(new TextDecoder().decode(await readExactly(peer, 4)), "pong");
-  } finally {
-    peer.close();
-    if (fd >= 0) close(fd);
-    close(lfd);
-    close(kq);
-  }
+  });
 });
 
 Deno.test("a TCP reset shows as EV_EOF with ECONNRESET in fflags on both filters", async () => {

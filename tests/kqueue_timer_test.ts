@@ -83,6 +83,13 @@ Deno.test(
   }),
 );
 
+/** The idents of the next `n` events, in the order the kqueue reports them. */
+async function firingOrder(kq: number, n: number): Promise<number[]> {
+  const order: number[] = [];
+  while (order.length < n) order.push(...(await next(kq)).map((e) => e.ident));
+  return order;
+}
+
 Deno.test(
   "shorter timers fire first, whatever the order they were added in",
   withKq(async (kq) => {
@@ -92,9 +99,7 @@ Deno.test(
       kev(10, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_USECONDS, 10_000),
       kev(20, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, 20_000_000),
     );
-    const order: number[] = [];
-    while (order.length < 3) order.push(...(await next(kq)).map((e) => e.ident));
-    assert.deepEqual(order, [10, 20, 30]);
+    assert.deepEqual(await firingOrder(kq, 3), [10, 20, 30]);
   }),
 );
 
@@ -109,9 +114,7 @@ Deno.test(
       kev(2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_MSECONDS, 500),
       kev(3, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_MSECONDS, 1500),
     );
-    const order: number[] = [];
-    while (order.length < 3) order.push(...(await next(kq)).map((e) => e.ident));
-    assert.deepEqual(order, [2, 1, 3]);
+    assert.deepEqual(await firingOrder(kq, 3), [2, 1, 3]);
   }),
 );
 
@@ -134,9 +137,7 @@ Deno.test(
       kev(1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_ABSTIME | NOTE_MSECONDS, Date.now() + 60),
       kev(2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_MSECONDS, 1),
     );
-    const order: number[] = [];
-    while (order.length < 2) order.push(...(await next(kq)).map((e) => e.ident));
-    assert.deepEqual(order, [2, 1]);
+    assert.deepEqual(await firingOrder(kq, 2), [2, 1]);
   }),
 );
 
