@@ -38,8 +38,8 @@ const MIN_RCVBUF = 2304;
  * unconnected stream sockets. Every later call goes to the description.
  */
 export interface SocketBackend {
-  /** `"deno"` or `"native"`. */
-  readonly name: "deno" | "native";
+  /** `"deno"`, `"native"`, or a registered backend's name (`registerSocketBackend`). */
+  readonly name: string;
   /**
    * A new unconnected stream socket (arguments already validated).
    *

@@ -1,6 +1,6 @@
 /**
- * A kernel's timer queue: the one service behind every timer of the
- * library (wait timeouts, timerfd, `EVFILT_TIMER`, internal timers). A
+ * A kernel's timer queue (each `Kernel` owns one, on its clock): the one
+ * service behind every timer of the library (wait timeouts, timerfd, `EVFILT_TIMER`, internal timers). A
  * binary min-heap of deadlines on its clock's monotonic milliseconds
  * (`clock.ts`), driven by a single pending alarm for the earliest
  * deadline, never one per timer.
@@ -24,7 +24,7 @@
  * @module
  */
 
-import { type Clock, type ClockAlarm, realClock } from "./clock.ts";
+import type { Clock, ClockAlarm } from "./clock.ts";
 
 /** Something with a deadline in the queue. */
 export interface TimerEntry {
@@ -165,6 +165,3 @@ export class TimerQueue {
     e.heapIndex = i;
   }
 }
-
-/** The process's timer queue, on the real clock. */
-export const timers: TimerQueue = new TimerQueue(realClock);

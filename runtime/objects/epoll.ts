@@ -1,6 +1,7 @@
 /**
  * `Epoll`: the idiomatic object layer over the same epoll core. Methods
- * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ * throw {@linkcode ErrnoError} instead of returning `-errno`, and act on
+ * the kernel current when the object was made.
  *
  * @module
  */
@@ -54,9 +55,9 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
    */
   add(fd: number, events: number, data: unknown = fd): void {
-    check(
-      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }),
-      "epoll_ctl",
+    const g = this.#guard;
+    g.run(() =>
+      check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl")
     );
   }
 
@@ -69,9 +70,9 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
    */
   modify(fd: number, events: number, data: unknown = fd): void {
-    check(
-      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }),
-      "epoll_ctl",
+    const g = this.#guard;
+    g.run(() =>
+      check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl")
     );
   }
 
@@ -82,7 +83,8 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`.
    */
   delete(fd: number): void {
-    check(epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl");
+    const g = this.#guard;
+    g.run(() => check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl"));
   }
 
   /**
@@ -96,13 +98,8 @@ export class Epoll implements Disposable {
   async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
     const g = this.#guard;
     const events: EpollEvent[] = [];
-    const n = await epollPwait2(
-      g.live("epoll_wait"),
-      events,
-      maxevents,
-      timeoutTimespec(timeoutMs),
-      g.signal,
-    );
+    const t = timeoutTimespec(timeoutMs);
+    const n = await g.run(() => epollPwait2(g.live("epoll_wait"), events, maxevents, t, g.signal));
     return g.results(events, n, "epoll_wait");
   }
 

@@ -1,6 +1,7 @@
 /**
  * `KQueue`: the idiomatic object layer over the same kqueue core. Methods
- * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ * throw {@linkcode ErrnoError} instead of returning `-errno`, and act on
+ * the kernel current when the object was made.
  *
  * @module
  */
@@ -55,7 +56,8 @@ export class KQueue implements Disposable {
    * are not applied.
    */
   changes(changes: KEvent[]): void {
-    check(keventChanges(this.#guard.live("kevent"), changes), "kevent");
+    const g = this.#guard;
+    g.run(() => check(keventChanges(g.live("kevent"), changes), "kevent"));
   }
 
   /**
@@ -71,14 +73,8 @@ export class KQueue implements Disposable {
     if (changes.length > 0) this.changes(changes);
     const g = this.#guard;
     const events: KEvent[] = [];
-    const n = await kevent(
-      g.live("kevent"),
-      [],
-      events,
-      nevents,
-      timeoutTimespec(timeoutMs),
-      g.signal,
-    );
+    const t = timeoutTimespec(timeoutMs);
+    const n = await g.run(() => kevent(g.live("kevent"), [], events, nevents, t, g.signal));
     return g.results(events, n, "kevent");
   }
 
