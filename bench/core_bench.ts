@@ -7,6 +7,14 @@
  *   cost proportional to the events returned, not to the interest set.
  * - `event loop`: one iteration of write to 64 socketpairs, one wait, read
  *   each reported fd. Events per second = 64 / (time per iteration).
+ * - `read/write`: 64 bytes through a pipe (one `write`, one `read`): the
+ *   descriptor lookup every call pays.
+ * - `object layer`: `Epoll.wait` returning the 1 ready fd of 10.
+ *
+ * `DENO_EPOLL_BENCH_KERNEL=1` keeps a second kernel alive during the run, so
+ * every call pays the ambient-kernel lookup a simulated network makes
+ * necessary (`bench/core_ab.ts` compares the three: base, this tree, this
+ * tree with a live kernel).
  *
  * Fixtures are built once, at module load, before any bench runs: each
  * bench has its own epoll and fds, none shares state with another, and every
@@ -31,6 +39,7 @@
 import {
   AF_UNIX,
   close,
+  Epoll,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   epollCreate1,
@@ -40,6 +49,7 @@ import {
   epollWait,
   eventfd,
   getDescriptorLimit,
+  pipe,
   read,
   setDescriptorLimit,
   SOCK_STREAM,
@@ -152,6 +162,43 @@ Deno.bench({
     }
   },
 });
+
+// (d) ---------------------------------------------------------------------
+
+const rw = { fds: [] as number[], payload: new Uint8Array(64).fill(7), buf: new Uint8Array(64) };
+if (pipe(rw.fds) !== 0) throw new Error("pipe");
+rw.fds.forEach(track);
+
+Deno.bench({
+  name: "pipe: write 64 B, read 64 B",
+  group: "read/write",
+  fn() {
+    const w = write(rw.fds[1], rw.payload);
+    const r = read(rw.fds[0], rw.buf);
+    if (w !== 64 || r !== 64) throw new Error(`expected 64 and 64, got ${w}, ${r}`);
+  },
+});
+
+// (e) ---------------------------------------------------------------------
+
+const ep = new Epoll();
+track(ep.fd); // closed at unload with the rest
+for (let i = 0; i < 10; i++) ep.add(track(eventfd(i === 9 ? 1 : 0, 0)), EPOLLIN, i);
+
+Deno.bench({
+  name: "Epoll.wait: 1 ready of 10 interests",
+  group: "object layer",
+  async fn() {
+    const events = await ep.wait(64, 0);
+    if (events.length !== 1 || events[0].data !== 9) throw new Error("expected the one ready fd");
+  },
+});
+
+// A second kernel alive for the whole run: every call then asks AsyncLocalStorage.
+if (Deno.env.get("DENO_EPOLL_BENCH_KERNEL") === "1") {
+  const { Kernel } = await import("../mod.ts") as unknown as { Kernel: new () => unknown };
+  (globalThis as { benchKernel?: unknown }).benchKernel = new Kernel();
+}
 
 // The fixtures left garbage behind; collect it now, when run with
 // `--v8-flags=--expose-gc`, rather than in the middle of the first bench.

@@ -32,9 +32,13 @@
  *    instance it held is let go), so the program stops where it waited, as
  *    a killed process does, without running its error paths, and nothing
  *    it held stays pending (no op, no timer);
- * 2. every fd is closed, lowest first, exactly as `close()` would (sockets
- *    send FIN, or RST where data was unread, as their backend does);
- * 3. every timer is cancelled.
+ * 2. every timer armed so far is cancelled (timerfds, `EVFILT_TIMER`,
+ *    internal timers);
+ * 3. every fd is closed, lowest first, exactly as `close()` would (sockets
+ *    send FIN, or RST where data was unread, as their backend does). What
+ *    a close itself starts runs on (a socket lingering to deliver its last
+ *    bytes, with its time limit), as a kernel finishes its work for a
+ *    killed process.
  * Afterwards the kernel stays dead: a wait that was under way never
  * settles (one that was waking up stops before it returns), new
  * descriptors fail with `-EMFILE`, old fd numbers with `-EBADF`.
@@ -227,8 +231,8 @@ export class Kernel {
 
   /**
    * Tears this kernel down (see the module docs): pending waits end without
-   * settling, every fd is closed as `close()` would, every timer is
-   * cancelled; later calls in it find no fds (`-EBADF`) and cannot make
+   * settling, every timer is cancelled, every fd is closed as `close()`
+   * would; later calls in it find no fds (`-EBADF`) and cannot make
    * new ones (`-EMFILE`). Idempotent.
    *
    * @throws {Error} On the default kernel.
@@ -239,8 +243,8 @@ export class Kernel {
     this.#down = true;
     this.run(() => {
       for (const s of [...this.sleepers]) s.abandon();
-      this.fds.closeAll();
       this.timers.clear();
+      this.fds.closeAll();
     });
   }
 

@@ -1,0 +1,116 @@
+/**
+ * What kernels (runtime/core/kernel.ts) cost the hot paths: `bench/core_bench.ts`
+ * of this tree, run interleaved against the same file in a base revision's
+ * tree (default `main`), and against this tree with a second kernel alive
+ * (`DENO_EPOLL_BENCH_KERNEL=1`: every call then asks `AsyncLocalStorage`,
+ * the cost a simulated network brings while it exists).
+ *
+ * ```sh
+ * npx -y deno@2.9.6 run -A bench/core_ab.ts [--base REV] [--rounds N]
+ * ```
+ *
+ * Each round runs the three arms in a rotating order; each bench's figure
+ * per run is `deno bench`'s p75 (the average is dominated by other
+ * processes' interruptions on a shared machine), and the table shows the
+ * median over rounds and the ratios of medians.
+ *
+ * @module
+ */
+
+const args = [...Deno.args];
+function flag(name: string, fallback: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+}
+const base = flag("--base", "main");
+const rounds = Number(flag("--rounds", "5"));
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error("usage: core_ab.ts [--base REV] [--rounds N]");
+  Deno.exit(2);
+}
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** The base revision's tree in a temporary directory, with this tree's benchmark file. */
+async function baseTree(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "core_ab_" });
+  const archive = new Deno.Command("sh", {
+    args: ["-c", `git -C "${root}" archive "${base}" | tar -x -C "${dir}"`],
+  });
+  const { success, stderr } = await archive.output();
+  if (!success) throw new Error(`git archive ${base}: ${new TextDecoder().decode(stderr)}`);
+  await Deno.copyFile(`${root}bench/core_bench.ts`, `${dir}/bench/core_bench.ts`);
+  return dir;
+}
+
+interface Arm {
+  name: string;
+  dir: string;
+  env: Record<string, string>;
+}
+
+/** One `deno bench` run: p75 in ns by bench name. */
+async function runBench(arm: Arm): Promise<Map<string, number>> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["bench", "-A", "--json", "bench/core_bench.ts"],
+    cwd: arm.dir,
+    env: { ...arm.env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  });
+  const { success, stdout } = await cmd.output();
+  if (!success) throw new Error(`deno bench failed in ${arm.dir} (${arm.name})`);
+  const report = JSON.parse(new TextDecoder().decode(stdout));
+  const out = new Map<string, number>();
+  for (const b of report.benches) {
+    const ok = b.results?.[0]?.ok;
+    if (ok) out.set(b.name, ok.p75);
+  }
+  return out;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const dir = await baseTree();
+try {
+  const arms: Arm[] = [
+    { name: `base (${base})`, dir, env: {} },
+    { name: "this tree", dir: root, env: {} },
+    { name: "this tree, 2nd kernel alive", dir: root, env: { DENO_EPOLL_BENCH_KERNEL: "1" } },
+  ];
+  const samples = arms.map(() => new Map<string, number[]>());
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < arms.length; j++) {
+      const i = (j + r) % arms.length; // rotate the order each round
+      for (const [name, p75] of await runBench(arms[i])) {
+        const list = samples[i].get(name) ?? [];
+        list.push(p75);
+        samples[i].set(name, list);
+      }
+    }
+    console.error(`round ${r + 1}/${rounds} done`);
+  }
+  const names = [...samples[1].keys()];
+  console.log(
+    `| bench (p75, median of ${rounds} interleaved rounds) | ${
+      arms.map((a) => a.name).join(" | ")
+    } | this/base | alive/base |`,
+  );
+  console.log(`|---|${arms.map(() => "--:").join("|")}|--:|--:|`);
+  for (const name of names) {
+    const m = samples.map((s) => s.has(name) ? median(s.get(name)!) : NaN);
+    const cell = (v: number) =>
+      Number.isNaN(v) ? "n/a" : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(0)} ns`;
+    const ratio = (a: number, b: number) =>
+      Number.isNaN(a) || Number.isNaN(b) ? "n/a" : (a / b).toFixed(3);
+    console.log(
+      `| ${name} | ${m.map(cell).join(" | ")} | ${ratio(m[1], m[0])} | ${ratio(m[2], m[0])} |`,
+    );
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
