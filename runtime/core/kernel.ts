@@ -43,6 +43,27 @@
  * settles (one that was waking up stops before it returns), new
  * descriptors fail with `-EMFILE`, old fd numbers with `-EBADF`.
  *
+ * **The seam for a simulated network** (`net/sim/`), piece by piece:
+ * - a host is `new Kernel({ name, clock, loopTurns })`: the network's
+ *   virtual clock (its `alarm()` calls tell the network each host's next
+ *   deadline; time advances to the earliest when nothing can run) and a
+ *   fairness policy that yields to the network's scheduler
+ *   deterministically instead of by the real clock (`_loop_turn.ts`);
+ * - its sockets: the network's backend (a `SocketBackend` making
+ *   `SocketDescription`s, `net/socket_state.ts`) registered once with
+ *   `registerSocketBackend` and chosen in each host with
+ *   `host.run(() => setSocketBackend(name))`; `create()` runs inside the
+ *   host's kernel, so `currentKernel()` names the host, and per-host state
+ *   (ports, connections) lives in a {@linkcode PerKernel};
+ * - its program: `host.run(() => main(os))` with `os = kernelCalls(host)`
+ *   plus the network's own `now`/`sleep`/`random`/`resolve`;
+ * - knowing when a host is blocked: a poller registered in it
+ *   (`host.run(() => registerPoller(p))`, `poller.ts`) hears every wait
+ *   that parks (`sleepBegin`) and leaves (`sleepEnd`);
+ *   {@linkcode Kernel.pendingWaits} counts them;
+ * - kill or crash: {@linkcode Kernel.shutdown}; a restart is a new kernel
+ *   for the host (an empty table), the old one staying dead.
+ *
  * Invariants:
  * - `currentKernel()` is the default kernel outside any `run`, and the
  *   innermost `run`'s kernel inside one, across awaits.
