@@ -27,7 +27,7 @@
 
 import { ENOSYS } from "../runtime/core/errno.ts";
 import { Kernel, PerKernel } from "../runtime/core/kernel.ts";
-import type { SocketBackend } from "./socket_state.ts";
+import type { SocketBackend } from "./socket_description.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
 
