@@ -6,14 +6,15 @@
  * the cost a simulated network brings while it exists).
  *
  * ```sh
- * npx -y deno@2.9.6 run -A bench/core_ab.ts [--base REV] [--rounds N]
+ * npx -y deno@2.9.6 task bench:ab [--base REV] [--rounds N]   # default: --base main --rounds 5
  * ```
  *
  * Each round runs the three arms in a rotating order; each bench's figure
  * per run is `deno bench`'s min, the fastest batch (on a shared machine the
  * average and even the p75 are dominated by other processes'
- * interruptions), and the table shows the median over rounds and the
- * ratios of medians.
+ * interruptions). The table shows, per arm, the least disturbed run (the
+ * minimum over rounds) and the median over rounds, and the ratios of the
+ * minima (the median's ratios in brackets).
  *
  * @module
  */
@@ -96,21 +97,23 @@ try {
     console.error(`round ${r + 1}/${rounds} done`);
   }
   const names = [...samples[1].keys()];
+  const cell = (v: number) =>
+    Number.isNaN(v) ? "n/a" : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(0)} ns`;
+  const ratio = (a: number, b: number) =>
+    Number.isNaN(a) || Number.isNaN(b) ? "n/a" : (a / b).toFixed(2);
   console.log(
-    `| bench (min, median of ${rounds} interleaved rounds) | ${
+    `| bench: min over ${rounds} rounds (median) | ${
       arms.map((a) => a.name).join(" | ")
     } | this/base | alive/base |`,
   );
   console.log(`|---|${arms.map(() => "--:").join("|")}|--:|--:|`);
   for (const name of names) {
-    const m = samples.map((s) => s.has(name) ? median(s.get(name)!) : NaN);
-    const cell = (v: number) =>
-      Number.isNaN(v) ? "n/a" : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(0)} ns`;
-    const ratio = (a: number, b: number) =>
-      Number.isNaN(a) || Number.isNaN(b) ? "n/a" : (a / b).toFixed(3);
-    console.log(
-      `| ${name} | ${m.map(cell).join(" | ")} | ${ratio(m[1], m[0])} | ${ratio(m[2], m[0])} |`,
-    );
+    const all = samples.map((s) => s.get(name) ?? []);
+    const lo = all.map((xs) => xs.length ? Math.min(...xs) : NaN);
+    const mid = all.map((xs) => xs.length ? median(xs) : NaN);
+    const arm = (i: number) => `${cell(lo[i])} (${cell(mid[i])})`;
+    const r = (i: number) => `${ratio(lo[i], lo[0])} (${ratio(mid[i], mid[0])})`;
+    console.log(`| ${name} | ${arms.map((_, i) => arm(i)).join(" | ")} | ${r(1)} | ${r(2)} |`);
   }
 } finally {
   await Deno.remove(dir, { recursive: true });

@@ -52,7 +52,7 @@ import {
   write,
 } from "../mod.ts";
 import { registerSocketBackend } from "../net/socket_backend.ts";
-import { connectLoopback, LOOPBACK } from "./_helpers.ts";
+import { connectLoopback, LOOPBACK, NATIVE } from "./_helpers.ts";
 
 /** A clock that moves only when the test says so (what a simulated network gives its hosts). */
 class ManualClock implements Clock {
@@ -341,6 +341,44 @@ Deno.test("shutdown closes sockets as close() would: the peer in another kernel 
   } finally {
     server.shutdown();
   }
+});
+
+Deno.test({
+  name:
+    "internal timers run on the kernel's clock: a Deno socket's linger limit ends on virtual time",
+  ignore: NATIVE, // the limit belongs to the Deno backend's close (a native close is the kernel's)
+  async fn() {
+    const clock = new ManualClock();
+    const k = new Kernel({ name: "linger", clock });
+    const peer = Deno.listen({ hostname: LOOPBACK, port: 0 }); // accepts, never reads
+    const accepting = peer.accept();
+    let conn: Deno.Conn | undefined;
+    try {
+      const fd = await k.run(() => connectLoopback((peer.addr as Deno.NetAddr).port));
+      conn = await accepting;
+      // Fill everything between us and the peer: our send buffer, then the kernel's.
+      const chunk = new Uint8Array(65536);
+      for (let quiet = 0; quiet < 3;) {
+        if (k.run(() => write(fd, chunk)) > 0) quiet = 0;
+        else {
+          quiet++;
+          await new Promise((r) => setTimeout(r, 20)); // let Deno's write in flight settle
+        }
+      }
+      // Closing with unsent bytes lingers, a Deno write still in flight, for at most
+      // ORPHAN_TIMEOUT_MS (60 s) on the kernel's clock: no real minute passes here.
+      assert.equal(k.run(() => close(fd)), 0);
+      assert.equal(clock.alarms.size, 1, "the linger limit is an alarm of the kernel's clock");
+      await clock.advance(60_000);
+      assert.equal(clock.alarms.size, 0);
+      // The connection is closed now; its write in flight ends (else the op sanitizer fails).
+      for (let i = 0; i < 5; i++) await turn();
+    } finally {
+      conn?.close();
+      peer.close();
+      k.shutdown();
+    }
+  },
 });
 
 Deno.test("the object layer acts on the kernel it was made in, whoever calls it", async () => {
