@@ -1,7 +1,8 @@
 /**
- * What kernels (runtime/core/kernel.ts) cost the hot paths: `bench/core_bench.ts`
- * of this tree, run interleaved against the same file in a base revision's
- * tree (default `main`), and against this tree with a second kernel alive
+ * What kernels (runtime/core/kernel.ts) cost the hot paths: `bench/_hot_paths.ts`
+ * (CPU per operation on in-memory descriptors) of this tree, run
+ * interleaved against the same file in a base revision's tree (default
+ * `main`), and against this tree with a second kernel alive
  * (`DENO_EPOLL_BENCH_KERNEL=1`: every call then asks `AsyncLocalStorage`,
  * the cost a simulated network brings while it exists).
  *
@@ -9,12 +10,12 @@
  * npx -y deno@2.9.6 task bench:ab [--base REV] [--rounds N]   # default: --base main --rounds 5
  * ```
  *
- * Each round runs the three arms in a rotating order; each bench's figure
- * per run is `deno bench`'s min, the fastest batch (on a shared machine the
- * average and even the p75 are dominated by other processes'
- * interruptions). The table shows, per arm, the least disturbed run (the
- * minimum over rounds) and the median over rounds, and the ratios of the
- * minima (the median's ratios in brackets).
+ * Each round runs the three arms in a rotating order. A figure is CPU time
+ * (user + system) per operation, the least of 7 repetitions within a run,
+ * so time other processes take on a shared machine does not count; wall
+ * time (`deno bench`) varied by +-30 % between identical runs here. The
+ * table shows, per arm, the median over rounds and the range, and the
+ * ratios of the medians.
  *
  * @module
  */
@@ -41,7 +42,7 @@ async function baseTree(): Promise<string> {
   });
   const { success, stderr } = await archive.output();
   if (!success) throw new Error(`git archive ${base}: ${new TextDecoder().decode(stderr)}`);
-  await Deno.copyFile(`${root}bench/core_bench.ts`, `${dir}/bench/core_bench.ts`);
+  await Deno.copyFile(`${root}bench/_hot_paths.ts`, `${dir}/bench/_hot_paths.ts`);
   return dir;
 }
 
@@ -51,24 +52,19 @@ interface Arm {
   env: Record<string, string>;
 }
 
-/** One `deno bench` run: the fastest batch (min, ns) by bench name. */
+/** One run of the hot paths: CPU ns per operation by name. */
 async function runBench(arm: Arm): Promise<Map<string, number>> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["bench", "-A", "--json", "bench/core_bench.ts"],
+    args: ["run", "-A", "bench/_hot_paths.ts"],
     cwd: arm.dir,
     env: { ...arm.env, NO_COLOR: "1" },
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   });
-  const { success, stdout } = await cmd.output();
-  if (!success) throw new Error(`deno bench failed in ${arm.dir} (${arm.name})`);
-  const report = JSON.parse(new TextDecoder().decode(stdout));
-  const out = new Map<string, number>();
-  for (const b of report.benches) {
-    const ok = b.results?.[0]?.ok;
-    if (ok) out.set(b.name, ok.min);
-  }
-  return out;
+  const { success, stdout, stderr } = await cmd.output();
+  const text = new TextDecoder().decode(stdout);
+  if (!success) throw new Error(`${arm.name}: ${new TextDecoder().decode(stderr)}`);
+  return new Map(Object.entries(JSON.parse(text) as Record<string, number>));
 }
 
 const median = (xs: number[]) => {
@@ -97,23 +93,26 @@ try {
     console.error(`round ${r + 1}/${rounds} done`);
   }
   const names = [...samples[1].keys()];
-  const cell = (v: number) =>
+  const ns = (v: number) =>
     Number.isNaN(v) ? "n/a" : v >= 10_000 ? `${(v / 1000).toFixed(1)} µs` : `${v.toFixed(0)} ns`;
-  const ratio = (a: number, b: number) =>
-    Number.isNaN(a) || Number.isNaN(b) ? "n/a" : (a / b).toFixed(2);
   console.log(
-    `| bench: min over ${rounds} rounds (median) | ${
+    `| CPU per operation, median of ${rounds} rounds [range] | ${
       arms.map((a) => a.name).join(" | ")
     } | this/base | alive/base |`,
   );
   console.log(`|---|${arms.map(() => "--:").join("|")}|--:|--:|`);
   for (const name of names) {
     const all = samples.map((s) => s.get(name) ?? []);
-    const lo = all.map((xs) => xs.length ? Math.min(...xs) : NaN);
     const mid = all.map((xs) => xs.length ? median(xs) : NaN);
-    const arm = (i: number) => `${cell(lo[i])} (${cell(mid[i])})`;
-    const r = (i: number) => `${ratio(lo[i], lo[0])} (${ratio(mid[i], mid[0])})`;
-    console.log(`| ${name} | ${arms.map((_, i) => arm(i)).join(" | ")} | ${r(1)} | ${r(2)} |`);
+    const cell = (i: number) =>
+      all[i].length
+        ? `${ns(mid[i])} [${ns(Math.min(...all[i]))}-${ns(Math.max(...all[i]))}]`
+        : "n/a";
+    const ratio = (i: number) =>
+      Number.isNaN(mid[i] / mid[0]) ? "n/a" : (mid[i] / mid[0]).toFixed(3);
+    console.log(
+      `| ${name} | ${arms.map((_, i) => cell(i)).join(" | ")} | ${ratio(1)} | ${ratio(2)} |`,
+    );
   }
 } finally {
   await Deno.remove(dir, { recursive: true });

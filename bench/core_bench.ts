@@ -10,11 +10,7 @@
  * - `read/write`: 64 bytes through a pipe (one `write`, one `read`): the
  *   descriptor lookup every call pays.
  * - `object layer`: `Epoll.wait` returning the 1 ready fd of 10.
- *
- * `DENO_EPOLL_BENCH_KERNEL=1` keeps a second kernel alive during the run, so
- * every call pays the ambient-kernel lookup a simulated network makes
- * necessary (`bench/core_ab.ts` compares the three: base, this tree, this
- * tree with a live kernel).
+
  *
  * Fixtures are built once, at module load, before any bench runs: each
  * bench has its own epoll and fds, none shares state with another, and every
@@ -193,12 +189,6 @@ Deno.bench({
     if (events.length !== 1 || events[0].data !== 9) throw new Error("expected the one ready fd");
   },
 });
-
-// A second kernel alive for the whole run: every call then asks AsyncLocalStorage.
-if (Deno.env.get("DENO_EPOLL_BENCH_KERNEL") === "1") {
-  const { Kernel } = await import("../mod.ts") as unknown as { Kernel: new () => unknown };
-  (globalThis as { benchKernel?: unknown }).benchKernel = new Kernel();
-}
 
 // The fixtures left garbage behind; collect it now, when run with
 // `--v8-flags=--expose-gc`, rather than in the middle of the first bench.
