@@ -10,7 +10,6 @@
  * - `read/write`: 64 bytes through a pipe (one `write`, one `read`): the
  *   descriptor lookup every call pays.
  * - `object layer`: `Epoll.wait` returning the 1 ready fd of 10.
-
  *
  * Fixtures are built once, at module load, before any bench runs: each
  * bench has its own epoll and fds, none shares state with another, and every

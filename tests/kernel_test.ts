@@ -19,6 +19,7 @@ import {
   EMFILE,
   ENETUNREACH,
   EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
   epollCreate1,
   epollCtl,
   type EpollEvent,
@@ -78,11 +79,24 @@ class ManualClock implements Clock {
         a.fire();
       }
     }
-    await turn();
+    await macrotask();
   }
 }
 
-/** One macrotask: everything the last step queued has run. */
+/** One macrotask without a timer (a MessageChannel message): what the last step queued has run. */
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/** One timer turn: Deno's timers and I/O had their chance too. */
 const turn = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** Whether `p` has settled by the next macrotask. */
@@ -248,6 +262,50 @@ Deno.test("a kernel's clock drives its timerfds (both clocks) and EVFILT_TIMER",
   } finally {
     k.shutdown();
   }
+});
+
+Deno.test("a kernel on a clock of its own never reads the real clock or arms a real timer", async () => {
+  const clock = new ManualClock();
+  const k = new Kernel({ name: "virtual", clock });
+  const real = { now: performance.now, dateNow: Date.now, setTimeout: globalThis.setTimeout };
+  const reads: string[] = [];
+  performance.now = () => (reads.push("performance.now"), real.now.call(performance));
+  Date.now = () => (reads.push("Date.now"), real.dateNow());
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => (
+    reads.push("setTimeout"), real.setTimeout(...args)
+  )) as typeof setTimeout;
+  try {
+    await k.run(async () => {
+      const epfd = epollCreate1(0);
+      const ready = eventfd(1, 0);
+      epollCtl(epfd, EPOLL_CTL_ADD, ready, { events: EPOLLIN, data: "ready" });
+      const events: EpollEvent[] = [];
+      // Waits that find events at once, with the loop-fairness policy asked each time.
+      for (let i = 0; i < 1000; i++) assert.equal(await epollWait(epfd, events, 1, 0), 1);
+      epollCtl(epfd, EPOLL_CTL_DEL, ready);
+      // A timed wait, a timerfd (both clocks) and an EVFILT_TIMER, all fired by the clock.
+      const tfd = timerfdCreate(CLOCK_REALTIME, 0);
+      timerfdSettime(tfd, 0, { value: { sec: 0, nsec: 5e6 }, interval: { sec: 0, nsec: 0 } });
+      epollCtl(epfd, EPOLL_CTL_ADD, tfd, { events: EPOLLIN, data: "tfd" });
+      const kq = kqueue();
+      const timer = { ident: 1, filter: EVFILT_TIMER, flags: EV_ADD, fflags: 0, data: 3, udata: 0 };
+      assert.equal(await kevent(kq, [timer], [], 0, null), 0);
+      const kw = kevent(kq, [], [], 1, { sec: 1, nsec: 0 });
+      const ew = epollWait(epfd, events, 1, 1000);
+      await clock.advance(3);
+      assert.equal(await kw, 1);
+      await clock.advance(2);
+      assert.equal(await ew, 1);
+      assert.equal(events[0].data, "tfd");
+      [epfd, ready, tfd, kq].forEach(close);
+    });
+  } finally {
+    performance.now = real.now;
+    Date.now = real.dateNow;
+    globalThis.setTimeout = real.setTimeout;
+    k.shutdown();
+  }
+  assert.deepEqual(reads, [], "real time was read or a real timer armed");
 });
 
 Deno.test("shutdown tears down exactly one kernel: its waits stop, its fds close, its timers go", async () => {

@@ -81,7 +81,7 @@ import { type Clock, realClock } from "./clock.ts";
 import { DEFAULT_LIMIT, DescriptorTable } from "./_descriptor_table.ts";
 import { TimerQueue } from "./_timer_queue.ts";
 import { Pollers } from "./_pollers.ts";
-import { eventLoopTurns, type LoopTurns } from "./_loop_turn.ts";
+import { countedLoopTurns, eventLoopTurns, type LoopTurns } from "./_loop_turn.ts";
 
 /**
  * How to build a {@linkcode Kernel}.
@@ -101,7 +101,11 @@ export interface KernelOptions {
   clock?: Clock;
   /** The initial descriptor limit (default 1,048,576, Linux's `nr_open`). */
   limit?: number;
-  /** The fairness policy of its waits towards the loop that runs them (default: Deno's event loop). */
+  /**
+   * The fairness policy of its waits towards the loop that runs them
+   * (default: Deno's event loop, measured by the real clock; on a clock of
+   * its own, a turn every 64 waits that find events, reading no clock).
+   */
   loopTurns?: LoopTurns;
 }
 
@@ -205,7 +209,8 @@ export class Kernel {
     }
     this.name = options.name ?? `kernel-${named++}`;
     this.clock = options.clock ?? realClock;
-    this.loopTurns = options.loopTurns ?? eventLoopTurns;
+    this.loopTurns = options.loopTurns ??
+      (this.clock === realClock ? eventLoopTurns : countedLoopTurns());
     this.timers = new TimerQueue(this.clock);
     this.fds = new DescriptorTable((fd) => {
       for (let i = 0; i < closeHooks.length; i++) closeHooks[i](fd, this);
