@@ -7,9 +7,11 @@
 
 import type { SocketBackend } from "../socket_backend.ts";
 import { DenoSocket } from "./socket.ts";
+import { EPROTONOSUPPORT } from "../../runtime/core/errno.ts";
+import { SOCK_DGRAM } from "../../runtime/core/constants.ts";
 
 /** The backend that makes {@linkcode DenoSocket}s. */
 export const denoBackend: SocketBackend = {
   name: "deno",
-  create: (domain) => new DenoSocket(domain),
+  create: (domain, type) => type === SOCK_DGRAM ? -EPROTONOSUPPORT : new DenoSocket(domain),
 };
