@@ -90,5 +90,6 @@ export {
 export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
 export { Socket } from "./net/objects/socket.ts";
 export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";
+export { datagramBackendError } from "./net/deno/datagram.ts";
 export { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./net/datagram_calls.ts";
 export type { RecvMessage, SendMessage } from "./net/socket_state.ts";

@@ -15,6 +15,7 @@ import {
   AF_UNIX,
   IPPROTO_TCP,
   SO_ACCEPTCONN,
+  SO_BROADCAST,
   SO_ERROR,
   SO_KEEPALIVE,
   SO_RCVBUF,
@@ -75,6 +76,8 @@ export abstract class SocketDescription extends Description {
   reusePort = false;
   keepAlive = false;
   noDelay = false;
+  /** `SO_BROADCAST` (any socket may hold it; UDP sends to a broadcast address need it). */
+  broadcast = false;
 
   constructor(sndbuf: number, rcvbuf: number) {
     super();
@@ -192,6 +195,8 @@ export abstract class SocketDescription extends Description {
           return +this.reusePort;
         case SO_KEEPALIVE:
           return +this.keepAlive;
+        case SO_BROADCAST:
+          return +this.broadcast;
         case SO_ACCEPTCONN:
           return +this.listening;
       }
@@ -225,6 +230,9 @@ export abstract class SocketDescription extends Description {
           break;
         case SO_KEEPALIVE:
           this.keepAlive = on;
+          break;
+        case SO_BROADCAST:
+          this.broadcast = on;
           break;
         default:
           return -ENOPROTOOPT; // SO_TYPE, SO_ERROR, SO_ACCEPTCONN are read-only

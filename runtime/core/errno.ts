@@ -74,6 +74,8 @@ export const ECONNREFUSED = 111;
 /** No route to host. */
 export const EHOSTUNREACH = 113;
 // Datagram sockets (issue 17).
+/** Input/output error (a Deno-backend send failed for a reason Deno does not name). */
+export const EIO = 5;
 /** Device or resource busy. */
 export const EBUSY = 16;
 /** A datagram socket with no default peer was given no destination. */
@@ -119,6 +121,7 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [ECONNREFUSED, "ECONNREFUSED", "Connection refused"],
   [EHOSTUNREACH, "EHOSTUNREACH", "No route to host"],
   [EALREADY, "EALREADY", "Operation already in progress"],
+  [EIO, "EIO", "Input/output error"],
   [EBUSY, "EBUSY", "Device or resource busy"],
   [EDESTADDRREQ, "EDESTADDRREQ", "Destination address required"],
   [EMSGSIZE, "EMSGSIZE", "Message too long"],
