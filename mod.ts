@@ -89,6 +89,7 @@ export {
 } from "./net/socket_calls.ts";
 export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
 export { Socket } from "./net/objects/socket.ts";
+export { type Datagram, DatagramSocket } from "./net/objects/datagram_socket.ts";
 export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";
 export { datagramBackendError } from "./net/deno/datagram.ts";
 export { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./net/datagram_calls.ts";

@@ -342,7 +342,8 @@ export class DenoDatagram extends SocketDescription {
   }
 
   override read(buf: Uint8Array): number {
-    return this.recvmsg({ buf }, 0);
+    // sock_read_iter: a read of nothing is 0 and takes no datagram (recv would take one).
+    return buf.length === 0 ? 0 : this.recvmsg({ buf }, 0);
   }
 
   override write(buf: Uint8Array): number {

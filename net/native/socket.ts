@@ -353,8 +353,10 @@ export class NativeSocket extends SocketDescription {
       out.writeReady = false;
       return;
     }
+    // FIONREAD: bytes queued on a stream, the next datagram's size on a datagram socket.
     const rx = libc.ioctlInt(this.#kfd, FIONREAD);
     out.readable = rx > 0 ? rx : 0;
+    if (this.#type === SOCK_DGRAM) out.readReady = (mask & EPOLLIN) !== 0; // an empty datagram too
     if (out.writeReady) {
       const q = libc.ioctlInt(this.#kfd, TIOCOUTQ);
       const sndbuf = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_SNDBUF);
