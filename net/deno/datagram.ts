@@ -44,8 +44,8 @@
  * @module
  */
 
-import { SocketDescription } from "../socket_state.ts";
-import type { RecvMessage } from "../socket_state.ts";
+import { EmulatedSocket } from "../socket_state.ts";
+import type { RecvMessage } from "../socket_description.ts";
 import {
   anyAddr,
   copyAddr,
@@ -144,7 +144,7 @@ interface Outgoing {
 }
 
 /** A datagram socket over `Deno.listenDatagram` (see the module doc). */
-export class DenoDatagram extends SocketDescription {
+export class DenoDatagram extends EmulatedSocket {
   readonly kind: string;
   readonly domain: number;
   #conn: Deno.DatagramConn | null = null;

@@ -14,7 +14,7 @@
 import { check, EAGAIN, ErrnoError } from "../../runtime/core/errno.ts";
 import { FdGuard } from "../../runtime/objects/_fd_guard.ts";
 import type { SockAddr } from "../sockaddr.ts";
-import type { RecvMessage, SendMessage } from "../socket_state.ts";
+import type { RecvMessage, SendMessage } from "../socket_description.ts";
 import {
   AF_UNIX,
   AF_UNSPEC,

@@ -75,7 +75,8 @@ import {
   SOCK_DGRAM,
 } from "../../runtime/core/constants.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
-import { type RecvMessage, SocketDescription } from "../socket_state.ts";
+import type { RecvMessage } from "../socket_description.ts";
+import { EmulatedSocket } from "../socket_state.ts";
 import { copyAddr, type SockAddr, type UnspecSockAddr } from "../sockaddr.ts";
 
 /** Linux's default `SO_SNDBUF` for Unix sockets (`wmem_default`). */
@@ -118,7 +119,7 @@ interface Datagram {
 }
 
 /** One end of a datagram socketpair. */
-export class DgramPairEnd extends SocketDescription {
+export class DgramPairEnd extends EmulatedSocket {
   readonly kind = "socketpair-dgram";
   readonly domain = AF_UNIX;
   /** The connected peer (`unix_peer`); `null` once forgotten. */
