@@ -18,6 +18,16 @@
  * - a read or write that would block (or comes back short) clears the
  *   cached `IN` or `OUT` bit, since the kernel signals the next arrival with
  *   a new edge;
+ * - a call whose result leaves the level unknown (an `accept` that may have
+ *   taken the last connection, a read that filled its buffer and may have
+ *   emptied the queue, a write taken whole that may have crossed the
+ *   kernel's writability threshold) marks that bit *uncertain*. The cached
+ *   bit stays (right for edge-triggered use: the program keeps calling
+ *   until `EAGAIN`, which settles it for free), and a `poll` whose interest
+ *   includes an uncertain bit (a level-triggered re-check at harvest, an
+ *   `EPOLL_CTL_ADD`/`MOD`, kqueue) first re-reads the mask with one
+ *   `poll(2)`, so a level-triggered interest sees the kernel's level, as
+ *   Linux's `ep_item_poll` calls `tcp_poll` at every harvest;
  * - calls that change the state in other ways (`connect`, `listen`,
  *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
  *
@@ -70,6 +80,8 @@ const TIOCOUTQ = 0x5411;
 /** `getsockopt(IPPROTO_TCP, TCP_INFO)`; `tcpi_unacked` (offset 24) is the accept backlog of a listener. */
 const TCP_INFO = 11;
 const TCPI_UNACKED = 24;
+/** `tcpi_bytes_received` (u64): bytes by which `rcv_nxt` advanced, a FIN counting one. */
+const TCPI_BYTES_RECEIVED = 128;
 
 /**
  * A JS number as a C `int` argument: integers in range pass unchanged;
@@ -88,16 +100,26 @@ export class NativeSocket extends SocketDescription {
   #kfd = -1;
   #token = 0;
   #mask = 0;
+  /** Cached `IN`/`OUT` bits that a call of ours may have made stale (see the module doc). */
+  #uncertain = 0;
   /**
    * A pending error kqueue made us take from the kernel (it reports the error
    * without consuming it, and `SO_ERROR` is the only way to read it): held
    * here and given to the next read, write or `SO_ERROR`, as the kernel would.
    */
   #heldError = 0;
+  /**
+   * The peer's FIN arrived before the error kqueue took (TCP's `SOCK_DONE`):
+   * then a read that finds no bytes returns 0 and the held error waits for a
+   * write or `SO_ERROR` (tcp_recvmsg checks `SOCK_DONE` before `sk_err`).
+   */
+  #finSeen = false;
+  /** Bytes read from the kernel socket so far (for {@linkcode NativeSocket.#finCame}). */
+  #readTotal = 0;
   #listening = false;
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
-  static readonly #tcpInfo = new Uint8Array(32);
+  static readonly #tcpInfo = new Uint8Array(TCPI_BYTES_RECEIVED + 8);
   readonly #libc: Libc;
   readonly #driver: Driver;
 
@@ -151,7 +173,14 @@ export class NativeSocket extends SocketDescription {
     return this.#listening;
   }
 
-  poll(): number {
+  poll(interest: number = KERNEL_BITS): number {
+    // Settle a bit the caller asks about that a call of ours may have made
+    // stale (one poll(2)); the edge-triggered path never gets here, since
+    // its EAGAIN or the driver's next event settles the bit first.
+    if ((this.#uncertain & interest) !== 0) {
+      this.#uncertain = 0;
+      if (this.#kfd >= 0) this.#mask = this.#pollKernel();
+    }
     return this.#heldError === 0 ? this.#mask : (this.#mask | EPOLLERR) >>> 0;
   }
 
@@ -160,10 +189,17 @@ export class NativeSocket extends SocketDescription {
     const old = this.#mask;
     const now = (events & KERNEL_BITS) >>> 0;
     this.#mask = now;
+    this.#uncertain = 0;
     let raised = now & ~old;
     // No bit rose: a repeated edge. New bytes (the common case) fire IN again.
     if (raised === 0) raised = now & IN ? now & (IN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) : now;
     if (raised !== 0) this.notify(raised >>> 0);
+  }
+
+  /** The kernel said `bits` are down (a would-block or short result): certain now. */
+  #clear(bits: number): void {
+    this.#mask &= ~bits;
+    this.#uncertain &= ~bits;
   }
 
   #pollKernel(): number {
@@ -171,11 +207,29 @@ export class NativeSocket extends SocketDescription {
     return r < 0 ? this.#mask : r >>> 0;
   }
 
+  /**
+   * Whether the peer's FIN has arrived: `tcpi_bytes_received` counts the
+   * FIN's sequence number with the data, so it exceeds the bytes read plus
+   * the bytes queued (`FIONREAD`) exactly when a FIN came.
+   */
+  #finCame(): boolean {
+    const info = NativeSocket.#tcpInfo;
+    if (this.#libc.getsockopt(this.#kfd, IPPROTO_TCP, TCP_INFO, info) < TCPI_BYTES_RECEIVED + 8) {
+      return false;
+    }
+    const v = new DataView(info.buffer);
+    const received = v.getUint32(TCPI_BYTES_RECEIVED, true) +
+      v.getUint32(TCPI_BYTES_RECEIVED + 4, true) * 0x100000000;
+    const queued = this.#libc.ioctlInt(this.#kfd, FIONREAD);
+    return queued >= 0 && received - this.#readTotal > queued;
+  }
+
   /** Re-reads the mask after a state change of ours, and wakes watchers for what rose. */
   #refresh(): void {
     if (this.#kfd < 0) return;
     const old = this.#mask;
     this.#mask = this.#pollKernel();
+    this.#uncertain = 0;
     const raised = this.#mask & ~old;
     if (raised !== 0) this.notify(raised >>> 0);
   }
@@ -183,12 +237,19 @@ export class NativeSocket extends SocketDescription {
   override read(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
     const n = this.#libc.read(this.#kfd, buf);
-    if (this.#heldError !== 0 && n <= 0 && buf.length > 0) return -this.#takeHeld();
+    if (n > 0) this.#readTotal += n;
+    if (this.#heldError !== 0 && n <= 0 && buf.length > 0 && !(n === 0 && this.#finSeen)) {
+      return -this.#takeHeld();
+    }
     if (n > 0) {
-      // A short read emptied the receive queue; the next arrival is a new edge.
-      if (n < buf.length && (this.#mask & EPOLLRDHUP) === 0) this.#mask &= ~IN;
+      // At end of stream IN stays. Otherwise a short read emptied the receive
+      // queue (the next arrival is a new edge); a full one may have.
+      if ((this.#mask & EPOLLRDHUP) === 0) {
+        if (n < buf.length) this.#clear(IN);
+        else this.#uncertain |= IN;
+      }
     } else if (n === -EAGAIN) {
-      this.#mask &= ~IN;
+      this.#clear(IN);
     } else if (n !== 0 || buf.length !== 0) {
       this.#refresh(); // end of stream or an error: the state moved
     }
@@ -200,9 +261,12 @@ export class NativeSocket extends SocketDescription {
     if (this.#heldError !== 0) return -this.#takeHeld();
     const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
     if (n >= 0) {
-      if (n < buf.length) this.#mask &= ~OUT;
+      // A short write filled the send buffer. A whole one may still have
+      // crossed tcp_poll's threshold (free space under half of what is queued).
+      if (n < buf.length) this.#clear(OUT);
+      else if (n > 0) this.#uncertain |= OUT;
     } else if (n === -EAGAIN) {
-      this.#mask &= ~OUT;
+      this.#clear(OUT);
     } else {
       this.#refresh();
     }
@@ -214,11 +278,14 @@ export class NativeSocket extends SocketDescription {
    * backlog through `TCP_INFO`), bytes to read (`FIONREAD`), send-buffer room
    * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask, and the pending error
    * (taken from the kernel and held until a read, write or `SO_ERROR` takes
-   * it; a read then reports it even after a FIN, where Linux would say 0).
+   * it; a read after the peer's FIN returns 0 and leaves it held, as Linux's
+   * does).
    */
   override counts(out: FilterCounts): void {
     const libc = this.#libc;
     if ((this.#mask & EPOLLERR) !== 0 && this.#heldError === 0 && this.#kfd >= 0) {
+      // Was the FIN first? Then reads keep answering 0 (see #finSeen).
+      if (this.domain !== AF_UNIX && !this.#listening) this.#finSeen = this.#finCame();
       const e = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_ERROR);
       if (e > 0) this.#heldError = e;
       this.#mask = this.#pollKernel();
@@ -285,9 +352,11 @@ export class NativeSocket extends SocketDescription {
     const kfd = this.#libc.accept4(this.#kfd, KERNEL_FLAGS);
     if (kfd < 0) {
       closeFd(fd);
-      if (kfd === -EAGAIN) this.#mask &= ~IN;
+      if (kfd === -EAGAIN) this.#clear(IN);
       return kfd;
     }
+    // It may have been the last pending connection.
+    this.#uncertain |= IN;
     const r = sock.#adopt(kfd, this.domain === AF_UNIX ? OUT : EPOLLOUT | EPOLLWRNORM);
     if (r < 0) {
       closeFd(fd);
