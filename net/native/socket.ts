@@ -74,6 +74,12 @@ const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
 const MSG_NOSIGNAL = 0x4000;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 const INT_MAX = 0x7fffffff;
+/**
+ * A kernel fd this high means a burst of descriptors has begun: reserve the
+ * fd table then ({@linkcode reserveFdTable}). Half the 256 slots a Deno
+ * process starts with, so the reservation comes before the first doubling.
+ */
+const BURST_FD = 128;
 /** `ioctl` requests: bytes in the receive queue, bytes not yet acknowledged. */
 const FIONREAD = 0x541b;
 const TIOCOUTQ = 0x5411;
@@ -152,6 +158,10 @@ export class NativeSocket extends SocketDescription {
    * driver's `EPOLL_CTL_ADD` reports on the next poll).
    */
   #adopt(kfd: number, mask?: number): number {
+    // Many descriptors open already: a burst (sockets made in bulk, a flood
+    // of connects or accepts) is under way. Grow the table once now rather
+    // than doubling through it.
+    if (kfd >= BURST_FD) reserveFdTable(this.#libc, kfd);
     this.#kfd = kfd;
     const token = this.#driver.add(kfd, this);
     if (token < 0) {
