@@ -176,8 +176,14 @@ function header(w: Writer, id: number, flags: number, counts: number[]): void {
 
 /** The OPT record of a reply: our UDP size, the upper bits of an extended rcode. */
 function opt(w: Writer, rcode: number): boolean {
-  return w.fits(11) && w.bytes(new Uint8Array([0])) && w.u16(TYPE.OPT) && w.u16(MAX_UDP) &&
-    w.u32(((rcode >> 4) & 0xff) << 24) && w.u16(0);
+  if (!w.fits(11)) return false;
+  w.out[w.pos++] = 0; // the root name
+  return w.u16(TYPE.OPT) && w.u16(MAX_UDP) && w.u32(((rcode >> 4) & 0xff) << 24) && w.u16(0);
+}
+
+/** The largest reply `q` may get: 512 bytes without EDNS, else its size within 512..MAX_UDP. */
+export function replyLimit(q: Query): number {
+  return q.edns === null ? 512 : Math.min(MAX_UDP, Math.max(512, q.edns.udpSize));
 }
 
 /**
@@ -185,7 +191,7 @@ function opt(w: Writer, rcode: number): boolean {
  * bytes) and returns its length.
  */
 export function buildReply(q: Query, zone: Zone, out: Uint8Array): number {
-  const limit = q.edns === null ? 512 : Math.min(MAX_UDP, Math.max(512, q.edns.udpSize));
+  const limit = replyLimit(q);
   const w = new Writer(out, limit);
   const ednsCount = q.edns === null ? 0 : 1;
   if (q.edns !== null && q.edns.version !== 0) {

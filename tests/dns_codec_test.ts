@@ -22,6 +22,7 @@ import {
 } from "../examples/_dns_wire.ts";
 import { buildError, buildReply, MAX_UDP, REPLY_BUFFER } from "../examples/_dns_reply.ts";
 import { parseZone, recordsText, ZoneError } from "../examples/_dns_zone.ts";
+import { MAX_ENTRIES, ReplyCache } from "../examples/_dns_cache.ts";
 import { pattern } from "./_helpers.ts";
 
 const ZONE = parseZone(`
@@ -402,6 +403,41 @@ Deno.test("a 64 KiB packet of records is walked within its bounds and answered F
   const junk = pattern(65535, 7);
   junk.set([0, 0, 0, 1], 2);
   assert.equal(answerOf(junk).rcode, RCODE.FORMERR);
+});
+
+// ---------------------------------------------------------------- the reply cache
+
+Deno.test("the reply cache gives the bytes a fresh build gives, whatever the ID, case, RD bit and EDNS size", () => {
+  const cache = new ReplyCache(ZONE);
+  const fresh = new Uint8Array(REPLY_BUFFER), cached = new Uint8Array(REPLY_BUFFER);
+  const names = ["www.example.test", "WWW.example.TEST", "chain.example.test", "nope.example.test"];
+  let id = 0;
+  for (let round = 0; round < 3; round++) {
+    for (const name of [...names, "big.example.test", "example.com"]) {
+      for (const qtype of [TYPE.A, TYPE.AAAA, TYPE.TXT, TYPE.ANY]) {
+        for (
+          const o of [{}, { edns: 4096 }, { edns: 600 }, { flags: 0 }, { edns: 1232, version: 1 }]
+        ) {
+          const q = parseQuery(query(name, { ...o, qtype, id: id++ })) as Query;
+          const n = buildReply(q, ZONE, fresh);
+          assert.deepEqual(cached.subarray(0, cache.reply(q, cached)), fresh.subarray(0, n), name);
+        }
+      }
+    }
+  }
+  assert.ok(cache.hits > 2 * cache.misses, `${cache.hits} hits, ${cache.misses} misses`);
+});
+
+Deno.test("the reply cache forgets everything when full, so random names cannot grow it", () => {
+  const cache = new ReplyCache(ZONE);
+  for (let i = 0; i <= MAX_ENTRIES; i++) {
+    cache.reply(parseQuery(query(`n${i}.example.test`)) as Query, out);
+  }
+  assert.equal(cache.misses, MAX_ENTRIES + 1);
+  cache.reply(parseQuery(query("n0.example.test")) as Query, out);
+  assert.equal(cache.misses, MAX_ENTRIES + 2, "the first one was forgotten");
+  cache.reply(parseQuery(query(`n${MAX_ENTRIES}.example.test`)) as Query, out);
+  assert.equal(cache.hits, 1, "the one stored after the clear is kept");
 });
 
 // ---------------------------------------------------------------- the zone
