@@ -23,16 +23,17 @@ import type { SocketDescription } from "./socket_state.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
 
-/** What a backend provides: new unconnected stream sockets. */
+/** What a backend provides: new unconnected stream and datagram sockets. */
 export interface SocketBackend {
   /** `"deno"` or `"native"`. */
   readonly name: "deno" | "native";
   /**
-   * A new unconnected stream socket (arguments already validated).
+   * A new unconnected socket (arguments already validated).
    *
+   * @param type `SOCK_STREAM` or `SOCK_DGRAM` (no flags).
    * @returns The description, or `-errno`.
    */
-  create(domain: number, protocol: number): SocketDescription | number;
+  create(domain: number, type: number, protocol: number): SocketDescription | number;
 }
 
 let native: SocketBackend | string | undefined;

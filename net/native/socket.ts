@@ -1,6 +1,7 @@
 /**
- * A stream socket that is a real kernel socket, reached through FFI
- * (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`, …):
+ * A stream or datagram socket that is a real kernel socket, reached through
+ * FFI (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`,
+ * `sendto`, `recvmmsg`, …):
  * one {@linkcode NativeSocket} description per kernel fd, in the same
  * readiness core as every other description, so LT/ET/ONESHOT/EXCLUSIVE,
  * nesting and the object layer work with it unchanged.
@@ -20,6 +21,16 @@
  *   a new edge;
  * - calls that change the state in other ways (`connect`, `listen`,
  *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
+ * - A datagram socket is not a byte stream: a receive that fills less than
+ *   its buffer says nothing about the queue (one datagram drained is not
+ *   "empty"), and a send that succeeded may have used the last room. So a
+ *   successful datagram receive or send marks the cached mask stale, and
+ *   the next `poll()` (a level-triggered harvest, an ADD or MOD) re-reads
+ *   the kernel's level with one `poll(2)`. An edge-triggered loop that
+ *   receives until `-EAGAIN` (which clears `IN`, as for streams) never pays
+ *   it: its items are harvested only after the driver's edge, which brings
+ *   a fresh mask. A `recvmmsg` that fills fewer slots than it was given
+ *   found the queue empty: `IN` is cleared there too.
  *
  * The kernel fd is closed exactly once, when the description's last fd is
  * closed; every kernel socket is non-blocking and close-on-exec.
@@ -34,10 +45,13 @@ import { SocketDescription } from "../socket_state.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { close as closeFd } from "../../runtime/core/fd_table.ts";
-import { type SockAddr, validateAddr } from "../sockaddr.ts";
+import { type SockAddr, type UnspecSockAddr, validateAddr } from "../sockaddr.ts";
+import type { RecvMessage, SendMessage } from "../socket_state.ts";
+import { DatagramIo } from "./_datagram_io.ts";
 import { EAGAIN, EINVAL } from "../../runtime/core/errno.ts";
 import {
   AF_UNIX,
+  AF_UNSPEC,
   EPOLLERR,
   EPOLLET,
   EPOLLHUP,
@@ -52,6 +66,7 @@ import {
   SO_ERROR,
   SO_SNDBUF,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
@@ -80,10 +95,14 @@ function cint(v: number): number {
   return Number.isInteger(v) && v >= -INT_MAX - 1 && v <= INT_MAX ? v : -1;
 }
 
-/** A kernel stream socket as an open description. */
+/** A kernel stream or datagram socket as an open description. */
 export class NativeSocket extends SocketDescription {
   readonly kind: string;
   readonly domain: number;
+  /** `SOCK_STREAM` or `SOCK_DGRAM`. */
+  readonly #type: number;
+  /** Datagram socket: the cached mask may be behind the kernel (see the module doc). */
+  #stale = false;
   /** The kernel fd; -1 once closed. */
   #kfd = -1;
   #token = 0;
@@ -98,15 +117,18 @@ export class NativeSocket extends SocketDescription {
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
   static readonly #tcpInfo = new Uint8Array(32);
+  static #io: DatagramIo | undefined;
   readonly #libc: Libc;
   readonly #driver: Driver;
 
-  private constructor(libc: Libc, driver: Driver, domain: number) {
+  private constructor(libc: Libc, driver: Driver, domain: number, type: number) {
     super(0, 0);
     this.#libc = libc;
     this.#driver = driver;
     this.domain = domain;
-    this.kind = domain === AF_UNIX ? "unix" : "tcp";
+    this.#type = type;
+    const dgram = type === SOCK_DGRAM;
+    this.kind = domain === AF_UNIX ? (dgram ? "unix-dgram" : "unix") : (dgram ? "udp" : "tcp");
   }
 
   /** A new unconnected kernel socket, or `-errno` (EMFILE, ENFILE, ENOBUFS, …). */
@@ -114,11 +136,12 @@ export class NativeSocket extends SocketDescription {
     libc: Libc,
     driver: Driver,
     domain: number,
+    type: number,
     protocol: number,
   ): NativeSocket | number {
-    const kfd = libc.socket(domain, SOCK_STREAM | KERNEL_FLAGS, protocol);
+    const kfd = libc.socket(domain, type | KERNEL_FLAGS, protocol);
     if (kfd < 0) return kfd;
-    const s = new NativeSocket(libc, driver, domain);
+    const s = new NativeSocket(libc, driver, domain, type);
     const r = s.#adopt(kfd);
     return r < 0 ? r : s;
   }
@@ -151,7 +174,15 @@ export class NativeSocket extends SocketDescription {
     return this.#listening;
   }
 
+  override get sockType(): number {
+    return this.#type;
+  }
+
   poll(): number {
+    if (this.#stale) {
+      this.#stale = false;
+      this.#mask = this.#pollKernel();
+    }
     return this.#heldError === 0 ? this.#mask : (this.#mask | EPOLLERR) >>> 0;
   }
 
@@ -160,6 +191,7 @@ export class NativeSocket extends SocketDescription {
     const old = this.#mask;
     const now = (events & KERNEL_BITS) >>> 0;
     this.#mask = now;
+    this.#stale = false;
     let raised = now & ~old;
     // No bit rose: a repeated edge. New bytes (the common case) fire IN again.
     if (raised === 0) raised = now & IN ? now & (IN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) : now;
@@ -182,6 +214,10 @@ export class NativeSocket extends SocketDescription {
 
   override read(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
+    if (this.#type === SOCK_DGRAM) {
+      const r = this.#libc.read(this.#kfd, buf);
+      return this.#heldError !== 0 && r < 0 ? -this.#takeHeld() : this.#received(r, 1, 1);
+    }
     const n = this.#libc.read(this.#kfd, buf);
     if (this.#heldError !== 0 && n <= 0 && buf.length > 0) return -this.#takeHeld();
     if (n > 0) {
@@ -198,6 +234,9 @@ export class NativeSocket extends SocketDescription {
   override write(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
     if (this.#heldError !== 0) return -this.#takeHeld();
+    if (this.#type === SOCK_DGRAM) {
+      return this.#sent(this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL), 1, 1);
+    }
     const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
     if (n >= 0) {
       if (n < buf.length) this.#mask &= ~OUT;
@@ -207,6 +246,70 @@ export class NativeSocket extends SocketDescription {
       this.#refresh();
     }
     return n;
+  }
+
+  static #datagramIo(libc: Libc): DatagramIo {
+    return (NativeSocket.#io ??= new DatagramIo(libc));
+  }
+
+  /**
+   * Readiness after a receive of `want` datagrams that returned `r` (also a
+   * stream socket's `recv` with flags: `MSG_PEEK` leaves the bytes queued).
+   */
+  #received(r: number, got: number, want: number): number {
+    if (r >= 0) {
+      this.#stale = true;
+      if (got < want) this.#mask &= ~IN; // recvmmsg found the queue empty
+    } else if (r === -EAGAIN) {
+      this.#mask &= ~IN;
+    } else {
+      this.#refresh(); // an error (ECONNREFUSED from ICMP): EPOLLERR may fall
+    }
+    return r;
+  }
+
+  /** Readiness after a datagram send of `want` datagrams that returned `r`. */
+  #sent(r: number, got: number, want: number): number {
+    if (r >= 0) {
+      this.#stale = true;
+      if (got < want) this.#mask &= ~OUT;
+    } else if (r === -EAGAIN) {
+      this.#mask &= ~OUT;
+    } else {
+      this.#refresh();
+    }
+    return r;
+  }
+
+  override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const io = NativeSocket.#datagramIo(this.#libc);
+    return this.#sent(io.sendto(this.#kfd, buf, cint(flags) | MSG_NOSIGNAL, addr), 1, 1);
+  }
+
+  override recvmsg(msg: RecvMessage, flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.recvmsg(this.#kfd, this.domain, msg, cint(flags));
+    if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    return this.#received(r, 1, 1);
+  }
+
+  override sendmmsg(msgs: readonly SendMessage[], flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.sendmmsg(this.#kfd, msgs, cint(flags) | MSG_NOSIGNAL);
+    return this.#sent(r, r, msgs.length);
+  }
+
+  override recvmmsg(msgs: RecvMessage[], flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.recvmmsg(this.#kfd, this.domain, msgs, cint(flags));
+    if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    return this.#received(r, r, msgs.length);
   }
 
   /**
@@ -279,7 +382,7 @@ export class NativeSocket extends SocketDescription {
 
   override accept(_flags: number): number {
     // Reserve the fd first: with no fd free the connection stays queued.
-    const sock = new NativeSocket(this.#libc, this.#driver, this.domain);
+    const sock = new NativeSocket(this.#libc, this.#driver, this.domain, SOCK_STREAM);
     const fd = installDescription(sock);
     if (fd < 0) return fd;
     const kfd = this.#libc.accept4(this.#kfd, KERNEL_FLAGS);
@@ -296,8 +399,9 @@ export class NativeSocket extends SocketDescription {
     return fd;
   }
 
-  override connect(addr: SockAddr): number {
-    const bad = validateAddr(this.domain, addr);
+  override connect(addr: SockAddr | UnspecSockAddr): number {
+    // AF_UNSPEC dissolves a datagram socket's peer (and disconnects TCP): the kernel's call.
+    const bad = addr.family === AF_UNSPEC ? 0 : validateAddr(this.domain, addr);
     if (bad) return bad;
     const r = this.#libc.connect(this.#kfd, addr);
     this.#refresh();
