@@ -281,3 +281,17 @@ export class UdpClient implements AsyncDisposable {
     await this.#pending;
   }
 }
+
+/**
+ * Whether `program` runs here (it answered `probe` at all); when not, prints
+ * that the calling test is skipped, so a missing tool is seen, not hidden.
+ */
+export async function hasTool(program: string, probe = "--version"): Promise<boolean> {
+  try {
+    await new Deno.Command(program, { args: [probe], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    console.log(`  (${program} is not installed: skipped)`);
+    return false;
+  }
+}

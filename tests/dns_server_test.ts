@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runExample, RunningExample, UdpClient } from "./_examples.ts";
+import { hasTool, runExample, RunningExample, UdpClient } from "./_examples.ts";
 import { pattern } from "./_helpers.ts";
 
 const SCRIPT = "dns_server.ts";
@@ -78,17 +78,6 @@ function query(id: number, name: string, type: number): Uint8Array {
 
 const idOf = (reply: Uint8Array) => (reply[0] << 8) | reply[1];
 const rcodeOf = (reply: Uint8Array) => reply[3] & 0xf;
-
-/** Whether `program` runs here. */
-async function has(program: string, probe = "-v"): Promise<boolean> {
-  try {
-    await new Deno.Command(program, { args: [probe], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    console.log(`  (${program} is not installed: skipped)`);
-    return false;
-  }
-}
 
 async function output(program: string, args: string[], ms = 30_000): Promise<string> {
   const out = await new Deno.Command(program, {
@@ -170,7 +159,7 @@ Deno.test("dns_server keeps answering after 3,000 malformed packets, up to 64 Ki
 });
 
 Deno.test("dig gets every record type right, NXDOMAIN, REFUSED and the TC bit", async () => {
-  if (!(await has("dig"))) return;
+  if (!(await hasTool("dig", "-v"))) return;
   await using server = await start();
   const dig = (...args: string[]) =>
     output("dig", [`@127.0.0.1`, "-p", String(server.port), "+time=2", "+tries=3", ...args]);
@@ -207,7 +196,7 @@ Deno.test("dig gets every record type right, NXDOMAIN, REFUSED and the TC bit", 
 });
 
 Deno.test("dnsperf gets every query answered", async () => {
-  if (!(await has("dnsperf", "-h"))) return;
+  if (!(await hasTool("dnsperf", "-h"))) return;
   await using server = await start();
   const queries = await Deno.makeTempFile();
   try {

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { allSettled, runExample, RunningExample, UdpClient } from "./_examples.ts";
+import { allSettled, hasTool, runExample, RunningExample, UdpClient } from "./_examples.ts";
 import { pattern } from "./_helpers.ts";
 
 const SCRIPT = "udp_echo_server.ts";
@@ -17,17 +17,6 @@ const PERMISSIONS = ["--allow-net", "--allow-ffi", "--allow-env=DENO_EPOLL_BACKE
 
 function start(args: string[] = []): Promise<RunningExample> {
   return RunningExample.start(SCRIPT, ["--port", "0", ...args], PERMISSIONS);
-}
-
-/** Whether `program` runs here (`--version` or `-h` answered at all). */
-async function has(program: string, probe = "--version"): Promise<boolean> {
-  try {
-    await new Deno.Command(program, { args: [probe], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    console.log(`  (${program} is not installed: skipped)`);
-    return false;
-  }
 }
 
 /** Runs `program args` with `input` on stdin, killed after `ms`; its stdout as text. */
@@ -77,21 +66,21 @@ Deno.test("udp_echo_server keeps answering a client while another floods it with
 });
 
 Deno.test("nc -u gets its line back", async () => {
-  if (!(await has("nc", "-h"))) return;
+  if (!(await hasTool("nc", "-h"))) return;
   await using server = await start();
   const out = await run("nc", ["-u", "-w1", "127.0.0.1", String(server.port)], "hello over nc\n");
   assert.equal(out, "hello over nc\n");
 });
 
 Deno.test("socat gets its datagram back", async () => {
-  if (!(await has("socat", "-V"))) return;
+  if (!(await hasTool("socat", "-V"))) return;
   await using server = await start();
   const out = await run("socat", ["-t1", "-", `UDP:127.0.0.1:${server.port}`], "socat datagram");
   assert.equal(out, "socat datagram");
 });
 
 Deno.test("sockperf ping-pong measures round trips against --sockperf", async () => {
-  if (!(await has("sockperf", "--version"))) return;
+  if (!(await hasTool("sockperf", "--version"))) return;
   await using server = await start(["--sockperf"]);
   const args = ["ping-pong", "-i", "127.0.0.1", "-p", String(server.port), "-t", "1"];
   const out = await run("sockperf", [...args, "--msg-size", "64"], "", 30_000);
