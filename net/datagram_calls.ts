@@ -14,7 +14,7 @@
 import { ENOTSOCK } from "../runtime/core/errno.ts";
 import { checkBuffer, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
 import type { SockAddr } from "./sockaddr.ts";
-import { type RecvMessage, type SendMessage, SocketDescription } from "./socket_state.ts";
+import { type RecvMessage, type SendMessage, SocketDescription } from "./socket_description.ts";
 
 function sock(fd: number): SocketDescription | number {
   return lookupAs(fd, SocketDescription, ENOTSOCK);

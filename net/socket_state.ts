@@ -1,15 +1,16 @@
 /**
- * What every stream socket shares, in memory (`socketpair`) or over Deno
- * (TCP and Unix): addresses, shutdown state, the pending error, and the
- * socket options. The socket calls (`bind`, `shutdown`, `getsockopt`, …)
- * dispatch to these methods; a kind of socket overrides what it supports.
+ * The state the emulated stream sockets share, in memory (`socketpair`) or
+ * over Deno (TCP and Unix): the pending error (`SO_ERROR`) and the socket
+ * options, answered and validated as Linux does (buffer sizes doubled and
+ * clamped, booleans kept as given, `SO_TYPE`, `SO_ACCEPTCONN`). Addresses,
+ * connection and shutdown state belong to each kind. The kernel's sockets
+ * (`native/`) hold none of this: the kernel keeps it.
  *
  * @module
  */
 
-import { Description } from "../runtime/core/description.ts";
-import type { SockAddr, UnspecSockAddr } from "./sockaddr.ts";
-import { EINVAL, EISCONN, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../runtime/core/errno.ts";
+import { SocketDescription } from "./socket_description.ts";
+import { EINVAL, ENOPROTOOPT, EOPNOTSUPP } from "../runtime/core/errno.ts";
 import {
   AF_INET6,
   AF_UNIX,
@@ -23,34 +24,9 @@ import {
   SO_REUSEPORT,
   SO_SNDBUF,
   SO_TYPE,
-  SOCK_STREAM,
   SOL_SOCKET,
   TCP_NODELAY,
 } from "../runtime/core/constants.ts";
-import { MSG_DONTWAIT, MSG_NOSIGNAL } from "../runtime/core/constants.ts";
-
-/** One datagram for `sendmmsg`: the bytes and, on an unconnected socket, where to. */
-export interface SendMessage {
-  /** The datagram. */
-  buf: Uint8Array;
-  /** The destination; omitted or `null` sends to the connected peer. */
-  addr?: SockAddr | null;
-}
-
-/**
- * One slot for `recvmmsg` (and `recvfrom`): the buffer to fill, and what the
- * call reports about the datagram it stored there.
- */
-export interface RecvMessage {
-  /** Where the datagram goes; the rest of a longer one is discarded. */
-  buf: Uint8Array;
-  /** Set by the call: bytes stored (the real length with `MSG_TRUNC` in the flags). */
-  length?: number;
-  /** Set by the call (filled in place when it is an object): the sender. */
-  addr?: SockAddr;
-  /** Set by the call: `MSG_TRUNC` when the datagram was longer than `buf`, else 0. */
-  flags?: number;
-}
 
 /** Linux's `sysctl_wmem_max` and `sysctl_rmem_max` defaults. */
 const BUF_MAX = 212992;
@@ -59,12 +35,11 @@ const MIN_SNDBUF = 4608;
 const MIN_RCVBUF = 2304;
 
 /**
- * The base of every stream socket description. Defaults answer as an
- * unconnected socket that supports none of the operation would.
+ * An emulated stream socket: a {@linkcode SocketDescription} that keeps its
+ * own pending error and socket options. A kind applies an option that
+ * matters to it in {@linkcode EmulatedSocket.optionChanged}.
  */
-export abstract class SocketDescription extends Description {
-  /** The address family: AF_UNIX, AF_INET or AF_INET6. */
-  abstract readonly domain: number;
+export abstract class EmulatedSocket extends SocketDescription {
   /** The pending error (`SO_ERROR`), 0 when none. */
   soError = 0;
   /** Send buffer size, as `getsockopt(SO_SNDBUF)` reports it. */
@@ -85,92 +60,6 @@ export abstract class SocketDescription extends Description {
     this.rcvbuf = rcvbuf;
   }
 
-  /** `SOCK_STREAM` or `SOCK_DGRAM` (what `SO_TYPE` reports). */
-  get sockType(): number {
-    return SOCK_STREAM;
-  }
-
-  /** Whether the socket is listening (`SO_ACCEPTCONN`). */
-  get listening(): boolean {
-    return false;
-  }
-
-  bind(_addr: SockAddr): number {
-    return -EINVAL;
-  }
-  listen(_backlog: number): number {
-    return -EOPNOTSUPP;
-  }
-  accept(_flags: number): number {
-    return -EINVAL;
-  }
-  connect(_addr: SockAddr | UnspecSockAddr): number {
-    return -EISCONN;
-  }
-
-  /**
-   * Sends one message (`sendto(2)`). A stream socket takes no address here
-   * and no flags beyond `MSG_DONTWAIT`/`MSG_NOSIGNAL`: it writes.
-   */
-  sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
-    if ((flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)) !== 0) return -EOPNOTSUPP;
-    return addr === null ? this.write(buf) : -EISCONN;
-  }
-
-  /**
-   * Receives one message into `msg.buf` (`recvfrom(2)`/`recvmsg(2)`) and
-   * sets `msg.length`, `msg.flags` and (in place, when it is an object)
-   * `msg.addr`. A stream socket takes no flags beyond `MSG_DONTWAIT`: it
-   * reads, and leaves `msg.addr` alone (as Linux leaves a TCP sender's
-   * address unset).
-   */
-  recvmsg(msg: RecvMessage, flags: number): number {
-    if ((flags & ~MSG_DONTWAIT) !== 0) return -EOPNOTSUPP;
-    const n = this.read(msg.buf);
-    if (n >= 0) {
-      msg.length = n;
-      msg.flags = 0;
-    }
-    return n;
-  }
-
-  /**
-   * Sends messages in order until one would block or fails (`sendmmsg(2)`):
-   * how many were sent, or the first one's `-errno` when none was.
-   */
-  sendmmsg(msgs: readonly SendMessage[], flags: number): number {
-    let i = 0;
-    for (; i < msgs.length; i++) {
-      const m = msgs[i];
-      const r = this.sendto(m.buf, flags, m.addr ?? null);
-      if (r < 0) return i > 0 ? i : r;
-    }
-    return i;
-  }
-
-  /**
-   * Receives into the slots in order until none is queued or a receive fails
-   * (`recvmmsg(2)`): how many were filled, or the first one's `-errno` when
-   * none was.
-   */
-  recvmmsg(msgs: RecvMessage[], flags: number): number {
-    let i = 0;
-    for (; i < msgs.length; i++) {
-      const r = this.recvmsg(msgs[i], flags);
-      if (r < 0) return i > 0 ? i : r;
-    }
-    return i;
-  }
-  shutdown(_how: number): number {
-    return -ENOTCONN;
-  }
-  getsockname(_out: SockAddr): number {
-    return -ENOTCONN;
-  }
-  getpeername(_out: SockAddr): number {
-    return -ENOTCONN;
-  }
-
   /** Returns and clears the pending error (reading `SO_ERROR` clears it). */
   takeError(): number {
     const e = this.soError;
@@ -178,6 +67,7 @@ export abstract class SocketDescription extends Description {
     return e;
   }
 
+  /** Linux's answers for the options kept here. */
   getsockopt(level: number, name: number): number {
     if (level === SOL_SOCKET) {
       switch (name) {
@@ -210,6 +100,7 @@ export abstract class SocketDescription extends Description {
     return this.domain === AF_INET6 ? -ENOPROTOOPT : -EOPNOTSUPP;
   }
 
+  /** Linux's validation for the options kept here; {@linkcode optionChanged} applies them. */
   setsockopt(level: number, name: number, value: number): number {
     if (!Number.isFinite(value)) return -EINVAL;
     const on = value !== 0;

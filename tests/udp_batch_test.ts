@@ -16,8 +16,7 @@ import {
   sendmmsg,
   type SockAddr,
 } from "../mod.ts";
-import { recvWithin, udpBound, waitFor } from "./_helpers.ts";
-import { DATAGRAMS } from "./_helpers.ts";
+import { DATAGRAMS, NATIVE, recvWithin, udpBound, waitFor } from "./_helpers.ts";
 import { EPOLLIN } from "../mod.ts";
 
 /** recvmmsg until `want` datagrams were taken (a Deno-backend arrival lags a loop turn). */
@@ -143,4 +142,63 @@ Deno.test({
     close(a.fd);
     close(b.fd);
   }
+});
+
+/** Whether `strace` runs here (it is not required: the test below skips without it). */
+function haveStrace(): boolean {
+  try {
+    return new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "native: a sendmmsg and a recvmmsg of 16 datagrams are one system call each (strace)",
+  ignore: !NATIVE || !haveStrace(),
+  async fn() {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    const code = `import * as m from "${mod}";
+      m.setSocketBackend("native");
+      const mk = () => {
+        const fd = m.socket(m.AF_INET, m.SOCK_DGRAM, 0);
+        m.bind(fd, { family: m.AF_INET, address: "127.0.0.1", port: 0 });
+        const a = {}; m.getsockname(fd, a); return { fd, a };
+      };
+      const a = mk(), b = mk();
+      const out = Array.from({ length: 16 }, () => ({ buf: new Uint8Array(64), addr: b.a }));
+      const slots = Array.from({ length: 16 }, () => ({ buf: new Uint8Array(2048) }));
+      console.log(m.sendmmsg(a.fd, out, 0), m.recvmmsg(b.fd, slots, 0));`;
+    const trace = await Deno.makeTempFile();
+    try {
+      const r = await new Deno.Command("strace", {
+        args: [
+          "-f",
+          "-qq",
+          "-e",
+          "trace=sendmmsg,recvmmsg,sendto,recvfrom,sendmsg,recvmsg",
+          "-o",
+          trace,
+          Deno.execPath(),
+          "eval",
+          code,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+      assert.equal(new TextDecoder().decode(r.stdout).trim(), "16 16");
+      const calls = (await Deno.readTextFile(trace)).split("\n").map((l) =>
+        /^\d+\s+(\w+)\(/.exec(l)?.[1]
+      )
+        .filter((c) => c !== undefined);
+      assert.deepEqual(calls, [
+        "sendmmsg",
+        "recvmmsg",
+      ]);
+    } finally {
+      await Deno.remove(trace);
+    }
+  },
 });

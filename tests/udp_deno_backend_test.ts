@@ -125,6 +125,7 @@ Deno.test("Deno backend: without Deno.listenDatagram, SOCK_DGRAM is EPROTONOSUPP
     console.log(JSON.stringify({ fd, stream: s >= 0, why: datagramBackendError() }));`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-config", code],
+    env: { DENO_EPOLL_BACKEND: "deno" },
     stdout: "piped",
     stderr: "piped",
   }).output();

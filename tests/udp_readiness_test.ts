@@ -25,7 +25,10 @@ import {
   epollWait,
   EPOLLWRBAND,
   EPOLLWRNORM,
+  EV_ADD,
+  EVFILT_READ,
   getsockopt,
+  kqueue,
   recv,
   send,
   sendto,
@@ -36,6 +39,7 @@ import {
   SOL_SOCKET,
 } from "../mod.ts";
 import { openLibc } from "../net/native/libc.ts";
+import { change, kev, next, poll } from "./_helpers.ts";
 import { ALL_EVENTS, NATIVE, readiness, recvWithin, udpBound, waitFor } from "./_helpers.ts";
 import { DATAGRAMS } from "./_helpers.ts";
 
@@ -134,6 +138,33 @@ Deno.test({
       assert.equal(recv(s, new Uint8Array(4), 0), -EAGAIN);
     } finally {
       close(s);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "kqueue: EVFILT_READ on a UDP socket fires for an empty datagram and its data is the next datagram's size",
+  ignore: !DATAGRAMS,
+  async fn() {
+    const a = udpBound(), b = udpBound();
+    const kq = kqueue();
+    try {
+      await change(kq, kev(b.fd, EVFILT_READ, EV_ADD));
+      sendto(a.fd, new Uint8Array(0), 0, b.addr);
+      sendto(a.fd, new Uint8Array(300), 0, b.addr);
+      sendto(a.fd, new Uint8Array(20), 0, b.addr);
+      let evs = await next(kq);
+      assert.equal(evs[0].data, 0, "the empty datagram is next");
+      assert.equal(recv(b.fd, new Uint8Array(1), 0), 0);
+      await waitFor(b.fd, EPOLLIN);
+      evs = await poll(kq);
+      assert.equal(evs[0].data, 300, "the next datagram, not the bytes queued");
+      assert.equal(recv(b.fd, new Uint8Array(1), 0), 1);
+      await waitFor(b.fd, EPOLLIN);
+      assert.equal((await poll(kq))[0].data, 20);
+    } finally {
+      [a.fd, b.fd, kq].forEach(close);
     }
   },
 });

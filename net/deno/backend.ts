@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SocketBackend } from "../socket_backend.ts";
+import type { SocketBackend } from "../socket_description.ts";
 import { DenoSocket } from "./socket.ts";
 import { datagramBackendError, DenoDatagram } from "./datagram.ts";
 import { EPROTONOSUPPORT } from "../../runtime/core/errno.ts";

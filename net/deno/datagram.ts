@@ -44,8 +44,8 @@
  * @module
  */
 
-import { SocketDescription } from "../socket_state.ts";
-import type { RecvMessage } from "../socket_state.ts";
+import { EmulatedSocket } from "../socket_state.ts";
+import type { RecvMessage } from "../socket_description.ts";
 import {
   anyAddr,
   copyAddr,
@@ -144,7 +144,7 @@ interface Outgoing {
 }
 
 /** A datagram socket over `Deno.listenDatagram` (see the module doc). */
-export class DenoDatagram extends SocketDescription {
+export class DenoDatagram extends EmulatedSocket {
   readonly kind: string;
   readonly domain: number;
   #conn: Deno.DatagramConn | null = null;
@@ -342,7 +342,8 @@ export class DenoDatagram extends SocketDescription {
   }
 
   override read(buf: Uint8Array): number {
-    return this.recvmsg({ buf }, 0);
+    // sock_read_iter: a read of nothing is 0 and takes no datagram (recv would take one).
+    return buf.length === 0 ? 0 : this.recvmsg({ buf }, 0);
   }
 
   override write(buf: Uint8Array): number {

@@ -29,7 +29,7 @@
 import type { Libc } from "./libc.ts";
 import { decodeSockaddr, encodeSockaddr } from "./sockaddr_codec.ts";
 import { copyAddr, type SockAddr } from "../sockaddr.ts";
-import type { RecvMessage, SendMessage } from "../socket_state.ts";
+import type { RecvMessage, SendMessage } from "../socket_description.ts";
 import { AF_UNIX, MSG_TRUNC } from "../../runtime/core/constants.ts";
 
 const MMSG = 64;

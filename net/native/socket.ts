@@ -41,12 +41,12 @@
 import { reserveFdTable } from "./_fd_table.ts";
 import type { Libc } from "./libc.ts";
 import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { SocketDescription } from "../socket_description.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { close as closeFd } from "../../runtime/core/fd_table.ts";
 import { type SockAddr, type UnspecSockAddr, validateAddr } from "../sockaddr.ts";
-import type { RecvMessage, SendMessage } from "../socket_state.ts";
+import type { RecvMessage, SendMessage } from "../socket_description.ts";
 import { DatagramIo } from "./_datagram_io.ts";
 import { EAGAIN, EINVAL } from "../../runtime/core/errno.ts";
 import {
@@ -122,7 +122,7 @@ export class NativeSocket extends SocketDescription {
   readonly #driver: Driver;
 
   private constructor(libc: Libc, driver: Driver, domain: number, type: number) {
-    super(0, 0);
+    super();
     this.#libc = libc;
     this.#driver = driver;
     this.domain = domain;
@@ -353,8 +353,10 @@ export class NativeSocket extends SocketDescription {
       out.writeReady = false;
       return;
     }
+    // FIONREAD: bytes queued on a stream, the next datagram's size on a datagram socket.
     const rx = libc.ioctlInt(this.#kfd, FIONREAD);
     out.readable = rx > 0 ? rx : 0;
+    if (this.#type === SOCK_DGRAM) out.readReady = (mask & EPOLLIN) !== 0; // an empty datagram too
     if (out.writeReady) {
       const q = libc.ioctlInt(this.#kfd, TIOCOUTQ);
       const sndbuf = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_SNDBUF);

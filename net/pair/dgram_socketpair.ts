@@ -75,7 +75,8 @@ import {
   SOCK_DGRAM,
 } from "../../runtime/core/constants.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
-import { type RecvMessage, SocketDescription } from "../socket_state.ts";
+import type { RecvMessage } from "../socket_description.ts";
+import { EmulatedSocket } from "../socket_state.ts";
 import { copyAddr, type SockAddr, type UnspecSockAddr } from "../sockaddr.ts";
 
 /** Linux's default `SO_SNDBUF` for Unix sockets (`wmem_default`). */
@@ -118,7 +119,7 @@ interface Datagram {
 }
 
 /** One end of a datagram socketpair. */
-export class DgramPairEnd extends SocketDescription {
+export class DgramPairEnd extends EmulatedSocket {
   readonly kind = "socketpair-dgram";
   readonly domain = AF_UNIX;
   /** The connected peer (`unix_peer`); `null` once forgotten. */
@@ -167,7 +168,8 @@ export class DgramPairEnd extends SocketDescription {
   }
 
   override read(buf: Uint8Array): number {
-    return this.#receive(buf, 0, null);
+    // sock_read_iter: a read of nothing is 0, before any state is looked at.
+    return buf.length === 0 ? 0 : this.#receive(buf, 0, null);
   }
 
   override write(buf: Uint8Array): number {
@@ -177,14 +179,15 @@ export class DgramPairEnd extends SocketDescription {
   override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
     if (flags & MSG_OOB) return -EOPNOTSUPP;
     if (addr !== null) return nobody(addr);
-    const other = this.peer;
-    if (other === null) return -ENOTCONN;
     if (buf.length > this.sndbuf - 32) return -EMSGSIZE;
     // sock_alloc_send_pskb: a pending error, then SEND_SHUTDOWN, then room.
     if (this.soError) return -this.takeError();
     if (this.wrShut) return -EPIPE;
     if (this.wmem >= this.sndbuf) return -EAGAIN;
     const charge = truesize(buf.length);
+    // Linux 6.18 looks the peer up after allocating the datagram.
+    const other = this.peer;
+    if (other === null) return this.#charged(charge, -ENOTCONN);
     if (!other.open) {
       // The peer died: forget it, drop our queue, and free the datagram.
       this.peer = null;
