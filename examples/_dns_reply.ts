@@ -100,7 +100,7 @@ class Writer {
   }
 }
 
-/** The key of `name` without its first `skip` labels (cached on the name). */
+/** The key of `name` without its first `skip` labels (a key's dots are always label boundaries). */
 function suffixKey(name: Name, skip: number): string {
   if (skip === 0) return name.key;
   let at = 0;

@@ -120,17 +120,18 @@ export interface WireName {
   end: number;
 }
 
-const HEX_ESCAPE: string[] = [];
+/** Each byte as it appears in a key: itself (letters lowercased) or `\DDD`. */
+const KEY_CHARS: string[] = [];
 for (let b = 0; b < 256; b++) {
   const lower = b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
   const plain = lower > 0x20 && lower < 0x7f && lower !== 0x2e && lower !== 0x5c;
-  HEX_ESCAPE.push(plain ? String.fromCharCode(lower) : `\\${String(b).padStart(3, "0")}`);
+  KEY_CHARS.push(plain ? String.fromCharCode(lower) : `\\${String(b).padStart(3, "0")}`);
 }
 
 /** The key of one label's bytes `msg[from..to)`. */
 function labelKey(msg: Uint8Array, from: number, to: number): string {
   let s = "";
-  for (let i = from; i < to; i++) s += HEX_ESCAPE[msg[i]];
+  for (let i = from; i < to; i++) s += KEY_CHARS[msg[i]];
   return s;
 }
 
