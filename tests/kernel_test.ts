@@ -471,6 +471,13 @@ Deno.test("the object layer acts on the kernel it was made in, whoever calls it"
     assert.ok(accepted !== null);
     assert.equal(k.run(() => mod.getsockname(accepted.fd, {} as InetSockAddr)), 0);
     assert.equal(accepted.write(new Uint8Array([7])), 1);
+    // Datagram sockets too: a pair made in k, used from here.
+    const [x, y] = os.DatagramSocket.pair();
+    using _x = x;
+    using _y = y;
+    assert.equal(k.run(() => mod.getsockopt(x.fd, mod.SOL_SOCKET, mod.SO_TYPE)), mod.SOCK_DGRAM);
+    assert.equal(x.sendTo(new Uint8Array([1, 2, 3])), 3);
+    assert.equal(y.receiveFrom(new Uint8Array(8))?.length, 3);
     close(client);
     close(mine);
     os.close(efd);
