@@ -59,7 +59,7 @@ function sock(fd: number): SocketDescription | number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, socket, SOCK_NONBLOCK, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, socket, SOCK_NONBLOCK, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -106,7 +106,7 @@ export function socket(domain: number, type: number, protocol: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, bind, close, socket, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, bind, close, socket, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -142,7 +142,7 @@ export function bind(fd: number, addr: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_INET, bind, close, getsockname, listen, socket, SOCK_STREAM, type SockAddr } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, bind, close, getsockname, listen, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -172,7 +172,7 @@ export function listen(fd: number, backlog: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, accept4, close, socket, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, accept4, close, socket, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -196,7 +196,7 @@ export function accept4(fd: number, flags: number): number {
  *
  * @example
  * ```ts
- * import { accept, AF_INET, bind, close, EAGAIN, listen, socket, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { accept, AF_INET, bind, close, EAGAIN, listen, socket, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -235,7 +235,7 @@ export function accept(fd: number): number {
  *   AF_INET, bind, close, connect, EINPROGRESS, EPOLL_CTL_ADD, epollCreate1, epollCtl,
  *   EPOLLOUT, epollWait, getsockname, getsockopt, listen, SO_ERROR, socket, SOCK_STREAM,
  *   SOL_SOCKET, type EpollEvent, type SockAddr,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const server = socket(AF_INET, SOCK_STREAM, 0);
@@ -273,7 +273,7 @@ export function connect(fd: number, addr: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, read, SHUT_WR, shutdown, SOCK_STREAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, read, SHUT_WR, shutdown, SOCK_STREAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -301,7 +301,7 @@ export function shutdown(fd: number, how: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, getsockname, socket, SOCK_STREAM, type SockAddr } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, getsockname, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -327,7 +327,7 @@ export function getsockname(fd: number, out: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, ENOTCONN, getpeername, socket, SOCK_STREAM, type SockAddr } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, ENOTCONN, getpeername, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -357,7 +357,7 @@ export function getpeername(fd: number, out: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, getsockopt, SO_TYPE, socket, SOCK_STREAM, SOL_SOCKET } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, getsockopt, SO_TYPE, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -390,7 +390,7 @@ export function getsockopt(fd: number, level: number, name: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, getsockopt, setsockopt, SO_RCVBUF, socket, SOCK_STREAM, SOL_SOCKET } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, getsockopt, setsockopt, SO_RCVBUF, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -56,7 +56,7 @@ function create(): number {
  *
  * @example
  * ```ts
- * import { close, epollCreate } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, epollCreate } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate(1);
@@ -78,7 +78,7 @@ export function epollCreate(size: number): number {
  *
  * @example
  * ```ts
- * import { close, EPOLL_CLOEXEC, epollCreate1 } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EPOLL_CLOEXEC, epollCreate1 } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(EPOLL_CLOEXEC);
@@ -116,7 +116,7 @@ export function epollCreate1(flags: number): number {
  *
  * @example Watching a pipe for input
  * ```ts
- * import { close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, pipe } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, pipe } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);
@@ -216,7 +216,7 @@ function startWait(
  * import {
  *   close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, eventfd,
  *   type EpollEvent,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);
@@ -258,7 +258,7 @@ export function epollWait(
  *
  * @example Interrupting a wait
  * ```ts
- * import { close, EINTR, epollCreate1, epollPwait2, type EpollEvent } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EINTR, epollCreate1, epollPwait2, type EpollEvent } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);
