@@ -246,6 +246,21 @@ export async function acceptedPair(): Promise<AcceptedPair> {
   }
 }
 
+/**
+ * mulberry32: a small, fast, seedable PRNG, so a randomized test
+ * reproduces from its seed. Returns numbers in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Closes a Deno resource that the test may already have closed. */
 export function closeQuietly(r: { close(): void }): void {
   try {
