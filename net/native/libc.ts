@@ -76,8 +76,6 @@ export interface Libc {
   write(fd: number, buf: Uint8Array): number;
   /** `send(2)` (e.g. with `MSG_NOSIGNAL`, so a reset peer gives -EPIPE and no SIGPIPE). */
   send(fd: number, buf: Uint8Array, flags: number): number;
-  /** `recv(2)`. */
-  recv(fd: number, buf: Uint8Array, flags: number): number;
   /** `poll(2)` of one fd: its `revents` (same bits as `EPOLL*`), 0 on timeout, or `-errno`. */
   poll1(fd: number, events: number, timeoutMs: number): number;
   /** `close(2)`. */
@@ -133,7 +131,6 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
-  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
@@ -332,7 +329,6 @@ function bind(s: Symbols, arch: string): Libc {
     read: (fd, buf) => ret(s.read(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
     write: (fd, buf) => ret(s.write(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
     send: (fd, buf, flags) => ret(s.send(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags)),
-    recv: (fd, buf, flags) => ret(s.recv(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags)),
     poll1(fd, events, timeoutMs) {
       pollFd[0] = fd;
       pollView.setUint16(4, events & 0xffff, true);

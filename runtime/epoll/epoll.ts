@@ -1,7 +1,7 @@
 /**
  * The epoll calls: `epollCreate`, `epollCreate1`, `epollCtl`, `epollWait`
  * and `epollPwait2`, with Linux's argument checks and error order. They
- * drive the instances of `runtime/epoll_instance.ts`, whose header describes
+ * drive the instances of `runtime/epoll/_instance.ts`, whose header describes
  * the model. A wait holds a reference on the epoll, so closing its fd
  * meanwhile does not end the wait (as on Linux, where the waiter holds the
  * file).
