@@ -247,6 +247,16 @@ export async function acceptedPair(): Promise<AcceptedPair> {
 }
 
 /**
+ * Reads an eventfd or timerfd counter: the 8-byte value, or what `read`
+ * returned instead (`-errno`, or a short count).
+ */
+export function readU64(fd: number): bigint | number {
+  const buf = new Uint8Array(8);
+  const n = read(fd, buf);
+  return n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : n;
+}
+
+/**
  * mulberry32: a small, fast, seedable PRNG, so a randomized test
  * reproduces from its seed. Returns numbers in [0, 1).
  */
