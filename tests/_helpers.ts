@@ -247,6 +247,19 @@ export async function acceptedPair(): Promise<AcceptedPair> {
 }
 
 /**
+ * Whether this machine has an IPv6 loopback (`::1`), found with Deno's own
+ * listener, independently of the library under test.
+ */
+export const IPV6_LOOPBACK: boolean = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
  * Reads an eventfd or timerfd counter: the 8-byte value, or what `read`
  * returned instead (`-errno`, or a short count).
  */
