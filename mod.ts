@@ -5,8 +5,8 @@
  * you reach for first:
  *
  * - **Objects** that throw {@linkcode ErrnoError}: {@linkcode Epoll},
- *   {@linkcode KQueue}, {@linkcode Listener} and {@linkcode Socket}
- *   (`using` closes them).
+ *   {@linkcode KQueue}, {@linkcode Listener}, {@linkcode Socket} and
+ *   {@linkcode DatagramSocket} (`using` closes them).
  * - **epoll** with Linux's semantics: {@linkcode epollCreate1},
  *   {@linkcode epollCtl}, {@linkcode epollWait}, {@linkcode epollPwait2}
  *   (level- and edge-triggered, `EPOLLONESHOT`, `EPOLLEXCLUSIVE`,
@@ -14,9 +14,11 @@
  * - **kqueue** the BSD way on the same descriptors: {@linkcode kqueue},
  *   {@linkcode kevent} (`EVFILT_READ`, `EVFILT_WRITE`, `EVFILT_TIMER`,
  *   `EVFILT_USER`); kqueues and epolls watch each other.
- * - **Sockets** (TCP and Unix): {@linkcode socket}, {@linkcode bind},
+ * - **Sockets** (TCP, UDP and Unix): {@linkcode socket}, {@linkcode bind},
  *   {@linkcode listen}, {@linkcode accept4}, {@linkcode connect},
- *   {@linkcode read}, {@linkcode write}, {@linkcode shutdown}, options. Two
+ *   {@linkcode read}, {@linkcode write}, {@linkcode shutdown}, options; for
+ *   datagrams {@linkcode sendto}, {@linkcode recvfrom} and the batched
+ *   {@linkcode sendmmsg} / {@linkcode recvmmsg}. Two
  *   backends: `deno` (the default; `Deno.listen`/`Deno.connect`, only
  *   `--allow-net`) and `native` (the kernel's own sockets through FFI,
  *   `--allow-ffi`), chosen with {@linkcode setSocketBackend} or
@@ -102,6 +104,7 @@ export { Epoll } from "./runtime/objects/epoll.ts";
 export { KQueue } from "./runtime/objects/kqueue.ts";
 export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
 export { Socket } from "./net/objects/socket.ts";
+export { type Datagram, DatagramSocket } from "./net/objects/datagram_socket.ts";
 
 // epoll and kqueue.
 export {
@@ -138,16 +141,20 @@ export {
   shutdown,
   socket,
 } from "./net/socket_calls.ts";
-export type { InetSockAddr, SockAddr, UnixSockAddr } from "./net/sockaddr.ts";
+export { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./net/datagram_calls.ts";
+export type { RecvMessage, SendMessage } from "./net/socket_description.ts";
+export type { InetSockAddr, SockAddr, UnixSockAddr, UnspecSockAddr } from "./net/sockaddr.ts";
 export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";
+export { datagramBackendError } from "./net/deno/datagram.ts";
 
-// Timers and in-memory descriptors.
+// Timers, the clock, and in-memory descriptors.
 export {
   type ITimerSpec,
   timerfdCreate,
   timerfdGettime,
   timerfdSettime,
 } from "./runtime/timer/timerfd.ts";
+export { type Clock, type ClockAlarm, realClock } from "./runtime/core/clock.ts";
 export { pipe } from "./runtime/memory/pipe.ts";
 export { socketpair } from "./net/pair/socketpair.ts";
 export { eventfd } from "./runtime/memory/eventfd.ts";
