@@ -1,6 +1,8 @@
 /**
- * Helpers for tests that run the examples as subprocesses: run one to its
- * exit with a deadline, or start a server and read the port it prints.
+ * The one harness for tests that run the examples as subprocesses: run one
+ * to its exit with a deadline (`deno run` or `deno task`), or start a server
+ * and read the address and backend its first line prints, then watch its
+ * output, memory and descriptors, and stop it.
  *
  * @module
  */
@@ -77,6 +79,19 @@ class Collected {
       const decoder = new TextDecoder();
       for await (const chunk of stream) this.text += decoder.decode(chunk, { stream: true });
     })();
+  }
+
+  /** Waits up to `ms` until `re` matches the text; a timeout's error shows the text and `more`. */
+  async waitFor(re: RegExp, ms = 10_000, more = ""): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = this.text.match(re);
+      if (m) return m;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${re} in: ${this.text}${more}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 
@@ -171,16 +186,8 @@ export class RunningExample implements AsyncDisposable {
   }
 
   /** Waits up to `ms` until `re` matches its stdout. */
-  async waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = this.stdout.text.match(re);
-      if (m) return m;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${re} in: ${this.stdout.text}${this.stderr.text}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+    return this.stdout.waitFor(re, ms, this.stderr.text);
   }
 
   /** Resident and peak resident set of the process, in bytes (Linux `/proc`). */
@@ -189,6 +196,13 @@ export class RunningExample implements AsyncDisposable {
     const kb = (field: string) =>
       Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))![1]);
     return { rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+  }
+
+  /** Its open OS descriptors (Linux `/proc`). */
+  fds(): number {
+    let n = 0;
+    for (const _ of Deno.readDirSync(`/proc/${this.child.pid}/fd`)) n++;
+    return n;
   }
 
   /** Kills it (SIGTERM, which the examples turn into exit 0) and waits for its streams. */
@@ -228,6 +242,16 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(promises);
   for (const r of results) if (r.status === "rejected") throw r.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** Polls `check` every 50 ms until it returns true or `ms` pass; returns its last result. */
+export async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**

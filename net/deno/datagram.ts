@@ -120,7 +120,7 @@ function listenDatagram(): Listen | undefined {
  *
  * @example
  * ```ts
- * import { AF_INET, close, datagramBackendError, socket, SOCK_DGRAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, datagramBackendError, socket, SOCK_DGRAM } from "@deno-epoll/epoll";
  *
  * const fd = socket(AF_INET, SOCK_DGRAM, 0);
  * if (fd < 0) console.error(`no UDP: ${datagramBackendError() ?? fd}`);
