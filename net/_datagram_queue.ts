@@ -21,6 +21,11 @@ export class DatagramQueue<T extends { bytes: Uint8Array }> {
     return this.#items.length - this.#head;
   }
 
+  /** Storage slots held, taken ones included (bounded by twice the length, or 1,024). */
+  get slots(): number {
+    return this.#items.length;
+  }
+
   /** The oldest datagram (the next a receive takes), if any. */
   get first(): T | undefined {
     return this.#items[this.#head];
