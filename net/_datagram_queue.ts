@@ -8,8 +8,19 @@
  * @module
  */
 
-import { MSG_TRUNC } from "../runtime/core/constants.ts";
+import {
+  EPOLLIN,
+  EPOLLPRI,
+  EPOLLRDBAND,
+  EPOLLRDNORM,
+  MSG_TRUNC,
+} from "../runtime/core/constants.ts";
 import type { RecvMessage } from "./socket_description.ts";
+
+/** Out-of-band data: no datagram socket has it (`-EOPNOTSUPP`); other unknown flags are ignored. */
+export const MSG_OOB = 1;
+/** The key a datagram's arrival wakes the receiver with (`sock_def_readable`). */
+export const READABLE_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
 
 /** A FIFO of datagrams: O(1) at both ends, its storage compacted as it drains. */
 export class DatagramQueue<T extends { bytes: Uint8Array }> {

@@ -56,7 +56,7 @@ import {
 } from "../sockaddr.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
-import { DatagramQueue, deliver } from "../_datagram_queue.ts";
+import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import {
   EACCES,
@@ -78,8 +78,6 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRBAND,
@@ -99,10 +97,8 @@ const BUFFER = 212992;
 /** The largest UDP payload over IPv4 and over IPv6. */
 const MAX_UDP4 = 65507;
 const MAX_UDP6 = 65527;
-const MSG_OOB = 1;
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
-const READABLE_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
 
 type Listen = (options: { transport: "udp"; hostname: string; port: number }) => Deno.DatagramConn;
 
@@ -159,7 +155,7 @@ export class DenoDatagram extends EmulatedSocket {
   #receiving = false;
   readonly #buf = new Uint8Array(65536);
   // Send side.
-  readonly #tx: Outgoing[] = [];
+  readonly #tx = new DatagramQueue<Outgoing>();
   #txCharge = 0;
   #sending = false;
   // The last destination converted to a Deno address.
@@ -282,8 +278,7 @@ export class DenoDatagram extends EmulatedSocket {
   async #sendPump(): Promise<void> {
     this.#sending = true;
     try {
-      while (this.#tx.length > 0 && this.#conn !== null) {
-        const d = this.#tx[0];
+      for (let d = this.#tx.first; d !== undefined && this.#conn !== null; d = this.#tx.first) {
         let err = 0;
         try {
           await this.#conn.send(d.bytes, d.to);

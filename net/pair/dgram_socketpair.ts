@@ -61,8 +61,6 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRBAND,
@@ -77,16 +75,12 @@ import type { FilterCounts } from "../../runtime/core/description.ts";
 import type { RecvMessage } from "../socket_description.ts";
 import { EmulatedSocket } from "../socket_state.ts";
 import { copyAddr, type SockAddr, type UnspecSockAddr } from "../sockaddr.ts";
-import { DatagramQueue, deliver } from "../_datagram_queue.ts";
+import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
 
 /** Linux's default `SO_SNDBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 const IN = EPOLLIN | EPOLLRDNORM;
-/** Out-of-band data: no datagram socket has it (`-EOPNOTSUPP`); other unknown flags are ignored. */
-const MSG_OOB = 1;
-/** `sock_def_readable`'s wake-up key. */
-const READABLE_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
 /** `SKB_MAX_ALLOC` on x86-64: a larger datagram puts its tail in page fragments. */
 const SKB_MAX_ALLOC = 16384 - 320;
 /** `MAX_SKB_FRAGS * PAGE_SIZE`. */
