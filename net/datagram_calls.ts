@@ -26,6 +26,22 @@ function optionalAddr(addr: unknown, what: string): void {
   }
 }
 
+/** Checks a batch's types: an array of `{ buf: Uint8Array, addr?: object }`. */
+function checkMessages(msgs: readonly (SendMessage | RecvMessage)[], nullAddr: boolean): void {
+  if (!Array.isArray(msgs)) throw new TypeError("msgs must be an array");
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    if (m === null || typeof m !== "object") throw new TypeError(`msgs[${i}] must be an object`);
+    checkBuffer(m.buf, `msgs[${i}].buf`);
+    const a = m.addr;
+    if (a !== undefined && (a === null ? !nullAddr : typeof a !== "object")) {
+      throw new TypeError(
+        `msgs[${i}].addr must be a SockAddr object${nullAddr ? ", null" : ""} or undefined`,
+      );
+    }
+  }
+}
+
 /** One slot reused by `recvfrom` and `recv` (the calls are synchronous). */
 const slot: RecvMessage = { buf: new Uint8Array(0) };
 
@@ -208,14 +224,8 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
  * ```
  */
 export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number): number {
-  if (!Array.isArray(msgs)) throw new TypeError("msgs must be an array");
+  checkMessages(msgs, true);
   requireNumber(flags, "flags");
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i];
-    if (m === null || typeof m !== "object") throw new TypeError(`msgs[${i}] must be an object`);
-    checkBuffer(m.buf, `msgs[${i}].buf`);
-    optionalAddr(m.addr, `msgs[${i}].addr`);
-  }
   const s = sock(fd);
   return typeof s === "number" ? s : s.sendmmsg(msgs, flags);
 }
@@ -247,16 +257,8 @@ export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number
  * ```
  */
 export function recvmmsg(fd: number, msgs: RecvMessage[], flags: number): number {
-  if (!Array.isArray(msgs)) throw new TypeError("msgs must be an array");
+  checkMessages(msgs, false);
   requireNumber(flags, "flags");
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i];
-    if (m === null || typeof m !== "object") throw new TypeError(`msgs[${i}] must be an object`);
-    checkBuffer(m.buf, `msgs[${i}].buf`);
-    if (m.addr !== undefined && (m.addr === null || typeof m.addr !== "object")) {
-      throw new TypeError(`msgs[${i}].addr must be a SockAddr object or undefined`);
-    }
-  }
   const s = sock(fd);
   return typeof s === "number" ? s : s.recvmmsg(msgs, flags);
 }
