@@ -138,8 +138,10 @@ const FIRST_ANSWERED_PORT = 1024;
 /** Whether a reply to `from` could start a loop (see the module doc), and so is withheld. */
 function loopRisk(from: SockAddr, self: SockAddr, allowPorts: readonly number[]): boolean {
   if (from.family !== AF_INET && from.family !== AF_INET6) return false;
-  if (self.family === from.family && from.port === self.port && from.address === self.address) {
-    return true;
+  if (self.family === from.family && from.port === self.port) {
+    // Bound to a wildcard address, every local address is the socket's own.
+    const wildcard = self.address === "0.0.0.0" || self.address === "::";
+    if (wildcard || from.address === self.address) return true;
   }
   return from.port < FIRST_ANSWERED_PORT && !allowPorts.includes(from.port);
 }
