@@ -19,18 +19,24 @@
  * - a read or write that would block (or comes back short) clears the
  *   cached `IN` or `OUT` bit, since the kernel signals the next arrival with
  *   a new edge;
+ * - a call whose result leaves the level unknown (an `accept` that may have
+ *   taken the last connection, a read that filled its buffer and may have
+ *   emptied the queue, a write taken whole that may have crossed the
+ *   kernel's writability threshold) marks that bit *uncertain*. The cached
+ *   bit stays (right for edge-triggered use: the program keeps calling
+ *   until `EAGAIN`, which settles it for free), and a `poll` whose interest
+ *   includes an uncertain bit (a level-triggered re-check at harvest, an
+ *   `EPOLL_CTL_ADD`/`MOD`, kqueue) first re-reads the mask with one
+ *   `poll(2)`, so a level-triggered interest sees the kernel's level, as
+ *   Linux's `ep_item_poll` calls `tcp_poll` at every harvest;
  * - calls that change the state in other ways (`connect`, `listen`,
  *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
- * - A datagram socket is not a byte stream: a receive that fills less than
+ * - a datagram socket is not a byte stream: a receive that fills less than
  *   its buffer says nothing about the queue (one datagram drained is not
  *   "empty"), and a send that succeeded may have used the last room. So a
- *   successful datagram receive or send marks the cached mask stale, and
- *   the next `poll()` (a level-triggered harvest, an ADD or MOD) re-reads
- *   the kernel's level with one `poll(2)`. An edge-triggered loop that
- *   receives until `-EAGAIN` (which clears `IN`, as for streams) never pays
- *   it: its items are harvested only after the driver's edge, which brings
- *   a fresh mask. A `recvmmsg` that fills fewer slots than it was given
- *   found the queue empty: `IN` is cleared there too.
+ *   successful datagram receive marks `IN` uncertain and a successful send
+ *   `OUT`; a `recvmmsg` that fills fewer slots than it was given found the
+ *   queue empty and clears `IN`, as a would-block does.
  *
  * The kernel fd is closed exactly once, when the description's last fd is
  * closed; every kernel socket is non-blocking and close-on-exec.
@@ -62,6 +68,8 @@ import {
   EPOLLWRBAND,
   EPOLLWRNORM,
   IPPROTO_TCP,
+  MSG_NOSIGNAL,
+  MSG_PEEK,
   SHUT_RD,
   SO_ERROR,
   SO_SNDBUF,
@@ -76,15 +84,22 @@ const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 /** Every bit the kernel may report for a registered socket. */
 const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
-const MSG_NOSIGNAL = 0x4000;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 const INT_MAX = 0x7fffffff;
+/**
+ * A kernel fd this high means a burst of descriptors has begun: reserve the
+ * fd table then ({@linkcode reserveFdTable}). Half the 256 slots a Deno
+ * process starts with, so the reservation comes before the first doubling.
+ */
+const BURST_FD = 128;
 /** `ioctl` requests: bytes in the receive queue, bytes not yet acknowledged. */
 const FIONREAD = 0x541b;
 const TIOCOUTQ = 0x5411;
 /** `getsockopt(IPPROTO_TCP, TCP_INFO)`; `tcpi_unacked` (offset 24) is the accept backlog of a listener. */
 const TCP_INFO = 11;
 const TCPI_UNACKED = 24;
+/** `tcpi_bytes_received` (u64): bytes by which `rcv_nxt` advanced, a FIN counting one. */
+const TCPI_BYTES_RECEIVED = 128;
 
 /**
  * A JS number as a C `int` argument: integers in range pass unchanged;
@@ -101,22 +116,30 @@ export class NativeSocket extends SocketDescription {
   readonly domain: number;
   /** `SOCK_STREAM` or `SOCK_DGRAM`. */
   readonly #type: number;
-  /** Datagram socket: the cached mask may be behind the kernel (see the module doc). */
-  #stale = false;
   /** The kernel fd; -1 once closed. */
   #kfd = -1;
   #token = 0;
   #mask = 0;
+  /** Cached `IN`/`OUT` bits that a call of ours may have made stale (see the module doc). */
+  #uncertain = 0;
   /**
    * A pending error kqueue made us take from the kernel (it reports the error
    * without consuming it, and `SO_ERROR` is the only way to read it): held
    * here and given to the next read, write or `SO_ERROR`, as the kernel would.
    */
   #heldError = 0;
+  /**
+   * The peer's FIN arrived before the error kqueue took (TCP's `SOCK_DONE`):
+   * then a read that finds no bytes returns 0 and the held error waits for a
+   * write or `SO_ERROR` (tcp_recvmsg checks `SOCK_DONE` before `sk_err`).
+   */
+  #finSeen = false;
+  /** Bytes read from the kernel socket so far (for {@linkcode NativeSocket.#finCame}). */
+  #readTotal = 0;
   #listening = false;
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
-  static readonly #tcpInfo = new Uint8Array(32);
+  static readonly #tcpInfo = new Uint8Array(TCPI_BYTES_RECEIVED + 8);
   static #io: DatagramIo | undefined;
   readonly #libc: Libc;
   readonly #driver: Driver;
@@ -153,6 +176,10 @@ export class NativeSocket extends SocketDescription {
    * driver's `EPOLL_CTL_ADD` reports on the next poll).
    */
   #adopt(kfd: number, mask?: number): number {
+    // Many descriptors open already: a burst (sockets made in bulk, a flood
+    // of connects or accepts) is under way. Grow the table once now rather
+    // than doubling through it.
+    if (kfd >= BURST_FD) reserveFdTable(this.#libc, kfd);
     this.#kfd = kfd;
     const token = this.#driver.add(kfd, this);
     if (token < 0) {
@@ -178,10 +205,13 @@ export class NativeSocket extends SocketDescription {
     return this.#type;
   }
 
-  poll(): number {
-    if (this.#stale) {
-      this.#stale = false;
-      this.#mask = this.#pollKernel();
+  poll(interest: number = KERNEL_BITS): number {
+    // Settle a bit the caller asks about that a call of ours may have made
+    // stale (one poll(2)); the edge-triggered path never gets here, since
+    // its EAGAIN or the driver's next event settles the bit first.
+    if ((this.#uncertain & interest) !== 0) {
+      this.#uncertain = 0;
+      if (this.#kfd >= 0) this.#mask = this.#pollKernel();
     }
     return this.#heldError === 0 ? this.#mask : (this.#mask | EPOLLERR) >>> 0;
   }
@@ -191,11 +221,17 @@ export class NativeSocket extends SocketDescription {
     const old = this.#mask;
     const now = (events & KERNEL_BITS) >>> 0;
     this.#mask = now;
-    this.#stale = false;
+    this.#uncertain = 0;
     let raised = now & ~old;
     // No bit rose: a repeated edge. New bytes (the common case) fire IN again.
     if (raised === 0) raised = now & IN ? now & (IN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) : now;
     if (raised !== 0) this.notify(raised >>> 0);
+  }
+
+  /** The kernel said `bits` are down (a would-block or short result): certain now. */
+  #clear(bits: number): void {
+    this.#mask &= ~bits;
+    this.#uncertain &= ~bits;
   }
 
   #pollKernel(): number {
@@ -203,11 +239,29 @@ export class NativeSocket extends SocketDescription {
     return r < 0 ? this.#mask : r >>> 0;
   }
 
+  /**
+   * Whether the peer's FIN has arrived: `tcpi_bytes_received` counts the
+   * FIN's sequence number with the data, so it exceeds the bytes read plus
+   * the bytes queued (`FIONREAD`) exactly when a FIN came.
+   */
+  #finCame(): boolean {
+    const info = NativeSocket.#tcpInfo;
+    if (this.#libc.getsockopt(this.#kfd, IPPROTO_TCP, TCP_INFO, info) < TCPI_BYTES_RECEIVED + 8) {
+      return false;
+    }
+    const v = new DataView(info.buffer);
+    const received = v.getUint32(TCPI_BYTES_RECEIVED, true) +
+      v.getUint32(TCPI_BYTES_RECEIVED + 4, true) * 0x100000000;
+    const queued = this.#libc.ioctlInt(this.#kfd, FIONREAD);
+    return queued >= 0 && received - this.#readTotal > queued;
+  }
+
   /** Re-reads the mask after a state change of ours, and wakes watchers for what rose. */
   #refresh(): void {
     if (this.#kfd < 0) return;
     const old = this.#mask;
     this.#mask = this.#pollKernel();
+    this.#uncertain = 0;
     const raised = this.#mask & ~old;
     if (raised !== 0) this.notify(raised >>> 0);
   }
@@ -219,12 +273,19 @@ export class NativeSocket extends SocketDescription {
       return this.#heldError !== 0 && r < 0 ? -this.#takeHeld() : this.#received(r, 1, 1);
     }
     const n = this.#libc.read(this.#kfd, buf);
-    if (this.#heldError !== 0 && n <= 0 && buf.length > 0) return -this.#takeHeld();
+    if (n > 0) this.#readTotal += n;
+    if (this.#heldError !== 0 && n <= 0 && buf.length > 0 && !(n === 0 && this.#finSeen)) {
+      return -this.#takeHeld();
+    }
     if (n > 0) {
-      // A short read emptied the receive queue; the next arrival is a new edge.
-      if (n < buf.length && (this.#mask & EPOLLRDHUP) === 0) this.#mask &= ~IN;
+      // At end of stream IN stays. Otherwise a short read emptied the receive
+      // queue (the next arrival is a new edge); a full one may have.
+      if ((this.#mask & EPOLLRDHUP) === 0) {
+        if (n < buf.length) this.#clear(IN);
+        else this.#uncertain |= IN;
+      }
     } else if (n === -EAGAIN) {
-      this.#mask &= ~IN;
+      this.#clear(IN);
     } else if (n !== 0 || buf.length !== 0) {
       this.#refresh(); // end of stream or an error: the state moved
     }
@@ -239,9 +300,12 @@ export class NativeSocket extends SocketDescription {
     }
     const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
     if (n >= 0) {
-      if (n < buf.length) this.#mask &= ~OUT;
+      // A short write filled the send buffer. A whole one may still have
+      // crossed tcp_poll's threshold (free space under half of what is queued).
+      if (n < buf.length) this.#clear(OUT);
+      else if (n > 0) this.#uncertain |= OUT;
     } else if (n === -EAGAIN) {
-      this.#mask &= ~OUT;
+      this.#clear(OUT);
     } else {
       this.#refresh();
     }
@@ -258,10 +322,10 @@ export class NativeSocket extends SocketDescription {
    */
   #received(r: number, got: number, want: number): number {
     if (r >= 0) {
-      this.#stale = true;
-      if (got < want) this.#mask &= ~IN; // recvmmsg found the queue empty
+      if (got < want) this.#clear(IN); // recvmmsg found the queue empty
+      else this.#uncertain |= IN;
     } else if (r === -EAGAIN) {
-      this.#mask &= ~IN;
+      this.#clear(IN);
     } else {
       this.#refresh(); // an error (ECONNREFUSED from ICMP): EPOLLERR may fall
     }
@@ -271,10 +335,10 @@ export class NativeSocket extends SocketDescription {
   /** Readiness after a datagram send of `want` datagrams that returned `r`. */
   #sent(r: number, got: number, want: number): number {
     if (r >= 0) {
-      this.#stale = true;
-      if (got < want) this.#mask &= ~OUT;
+      if (got < want) this.#clear(OUT);
+      else this.#uncertain |= OUT;
     } else if (r === -EAGAIN) {
-      this.#mask &= ~OUT;
+      this.#clear(OUT);
     } else {
       this.#refresh();
     }
@@ -293,6 +357,8 @@ export class NativeSocket extends SocketDescription {
     const io = NativeSocket.#datagramIo(this.#libc);
     const r = io.recvmsg(this.#kfd, this.domain, msg, cint(flags));
     if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    // A stream's bytes taken (MSG_TRUNC takes without copying) count toward #finCame.
+    if (r > 0 && this.#type !== SOCK_DGRAM && (flags & MSG_PEEK) === 0) this.#readTotal += r;
     return this.#received(r, 1, 1);
   }
 
@@ -309,6 +375,9 @@ export class NativeSocket extends SocketDescription {
     const io = NativeSocket.#datagramIo(this.#libc);
     const r = io.recvmmsg(this.#kfd, this.domain, msgs, cint(flags));
     if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    if (this.#type !== SOCK_DGRAM && (flags & MSG_PEEK) === 0) {
+      for (let i = 0; i < r; i++) this.#readTotal += msgs[i].length!;
+    }
     return this.#received(r, r, msgs.length);
   }
 
@@ -317,11 +386,14 @@ export class NativeSocket extends SocketDescription {
    * backlog through `TCP_INFO`), bytes to read (`FIONREAD`), send-buffer room
    * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask, and the pending error
    * (taken from the kernel and held until a read, write or `SO_ERROR` takes
-   * it; a read then reports it even after a FIN, where Linux would say 0).
+   * it; a read after the peer's FIN returns 0 and leaves it held, as Linux's
+   * does).
    */
   override counts(out: FilterCounts): void {
     const libc = this.#libc;
     if ((this.#mask & EPOLLERR) !== 0 && this.#heldError === 0 && this.#kfd >= 0) {
+      // Was the FIN first? Then reads keep answering 0 (see #finSeen).
+      if (this.domain !== AF_UNIX && !this.#listening) this.#finSeen = this.#finCame();
       const e = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_ERROR);
       if (e > 0) this.#heldError = e;
       this.#mask = this.#pollKernel();
@@ -390,9 +462,11 @@ export class NativeSocket extends SocketDescription {
     const kfd = this.#libc.accept4(this.#kfd, KERNEL_FLAGS);
     if (kfd < 0) {
       closeFd(fd);
-      if (kfd === -EAGAIN) this.#mask &= ~IN;
+      if (kfd === -EAGAIN) this.#clear(IN);
       return kfd;
     }
+    // It may have been the last pending connection.
+    this.#uncertain |= IN;
     const r = sock.#adopt(kfd, this.domain === AF_UNIX ? OUT : EPOLLOUT | EPOLLWRNORM);
     if (r < 0) {
       closeFd(fd);

@@ -155,8 +155,16 @@ export abstract class Description {
   #shared: Watcher[] = [];
   #exclusive: Watcher[] = [];
 
-  /** The current readiness as an `EPOLL*` mask. Must be cheap and pure. */
-  abstract poll(): number;
+  /**
+   * The current readiness as an `EPOLL*` mask. Must be cheap and pure.
+   *
+   * @param interest The bits the caller asks about (an epoll interest's
+   * events; Linux's `poll_table` key). Omitted: every bit. A description may
+   * use it to skip work for bits nobody asked about (a native socket settles
+   * a possibly stale cached bit with one `poll(2)` only when asked for it);
+   * it still returns its whole mask.
+   */
+  abstract poll(interest?: number): number;
 
   /**
    * Reads into `buf`, returning the byte count, 0 at end of stream, or

@@ -46,6 +46,11 @@ export type Op =
   | { k: "dup"; h: number; out: number }
   | { k: "ctl"; ep: number; op: number; fd: number; events: number; data: number }
   | { k: "wait"; ep: number; max: number }
+  /**
+   * `epoll_wait` on a descriptor that is not open: the fd the last `close`
+   * freed while no call has taken a new fd since, else -1.
+   */
+  | { k: "wait-closed"; max: number }
   | { k: "read"; h: number; len: number }
   /** Writes `len` bytes: the 64-bit `value` first (when given), then a pattern of `tag`. */
   | { k: "write"; h: number; len: number; tag: number; value?: bigint }
@@ -64,6 +69,7 @@ export function uses(op: Op): number[] {
     case "dgrampair":
     case "eventfd":
     case "epoll":
+    case "wait-closed":
       return [];
     case "ctl":
       return [op.ep, op.fd];
@@ -145,6 +151,8 @@ const EVENTFD_VALUES = [
   0xffff_ffff_ffff_ffffn,
 ];
 const MAXEVENTS = [1, 1, 2, 3, 4, 8, 64];
+/** Bad `maxevents` too (EINVAL, after EBADF), for some waits. */
+const ANY_MAXEVENTS = [...MAXEVENTS, 0, -1, 178956971];
 /** `EPOLLEXCLUSIVE_OK_BITS`. */
 const EXCLUSIVE_OK = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLEXCLUSIVE;
 
@@ -232,7 +240,11 @@ export function generate(seed: number, length: number): Op[] {
       if (op === EPOLL_CTL_DEL) added.delete(`${ep} ${target}`);
       ops.push({ k: "ctl", ep, op, fd: target, events: mask(op), data: ops.length });
     } else if (r < 0.47) {
-      ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max: pick(MAXEVENTS) });
+      if (chance(0.05)) ops.push({ k: "wait-closed", max: pick(ANY_MAXEVENTS) });
+      else {
+        const max = chance(0.05) ? pick(ANY_MAXEVENTS) : pick(MAXEVENTS);
+        ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max });
+      }
     } else if (r < 0.62) {
       const h = someHandle(["pipe-w", "sock", "dgram", "eventfd"])!;
       if (live.get(h) === "dgram") {
@@ -312,6 +324,8 @@ export function opToCode(op: Op): string {
         `{ events: 0x${op.events.toString(16)}, data: ${op.data} });`;
     case "wait":
       return `await epollWait(h[${op.ep}], events, ${op.max}, 0);`;
+    case "wait-closed":
+      return `await epollWait(closedFd, events, ${op.max}, 0);`;
     case "read":
       return `read(h[${op.h}], new Uint8Array(${op.len}));`;
     case "write":

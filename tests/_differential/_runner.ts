@@ -108,6 +108,8 @@ function pattern(len: number, tag: number, value?: bigint): Uint8Array {
 /** Per-system state of a run: handle -> fd. */
 class Side {
   readonly fds = new Map<number, number>();
+  /** The fd the last close freed, while no call has taken a new fd since; else -1. */
+  closedFd = -1;
   constructor(readonly sys: Sys) {}
 }
 
@@ -181,6 +183,7 @@ function normalise(op: Op, descs: Map<number, Desc>): Op {
 async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Observation> {
   const { sys, fds } = side;
   const fd = (h: number) => fds.get(h)!;
+  if (outs(op).length > 0) side.closedFd = -1; // the freed number may be taken again
   switch (op.k) {
     case "pipe":
     case "socketpair":
@@ -210,8 +213,9 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
     }
     case "ctl":
       return sys.epollCtl(fd(op.ep), op.op, fd(op.fd), op.events, op.data);
-    case "wait": {
-      const r = await sys.epollWait(fd(op.ep), op.max);
+    case "wait":
+    case "wait-closed": {
+      const r = await sys.epollWait(op.k === "wait" ? fd(op.ep) : side.closedFd, op.max);
       return typeof r === "number" ? r : r.map((e: Event) => [e.events >>> 0, e.data]);
     }
     case "read": {
@@ -244,6 +248,7 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
       return sys.shutdown(fd(op.h), op.how);
     case "close": {
       const r = sys.close(fd(op.h));
+      if (r === 0) side.closedFd = fd(op.h);
       fds.delete(op.h);
       return r;
     }
@@ -371,15 +376,21 @@ function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
 export function programToCode(program: Op[], divergence?: Divergence): string {
   const made = new Set<number>();
   const ran = divergence ? new Set(divergence.ran) : undefined;
+  const closedFds = program.some((op) => op.k === "wait-closed");
   const lines = [
     "const h: number[] = [];",
     "const events: EpollEvent[] = [];",
+    ...(closedFds ? ["let closedFd = -1; // the fd the last close freed, until a new fd"] : []),
   ];
   program.forEach((op, i) => {
     if (ran ? !ran.has(i) : uses(op).some((h) => !made.has(h))) return;
     for (const h of outs(op)) made.add(h);
     if (op.k === "close") made.delete(op.h);
     let line = opToCode(op);
+    if (closedFds) {
+      if (op.k === "close") line = `closedFd = h[${op.h}]; ${line}`;
+      else if (outs(op).length > 0) line += " closedFd = -1;";
+    }
     if (divergence?.index === i) {
       line += ` // ${divergence.a.name}: ${JSON.stringify(divergence.a.saw)}` +
         ` ${divergence.b.name}: ${JSON.stringify(divergence.b.saw)}`;
