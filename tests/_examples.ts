@@ -7,7 +7,13 @@
  * @module
  */
 
+import { AF_INET, IPPROTO_UDP } from "../mod.ts";
+import { openLibc } from "../net/native/libc.ts";
+import { encodeSockaddr } from "../net/native/sockaddr_codec.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
+/** `socket(AF_INET, SOCK_RAW, IPPROTO_UDP)`: the caller writes the UDP header. */
+const SOCK_RAW = 3;
 /** A test's example server is killed past this, so a hung test fails instead of hanging. */
 const WATCHDOG_MS = 120_000;
 
@@ -317,5 +323,28 @@ export async function hasTool(program: string, probe = "--version"): Promise<boo
   } catch {
     console.log(`  (${program} is not installed: skipped)`);
     return false;
+  }
+}
+
+/**
+ * Sends one UDP datagram to 127.0.0.1:`toPort` that claims to come from
+ * 127.0.0.1:`fromPort`, through a raw socket (as an attacker forging a
+ * source would). Returns false where raw sockets are not allowed (not root,
+ * or no native library), so the caller can skip.
+ */
+export function forgeUdp(fromPort: number, toPort: number, payload: Uint8Array): boolean {
+  const libc = openLibc();
+  if (typeof libc === "string") return false;
+  const fd = libc.socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+  if (fd < 0) return false;
+  try {
+    const header = [fromPort >> 8, fromPort & 0xff, toPort >> 8, toPort & 0xff];
+    const length = 8 + payload.length;
+    const packet = new Uint8Array([...header, length >> 8, length & 0xff, 0, 0, ...payload]);
+    const addr = new DataView(new ArrayBuffer(128));
+    const addrLen = encodeSockaddr({ family: AF_INET, address: "127.0.0.1", port: 0 }, addr);
+    return libc.sendto(fd, packet, 0, new Uint8Array(addr.buffer), addrLen) === packet.length;
+  } finally {
+    libc.close(fd);
   }
 }
