@@ -90,3 +90,5 @@ export {
 export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
 export { Socket } from "./net/objects/socket.ts";
 export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";
+export { signalfd } from "./runtime/process/signalfd.ts";
+export { openStdio } from "./runtime/process/stdio.ts";

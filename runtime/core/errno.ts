@@ -27,6 +27,8 @@ export const ENOMEM = 12;
 export const EACCES = 13;
 /** Bad address (`epoll_ctl` ADD/MOD without an event). */
 export const EFAULT = 14;
+/** Device or resource busy (`openStdio` when descriptor 0, 1 or 2 is taken). */
+export const EBUSY = 16;
 /** Already exists (`EPOLL_CTL_ADD` of an fd already in the set). */
 export const EEXIST = 17;
 /** Invalid argument. */
@@ -87,6 +89,7 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [ENOMEM, "ENOMEM", "Cannot allocate memory"],
   [EACCES, "EACCES", "Permission denied"],
   [EFAULT, "EFAULT", "Bad address"],
+  [EBUSY, "EBUSY", "Device or resource busy"],
   [EEXIST, "EEXIST", "File exists"],
   [EINVAL, "EINVAL", "Invalid argument"],
   [ENFILE, "ENFILE", "Too many open files in system"],

@@ -1,7 +1,7 @@
 /**
  * The filter interface (FreeBSD's `struct filterops`) and the table from
  * filter numbers to filters. Filters outside the table (FreeBSD's AIO,
- * VNODE, PROC, SIGNAL, PROCDESC, FS, LIO, SENDFILE, EMPTY, and any other
+ * VNODE, PROC, PROCDESC, FS, LIO, SENDFILE, EMPTY, and any other
  * number) are `EINVAL`.
  *
  * @module
