@@ -19,7 +19,7 @@
  */
 
 import { ENOSYS } from "../runtime/core/errno.ts";
-import type { SocketDescription } from "./socket_state.ts";
+import type { SocketDescription } from "./socket_description.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
 
