@@ -41,6 +41,7 @@ import {
   strerror,
   TCP_NODELAY,
 } from "../mod.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 import {
   COMMON_FLAGS,
   type Flag,
@@ -97,6 +98,7 @@ export const SERVER_FLAGS = {
     0,
     1_048_576,
   ),
+  "drain-timeout": drainTimeoutFlag,
   ...COMMON_FLAGS,
 };
 
@@ -187,7 +189,8 @@ export function socketError(e: number): string {
  * Opens a listening TCP socket on `--host`:`--port` with `TCP_NODELAY`
  * (inherited by accepted sockets) and a 4096 backlog, and prints
  * `NAME listening on HOST:PORT (BACKEND backend)`. Exits with one line on stderr when it
- * cannot. Ctrl-C and SIGTERM exit 0 (so `--cpu-prof` profiles get written).
+ * cannot. The servers catch SIGTERM and SIGINT before it (`_graceful.ts`): whoever reads
+ * the line may signal at once.
  */
 export async function openListener(name: string, opts: ServerOptions): Promise<number> {
   const { family, address } = await resolveHost(opts.host);
@@ -210,8 +213,6 @@ export async function openListener(name: string, opts: ServerOptions): Promise<n
   getsockname(fd, addr);
   if (addr.family !== AF_INET && addr.family !== AF_INET6) fail(name, "unexpected local address");
   const host = addr.family === AF_INET6 ? `[${addr.address}]` : addr.address;
-  // Before the line below: whoever reads it may signal at once.
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
   console.log(`${name} listening on ${host}:${addr.port} (${getSocketBackend()} backend)`);
   return fd;
 }

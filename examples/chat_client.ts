@@ -25,6 +25,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   close,
   connect,
@@ -55,7 +56,9 @@ import {
   strerror,
   write,
 } from "../mod.ts";
-import { fail, intFlag, parseCommand, resolveHost, stringFlag } from "./_cli.ts";
+import { fail } from "./_trap.ts";
+import { intFlag, parseCommand, stringFlag } from "./_flags.ts";
+import { resolveHost } from "./_listen.ts";
 
 /** Most bytes typed but not yet taken by the socket before the keyboard is paused. */
 export const MAX_PENDING = 64 * 1024;

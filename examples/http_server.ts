@@ -62,6 +62,7 @@ import { secondsFlag } from "./_flags.ts";
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
+import { GracefulStop } from "./_graceful.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
 
@@ -107,6 +108,9 @@ const HEADER_TIMEOUT = opts["header-timeout"] * 1000;
 const IDLE_TIMEOUT = opts["idle-timeout"] * 1000;
 const stats = new Stats();
 const epfd = epollCreate1(0);
+// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
+const stop = new GracefulStop("http_server", opts["drain-timeout"]);
+epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
 const listenFd = await openListener("http_server", opts);
 const LISTENER = Symbol("listener");
 const TIMER = Symbol("timer");
@@ -212,7 +216,11 @@ function fail(c: Conn, out: Uint8Array[], status: number): Uint8Array[] {
   return out;
 }
 
+/** Every open connection, for the graceful stop. */
+const conns = new Set<Conn>();
+
 function drop(c: Conn): void {
+  conns.delete(c);
   close(c.fd); // also removes it from the epoll set; unsent responses still go out
   c.fd = -1; // events for it later in this batch are skipped
   c.head.release();
@@ -275,6 +283,7 @@ function onConnection(fd: number): void {
     heapKey: Infinity,
   };
   epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
+  conns.add(c);
   deadlines.set(c, performance.now() + IDLE_TIMEOUT);
   stats.open++;
   stats.accepted++;
@@ -292,6 +301,10 @@ for (;;) {
     }
     if (ev.data === TIMER) {
       deadlines.expire(expired);
+      continue;
+    }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is served first
       continue;
     }
     const c = ev.data as Conn;
@@ -326,5 +339,10 @@ for (;;) {
     if (out.length > 0 && !send(c, concat(out))) drop(c);
     else if (c.closing && c.pending === null) drop(c);
     else if (out.length > 0 || c.skip > 0 || c.chunked !== null) refresh(c);
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets the responses it is owed, then EOF (_graceful.ts).
+    const owed = [...conns].map((c) => ({ fd: c.fd, pending: c.pending ? [c.pending] : [] }));
+    await stop.drain(listenFd, owed, stats);
   }
 }

@@ -59,6 +59,7 @@ import {
 } from "../mod.ts";
 import { intFlag } from "./_flags.ts";
 import { openListener, parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
+import { GracefulStop } from "./_graceful.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
@@ -108,6 +109,9 @@ const limits = {
 const session: Session = { db: new Keyspace(opts["max-memory"]), quit: false, now: 0 };
 const stats = new Stats();
 const epfd = epollCreate1(0);
+// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
+const stop = new GracefulStop("resp_server", opts["drain-timeout"]);
+epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
 const listenFd = await openListener("resp_server", opts);
 const LISTENER = Symbol("listener");
 const SWEEP = Symbol("sweep");
@@ -132,9 +136,32 @@ const out = new ReplyWriter();
 const events: EpollEvent[] = [];
 const ticks = new Uint8Array(8);
 
+/** Every open connection, for the graceful stop. */
+const conns = new Set<Conn>();
+
 function drop(c: Conn): void {
+  conns.delete(c);
   close(c.fd); // also removes it from the epoll set
   stats.open--;
+}
+
+/**
+ * The graceful stop: what `c` still owes, with the replies to the complete
+ * requests it has buffered but not yet run (they were read: they are
+ * answered).
+ */
+function owed(c: Conn): Uint8Array[] {
+  const parts = c.pending ? [c.pending] : [];
+  out.reset();
+  session.now = performance.now();
+  for (let req = c.parser.next(); req !== null && !c.closing; req = c.parser.next()) {
+    if (req instanceof ProtocolError) break;
+    execute(req, out, session);
+    c.closing = session.quit;
+    session.quit = false;
+  }
+  if (out.length > 0) parts.push(out.bytes.slice());
+  return parts;
 }
 
 /**
@@ -170,13 +197,13 @@ function serve(c: Conn): boolean {
       }
     }
     if (out.length === 0) return true;
-    stats.bytesOut += out.length;
     const n = write(c.fd, out.bytes);
     if (n < 0 && n !== -EAGAIN) {
       drop(c);
       return false;
     }
     const written = Math.max(n, 0);
+    stats.bytesOut += written; // bytes the socket took, counted once
     if (written < out.length) {
       c.pending = out.bytes.slice(written);
       epollCtl(epfd, EPOLL_CTL_MOD, c.fd, { events: EPOLLOUT, data: c });
@@ -195,6 +222,7 @@ function flush(c: Conn): void {
   const rest = c.pending!;
   const n = write(c.fd, rest);
   if (n < 0 && n !== -EAGAIN) return drop(c);
+  stats.bytesOut += Math.max(n, 0);
   if (n < rest.length) {
     c.pending = rest.subarray(Math.max(n, 0));
     return;
@@ -214,6 +242,7 @@ for (;;) {
       for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
         const c: Conn = { fd, parser: new RequestParser(limits), pending: null, closing: false };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
+        conns.add(c);
         stats.open++;
         stats.accepted++;
       }
@@ -222,6 +251,10 @@ for (;;) {
     if (ev.data === SWEEP) {
       read(tfd, ticks);
       session.db.sweep(SWEEP_BUDGET);
+      continue;
+    }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is served first
       continue;
     }
     const c = ev.data as Conn;
@@ -238,5 +271,9 @@ for (;;) {
     stats.bytesIn += r;
     c.parser.commit(r);
     serve(c);
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets the replies it is owed, then EOF (_graceful.ts).
+    await stop.drain(listenFd, [...conns].map((c) => ({ fd: c.fd, pending: owed(c) })), stats);
   }
 }
