@@ -22,7 +22,9 @@
  *    an echo server that lost nothing.
  *
  * The drain runs its own epoll set over the handed-over connections, so it
- * serves the epoll and the kqueue servers alike.
+ * serves the epoll and the kqueue servers alike. With `--workers N` each
+ * Worker catches the signal itself (Deno delivers a signal to every
+ * listener in the process) and drains its own connections.
  *
  * @module
  */
@@ -48,6 +50,7 @@ import {
 } from "../mod.ts";
 import { secondsFlag } from "./_flags.ts";
 import type { Stats } from "./_stats.ts";
+import { exit } from "./_trap.ts";
 
 /** `--drain-timeout S`, for every server. */
 export const drainTimeoutFlag = secondsFlag(
@@ -175,6 +178,6 @@ export class GracefulStop {
       `${this.name}: ${this.signal}: stopped; ${finished} connections finished, ${cut} cut at ` +
         `the drain timeout; ${stats.bytesIn} bytes in, ${stats.bytesOut} bytes out (${unsent} unsent)`,
     );
-    Deno.exit(0);
+    exit(0);
   }
 }

@@ -47,6 +47,7 @@ import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { GracefulStop } from "./_graceful.ts";
+import { workerRole, workersFlag } from "./_workers.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -64,18 +65,25 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
-  flags: { "idle-timeout": idleTimeoutFlag(0) },
+  flags: { "idle-timeout": idleTimeoutFlag(0), workers: workersFlag },
 });
+// --workers N: the main thread runs N Workers, each running this whole module (_workers.ts).
+const role = await workerRole("echo_server", opts);
+const name = role ? `echo_server[${role.index}]` : "echo_server";
 const stats = new Stats();
 const epfd = epollCreate1(0);
 // SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
-const stop = new GracefulStop("echo_server", opts["drain-timeout"]);
+const stop = new GracefulStop(name, opts["drain-timeout"]);
 epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
-const listenFd = await openListener("echo_server", opts);
+const listenFd = await openListener(
+  name,
+  { ...opts, port: role?.port ?? opts.port },
+  role ?? undefined,
+);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
-if (opts.stats) startStats("echo_server", stats, opts.interval, opts.backend);
+if (opts.stats) startStats(name, stats, opts.interval, opts.backend);
 
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];

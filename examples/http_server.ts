@@ -63,6 +63,7 @@ import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { GracefulStop } from "./_graceful.ts";
+import { workerRole, workersFlag } from "./_workers.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
 
@@ -92,6 +93,7 @@ const opts = parseServerArgs({
     "Try: curl http://127.0.0.1:8080/ or wrk -t2 -c100 -d10s http://127.0.0.1:8080/",
   ],
   flags: {
+    workers: workersFlag,
     "header-timeout": secondsFlag(
       "S",
       "a request head must arrive whole within S seconds of its first byte (else 408)",
@@ -106,18 +108,25 @@ const opts = parseServerArgs({
 });
 const HEADER_TIMEOUT = opts["header-timeout"] * 1000;
 const IDLE_TIMEOUT = opts["idle-timeout"] * 1000;
+// --workers N: the main thread runs N Workers, each running this whole module (_workers.ts).
+const role = await workerRole("http_server", opts);
+const name = role ? `http_server[${role.index}]` : "http_server";
 const stats = new Stats();
 const epfd = epollCreate1(0);
 // SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
-const stop = new GracefulStop("http_server", opts["drain-timeout"]);
+const stop = new GracefulStop(name, opts["drain-timeout"]);
 epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
-const listenFd = await openListener("http_server", opts);
+const listenFd = await openListener(
+  name,
+  { ...opts, port: role?.port ?? opts.port },
+  role ?? undefined,
+);
 const LISTENER = Symbol("listener");
 const TIMER = Symbol("timer");
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
 const deadlines = new Deadlines<Conn>();
 epollCtl(epfd, EPOLL_CTL_ADD, deadlines.fd, { events: EPOLLIN, data: TIMER });
-if (opts.stats) startStats("http_server", stats, opts.interval, opts.backend);
+if (opts.stats) startStats(name, stats, opts.interval, opts.backend);
 
 const encoder = new TextEncoder();
 const buf = new Uint8Array(65536);

@@ -60,6 +60,7 @@ import {
 import { intFlag } from "./_flags.ts";
 import { openListener, parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
 import { GracefulStop } from "./_graceful.ts";
+import { workerRole, workersFlag } from "./_workers.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
@@ -82,6 +83,7 @@ const opts = parseServerArgs({
   ],
   flags: {
     port: { ...SERVER_FLAGS.port, default: 6379 },
+    workers: { ...workersFlag, help: `${workersFlag.help}; each Worker keeps its own keyspace` },
     "max-bulk": intFlag("BYTES", "longest bulk string a client may send", 16 * MiB, 1, 512 * MiB),
     "max-args": intFlag("N", "most arguments in one request", 1024 * 1024, 1, 2 ** 24),
     "max-query": intFlag("BYTES", "most unparsed bytes per connection", 64 * MiB, 1024, 2 ** 31),
@@ -107,12 +109,19 @@ const limits = {
   maxQuery: Math.max(opts["max-query"], opts["max-bulk"] + 64),
 };
 const session: Session = { db: new Keyspace(opts["max-memory"]), quit: false, now: 0 };
+// --workers N: the main thread runs N Workers, each running this whole module (_workers.ts).
+const role = await workerRole("resp_server", opts);
+const name = role ? `resp_server[${role.index}]` : "resp_server";
 const stats = new Stats();
 const epfd = epollCreate1(0);
 // SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
-const stop = new GracefulStop("resp_server", opts["drain-timeout"]);
+const stop = new GracefulStop(name, opts["drain-timeout"]);
 epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
-const listenFd = await openListener("resp_server", opts);
+const listenFd = await openListener(
+  name,
+  { ...opts, port: role?.port ?? opts.port },
+  role ?? undefined,
+);
 const LISTENER = Symbol("listener");
 const SWEEP = Symbol("sweep");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
@@ -120,7 +129,7 @@ const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
 const period = { sec: 0, nsec: SWEEP_MS * 1e6 };
 timerfdSettime(tfd, 0, { value: period, interval: period });
 epollCtl(epfd, EPOLL_CTL_ADD, tfd, { events: EPOLLIN, data: SWEEP });
-if (opts.stats) startStats("resp_server", stats, opts.interval, opts.backend);
+if (opts.stats) startStats(name, stats, opts.interval, opts.backend);
 
 /** Per-connection state. */
 interface Conn {

@@ -185,7 +185,8 @@ Deno.test("a client that neither reads nor closes is cut at --drain-timeout and 
   );
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
-    // Several MiB that are never read back: the echo backs up into the server's pending bytes.
+    // Several MiB that are never read back: the echo backs up into the kernel's buffers (and,
+    // on the deno backend, the server's pending bytes, which the cut leaves unsent).
     const chunk = new Uint8Array(65536);
     for (let sent = 0; sent < 8 * 2 ** 20;) {
       const n = await Promise.race([
@@ -201,7 +202,7 @@ Deno.test("a client that neither reads nor closes is cut at --drain-timeout and 
     assert.equal(status.code, 0);
     assert.match(
       server.stdout.text,
-      /: SIGTERM: stopped; 0 connections finished, 1 cut at the drain timeout; \d+ bytes in, \d+ bytes out \([1-9]\d* unsent\)\n$/,
+      /: SIGTERM: stopped; 0 connections finished, 1 cut at the drain timeout; \d+ bytes in, \d+ bytes out \(\d+ unsent\)\n$/,
     );
   } finally {
     conn.close();
