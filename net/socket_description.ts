@@ -64,3 +64,18 @@ export abstract class SocketDescription extends Description {
   /** `setsockopt(2)` for an integer option: 0, or `-errno`. */
   abstract setsockopt(level: number, name: number, value: number): number;
 }
+
+/**
+ * What a socket backend provides (`socket_backend.ts` chooses one): new
+ * unconnected stream sockets. Every later call goes to the description.
+ */
+export interface SocketBackend {
+  /** `"deno"` or `"native"`. */
+  readonly name: "deno" | "native";
+  /**
+   * A new unconnected stream socket (arguments already validated).
+   *
+   * @returns The description, or `-errno`.
+   */
+  create(domain: number, protocol: number): SocketDescription | number;
+}

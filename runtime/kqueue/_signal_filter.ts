@@ -22,8 +22,7 @@
 import { EINVAL } from "../core/errno.ts";
 import { EV_CLEAR, EVFILT_SIGNAL } from "../core/constants.ts";
 import { isSignalNumber, subscribeSignal } from "../process/_signal_source.ts";
-import { defineFilter, type FilterOps } from "./_filter.ts";
-import type { Knote } from "./_knote.ts";
+import { defineFilter, type FilterOps, type Knote } from "./_filter.ts";
 
 /** A signal knote's subscription and its arrivals not yet retrieved. */
 interface Arrivals {
