@@ -27,9 +27,18 @@
  * @module
  */
 
-import { getSocketBackend, SIGINT, signalfd, SIGTERM } from "../mod.ts";
+import {
+  EPOLL_CTL_ADD,
+  epollCtl,
+  EPOLLIN,
+  getSocketBackend,
+  SIGINT,
+  signalfd,
+  SIGTERM,
+} from "../mod.ts";
 import { intFlag } from "./_flags.ts";
-import type { SharedListen } from "./_listen.ts";
+import { GracefulStop } from "./_graceful.ts";
+import { openListener, type ServerOptions, type SharedListen } from "./_listen.ts";
 import { exit, fail, IN_WORKER, MAIN_MODULE } from "./_trap.ts";
 
 /** `--workers N`. */
@@ -76,6 +85,36 @@ export async function workerRole(
   }
   if (opts.workers <= 1) return null;
   return await supervise(name, opts.workers, opts.port);
+}
+
+/** What {@linkcode startServer} gives a server. */
+export interface Started {
+  /** `NAME`, or `NAME[i]` in Worker i: the prefix of its lines. */
+  name: string;
+  /** SIGTERM and SIGINT, watched in the server's epoll set with `data` this object. */
+  stop: GracefulStop;
+  /** The listening socket (`SO_REUSEPORT` in a Worker). */
+  listenFd: number;
+}
+
+/**
+ * The start the `--workers` servers share: with `--workers N` in the main
+ * thread, runs the Workers and never returns; otherwise (one thread, or a
+ * Worker) catches SIGTERM and SIGINT in `epfd` (before the `listening`
+ * line: whoever reads it may signal at once) and opens the listener.
+ */
+export async function startServer(
+  base: string,
+  opts: ServerOptions & { workers: number },
+  epfd: number,
+): Promise<Started> {
+  const role = await workerRole(base, opts);
+  const name = role ? `${base}[${role.index}]` : base;
+  const stop = new GracefulStop(name, opts["drain-timeout"]);
+  epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
+  const port = role?.port ?? opts.port;
+  const listenFd = await openListener(name, { ...opts, port }, role ?? undefined);
+  return { name, stop, listenFd };
 }
 
 /** The main thread of `--workers N`: start the Workers, wait for them, exit as they do. */

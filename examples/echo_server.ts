@@ -43,11 +43,10 @@ import {
   write,
 } from "../mod.ts";
 import { idleTimeoutFlag } from "./_flags.ts";
-import { openListener, parseServerArgs } from "./_listen.ts";
+import { parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
-import { GracefulStop } from "./_graceful.ts";
-import { workerRole, workersFlag } from "./_workers.ts";
+import { startServer, workersFlag } from "./_workers.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -67,19 +66,11 @@ const opts = parseServerArgs({
   ],
   flags: { "idle-timeout": idleTimeoutFlag(0), workers: workersFlag },
 });
-// --workers N: the main thread runs N Workers, each running this whole module (_workers.ts).
-const role = await workerRole("echo_server", opts);
-const name = role ? `echo_server[${role.index}]` : "echo_server";
 const stats = new Stats();
 const epfd = epollCreate1(0);
-// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
-const stop = new GracefulStop(name, opts["drain-timeout"]);
-epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
-const listenFd = await openListener(
-  name,
-  { ...opts, port: role?.port ?? opts.port },
-  role ?? undefined,
-);
+// --workers N: the main thread runs N Workers, each running this whole module; SIGTERM and
+// SIGINT arrive in this loop as `stop`'s events (_workers.ts, _graceful.ts).
+const { name, stop, listenFd } = await startServer("echo_server", opts, epfd);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER);

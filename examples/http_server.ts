@@ -59,11 +59,10 @@ import {
   write,
 } from "../mod.ts";
 import { secondsFlag } from "./_flags.ts";
-import { openListener, parseServerArgs } from "./_listen.ts";
+import { parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
-import { GracefulStop } from "./_graceful.ts";
-import { workerRole, workersFlag } from "./_workers.ts";
+import { startServer, workersFlag } from "./_workers.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
 
@@ -108,19 +107,11 @@ const opts = parseServerArgs({
 });
 const HEADER_TIMEOUT = opts["header-timeout"] * 1000;
 const IDLE_TIMEOUT = opts["idle-timeout"] * 1000;
-// --workers N: the main thread runs N Workers, each running this whole module (_workers.ts).
-const role = await workerRole("http_server", opts);
-const name = role ? `http_server[${role.index}]` : "http_server";
 const stats = new Stats();
 const epfd = epollCreate1(0);
-// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
-const stop = new GracefulStop(name, opts["drain-timeout"]);
-epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
-const listenFd = await openListener(
-  name,
-  { ...opts, port: role?.port ?? opts.port },
-  role ?? undefined,
-);
+// --workers N: the main thread runs N Workers, each running this whole module; SIGTERM and
+// SIGINT arrive in this loop as `stop`'s events (_workers.ts, _graceful.ts).
+const { name, stop, listenFd } = await startServer("http_server", opts, epfd);
 const LISTENER = Symbol("listener");
 const TIMER = Symbol("timer");
 const gate = new AcceptGate(epfd, listenFd, LISTENER);

@@ -58,9 +58,8 @@ import {
   write,
 } from "../mod.ts";
 import { intFlag } from "./_flags.ts";
-import { openListener, parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
-import { GracefulStop } from "./_graceful.ts";
-import { workerRole, workersFlag } from "./_workers.ts";
+import { parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
+import { startServer, workersFlag } from "./_workers.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
@@ -109,19 +108,11 @@ const limits = {
   maxQuery: Math.max(opts["max-query"], opts["max-bulk"] + 64),
 };
 const session: Session = { db: new Keyspace(opts["max-memory"]), quit: false, now: 0 };
-// --workers N: the main thread runs N Workers, each running this whole module (_workers.ts).
-const role = await workerRole("resp_server", opts);
-const name = role ? `resp_server[${role.index}]` : "resp_server";
 const stats = new Stats();
 const epfd = epollCreate1(0);
-// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
-const stop = new GracefulStop(name, opts["drain-timeout"]);
-epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
-const listenFd = await openListener(
-  name,
-  { ...opts, port: role?.port ?? opts.port },
-  role ?? undefined,
-);
+// --workers N: the main thread runs N Workers, each running this whole module; SIGTERM and
+// SIGINT arrive in this loop as `stop`'s events (_workers.ts, _graceful.ts).
+const { name, stop, listenFd } = await startServer("resp_server", opts, epfd);
 const LISTENER = Symbol("listener");
 const SWEEP = Symbol("sweep");
 epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });

@@ -1,15 +1,13 @@
 // Node's multi-core baseline for bench/workers: a cluster primary forks
-// --workers N workers (Node's cluster module hands connections to them).
-// --mode http: GET / answers 200 "Hello, World!\n" with the headers of
-// examples/http_server.ts (as bench/clients/node_http.mjs); --mode echo:
-// every byte comes back (as bench/echo/node_server.mjs). The primary prints
+// --workers N workers, each running the single-process baseline the other
+// benchmarks use (--mode http: bench/clients/node_http.mjs; --mode echo:
+// bench/echo/node_server.mjs; both read --port from the inherited argv), and
+// Node's cluster module hands the connections to them. The primary prints
 // "node_cluster listening on HOST:PORT" once every worker listens, and on
 // SIGTERM/SIGINT stops the workers and exits 0.
 //
 //   node bench/workers/node_cluster.mjs --mode http --workers 2 --port 8080
 import cluster from "node:cluster";
-import http from "node:http";
-import net from "node:net";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,22 +30,6 @@ if (cluster.isPrimary) {
       process.exit(0);
     });
   }
-} else if (mode === "echo") {
-  net.createServer({ noDelay: true }, (s) => s.pipe(s)).listen(port, "127.0.0.1");
 } else {
-  const body = Buffer.from("Hello, World!\n");
-  const headers = {
-    "Content-Type": "text/plain; charset=utf-8",
-    "Content-Length": body.length,
-    "Connection": "keep-alive",
-  };
-  const server = http.createServer((req, res) => {
-    if (req.url !== "/") {
-      res.writeHead(404, { ...headers, "Content-Length": 10 }).end("Not Found\n");
-      return;
-    }
-    res.writeHead(200, headers).end(body);
-  });
-  server.keepAliveTimeout = 0;
-  server.listen(port, "127.0.0.1");
+  await import(mode === "echo" ? "../echo/node_server.mjs" : "../clients/node_http.mjs");
 }
