@@ -21,6 +21,9 @@
  *    unsent)`. `O` counts every reply byte the socket took, so `I = O` for
  *    an echo server that lost nothing.
  *
+ * Signals that come during the drain are ignored (the signalfd stays
+ * open): `--drain-timeout` bounds the drain, and SIGKILL still ends it.
+ *
  * The drain runs its own epoll set over the handed-over connections, so it
  * serves the epoll and the kqueue servers alike. With `--workers N` each
  * Worker catches the signal itself (Deno delivers a signal to every
@@ -117,7 +120,8 @@ export class GracefulStop {
    */
   async drain(listenFd: number, conns: Iterable<Retiring>, stats: Stats): Promise<never> {
     close(listenFd);
-    if (this.fd >= 0) close(this.fd);
+    // The signalfd stays open: a second SIGTERM (a supervisor signalling the group and the
+    // process) must not cut the drain short; --drain-timeout bounds it, SIGKILL still ends it.
     const deadline = performance.now() + this.drainSeconds * 1000;
     const ep = epollCreate1(0);
     const live = new Set<Draining>();

@@ -105,3 +105,26 @@ Deno.test("--workers: a Worker that cannot listen ends the process with its one 
     /^echo_server\[1\]: cannot listen on 127\.0\.0\.1:\d+: Address already in use/,
   );
 });
+
+Deno.test("--workers on the deno backend without --unstable-net stops with a clear message (SO_REUSEPORT needs it)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    // --no-config: without this repository's deno.json, whose "unstable": ["net"] enables it.
+    args: [
+      "run",
+      "--no-config",
+      "-A",
+      "examples/echo_server.ts",
+      "--backend",
+      "deno",
+      "--workers",
+      "2",
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    stdin: "null",
+  }).output();
+  assert.equal(out.code, 2);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /^echo_server: --workers on the deno backend needs SO_REUSEPORT, which Deno honours only with --unstable-net/,
+  );
+});
