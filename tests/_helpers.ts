@@ -509,13 +509,20 @@ export class ScriptChild implements AsyncDisposable {
 }
 
 /**
- * Sends `signo` (`SIGUSR1` or `SIGUSR2`: ones the caller holds, so their
- * default action cannot run) to this process and returns once Deno has
- * delivered it to its listeners; a timer holds the event loop meanwhile,
- * as signal listeners do not.
+ * Sends `signo` (one the caller holds, so its default action cannot run)
+ * to this process and returns once Deno has delivered it to its listeners;
+ * a timer holds the event loop meanwhile, as signal listeners do not.
+ *
+ * A signal reaches every listener in the process, and `deno test
+ * --parallel` runs test files side by side in one process: each file that
+ * signals itself uses signals of its own (signalfd_test: SIGUSR1, SIGUSR2;
+ * kqueue_signal_test: SIGWINCH, SIGQUIT; signalfd.ts's example: SIGHUP).
  */
 export async function raiseSignal(signo: number): Promise<void> {
-  const name = ({ 10: "SIGUSR1", 12: "SIGUSR2" } as Record<number, Deno.Signal>)[signo];
+  const name = ({ 3: "SIGQUIT", 10: "SIGUSR1", 12: "SIGUSR2", 28: "SIGWINCH" } as Record<
+    number,
+    Deno.Signal
+  >)[signo];
   const delivered = Promise.withResolvers<void>();
   Deno.addSignalListener(name, delivered.resolve);
   const hold = setTimeout(() => {}, 60_000);

@@ -1,7 +1,8 @@
 /**
  * EVFILT_SIGNAL: arrivals counted since the last retrieval, EV_CLEAR
  * implied as in FreeBSD's filt_sigattach, the same signal source as
- * signalfd (a knote keeps the signal caught), errors.
+ * signalfd (a knote keeps the signal caught), errors. Signals of its own
+ * (SIGWINCH, SIGQUIT): test files run side by side in one process.
  */
 
 import assert from "node:assert/strict";
@@ -17,45 +18,45 @@ import {
   EVFILT_SIGNAL,
   read,
   signalfd,
+  SIGQUIT,
   SIGTERM,
-  SIGUSR1,
-  SIGUSR2,
+  SIGWINCH,
 } from "../mod.ts";
 import { change, kev, poll, raiseSignal, ScriptChild, withKq } from "./_helpers.ts";
 
 Deno.test(
   "EVFILT_SIGNAL counts the arrivals since the last retrieval and reports EV_CLEAR",
   withKq(async (kq) => {
-    assert.equal(await change(kq, kev(SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, "usr1")), 0);
+    assert.equal(await change(kq, kev(SIGWINCH, EVFILT_SIGNAL, EV_ADD, 0, 0, "usr1")), 0);
     assert.deepEqual(await poll(kq), []);
-    await raiseSignal(SIGUSR1);
-    await raiseSignal(SIGUSR1);
-    await raiseSignal(SIGUSR1);
-    assert.deepEqual(await poll(kq), [kev(SIGUSR1, EVFILT_SIGNAL, EV_CLEAR, 0, 3, "usr1")]);
+    await raiseSignal(SIGWINCH);
+    await raiseSignal(SIGWINCH);
+    await raiseSignal(SIGWINCH);
+    assert.deepEqual(await poll(kq), [kev(SIGWINCH, EVFILT_SIGNAL, EV_CLEAR, 0, 3, "usr1")]);
     assert.deepEqual(await poll(kq), [], "cleared on retrieval");
-    await raiseSignal(SIGUSR1);
-    assert.deepEqual(await poll(kq), [kev(SIGUSR1, EVFILT_SIGNAL, EV_CLEAR, 0, 1, "usr1")]);
-    assert.equal(await change(kq, kev(SIGUSR1, EVFILT_SIGNAL, EV_DELETE)), 0);
+    await raiseSignal(SIGWINCH);
+    assert.deepEqual(await poll(kq), [kev(SIGWINCH, EVFILT_SIGNAL, EV_CLEAR, 0, 1, "usr1")]);
+    assert.equal(await change(kq, kev(SIGWINCH, EVFILT_SIGNAL, EV_DELETE)), 0);
   }),
 );
 
 Deno.test(
   "arrivals while disabled are kept and reported on EV_ENABLE; EV_ONESHOT deletes the knote",
   withKq(async (kq) => {
-    assert.equal(await change(kq, kev(SIGUSR2, EVFILT_SIGNAL, EV_ADD | EV_DISABLE)), 0);
-    await raiseSignal(SIGUSR2);
-    await raiseSignal(SIGUSR2);
+    assert.equal(await change(kq, kev(SIGQUIT, EVFILT_SIGNAL, EV_ADD | EV_DISABLE)), 0);
+    await raiseSignal(SIGQUIT);
+    await raiseSignal(SIGQUIT);
     assert.deepEqual(await poll(kq), []);
-    assert.equal(await change(kq, kev(SIGUSR2, EVFILT_SIGNAL, EV_ENABLE)), 0);
-    assert.deepEqual(await poll(kq), [kev(SIGUSR2, EVFILT_SIGNAL, EV_CLEAR, 0, 2)]);
-    assert.equal(await change(kq, kev(SIGUSR2, EVFILT_SIGNAL, EV_DELETE)), 0);
-    // A one-shot knote, held beside a signalfd so SIGUSR2 stays caught after it goes.
-    const sfd = signalfd(-1, [SIGUSR2], 0);
+    assert.equal(await change(kq, kev(SIGQUIT, EVFILT_SIGNAL, EV_ENABLE)), 0);
+    assert.deepEqual(await poll(kq), [kev(SIGQUIT, EVFILT_SIGNAL, EV_CLEAR, 0, 2)]);
+    assert.equal(await change(kq, kev(SIGQUIT, EVFILT_SIGNAL, EV_DELETE)), 0);
+    // A one-shot knote, held beside a signalfd so SIGQUIT stays caught after it goes.
+    const sfd = signalfd(-1, [SIGQUIT], 0);
     try {
-      assert.equal(await change(kq, kev(SIGUSR2, EVFILT_SIGNAL, EV_ADD | EV_ONESHOT)), 0);
-      await raiseSignal(SIGUSR2);
-      assert.deepEqual(await poll(kq), [kev(SIGUSR2, EVFILT_SIGNAL, EV_ONESHOT | EV_CLEAR, 0, 1)]);
-      await raiseSignal(SIGUSR2);
+      assert.equal(await change(kq, kev(SIGQUIT, EVFILT_SIGNAL, EV_ADD | EV_ONESHOT)), 0);
+      await raiseSignal(SIGQUIT);
+      assert.deepEqual(await poll(kq), [kev(SIGQUIT, EVFILT_SIGNAL, EV_ONESHOT | EV_CLEAR, 0, 1)]);
+      await raiseSignal(SIGQUIT);
       assert.deepEqual(await poll(kq), [], "deleted after its retrieval");
       assert.equal(
         read(sfd, new Uint8Array(128)),
@@ -71,13 +72,13 @@ Deno.test(
 Deno.test(
   "a knote counts every arrival while a signalfd on the same signal coalesces them",
   withKq(async (kq) => {
-    const sfd = signalfd(-1, [SIGUSR1], 0);
+    const sfd = signalfd(-1, [SIGWINCH], 0);
     try {
-      assert.equal(await change(kq, kev(SIGUSR1, EVFILT_SIGNAL, EV_ADD)), 0);
-      await raiseSignal(SIGUSR1);
-      await raiseSignal(SIGUSR1);
+      assert.equal(await change(kq, kev(SIGWINCH, EVFILT_SIGNAL, EV_ADD)), 0);
+      await raiseSignal(SIGWINCH);
+      await raiseSignal(SIGWINCH);
       assert.equal(read(sfd, new Uint8Array(256)), 128);
-      assert.deepEqual(await poll(kq), [kev(SIGUSR1, EVFILT_SIGNAL, EV_CLEAR, 0, 2)]);
+      assert.deepEqual(await poll(kq), [kev(SIGWINCH, EVFILT_SIGNAL, EV_CLEAR, 0, 2)]);
     } finally {
       close(sfd);
     }

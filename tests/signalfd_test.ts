@@ -4,7 +4,9 @@
  * while a signalfd is open and restored by the last close.
  *
  * In-process tests signal the test process itself with signals the
- * signalfd already holds (so the default action never runs here).
+ * signalfd already holds (so the default action never runs here), and only
+ * SIGUSR1 and SIGUSR2: test files run side by side in one process, and a
+ * signal reaches every listener in it.
  */
 
 import assert from "node:assert/strict";

@@ -191,19 +191,19 @@ export class SignalFdDescription extends Description {
  * ```ts
  * import {
  *   close, EPOLL_CTL_ADD, epollCreate1, epollCtl, type EpollEvent, EPOLLIN, epollWait, read,
- *   SIGUSR1, signalfd,
+ *   SIGHUP, signalfd,
  * } from "jsr:@deno-epoll/epoll@^0.1.0";
  * import assert from "node:assert/strict";
  *
- * const sfd = signalfd(-1, [SIGUSR1], 0);
+ * const sfd = signalfd(-1, [SIGHUP], 0);
  * const epfd = epollCreate1(0);
  * epollCtl(epfd, EPOLL_CTL_ADD, sfd, { events: EPOLLIN, data: sfd });
- * Deno.kill(Deno.pid, "SIGUSR1"); // caught by the signalfd: no default action
+ * Deno.kill(Deno.pid, "SIGHUP"); // caught by the signalfd: no default action
  * const events: EpollEvent[] = [];
  * assert.equal(await epollWait(epfd, events, 1, -1), 1);
  * const info = new Uint8Array(128);
  * assert.equal(read(sfd, info), 128);
- * assert.equal(new DataView(info.buffer).getUint32(0, true), SIGUSR1); // ssi_signo
+ * assert.equal(new DataView(info.buffer).getUint32(0, true), SIGHUP); // ssi_signo
  * close(epfd);
  * close(sfd);
  * ```
