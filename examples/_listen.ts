@@ -42,7 +42,6 @@ import {
   strerror,
   TCP_NODELAY,
 } from "../mod.ts";
-import { drainTimeoutFlag } from "./_graceful.ts";
 import {
   COMMON_FLAGS,
   type Flag,
@@ -99,7 +98,6 @@ export const SERVER_FLAGS = {
     0,
     1_048_576,
   ),
-  "drain-timeout": drainTimeoutFlag,
   ...COMMON_FLAGS,
 };
 

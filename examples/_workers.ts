@@ -105,7 +105,7 @@ export interface Started {
  */
 export async function startServer(
   base: string,
-  opts: ServerOptions & { workers: number },
+  opts: ServerOptions & { workers: number; "drain-timeout": number },
   epfd: number,
 ): Promise<Started> {
   const role = await workerRole(base, opts);

@@ -52,7 +52,7 @@ import {
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
-import { GracefulStop } from "./_graceful.ts";
+import { drainTimeoutFlag, GracefulStop } from "./_graceful.ts";
 
 /** Most bytes waiting for one client before it is dropped. */
 export const MAX_QUEUED = 256 * 1024;
@@ -83,6 +83,7 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on, one line per dropped client (stderr),",
     "and --stats lines; stop it with Ctrl-C. Try: nc 127.0.0.1 8080 in two terminals.",
   ],
+  flags: { "drain-timeout": drainTimeoutFlag },
 });
 const stats = new Stats();
 const epfd = epollCreate1(0);

@@ -47,6 +47,7 @@ import { parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { startServer, workersFlag } from "./_workers.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -64,7 +65,11 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
-  flags: { "idle-timeout": idleTimeoutFlag(0), workers: workersFlag },
+  flags: {
+    "idle-timeout": idleTimeoutFlag(0),
+    "drain-timeout": drainTimeoutFlag,
+    workers: workersFlag,
+  },
 });
 const stats = new Stats();
 const epfd = epollCreate1(0);

@@ -39,7 +39,7 @@ import {
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
-import { GracefulStop } from "./_graceful.ts";
+import { drainTimeoutFlag, GracefulStop } from "./_graceful.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -55,6 +55,7 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
+  flags: { "drain-timeout": drainTimeoutFlag },
 });
 const stats = new Stats();
 const epfd = epollCreate1(0);

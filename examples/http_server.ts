@@ -63,6 +63,7 @@ import { parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { startServer, workersFlag } from "./_workers.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
 
@@ -93,6 +94,7 @@ const opts = parseServerArgs({
   ],
   flags: {
     workers: workersFlag,
+    "drain-timeout": drainTimeoutFlag,
     "header-timeout": secondsFlag(
       "S",
       "a request head must arrive whole within S seconds of its first byte (else 408)",

@@ -55,7 +55,7 @@ import {
 import { idleTimeoutFlag } from "./_flags.ts";
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
-import { GracefulStop, STOP_SIGNALS } from "./_graceful.ts";
+import { drainTimeoutFlag, GracefulStop, STOP_SIGNALS } from "./_graceful.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -72,7 +72,7 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
-  flags: { "idle-timeout": idleTimeoutFlag(60) },
+  flags: { "idle-timeout": idleTimeoutFlag(60), "drain-timeout": drainTimeoutFlag },
 });
 const idleMs = Math.round(opts["idle-timeout"] * 1000);
 const stats = new Stats();

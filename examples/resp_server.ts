@@ -60,6 +60,7 @@ import {
 import { intFlag } from "./_flags.ts";
 import { parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
 import { startServer, workersFlag } from "./_workers.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
@@ -82,6 +83,7 @@ const opts = parseServerArgs({
   ],
   flags: {
     port: { ...SERVER_FLAGS.port, default: 6379 },
+    "drain-timeout": drainTimeoutFlag,
     workers: { ...workersFlag, help: `${workersFlag.help}; each Worker keeps its own keyspace` },
     "max-bulk": intFlag("BYTES", "longest bulk string a client may send", 16 * MiB, 1, 512 * MiB),
     "max-args": intFlag("N", "most arguments in one request", 1024 * 1024, 1, 2 ** 24),
