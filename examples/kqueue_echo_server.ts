@@ -21,7 +21,11 @@
  * - Each connection has an idle timer, `EVFILT_TIMER | EV_ONESHOT` with the
  *   connection's fd as ident and `data` the timeout in milliseconds. Traffic
  *   either way (bytes read, or a backlog flushed) re-adds it, which restarts
- *   it; when it fires, the connection is closed.
+ *   it; when it fires, the connection is closed, unless the same batch of
+ *   events brought it traffic: a server stalled past the timeout (a loaded
+ *   machine) finds the timer and the bytes that came meanwhile due
+ *   together, and the bytes were sent in time, so the batch's timers are
+ *   looked at after its other events.
  *   Timer knotes are not descriptors: the loop deletes them itself before
  *   `close(fd)` (which deletes the fd's READ and WRITE knotes).
  *
@@ -62,6 +66,8 @@ interface Conn {
   fd: number;
   pending: Uint8Array | null;
   open: boolean;
+  /** The batch of events that last brought traffic (restarted the idle timer). */
+  touched: number;
 }
 
 const opts = parseServerArgs({
@@ -108,8 +114,12 @@ function queue(ident: number, filter: number, flags: number, data: number, udata
   });
 }
 
+/** Counts batches of events, so that a timer knows whether its connection moved in its batch. */
+let batch = 0;
+
 /** (Re)starts the idle timer: re-adding a timer restarts it. */
 function touch(c: Conn): void {
+  c.touched = batch;
   if (idleMs > 0) queue(c.fd, EVFILT_TIMER, EV_ADD | EV_ONESHOT, idleMs, c);
 }
 
@@ -155,6 +165,9 @@ for (;;) {
   const n = await kevent(kq, submit, events, 1024, null);
   if (n < 0) throw new Error(`kevent failed: ${n}`);
   stats.events += n;
+  batch++;
+  /** Connections whose idle timer fired in this batch, closed after its other events. */
+  const expired: Conn[] = [];
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     // A change that failed (its connection was closed meanwhile): nothing to do.
@@ -162,7 +175,7 @@ for (;;) {
     if (ev.udata === LISTENER) {
       // data: the connections waiting to be accepted.
       gate.acceptAll(ev.data, (fd) => {
-        const c: Conn = { fd, pending: null, open: true };
+        const c: Conn = { fd, pending: null, open: true, touched: batch };
         conns.add(c);
         queue(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, c);
         touch(c);
@@ -178,8 +191,7 @@ for (;;) {
     const c = ev.udata as Conn;
     if (!c.open) continue;
     if (ev.filter === EVFILT_TIMER) {
-      stats.timedOut++;
-      drop(c);
+      expired.push(c);
       continue;
     }
     if (ev.filter === EVFILT_WRITE) {
@@ -224,6 +236,12 @@ for (;;) {
       continue;
     }
     if (ev.data > 0) touch(c);
+  }
+  for (const c of expired) {
+    // Traffic in this batch re-added the timer (touch), which restarted it.
+    if (!c.open || c.touched === batch) continue;
+    stats.timedOut++;
+    drop(c);
   }
   if (stop.signal) {
     // Stop accepting; every connection gets what it is owed, then EOF (_graceful.ts).
