@@ -39,7 +39,6 @@
 
 import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
-  accept,
   CLOCK_MONOTONIC,
   close,
   EAGAIN,
@@ -62,6 +61,7 @@ import { parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
 import { startServer, workersFlag } from "./_workers.ts";
 import { drainTimeoutFlag } from "./_graceful.ts";
 import { startStats, Stats } from "./_stats.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
 import { ProtocolError, ReplyWriter, RequestParser } from "./_resp_protocol.ts";
@@ -117,7 +117,8 @@ const epfd = epollCreate1(0);
 const { name, stop, listenFd } = await startServer("resp_server", opts, epfd);
 const LISTENER = Symbol("listener");
 const SWEEP = Symbol("sweep");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
+// Unwatches the listener while accept() gives EMFILE, until a connection closes.
+const gate = new AcceptGate(epfd, listenFd, LISTENER);
 const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
 const period = { sec: 0, nsec: SWEEP_MS * 1e6 };
 timerfdSettime(tfd, 0, { value: period, interval: period });
@@ -145,6 +146,7 @@ function drop(c: Conn): void {
   conns.delete(c);
   close(c.fd); // also removes it from the epoll set
   stats.open--;
+  gate.fdClosed();
 }
 
 /**
@@ -241,13 +243,13 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+      gate.acceptAll((fd) => {
         const c: Conn = { fd, parser: new RequestParser(limits), pending: null, closing: false };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
         conns.add(c);
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     if (ev.data === SWEEP) {

@@ -192,7 +192,7 @@ export class SignalFdDescription extends Description {
  * import {
  *   close, EPOLL_CTL_ADD, epollCreate1, epollCtl, type EpollEvent, EPOLLIN, epollWait, read,
  *   SIGHUP, signalfd,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sfd = signalfd(-1, [SIGHUP], 0);

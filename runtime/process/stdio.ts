@@ -264,7 +264,7 @@ export class StdoutDescription extends Description {
  *
  * @example Descriptors 0, 1 and 2 must be free
  * ```ts
- * import { close, EBUSY, openStdio, pipe } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EBUSY, openStdio, pipe } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
