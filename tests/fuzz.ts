@@ -8,6 +8,9 @@
  * a minimal program and prints it as code, then prints the size of the run.
  * Options: `--kernel-vs-kernel` (checks the harness: must find nothing),
  * `--broken NAME` (runs a deliberately broken library: must find it),
+ * `--tcp` (programs also make TCP listeners and connections over loopback:
+ * the library's are the native backend's kernel sockets, in its own
+ * descriptor table and epolls),
  * `--min-ops N --max-ops N` (program lengths, default 10..100), `--stop N`
  * (stop after N divergences, default 10). Exits 1 when it found any.
  *
@@ -37,7 +40,10 @@ const minOps = option("min-ops", 10);
 const maxOps = option("max-ops", 100);
 const stop = option("stop", 10);
 const brokenAt = Deno.args.indexOf("--broken");
-let subject = Deno.args.includes("--kernel-vs-kernel") ? kernelSys(libc, "kernel'") : librarySys();
+const tcp = Deno.args.includes("--tcp");
+let subject = Deno.args.includes("--kernel-vs-kernel")
+  ? kernelSys(libc, "kernel'")
+  : librarySys(libc);
 if (brokenAt >= 0) {
   const make = BROKEN[Deno.args[brokenAt + 1]];
   if (make === undefined) {
@@ -54,7 +60,7 @@ let sequences = 0;
 for (let i = 0; i < count && found < stop; i++) {
   const s = seed + i;
   const length = minOps + Math.floor(prng(s ^ 0x5eed)() * (maxOps - minOps + 1));
-  const program = generate(s, length);
+  const program = generate(s, length, { tcp });
   sequences++;
   const d = await run(program, kernel, subject);
   if (d === null) continue;
@@ -74,6 +80,7 @@ for (let i = 0; i < count && found < stop; i++) {
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(
   `\nfuzz: ${sequences} sequences, ${stats.ops} operations, ${found} divergences ` +
-    `(${subject.name} vs ${kernel.name}, seeds ${seed}..${seed + sequences - 1}, ${seconds} s)`,
+    `(${subject.name} vs ${kernel.name}${tcp ? ", with TCP" : ""}, ` +
+    `seeds ${seed}..${seed + sequences - 1}, ${seconds} s)`,
 );
 if (found > 0) Deno.exit(1);

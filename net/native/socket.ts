@@ -237,6 +237,9 @@ export class NativeSocket extends SocketDescription {
   /** Re-reads the mask after a state change of ours, and wakes watchers for what rose. */
   #refresh(): void {
     if (this.#kfd < 0) return;
+    // Wake-ups the kernel made before this change come first (and this
+    // socket's own pending edge is taken now, not inside the notify below).
+    this.#driver.pollNow();
     const old = this.#mask;
     this.#mask = this.#pollKernel();
     this.#uncertain = 0;

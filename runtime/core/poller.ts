@@ -44,9 +44,23 @@ export function registerPoller(p: Poller): void {
   if (!pollers.includes(p)) pollers.push(p);
 }
 
-/** Lets every poller raise the readiness that is already there. */
+let polling = false;
+
+/**
+ * Lets every poller raise the readiness that is already there. Also called
+ * before readiness of another kind is queued (an in-memory wake-up, an
+ * `EPOLL_CTL_ADD`/`MOD`), so that a ready list holds kernel wake-ups and the
+ * others in the order they happened, as Linux's does. A call made while the
+ * pollers deliver (a wake-up they raise) returns at once.
+ */
 export function pollNow(): void {
-  for (let i = 0; i < pollers.length; i++) pollers[i].pollNow();
+  if (polling || pollers.length === 0) return;
+  polling = true;
+  try {
+    for (let i = 0; i < pollers.length; i++) pollers[i].pollNow();
+  } finally {
+    polling = false;
+  }
 }
 
 /** A task starts sleeping in a wait. */

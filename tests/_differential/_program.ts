@@ -39,6 +39,12 @@ export type Op =
   | { k: "socketpair"; out: [number, number] }
   | { k: "eventfd"; out: number; init: number; flags: number }
   | { k: "epoll"; out: number }
+  /** A TCP socket listening on 127.0.0.1 (an ephemeral port). */
+  | { k: "listen"; out: number }
+  /** A TCP socket connecting to the listener `l`'s port (non-blocking `connect`). */
+  | { k: "connect"; l: number; out: number }
+  /** `accept4` on the listener `l`: the oldest pending connection. */
+  | { k: "accept"; l: number; out: number }
   | { k: "dup"; h: number; out: number }
   | { k: "ctl"; ep: number; op: number; fd: number; events: number; data: number }
   | { k: "wait"; ep: number; max: number }
@@ -65,7 +71,11 @@ export function uses(op: Op): number[] {
     case "eventfd":
     case "epoll":
     case "wait-closed":
+    case "listen":
       return [];
+    case "connect":
+    case "accept":
+      return [op.l];
     case "ctl":
       return [op.ep, op.fd];
     case "wait":
@@ -87,7 +97,13 @@ export function prng(seed: number): () => number {
   };
 }
 
-type Kind = "pipe-r" | "pipe-w" | "sock" | "eventfd" | "epoll";
+type Kind = "pipe-r" | "pipe-w" | "sock" | "eventfd" | "epoll" | "tcp" | "tcp-l";
+
+/** What a generator makes, besides epolls: in-memory objects and, when asked, TCP sockets. */
+export interface GenerateOptions {
+  /** Also make TCP listeners and connections over loopback (the native backend's sockets). */
+  tcp?: boolean;
+}
 
 const POLL_BITS = [
   EPOLLIN,
@@ -128,7 +144,7 @@ const EXCLUSIVE_OK = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLE
  * Generates a sequence of `length` ops from `seed` (the same seed gives the
  * same sequence).
  */
-export function generate(seed: number, length: number): Op[] {
+export function generate(seed: number, length: number, options: GenerateOptions = {}): Op[] {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const chance = (p: number) => rnd() < p;
@@ -160,6 +176,18 @@ export function generate(seed: number, length: number): Op[] {
   /** Interests the generator added and did not delete: `${ep} ${fd}`. */
   const added = new Set<string>();
   const create = () => {
+    if (options.tcp && chance(0.5)) {
+      const listeners = handles(["tcp-l"]);
+      if (listeners.length === 0 || chance(0.1)) {
+        ops.push({ k: "listen", out: next });
+        live.set(next++, "tcp-l");
+      } else {
+        const l = pick(listeners);
+        ops.push({ k: chance(0.5) ? "connect" : "accept", l, out: next });
+        live.set(next++, "tcp");
+      }
+      return;
+    }
     const r = rnd();
     if (r < 0.3) {
       ops.push({ k: "pipe", out: [next, next + 1] });
@@ -199,7 +227,7 @@ export function generate(seed: number, length: number): Op[] {
       } else {
         ep = someHandle(["epoll"], 0.03)!;
         target = chance(0.2) ? someHandle(["epoll"])! : someHandle(
-          ["pipe-r", "pipe-w", "sock", "eventfd"],
+          ["pipe-r", "pipe-w", "sock", "eventfd", "tcp", "tcp-l"],
           0.05,
         )!;
       }
@@ -213,7 +241,7 @@ export function generate(seed: number, length: number): Op[] {
         ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max });
       }
     } else if (r < 0.62) {
-      const h = someHandle(["pipe-w", "sock", "eventfd"])!;
+      const h = someHandle(["pipe-w", "sock", "eventfd", "tcp"])!;
       if (live.get(h) === "eventfd" || chance(0.03)) {
         ops.push({
           k: "write",
@@ -226,20 +254,20 @@ export function generate(seed: number, length: number): Op[] {
         ops.push({ k: "write", h, len: pick(STREAM_WRITES), tag: ops.length });
       }
     } else if (r < 0.76) {
-      const h = someHandle(["pipe-r", "sock", "eventfd"])!;
+      const h = someHandle(["pipe-r", "sock", "eventfd", "tcp"])!;
       const len = live.get(h) === "eventfd" ? pick(EVENTFD_LENS) : pick(STREAM_READS);
       ops.push({ k: "read", h, len });
     } else if (r < 0.8) {
       ops.push({
         k: "fill",
-        h: someHandle(["pipe-w", "sock"])!,
+        h: someHandle(["pipe-w", "sock", "tcp"])!,
         len: pick(FILL_CHUNKS),
         tag: ops.length,
       });
     } else if (r < 0.84) {
-      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock"])! });
+      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock", "tcp"])! });
     } else if (r < 0.88) {
-      ops.push({ k: "shutdown", h: someHandle(["sock"])!, how: pick([0, 1, 2, 2, 5]) });
+      ops.push({ k: "shutdown", h: someHandle(["sock", "tcp"])!, how: pick([0, 1, 2, 2, 5]) });
     } else if (r < 0.93) {
       const h = pick(handles());
       ops.push({ k: "close", h });
@@ -271,6 +299,12 @@ export function opToCode(op: Op): string {
       return `h[${op.out}] = eventfd(${op.init}, ${op.flags});`;
     case "epoll":
       return `h[${op.out}] = epollCreate1(0);`;
+    case "listen":
+      return `h[${op.out}] = tcpListen(); // socket, TCP_NODELAY, bind 127.0.0.1:0, listen`;
+    case "connect":
+      return `h[${op.out}] = tcpConnect(h[${op.l}]); // socket, TCP_NODELAY, connect to its port`;
+    case "accept":
+      return `h[${op.out}] = accept(h[${op.l}]);`;
     case "dup":
       return `h[${op.out}] = dup(h[${op.h}]);`;
     case "ctl":
