@@ -1,6 +1,7 @@
 /**
- * A stream socket that is a real kernel socket, reached through FFI
- * (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`, …):
+ * A stream or datagram socket that is a real kernel socket, reached through
+ * FFI (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`,
+ * `sendto`, `recvmmsg`, …):
  * one {@linkcode NativeSocket} description per kernel fd, in the same
  * readiness core as every other description, so LT/ET/ONESHOT/EXCLUSIVE,
  * nesting and the object layer work with it unchanged.
@@ -29,7 +30,14 @@
  *   `poll(2)`, so a level-triggered interest sees the kernel's level, as
  *   Linux's `ep_item_poll` calls `tcp_poll` at every harvest;
  * - calls that change the state in other ways (`connect`, `listen`,
- *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
+ *   `shutdown`, options, errors) re-read the mask with `poll(2)`;
+ * - a datagram socket is not a byte stream: a receive that fills less than
+ *   its buffer says nothing about the queue (one datagram drained is not
+ *   "empty"), and a send that succeeded may have used the last room. So
+ *   every successful datagram receive leaves `IN` uncertain and every send
+ *   `OUT`, settled as above; a `recvmmsg` that fills fewer slots than it was
+ *   given found the queue empty (`IN` is cleared), a `sendmmsg` that sent
+ *   fewer found it full (`OUT` is cleared).
  *
  * The kernel fd is closed exactly once, when the description's last fd is
  * closed; every kernel socket is non-blocking and close-on-exec.
@@ -40,14 +48,17 @@
 import { reserveFdTable } from "./_fd_table.ts";
 import type { Libc } from "./libc.ts";
 import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { SocketDescription } from "../socket_description.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { close as closeFd } from "../../runtime/core/fd_table.ts";
-import { type SockAddr, validateAddr } from "../sockaddr.ts";
+import { type SockAddr, type UnspecSockAddr, validateAddr } from "../sockaddr.ts";
+import type { RecvMessage, SendMessage } from "../socket_description.ts";
+import { DatagramIo } from "./_datagram_io.ts";
 import { EAGAIN, EINVAL } from "../../runtime/core/errno.ts";
 import {
   AF_UNIX,
+  AF_UNSPEC,
   EPOLLERR,
   EPOLLET,
   EPOLLHUP,
@@ -62,6 +73,7 @@ import {
   SO_ERROR,
   SO_SNDBUF,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
@@ -98,10 +110,12 @@ function cint(v: number): number {
   return Number.isInteger(v) && v >= -INT_MAX - 1 && v <= INT_MAX ? v : -1;
 }
 
-/** A kernel stream socket as an open description. */
+/** A kernel stream or datagram socket as an open description. */
 export class NativeSocket extends SocketDescription {
   readonly kind: string;
   readonly domain: number;
+  /** `SOCK_STREAM` or `SOCK_DGRAM`. */
+  readonly #type: number;
   /** The kernel fd; -1 once closed. */
   #kfd = -1;
   #token = 0;
@@ -126,15 +140,18 @@ export class NativeSocket extends SocketDescription {
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
   static readonly #tcpInfo = new Uint8Array(TCPI_BYTES_RECEIVED + 8);
+  static #io: DatagramIo | undefined;
   readonly #libc: Libc;
   readonly #driver: Driver;
 
-  private constructor(libc: Libc, driver: Driver, domain: number) {
-    super(0, 0);
+  private constructor(libc: Libc, driver: Driver, domain: number, type: number) {
+    super();
     this.#libc = libc;
     this.#driver = driver;
     this.domain = domain;
-    this.kind = domain === AF_UNIX ? "unix" : "tcp";
+    this.#type = type;
+    const dgram = type === SOCK_DGRAM;
+    this.kind = domain === AF_UNIX ? (dgram ? "unix-dgram" : "unix") : (dgram ? "udp" : "tcp");
   }
 
   /** A new unconnected kernel socket, or `-errno` (EMFILE, ENFILE, ENOBUFS, …). */
@@ -142,11 +159,12 @@ export class NativeSocket extends SocketDescription {
     libc: Libc,
     driver: Driver,
     domain: number,
+    type: number,
     protocol: number,
   ): NativeSocket | number {
-    const kfd = libc.socket(domain, SOCK_STREAM | KERNEL_FLAGS, protocol);
+    const kfd = libc.socket(domain, type | KERNEL_FLAGS, protocol);
     if (kfd < 0) return kfd;
-    const s = new NativeSocket(libc, driver, domain);
+    const s = new NativeSocket(libc, driver, domain, type);
     const r = s.#adopt(kfd);
     return r < 0 ? r : s;
   }
@@ -181,6 +199,10 @@ export class NativeSocket extends SocketDescription {
 
   override get listening(): boolean {
     return this.#listening;
+  }
+
+  override get sockType(): number {
+    return this.#type;
   }
 
   poll(interest: number = KERNEL_BITS): number {
@@ -249,6 +271,10 @@ export class NativeSocket extends SocketDescription {
 
   override read(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
+    if (this.#type === SOCK_DGRAM) {
+      const r = this.#libc.read(this.#kfd, buf);
+      return this.#heldError !== 0 && r < 0 ? -this.#takeHeld() : this.#received(r, 1, 1);
+    }
     const n = this.#libc.read(this.#kfd, buf);
     if (n > 0) this.#readTotal += n;
     if (this.#heldError !== 0 && n <= 0 && buf.length > 0 && !(n === 0 && this.#finSeen)) {
@@ -272,6 +298,9 @@ export class NativeSocket extends SocketDescription {
   override write(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
     if (this.#heldError !== 0) return -this.#takeHeld();
+    if (this.#type === SOCK_DGRAM) {
+      return this.#sent(this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL), 1, 1);
+    }
     const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
     if (n >= 0) {
       // A short write filled the send buffer. A whole one may still have
@@ -284,6 +313,70 @@ export class NativeSocket extends SocketDescription {
       this.#refresh();
     }
     return n;
+  }
+
+  static #datagramIo(libc: Libc): DatagramIo {
+    return (NativeSocket.#io ??= new DatagramIo(libc));
+  }
+
+  /**
+   * Readiness after a receive of `want` datagrams that returned `r` (also a
+   * stream socket's `recv` with flags: `MSG_PEEK` leaves the bytes queued).
+   */
+  #received(r: number, got: number, want: number): number {
+    if (r >= 0) {
+      if (got < want) this.#clear(IN); // recvmmsg found the queue empty
+      else this.#uncertain |= IN;
+    } else if (r === -EAGAIN) {
+      this.#clear(IN);
+    } else {
+      this.#refresh(); // an error (ECONNREFUSED from ICMP): EPOLLERR may fall
+    }
+    return r;
+  }
+
+  /** Readiness after a datagram send of `want` datagrams that returned `r`. */
+  #sent(r: number, got: number, want: number): number {
+    if (r >= 0) {
+      if (got < want) this.#clear(OUT);
+      else this.#uncertain |= OUT;
+    } else if (r === -EAGAIN) {
+      this.#clear(OUT);
+    } else {
+      this.#refresh();
+    }
+    return r;
+  }
+
+  override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const io = NativeSocket.#datagramIo(this.#libc);
+    return this.#sent(io.sendto(this.#kfd, buf, cint(flags) | MSG_NOSIGNAL, addr), 1, 1);
+  }
+
+  override recvmsg(msg: RecvMessage, flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.recvmsg(this.#kfd, this.domain, msg, cint(flags));
+    if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    return this.#received(r, 1, 1);
+  }
+
+  override sendmmsg(msgs: readonly SendMessage[], flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.sendmmsg(this.#kfd, msgs, cint(flags) | MSG_NOSIGNAL);
+    return this.#sent(r, r, msgs.length);
+  }
+
+  override recvmmsg(msgs: RecvMessage[], flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.recvmmsg(this.#kfd, this.domain, msgs, cint(flags));
+    if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    return this.#received(r, r, msgs.length);
   }
 
   /**
@@ -330,8 +423,10 @@ export class NativeSocket extends SocketDescription {
       out.writeReady = false;
       return;
     }
+    // FIONREAD: bytes queued on a stream, the next datagram's size on a datagram socket.
     const rx = libc.ioctlInt(this.#kfd, FIONREAD);
     out.readable = rx > 0 ? rx : 0;
+    if (this.#type === SOCK_DGRAM) out.readReady = (mask & EPOLLIN) !== 0; // an empty datagram too
     if (out.writeReady) {
       const q = libc.ioctlInt(this.#kfd, TIOCOUTQ);
       const sndbuf = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_SNDBUF);
@@ -359,7 +454,7 @@ export class NativeSocket extends SocketDescription {
 
   override accept(_flags: number): number {
     // Reserve the fd first: with no fd free the connection stays queued.
-    const sock = new NativeSocket(this.#libc, this.#driver, this.domain);
+    const sock = new NativeSocket(this.#libc, this.#driver, this.domain, SOCK_STREAM);
     const fd = installDescription(sock);
     if (fd < 0) return fd;
     const kfd = this.#libc.accept4(this.#kfd, KERNEL_FLAGS);
@@ -378,8 +473,9 @@ export class NativeSocket extends SocketDescription {
     return fd;
   }
 
-  override connect(addr: SockAddr): number {
-    const bad = validateAddr(this.domain, addr);
+  override connect(addr: SockAddr | UnspecSockAddr): number {
+    // AF_UNSPEC dissolves a datagram socket's peer (and disconnects TCP): the kernel's call.
+    const bad = addr.family === AF_UNSPEC ? 0 : validateAddr(this.domain, addr);
     if (bad) return bad;
     const r = this.#libc.connect(this.#kfd, addr);
     this.#refresh();

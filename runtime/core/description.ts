@@ -81,6 +81,12 @@ export interface FilterCounts {
   readable: number;
   /** Reading is at end of file: writers gone, peer shut or closed. */
   readEof: boolean;
+  /**
+   * `EVFILT_READ` fires although `readable` is 0: a datagram socket with an
+   * empty datagram queued (its `data` is the next datagram's size). Left
+   * unset by kinds without datagrams; the filter clears it before asking.
+   */
+  readReady?: boolean;
   /** `EVFILT_WRITE` data: free space; `-1` when the description has no write filter. */
   writable: number;
   /** Whether `EVFILT_WRITE` fires now (room at or above the low-water mark). */

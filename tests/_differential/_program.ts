@@ -37,6 +37,10 @@ import {
 export type Op =
   | { k: "pipe"; out: [number, number] }
   | { k: "socketpair"; out: [number, number] }
+  /** `socketpair(AF_UNIX, SOCK_DGRAM)`. */
+  | { k: "dgrampair"; out: [number, number] }
+  /** `recv(2)` with flags (`MSG_PEEK`, `MSG_TRUNC`), on datagram sockets. */
+  | { k: "recv"; h: number; len: number; flags: number }
   | { k: "eventfd"; out: number; init: number; flags: number }
   | { k: "epoll"; out: number }
   /** A TCP socket listening on 127.0.0.1 (an ephemeral port). */
@@ -68,6 +72,7 @@ export function uses(op: Op): number[] {
   switch (op.k) {
     case "pipe":
     case "socketpair":
+    case "dgrampair":
     case "eventfd":
     case "epoll":
     case "wait-closed":
@@ -97,7 +102,7 @@ export function prng(seed: number): () => number {
   };
 }
 
-type Kind = "pipe-r" | "pipe-w" | "sock" | "eventfd" | "epoll" | "tcp" | "tcp-l";
+type Kind = "pipe-r" | "pipe-w" | "sock" | "dgram" | "eventfd" | "epoll" | "tcp" | "tcp-l";
 
 /** What a generator makes, besides epolls: in-memory objects and, when asked, TCP sockets. */
 export interface GenerateOptions {
@@ -121,6 +126,33 @@ const POLL_BITS = [
 const STREAM_READS = [0, 1, 2, 3, 7, 10, 100, 1000, 4095, 4096, 4097, 5000, 65536, 100000];
 const STREAM_WRITES = [0, 1, 3, 10, 100, 904, 1000, 3000, 4096, 4097, 5000, 10000, 40000, 70000];
 const FILL_CHUNKS = [100, 1000, 3000, 4096, 5000, 65536];
+/** Datagram sizes around every step of the kernel's truesize and the 212,960-byte limit. */
+const DGRAM_WRITES = [
+  0,
+  0,
+  1,
+  10,
+  100,
+  192,
+  193,
+  704,
+  705,
+  1000,
+  3776,
+  3777,
+  16064,
+  16065,
+  40000,
+  85696,
+  85697,
+  150000,
+  212960,
+  212961,
+];
+const DGRAM_READS = [0, 1, 2, 10, 100, 192, 1000, 4096, 65536, 300000];
+const DGRAM_FILL_CHUNKS = [0, 1, 192, 193, 1000, 5000, 16065, 65536];
+/** recv flags: none, MSG_PEEK, MSG_TRUNC, both, MSG_DONTWAIT, MSG_OOB. */
+const RECV_FLAGS = [0, 0x2, 0x20, 0x22, 0x40, 0x1];
 const EVENTFD_LENS = [0, 4, 7, 8, 8, 8, 8, 8, 9, 16];
 const EVENTFD_VALUES = [
   0n,
@@ -194,9 +226,10 @@ export function generate(seed: number, length: number, options: GenerateOptions 
       live.set(next++, "pipe-r");
       live.set(next++, "pipe-w");
     } else if (r < 0.6) {
-      ops.push({ k: "socketpair", out: [next, next + 1] });
-      live.set(next++, "sock");
-      live.set(next++, "sock");
+      const dgram = chance(0.4);
+      ops.push({ k: dgram ? "dgrampair" : "socketpair", out: [next, next + 1] });
+      live.set(next++, dgram ? "dgram" : "sock");
+      live.set(next++, dgram ? "dgram" : "sock");
     } else if (r < 0.75) {
       const init = pick([0, 0, 1, 5, 0xffffffff]);
       ops.push({ k: "eventfd", out: next, init, flags: chance(0.3) ? EFD_SEMAPHORE : 0 });
@@ -227,7 +260,7 @@ export function generate(seed: number, length: number, options: GenerateOptions 
       } else {
         ep = someHandle(["epoll"], 0.03)!;
         target = chance(0.2) ? someHandle(["epoll"])! : someHandle(
-          ["pipe-r", "pipe-w", "sock", "eventfd", "tcp", "tcp-l"],
+          ["pipe-r", "pipe-w", "sock", "dgram", "eventfd", "tcp", "tcp-l"],
           0.05,
         )!;
       }
@@ -241,8 +274,10 @@ export function generate(seed: number, length: number, options: GenerateOptions 
         ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max });
       }
     } else if (r < 0.62) {
-      const h = someHandle(["pipe-w", "sock", "eventfd", "tcp"])!;
-      if (live.get(h) === "eventfd" || chance(0.03)) {
+      const h = someHandle(["pipe-w", "sock", "dgram", "eventfd", "tcp"])!;
+      if (live.get(h) === "dgram") {
+        ops.push({ k: "write", h, len: pick(DGRAM_WRITES), tag: ops.length });
+      } else if (live.get(h) === "eventfd" || chance(0.03)) {
         ops.push({
           k: "write",
           h,
@@ -254,20 +289,27 @@ export function generate(seed: number, length: number, options: GenerateOptions 
         ops.push({ k: "write", h, len: pick(STREAM_WRITES), tag: ops.length });
       }
     } else if (r < 0.76) {
-      const h = someHandle(["pipe-r", "sock", "eventfd", "tcp"])!;
-      const len = live.get(h) === "eventfd" ? pick(EVENTFD_LENS) : pick(STREAM_READS);
-      ops.push({ k: "read", h, len });
+      const h = someHandle(["pipe-r", "sock", "dgram", "eventfd", "tcp"])!;
+      const kind = live.get(h);
+      if (kind === "dgram" && chance(0.5)) {
+        ops.push({ k: "recv", h, len: pick(DGRAM_READS), flags: pick(RECV_FLAGS) });
+      } else {
+        const len = kind === "eventfd"
+          ? pick(EVENTFD_LENS)
+          : kind === "dgram"
+          ? pick(DGRAM_READS)
+          : pick(STREAM_READS);
+        ops.push({ k: "read", h, len });
+      }
     } else if (r < 0.8) {
-      ops.push({
-        k: "fill",
-        h: someHandle(["pipe-w", "sock", "tcp"])!,
-        len: pick(FILL_CHUNKS),
-        tag: ops.length,
-      });
+      const h = someHandle(["pipe-w", "sock", "dgram", "tcp"])!;
+      const len = pick(live.get(h) === "dgram" ? DGRAM_FILL_CHUNKS : FILL_CHUNKS);
+      ops.push({ k: "fill", h, len, tag: ops.length });
     } else if (r < 0.84) {
-      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock", "tcp"])! });
+      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock", "dgram", "tcp"])! });
     } else if (r < 0.88) {
-      ops.push({ k: "shutdown", h: someHandle(["sock", "tcp"])!, how: pick([0, 1, 2, 2, 5]) });
+      const h = someHandle(["sock", "dgram", "tcp"])!;
+      ops.push({ k: "shutdown", h, how: pick([0, 1, 2, 2, 5]) });
     } else if (r < 0.93) {
       const h = pick(handles());
       ops.push({ k: "close", h });
@@ -295,6 +337,11 @@ export function opToCode(op: Op): string {
     case "socketpair":
       return `{ const f: number[] = []; socketpair(AF_UNIX, SOCK_STREAM, 0, f); ` +
         `[h[${op.out[0]}], h[${op.out[1]}]] = f; }`;
+    case "dgrampair":
+      return `{ const f: number[] = []; socketpair(AF_UNIX, SOCK_DGRAM, 0, f); ` +
+        `[h[${op.out[0]}], h[${op.out[1]}]] = f; }`;
+    case "recv":
+      return `recv(h[${op.h}], new Uint8Array(${op.len}), 0x${op.flags.toString(16)});`;
     case "eventfd":
       return `h[${op.out}] = eventfd(${op.init}, ${op.flags});`;
     case "epoll":

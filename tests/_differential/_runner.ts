@@ -31,6 +31,14 @@
  *    a description that has such a stale interest in that epoll is skipped
  *    on both systems (the interest itself keeps reporting, and that is
  *    compared).
+ * 4. `recv` runs on datagram sockets only (the library's in-memory stream
+ *    sockets take no `recv` flags).
+ * 5. Datagram socketpairs need no normalisation: the library charges each
+ *    datagram the kernel's own `truesize` (measured with `SIOCOUTQ` on
+ *    x86-64 Linux 6.18 for every length up to the send buffer; see
+ *    `net/pair/dgram_socketpair.ts`), so fill totals, `-EAGAIN` and
+ *    `EPOLLOUT` are compared exactly. A kernel with another allocator or
+ *    page size would diverge there, and that would be a true finding.
  *
  * @module
  */
@@ -172,6 +180,7 @@ function outs(op: Op): number[] {
   switch (op.k) {
     case "pipe":
     case "socketpair":
+    case "dgrampair":
       return op.out;
     case "eventfd":
     case "epoll":
@@ -209,9 +218,14 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
   if (outs(op).length > 0) side.closedFd = -1; // the freed number may be taken again
   switch (op.k) {
     case "pipe":
-    case "socketpair": {
+    case "socketpair":
+    case "dgrampair": {
       const f: number[] = [];
-      const r = op.k === "pipe" ? sys.pipe(f) : sys.socketpair(f);
+      const r = op.k === "pipe"
+        ? sys.pipe(f)
+        : op.k === "socketpair"
+        ? sys.socketpair(f)
+        : sys.dgramSocketpair(f);
       if (r < 0) return r;
       fds.set(op.out[0], f[0]);
       fds.set(op.out[1], f[1]);
@@ -253,6 +267,11 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
       const buf = new Uint8Array(op.len);
       const r = sys.read(fd(op.h), buf);
       return r > 0 ? [r, Array.from(buf.subarray(0, r)).join(",")] : r;
+    }
+    case "recv": {
+      const buf = new Uint8Array(op.len);
+      const r = sys.recv(fd(op.h), buf, op.flags);
+      return r > 0 ? [r, Array.from(buf.subarray(0, Math.min(r, op.len))).join(",")] : r;
     }
     case "write":
       return sys.write(fd(op.h), pattern(op.len, op.tag, op.value));
@@ -327,8 +346,10 @@ class Keys {
 function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
   switch (op.k) {
     case "pipe":
+    case "dgrampair":
     case "eventfd":
     case "epoll":
+      // Datagram pairs need no buffer normalisation (5. in the module doc).
       if (seen === "ok") {
         for (const h of outs(op)) descs.set(h, { id: nextId++, kind: "other", refs: 1 });
       }
