@@ -71,6 +71,8 @@ import {
   EPOLLWRBAND,
   EPOLLWRNORM,
   IPPROTO_TCP,
+  MSG_NOSIGNAL,
+  MSG_PEEK,
   SHUT_RD,
   SO_ERROR,
   SO_SNDBUF,
@@ -89,7 +91,6 @@ const READ_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
 const WRITE_KEY = OUT;
 /** Every bit the kernel may report for a registered socket. */
 const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
-const MSG_NOSIGNAL = 0x4000;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 const INT_MAX = 0x7fffffff;
 /**
@@ -389,6 +390,8 @@ export class NativeSocket extends SocketDescription {
     const io = NativeSocket.#datagramIo(this.#libc);
     const r = io.recvmsg(this.#kfd, this.domain, msg, cint(flags));
     if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    // A stream's bytes taken (MSG_TRUNC takes without copying) count toward #finCame.
+    if (r > 0 && this.#type !== SOCK_DGRAM && (flags & MSG_PEEK) === 0) this.#readTotal += r;
     return this.#received(r, 1, 1);
   }
 
@@ -405,6 +408,9 @@ export class NativeSocket extends SocketDescription {
     const io = NativeSocket.#datagramIo(this.#libc);
     const r = io.recvmmsg(this.#kfd, this.domain, msgs, cint(flags));
     if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    if (this.#type !== SOCK_DGRAM && (flags & MSG_PEEK) === 0) {
+      for (let i = 0; i < r; i++) this.#readTotal += msgs[i].length!;
+    }
     return this.#received(r, r, msgs.length);
   }
 
