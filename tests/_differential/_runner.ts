@@ -289,7 +289,19 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
       const buf = new Uint8Array(DRAIN_CHUNK);
       let total = 0, r = 0;
       for (let i = 0; i < MAX_LOOPS && (r = sys.read(fd(op.h), buf)) > 0; i++) total += r;
-      const full = descs.get(op.h)!.rx?.full === true;
+      const d = descs.get(op.h)!;
+      const full = d.rx?.full === true;
+      if (full && d.kind === "tcp") {
+        // The window the drain opened lets the peer send what it still
+        // holds: drained means that has arrived and been read too.
+        for (let k = 0; k < 100; k++) {
+          await sys.settle([...fds.values()].filter((f) => f >= 0));
+          let more = 0;
+          for (let i = 0; i < MAX_LOOPS && (r = sys.read(fd(op.h), buf)) > 0; i++) more += r;
+          total += more;
+          if (more === 0) break;
+        }
+      }
       return [full && total > 0 ? "some" : total, r];
     }
     case "shutdown":

@@ -17,8 +17,11 @@ const F_DUPFD_CLOEXEC = 1030;
 /** `getsockopt(IPPROTO_TCP, TCP_INFO)`: `tcpi_state` (offset 0), `tcpi_unacked` (segments in flight). */
 const TCP_INFO = 11;
 const TCPI_UNACKED = 24;
+/** `tcpi_notsent_bytes` and `tcpi_snd_wnd` (the peer's window). */
+const TCPI_NOTSENT = 144;
+const TCPI_SND_WND = 228;
 const TCP_LISTEN = 10;
-const info = new Uint8Array(TCPI_UNACKED + 4);
+const info = new Uint8Array(TCPI_SND_WND + 4);
 const infoView = new DataView(info.buffer);
 /** `setsockopt(IPPROTO_TCP, TCP_QUICKACK, 1)`: leave delayed-ACK mode, send a pending ACK now. */
 const TCP_QUICKACK = 12;
@@ -77,9 +80,12 @@ async function settleKernel(libc: Libc, kfds: number[]): Promise<void> {
   for (const k of kfds) libc.setsockoptInt(k, lib.IPPROTO_TCP, TCP_QUICKACK, 1);
   const deadline = performance.now() + SETTLE_MS;
   for (;;) {
+    // Busy: segments in flight, or bytes not sent yet while the peer's
+    // window is open (they are about to go).
     const busy = kfds.some((k) =>
-      libc.getsockopt(k, lib.IPPROTO_TCP, TCP_INFO, info) >= TCPI_UNACKED + 4 &&
-      info[0] !== TCP_LISTEN && infoView.getUint32(TCPI_UNACKED, true) > 0
+      libc.getsockopt(k, lib.IPPROTO_TCP, TCP_INFO, info) >= info.length &&
+      info[0] !== TCP_LISTEN && (infoView.getUint32(TCPI_UNACKED, true) > 0 ||
+        (infoView.getUint32(TCPI_NOTSENT, true) > 0 && infoView.getUint32(TCPI_SND_WND, true) > 0))
     );
     if (!busy || performance.now() > deadline) return;
     await new Promise((r) => setTimeout(r, 1));
