@@ -53,7 +53,6 @@
 
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
-import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
 import {
@@ -286,7 +285,6 @@ export class DataChannel {
   }
 
   #onRead(n: number | null): void {
-    noteLoopTurn();
     this.#rx.pinned = false;
     const state = this.#recv;
     if (state === "closed") return;
@@ -339,7 +337,6 @@ export class DataChannel {
   }
 
   #onWrite(n: number): void {
-    noteLoopTurn();
     this.#tx.pinned = false;
     const was = this.#writable;
     this.#tx.consume(n);

@@ -22,6 +22,17 @@
  * connection. Any other error (descriptor exhaustion in the process, Deno
  * issue #10148) is retried after a short back-off instead of ending the loop.
  *
+ * Fairness: Deno polls an `accept` once when it starts, so with connections
+ * queued in the kernel each one settles at once, in a microtask, without
+ * the event loop turning. Under a flood (connections arriving, or arriving
+ * and dying, faster than they are taken) the pump alone would be an endless
+ * microtask chain, and every other client's I/O, which completes only when
+ * the loop turns, would starve. So after {@linkcode ACCEPT_BURST} accepts
+ * (or skipped dead connections) the pump lets the loop turn once
+ * (`_loop_turn.ts`) before it accepts again: the listener gets at most
+ * that many accepts per turn, like the connections any other client
+ * completes per turn.
+ *
  * Closing: Deno closes the listening socket only when the accept in flight
  * has been cancelled, on the event loop's next turn; until then the kernel
  * still completes handshakes, and those clients are reset instead of
@@ -35,11 +46,12 @@
 import type { ChannelEvents } from "./_data_channel.ts";
 import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
 import { descriptors } from "../../runtime/core/fd_table.ts";
-import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
 
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
 const RETRY_MS = 20;
+/** Accepts (or dead connections skipped) between two turns of the event loop. */
+export const ACCEPT_BURST = 64;
 
 /** Closed listeners whose accept is still in flight (the socket is not closed yet). */
 const closing = new Set<Promise<unknown>>();
@@ -72,6 +84,8 @@ export class ListenChannel {
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #waitingForSlot = false;
+  /** Accepts settled since the pump last paused for a timer. */
+  #burst = 0;
   #onSlot = () => {
     this.#waitingForSlot = false;
     this.#pump();
@@ -154,6 +168,7 @@ export class ListenChannel {
   #pump(): void {
     if (this.#accepting !== undefined || this.#closed || this.#retry !== undefined) return;
     if (this.pending >= this.limit) return;
+    if (this.#burst >= ACCEPT_BURST) return this.#resumeAfter(0);
     if (!descriptors.hold(this.pending === 0)) {
       if (!this.#waitingForSlot) {
         this.#waitingForSlot = true;
@@ -172,8 +187,8 @@ export class ListenChannel {
   }
 
   #onAccept(conn: Deno.Conn): void {
-    noteLoopTurn();
     this.#accepting = undefined;
+    this.#burst++;
     if (this.#closed) {
       descriptors.unhold();
       conn.close();
@@ -186,15 +201,22 @@ export class ListenChannel {
 
   #onError(err: unknown): void {
     this.#accepting = undefined;
+    this.#burst++;
     descriptors.unhold();
     if (this.#closed) return;
     if (deadConnection(err)) {
       this.#pump();
       return;
     }
+    this.#resumeAfter(RETRY_MS);
+  }
+
+  /** Pauses the pump for a timer (a turn of the event loop through its I/O poll). */
+  #resumeAfter(ms: number): void {
+    this.#burst = 0;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       this.#pump();
-    }, RETRY_MS);
+    }, ms);
   }
 }
