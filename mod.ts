@@ -61,6 +61,7 @@ export {
   epollWait,
   type Timespec,
 } from "./runtime/epoll/epoll.ts";
+export { type Clock, type ClockAlarm, realClock } from "./runtime/core/clock.ts";
 export { pipe } from "./runtime/memory/pipe.ts";
 export { socketpair } from "./net/pair/socketpair.ts";
 export { eventfd } from "./runtime/memory/eventfd.ts";

@@ -19,21 +19,11 @@
  */
 
 import { ENOSYS } from "../runtime/core/errno.ts";
-import type { SocketDescription } from "./socket_state.ts";
+import type { SocketBackend } from "./socket_description.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
 
-/** What a backend provides: new unconnected stream sockets. */
-export interface SocketBackend {
-  /** `"deno"` or `"native"`. */
-  readonly name: "deno" | "native";
-  /**
-   * A new unconnected stream socket (arguments already validated).
-   *
-   * @returns The description, or `-errno`.
-   */
-  create(domain: number, protocol: number): SocketDescription | number;
-}
+export type { SocketBackend };
 
 let native: SocketBackend | string | undefined;
 function getNative(): SocketBackend | string {

@@ -1,15 +1,16 @@
 /**
- * What every stream socket shares, in memory (`socketpair`) or over Deno
- * (TCP and Unix): addresses, shutdown state, the pending error, and the
- * socket options. The socket calls (`bind`, `shutdown`, `getsockopt`, …)
- * dispatch to these methods; a kind of socket overrides what it supports.
+ * The state the emulated stream sockets share, in memory (`socketpair`) or
+ * over Deno (TCP and Unix): the pending error (`SO_ERROR`) and the socket
+ * options, answered and validated as Linux does (buffer sizes doubled and
+ * clamped, booleans kept as given, `SO_TYPE`, `SO_ACCEPTCONN`). Addresses,
+ * connection and shutdown state belong to each kind. The kernel's sockets
+ * (`native/`) hold none of this: the kernel keeps it.
  *
  * @module
  */
 
-import { Description } from "../runtime/core/description.ts";
-import type { SockAddr } from "./sockaddr.ts";
-import { EINVAL, EISCONN, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../runtime/core/errno.ts";
+import { SocketDescription } from "./socket_description.ts";
+import { EINVAL, ENOPROTOOPT, EOPNOTSUPP } from "../runtime/core/errno.ts";
 import {
   AF_INET6,
   AF_UNIX,
@@ -34,12 +35,11 @@ const MIN_SNDBUF = 4608;
 const MIN_RCVBUF = 2304;
 
 /**
- * The base of every stream socket description. Defaults answer as an
- * unconnected socket that supports none of the operation would.
+ * An emulated stream socket: a {@linkcode SocketDescription} that keeps its
+ * own pending error and socket options. A kind applies an option that
+ * matters to it in {@linkcode EmulatedSocket.optionChanged}.
  */
-export abstract class SocketDescription extends Description {
-  /** The address family: AF_UNIX, AF_INET or AF_INET6. */
-  abstract readonly domain: number;
+export abstract class EmulatedSocket extends SocketDescription {
   /** The pending error (`SO_ERROR`), 0 when none. */
   soError = 0;
   /** Send buffer size, as `getsockopt(SO_SNDBUF)` reports it. */
@@ -58,33 +58,6 @@ export abstract class SocketDescription extends Description {
     this.rcvbuf = rcvbuf;
   }
 
-  /** Whether the socket is listening (`SO_ACCEPTCONN`). */
-  get listening(): boolean {
-    return false;
-  }
-
-  bind(_addr: SockAddr): number {
-    return -EINVAL;
-  }
-  listen(_backlog: number): number {
-    return -EOPNOTSUPP;
-  }
-  accept(_flags: number): number {
-    return -EINVAL;
-  }
-  connect(_addr: SockAddr): number {
-    return -EISCONN;
-  }
-  shutdown(_how: number): number {
-    return -ENOTCONN;
-  }
-  getsockname(_out: SockAddr): number {
-    return -ENOTCONN;
-  }
-  getpeername(_out: SockAddr): number {
-    return -ENOTCONN;
-  }
-
   /** Returns and clears the pending error (reading `SO_ERROR` clears it). */
   takeError(): number {
     const e = this.soError;
@@ -92,6 +65,7 @@ export abstract class SocketDescription extends Description {
     return e;
   }
 
+  /** Linux's answers for the options kept here. */
   getsockopt(level: number, name: number): number {
     if (level === SOL_SOCKET) {
       switch (name) {
@@ -122,6 +96,7 @@ export abstract class SocketDescription extends Description {
     return this.domain === AF_INET6 ? -ENOPROTOOPT : -EOPNOTSUPP;
   }
 
+  /** Linux's validation for the options kept here; {@linkcode optionChanged} applies them. */
   setsockopt(level: number, name: number, value: number): number {
     if (!Number.isFinite(value)) return -EINVAL;
     const on = value !== 0;

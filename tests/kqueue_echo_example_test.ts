@@ -36,7 +36,7 @@ async function startServer(idle = 30): Promise<{ port: number; stop: () => Promi
     const { value, done } = await reader.read();
     if (done) break;
     text += value;
-    m = text.match(/^kqueue_echo_server listening on [\d.]+:(\d+)\n/);
+    m = text.match(/^kqueue_echo_server listening on [\d.]+:(\d+) \((?:deno|native) backend\)\n/);
   }
   const stop = async () => {
     try {

@@ -30,7 +30,7 @@
 import { reserveFdTable } from "./_fd_table.ts";
 import type { Libc } from "./libc.ts";
 import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { SocketDescription } from "../socket_description.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { close as closeFd } from "../../runtime/core/fd_table.ts";
@@ -102,7 +102,7 @@ export class NativeSocket extends SocketDescription {
   readonly #driver: Driver;
 
   private constructor(libc: Libc, driver: Driver, domain: number) {
-    super(0, 0);
+    super();
     this.#libc = libc;
     this.#driver = driver;
     this.domain = domain;

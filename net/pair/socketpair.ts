@@ -50,7 +50,7 @@ import {
   EPOLLWRNORM,
 } from "../../runtime/core/constants.ts";
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { EmulatedSocket } from "../socket_state.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { copyAddr, type SockAddr } from "../sockaddr.ts";
 import {
@@ -77,7 +77,7 @@ const UNIX_BUFFER = 212992;
 export const MAX_CHUNK = 3776 + 32768;
 
 /** One end of a socketpair. */
-export class PairEnd extends SocketDescription {
+export class PairEnd extends EmulatedSocket {
   readonly kind = "socketpair";
   readonly domain = AF_UNIX;
   peer!: PairEnd;

@@ -11,8 +11,12 @@
  *   times out or is aborted leaves the queue.
  * - A wait holds its instance (`retain`/`release`) while it sleeps: closing
  *   the instance's fd does not end a wait in progress, as on Linux.
- * - A parked wait holds the shared timer queue, so that a timer that may
- *   wake it (timerfd, `EVFILT_TIMER`) keeps the program alive meanwhile.
+ * - A wait's timeout is an entry in the timer queue (`_timer_queue.ts`),
+ *   which expires nothing before the clock reaches its deadline: a wait
+ *   never ends before its timeout, however early a real timer fires.
+ * - A parked wait holds the timer queue, so that its own timeout and a
+ *   timer that may wake it (timerfd, `EVFILT_TIMER`) keep the program
+ *   alive meanwhile.
  * - A wait that finds events without sleeping first lets Deno's event loop
  *   turn when it is due (`_loop_turn.ts`), so a loop of always-ready waits
  *   cannot starve I/O and timers.
@@ -24,29 +28,71 @@ import type { Description } from "./description.ts";
 import { EINTR } from "./errno.ts";
 import { loopTurn, loopTurnDue } from "./_loop_turn.ts";
 import { pollNow, sleepBegin, sleepEnd } from "./poller.ts";
-import { holdTimers } from "../timer/_queue.ts";
-
-/** The largest delay `setTimeout` takes; longer waits re-arm. */
-const MAX_TIMER_MS = 0x7fffffff;
+import { type TimerEntry, type TimerQueue, timers } from "./_timer_queue.ts";
 
 /** Why a sleep ended. */
 export type WakeReason = "wake" | "timeout" | "abort";
 
-/** A task parked in a wait. */
-interface Waiter {
-  resolve: () => void;
-  woken: boolean;
+/**
+ * A task parked in a wait: its place in the instance's FIFO, its timeout
+ * in the timer queue, its abort listener. {@linkcode Waiter.end} undoes all
+ * three, once, and settles the sleep.
+ */
+class Waiter implements TimerEntry {
+  heapIndex = -1;
+  #ended = false;
+
+  constructor(
+    readonly deadline: number,
+    readonly queue: Waiter[],
+    readonly timers: TimerQueue,
+    readonly signal: AbortSignal | undefined,
+    readonly settle: (why: WakeReason) => void,
+  ) {}
+
+  /** Parks: joins the FIFO, queues the timeout, listens to the signal, tells the pollers. */
+  park(): void {
+    this.timers.hold();
+    if (this.deadline !== Infinity) this.timers.add(this);
+    this.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.queue.push(this);
+    sleepBegin();
+  }
+
+  /** The timer queue reached the deadline. */
+  expire(): void {
+    this.end("timeout");
+  }
+
+  #onAbort = () => this.end("abort");
+
+  /** Ends the sleep for `why` (later calls do nothing). */
+  end(why: WakeReason): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.timers.remove(this);
+    this.timers.release();
+    this.signal?.removeEventListener("abort", this.#onAbort);
+    if (why !== "wake") {
+      const i = this.queue.indexOf(this);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    const settled = sleepEnd();
+    if (settled === undefined) this.settle(why);
+    else settled.then(() => this.settle(why));
+  }
 }
 
 /** The FIFO of tasks waiting on one instance, and the wait loop. */
 export class WaitQueue {
   #waiters: Waiter[] = [];
+  readonly #timers: TimerQueue = timers;
 
   /** Wakes the oldest waiter; false when none waits. */
   wakeOne(): boolean {
     const w = this.#waiters.shift();
     if (w === undefined) return false;
-    w.resolve();
+    w.end("wake");
     return true;
   }
 
@@ -88,53 +134,34 @@ export class WaitQueue {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const timers = this.#timers;
+    const deadline = timeoutMs < 0 ? Infinity : timers.now() + timeoutMs;
     for (;;) {
-      const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
-      const why = await this.sleep(remaining, signal);
+      const why = await this.sleep(deadline, signal);
       if (why === "abort") return -EINTR;
       // Woken from a microtask (an in-memory peer), not by Deno I/O: the
       // same fairness as above.
       if (loopTurnDue()) await loopTurn();
       pollNow();
       const n = harvest();
+      // "timeout" comes only from the queue, once its clock has reached the deadline.
       if (n > 0 || why === "timeout") return n;
-      if (deadline !== Infinity && performance.now() >= deadline) return 0;
+      if (deadline !== Infinity && timers.now() >= deadline) return 0;
+      // Aborted while it was not listening (during the loop turn above).
+      if (signal?.aborted) return -EINTR;
     }
   }
 
   /**
-   * Parks the caller until woken, the timeout fires or `signal` aborts. The
-   * pollers (poller.ts) hear when the sleep begins and ends, so readiness
-   * from outside the event loop keeps arriving meanwhile; when one must
-   * finish work off the JS thread first, the sleep ends after it.
+   * Parks the caller until woken, the clock reaches `deadline` (`Infinity`:
+   * never) or `signal` aborts. The pollers (poller.ts) hear when the sleep
+   * begins and ends, so readiness from outside the event loop keeps
+   * arriving meanwhile; when one must finish work off the JS thread first,
+   * the sleep ends after it.
    */
-  sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<WakeReason> {
+  sleep(deadline: number, signal: AbortSignal | undefined): Promise<WakeReason> {
     return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const unhold = holdTimers();
-      const waiter: Waiter = { woken: false, resolve: () => done("wake") };
-      const onAbort = () => done("abort");
-      const done = (why: WakeReason) => {
-        if (waiter.woken) return;
-        waiter.woken = true;
-        if (timer !== undefined) clearTimeout(timer);
-        unhold();
-        signal?.removeEventListener("abort", onAbort);
-        if (why !== "wake") {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        }
-        const settle = sleepEnd();
-        if (settle === undefined) resolve(why);
-        else settle.then(() => resolve(why));
-      };
-      if (timeoutMs >= 0) {
-        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-      sleepBegin();
+      new Waiter(deadline, this.#waiters, this.#timers, signal, resolve).park();
     });
   }
 }

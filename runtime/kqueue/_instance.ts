@@ -33,39 +33,7 @@ import {
 import { descriptors } from "../core/fd_table.ts";
 import { ReadyList } from "../core/_ready_list.ts";
 import { WaitQueue } from "../core/_wait_queue.ts";
-import type { Knote, KnoteOwner } from "./_knote.ts";
-
-/**
- * A kevent: a change given to `kevent`, or an event it returns (FreeBSD's
- * `struct kevent`).
- *
- * @example A user event: the change that fires it, and the event it returns
- * ```ts
- * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
- * import assert from "node:assert/strict";
- *
- * const kq = kqueue();
- * const change: KEvent = { ident: 1, filter: EVFILT_USER, flags: EV_ADD | EV_CLEAR, fflags: NOTE_TRIGGER, data: 7, udata: "wake" };
- * const events: KEvent[] = [];
- * assert.equal(await kevent(kq, [change], events, 1, null), 1);
- * assert.deepEqual(events[0], { ident: 1, filter: EVFILT_USER, flags: EV_CLEAR, fflags: 0, data: 7, udata: "wake" });
- * close(kq);
- * ```
- */
-export interface KEvent {
-  /** The descriptor (READ/WRITE) or any non-negative number (TIMER/USER). */
-  ident: number;
-  /** `EVFILT_*`, a negative number. */
-  filter: number;
-  /** `EV_*` flags (unsigned). */
-  flags: number;
-  /** Filter flags (`NOTE_*`, unsigned). */
-  fflags: number;
-  /** Filter data: a period, a count, an errno in an `EV_ERROR` entry. */
-  data: number;
-  /** Any value, returned by identity. */
-  udata: unknown;
-}
+import type { KEvent, Knote, KnoteOwner } from "./_filter.ts";
 
 /** The flags a returned event keeps from its knote. */
 const KEPT_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;

@@ -1,8 +1,8 @@
 /**
  * What every object of the object layer (`Epoll`, `KQueue`, `Socket`,
  * `Listener`) does with the fd it owns: the post-close guard, and for the
- * waitable ones the plumbing of a wait (the closing signal, milliseconds as
- * a timespec, the result as an array).
+ * waitable ones the plumbing of a wait (the closing signal and the result
+ * as an array; milliseconds become a timespec through `core/time.ts`).
  *
  * Invariants:
  * - `close()` closes the fd exactly once, however often it is called.
@@ -17,9 +17,6 @@
 
 import { EBADF, ErrnoError } from "../core/errno.ts";
 import { close } from "../core/fd_table.ts";
-
-/** A timeout as the calls take it: `{sec, nsec}`, or `null` for no limit. */
-export type Timespec = { sec: number; nsec: number } | null;
 
 /** The fd an object owns, guarded against use after close. */
 export class FdGuard {
@@ -76,13 +73,4 @@ export class FdGuard {
     events.length = n;
     return events;
   }
-}
-
-/** Milliseconds (-1: forever) as a timespec. */
-export function timespec(timeoutMs: number): Timespec {
-  if (timeoutMs < 0) return null;
-  return {
-    sec: Math.floor(timeoutMs / 1000),
-    nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
-  };
 }

@@ -7,7 +7,8 @@
 
 import { check } from "../core/errno.ts";
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "../core/constants.ts";
-import { FdGuard, timespec } from "./_fd_guard.ts";
+import { FdGuard } from "./_fd_guard.ts";
+import { timeoutTimespec } from "../core/time.ts";
 import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/epoll.ts";
 
 /**
@@ -99,7 +100,7 @@ export class Epoll implements Disposable {
       g.live("epoll_wait"),
       events,
       maxevents,
-      timespec(timeoutMs),
+      timeoutTimespec(timeoutMs),
       g.signal,
     );
     return g.results(events, n, "epoll_wait");

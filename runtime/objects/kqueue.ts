@@ -6,7 +6,8 @@
  */
 
 import { check } from "../core/errno.ts";
-import { FdGuard, timespec } from "./_fd_guard.ts";
+import { FdGuard } from "./_fd_guard.ts";
+import { timeoutTimespec } from "../core/time.ts";
 import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts";
 
 /**
@@ -70,7 +71,14 @@ export class KQueue implements Disposable {
     if (changes.length > 0) this.changes(changes);
     const g = this.#guard;
     const events: KEvent[] = [];
-    const n = await kevent(g.live("kevent"), [], events, nevents, timespec(timeoutMs), g.signal);
+    const n = await kevent(
+      g.live("kevent"),
+      [],
+      events,
+      nevents,
+      timeoutTimespec(timeoutMs),
+      g.signal,
+    );
     return g.results(events, n, "kevent");
   }
 
