@@ -55,6 +55,7 @@ import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
+import { registerKeepAlive } from "./_keep_alive.ts";
 import {
   impossible,
   RECV_NEXT,
@@ -112,6 +113,9 @@ export class DataChannel {
     this.#owner = owner;
     this.#rx = new ByteQueue(rcvbuf);
     this.#tx = new ByteQueue(sndbuf);
+    // Reads in flight do not keep the process alive; a wait does (_keep_alive.ts).
+    registerKeepAlive();
+    conn.unref();
     this.#startRead();
   }
 

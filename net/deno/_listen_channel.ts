@@ -46,6 +46,7 @@
 import type { ChannelEvents } from "./_data_channel.ts";
 import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
 import { descriptors } from "../../runtime/core/fd_table.ts";
+import { registerKeepAlive } from "./_keep_alive.ts";
 
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
@@ -95,6 +96,9 @@ export class ListenChannel {
     this.listener = listener;
     this.#owner = owner;
     this.limit = Math.max(1, limit);
+    // Accepts in flight do not keep the process alive; a wait does (_keep_alive.ts).
+    registerKeepAlive();
+    listener.unref();
     this.#pump();
   }
 
@@ -218,5 +222,6 @@ export class ListenChannel {
       this.#retry = undefined;
       this.#pump();
     }, ms);
+    Deno.unrefTimer(this.#retry);
   }
 }
