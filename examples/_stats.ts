@@ -19,6 +19,14 @@ export class Stats {
   events = 0;
   /** Connections closed by an idle timeout. */
   timedOut = 0;
+  /** A datagram server's: the line counts datagrams instead of connections. */
+  datagrams = false;
+  /** Datagrams received. */
+  datagramsIn = 0;
+  /** Datagrams sent. */
+  datagramsOut = 0;
+  /** Replies dropped (the kernel refused them). */
+  dropped = 0;
 }
 
 /**
@@ -35,14 +43,19 @@ export function startStats(
   let last = performance.now();
   let lastEvents = 0;
   let lastIn = 0;
+  let lastDatagrams = 0;
   const timer = setInterval(() => {
     const now = performance.now();
     const dt = (now - last) / 1000;
     const mem = Deno.memoryUsage();
     const rss = mem.rss / 2 ** 20;
     const heap = (mem.heapUsed + mem.external) / 2 ** 20;
+    const head = stats.datagrams
+      ? `${Math.round((stats.datagramsIn - lastDatagrams) / dt)} datagrams/s in, ` +
+        `${stats.datagramsIn} in, ${stats.datagramsOut} out, ${stats.dropped} dropped`
+      : `${stats.open} open, ${stats.accepted} accepted, ${stats.timedOut} timed out`;
     console.log(
-      `${name}: ${stats.open} open, ${stats.accepted} accepted, ${stats.timedOut} timed out, ` +
+      `${name}: ${head}, ` +
         `${((stats.bytesIn - lastIn) / dt / 2 ** 20).toFixed(1)} MiB/s in, ` +
         `${Math.round((stats.events - lastEvents) / dt)} events/s, rss ${
           rss.toFixed(0)
@@ -51,6 +64,7 @@ export function startStats(
     last = now;
     lastEvents = stats.events;
     lastIn = stats.bytesIn;
+    lastDatagrams = stats.datagramsIn;
   }, seconds * 1000);
   Deno.unrefTimer(timer);
   return () => clearInterval(timer);

@@ -22,11 +22,13 @@ import {
   AF_INET6,
   AF_UNIX,
   IPPROTO_TCP,
+  IPPROTO_UDP,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
 } from "../runtime/core/constants.ts";
-import type { SockAddr } from "./sockaddr.ts";
+import type { SockAddr, UnspecSockAddr } from "./sockaddr.ts";
 import { SocketDescription } from "./socket_description.ts";
 import { installDescription, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
 import { currentBackend } from "./socket_backend.ts";
@@ -41,20 +43,28 @@ function sock(fd: number): SocketDescription | number {
 }
 
 /**
- * Creates an unconnected stream socket (`socket(2)`). It becomes a
+ * Creates an unconnected socket (`socket(2)`). A stream socket becomes a
  * connection with {@linkcode connect} or a listener with {@linkcode bind}
  * and {@linkcode listen}, over `Deno.connect` / `Deno.listen` (the `deno`
  * backend, the default) or, with the `native` backend
  * ({@linkcode setSocketBackend}), a kernel socket. Unix sockets on the
  * `deno` backend also need `--allow-read --allow-write` (Deno checks the
- * path); without them `listen` and `connect` give `-EACCES`.
+ * path); without them `listen` and `connect` give `-EACCES`. A datagram
+ * socket ({@linkcode SOCK_DGRAM}) sends and receives with
+ * {@linkcode sendto} and {@linkcode recvfrom}: over the kernel's own
+ * sockets on the `native` backend, over `Deno.listenDatagram` (UDP only)
+ * on the `deno` backend, which Deno provides only with `--unstable-net`.
  *
  * @param domain {@linkcode AF_INET}, {@linkcode AF_INET6} or {@linkcode AF_UNIX}.
- * @param type {@linkcode SOCK_STREAM}, optionally with `SOCK_NONBLOCK` /
- * `SOCK_CLOEXEC` (accepted; every socket here is non-blocking).
- * @param protocol 0, or `IPPROTO_TCP` for the inet families.
- * @returns The fd; `-EAFNOSUPPORT`, `-EPROTONOSUPPORT` (datagram sockets
- * are not provided), `-EINVAL` (unknown type flags), `-EMFILE`.
+ * @param type {@linkcode SOCK_STREAM} or {@linkcode SOCK_DGRAM}, optionally
+ * with `SOCK_NONBLOCK` / `SOCK_CLOEXEC` (accepted; every socket here is
+ * non-blocking).
+ * @param protocol 0, `IPPROTO_TCP` (streams) or `IPPROTO_UDP` (datagrams)
+ * for the inet families.
+ * @returns The fd; `-EAFNOSUPPORT`, `-EPROTONOSUPPORT` (another type, or a
+ * datagram socket on the `deno` backend without `Deno.listenDatagram`:
+ * {@linkcode datagramBackendError} says why), `-EINVAL` (unknown type
+ * flags), `-EMFILE`.
  * @throws {TypeError} For arguments that are not numbers.
  *
  * @example
@@ -75,14 +85,16 @@ export function socket(domain: number, type: number, protocol: number): number {
   const base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   // Linux: type flags beyond NONBLOCK|CLOEXEC, or a type >= SOCK_MAX (11), give EINVAL.
   if (!Number.isInteger(type) || base < 0 || base > 10) return -EINVAL;
-  if (base !== SOCK_STREAM) return -EPROTONOSUPPORT;
+  if (base !== SOCK_STREAM && base !== SOCK_DGRAM) return -EPROTONOSUPPORT;
   // inet_create: a protocol outside 0..IPPROTO_MAX-1 is EINVAL; unix_create takes 0 or PF_UNIX.
   if (domain !== AF_UNIX && !(Number.isInteger(protocol) && protocol >= 0 && protocol < 263)) {
     return -EINVAL;
   }
-  const ok = domain === AF_UNIX ? protocol === AF_UNIX : protocol === IPPROTO_TCP;
+  const ok = domain === AF_UNIX
+    ? protocol === AF_UNIX
+    : protocol === (base === SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP);
   if (protocol !== 0 && !ok) return -EPROTONOSUPPORT;
-  const desc = currentBackend().create(domain, protocol);
+  const desc = currentBackend().create(domain, base, protocol);
   return typeof desc === "number" ? desc : installDescription(desc);
 }
 
@@ -254,7 +266,7 @@ export function accept(fd: number): number {
  * [client, server, epfd].forEach(close);
  * ```
  */
-export function connect(fd: number, addr: SockAddr): number {
+export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
   object(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.connect(addr);

@@ -16,6 +16,7 @@ import {
   AF_UNIX,
   IPPROTO_TCP,
   SO_ACCEPTCONN,
+  SO_BROADCAST,
   SO_ERROR,
   SO_KEEPALIVE,
   SO_RCVBUF,
@@ -23,7 +24,6 @@ import {
   SO_REUSEPORT,
   SO_SNDBUF,
   SO_TYPE,
-  SOCK_STREAM,
   SOL_SOCKET,
   TCP_NODELAY,
 } from "../runtime/core/constants.ts";
@@ -51,6 +51,8 @@ export abstract class EmulatedSocket extends SocketDescription {
   reusePort = false;
   keepAlive = false;
   noDelay = false;
+  /** `SO_BROADCAST` (any socket may hold it; UDP sends to a broadcast address need it). */
+  broadcast = false;
 
   constructor(sndbuf: number, rcvbuf: number) {
     super();
@@ -70,7 +72,7 @@ export abstract class EmulatedSocket extends SocketDescription {
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_TYPE:
-          return SOCK_STREAM;
+          return this.sockType;
         case SO_ERROR:
           return this.takeError();
         case SO_SNDBUF:
@@ -83,6 +85,8 @@ export abstract class EmulatedSocket extends SocketDescription {
           return +this.reusePort;
         case SO_KEEPALIVE:
           return +this.keepAlive;
+        case SO_BROADCAST:
+          return +this.broadcast;
         case SO_ACCEPTCONN:
           return +this.listening;
       }
@@ -117,6 +121,9 @@ export abstract class EmulatedSocket extends SocketDescription {
           break;
         case SO_KEEPALIVE:
           this.keepAlive = on;
+          break;
+        case SO_BROADCAST:
+          this.broadcast = on;
           break;
         default:
           return -ENOPROTOOPT; // SO_TYPE, SO_ERROR, SO_ACCEPTCONN are read-only

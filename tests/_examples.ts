@@ -229,3 +229,69 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   for (const r of results) if (r.status === "rejected") throw r.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
+
+/**
+ * A UDP client for the datagram examples, over `Deno.listenDatagram` (the
+ * suite runs with `"unstable": ["net"]`): send to a port on 127.0.0.1, wait
+ * a bounded time for the next datagram. `await using` closes it.
+ */
+export class UdpClient implements AsyncDisposable {
+  readonly #socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  #pending: Promise<Uint8Array | null> | null = null;
+
+  /** Sends `data` to 127.0.0.1:`port`. */
+  async send(port: number, data: Uint8Array): Promise<void> {
+    await this.#socket.send(data, { hostname: "127.0.0.1", port, transport: "udp" });
+  }
+
+  /** The next datagram received, or `null` when none comes within `ms`. */
+  async receive(ms = 5000): Promise<Uint8Array | null> {
+    this.#pending ??= this.#socket.receive().then(([d]) => d, () => null);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms));
+    const got = await Promise.race([this.#pending, timeout]);
+    clearTimeout(timer);
+    if (got === "timeout") return null;
+    this.#pending = null;
+    return got;
+  }
+
+  /**
+   * Sends `data` and returns the first reply for which `match` holds,
+   * sending again (up to `tries` times) when none comes within `ms`: UDP may
+   * drop a datagram even on loopback when the machine is busy.
+   */
+  async exchange(
+    port: number,
+    data: Uint8Array,
+    match: (reply: Uint8Array) => boolean = () => true,
+    tries = 3,
+    ms = 3000,
+  ): Promise<Uint8Array> {
+    for (let i = 0; i < tries; i++) {
+      await this.send(port, data);
+      for (let reply; (reply = await this.receive(ms)) !== null;) if (match(reply)) return reply;
+    }
+    throw new Error(`no matching reply from 127.0.0.1:${port} after ${tries} tries`);
+  }
+
+  /** Closes the socket and waits for a pending receive to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#socket.close();
+    await this.#pending;
+  }
+}
+
+/**
+ * Whether `program` runs here (it answered `probe` at all); when not, prints
+ * that the calling test is skipped, so a missing tool is seen, not hidden.
+ */
+export async function hasTool(program: string, probe = "--version"): Promise<boolean> {
+  try {
+    await new Deno.Command(program, { args: [probe], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    console.log(`  (${program} is not installed: skipped)`);
+    return false;
+  }
+}

@@ -25,13 +25,16 @@
  * Fairness: Deno polls an `accept` once when it starts, so with connections
  * queued in the kernel each one settles at once, in a microtask, without
  * the event loop turning. Under a flood (connections arriving, or arriving
- * and dying, faster than they are taken) the pump alone would be an endless
- * microtask chain, and every other client's I/O, which completes only when
- * the loop turns, would starve. So after {@linkcode ACCEPT_BURST} accepts
- * (or skipped dead connections) the pump lets the loop turn once
- * (`_loop_turn.ts`) before it accepts again: the listener gets at most
- * that many accepts per turn, like the connections any other client
- * completes per turn.
+ * and dying, faster than they are taken) the pump alone is an endless
+ * microtask chain, and every other connection's I/O, which completes only
+ * when Deno's runtime polls the kernel (its `epoll_wait`), starves: a run
+ * under a reset flood made one such poll a second. A `MessageChannel` turn
+ * (`_loop_turn.ts`) does not help here, because Deno delivers the message
+ * without that poll; a timer does, because the runtime sleeps in the poll
+ * until it fires. So after {@linkcode ACCEPT_BURST} accepts (or skipped
+ * dead connections) the pump pauses for a 0 ms timer: at most that many
+ * accepts per poll of the kernel, whatever the attacker's rate, while every
+ * established connection gets its completions at each poll.
  *
  * Closing: Deno closes the listening socket only when the accept in flight
  * has been cancelled, on the event loop's next turn; until then the kernel

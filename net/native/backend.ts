@@ -17,6 +17,7 @@ export function nativeBackend(): SocketBackend | string {
   if (typeof libc === "string") return libc;
   return {
     name: "native",
-    create: (domain, protocol) => NativeSocket.create(libc, getDriver(libc), domain, protocol),
+    create: (domain, type, protocol) =>
+      NativeSocket.create(libc, getDriver(libc), domain, type, protocol),
   };
 }
