@@ -15,9 +15,10 @@
  * seconds, each sending 16 bytes and closing with RST, then 5 s more, then a
  * fresh client times its first echo (tests/_reset_flood.c). Reported per
  * server: messages a second before and during the attack, the worst second
- * of any client during the attack against its own rate before, the clients
- * lost, the attack connections made, the server's peak RSS and CPU, the
- * fresh client's wait. Needs gcc. The machine this runs on may be shared:
+ * of the attack in total and of any one client against the rate before it,
+ * the share of client-seconds below a quarter of the client's rate before,
+ * the clients lost, the attack connections made, the server's peak RSS and
+ * CPU, the fresh client's wait. Needs gcc. The machine this runs on may be shared:
  * the figures say how the server divides its CPU, not what a quiet machine
  * would give.
  *
@@ -77,13 +78,24 @@ function rate(r: FloodResult, from: number, to: number): number {
   return sum(r.seconds.slice(from, to).map(sum)) / (to - from);
 }
 
-/** The worst second of any client during the attack, as a fraction of its own mean rate before it. */
-function worst(r: FloodResult): number {
-  let w = Infinity;
+/**
+ * Every client's every second during the attack, as a fraction of its own
+ * mean rate before it (the first second, with the connects, left out).
+ */
+function shares(r: FloodResult): number[] {
+  const out: number[] = [];
   for (let c = 0; c < r.good; c++) {
     const base = sum(r.seconds.slice(1, r.before).map((s) => s[c])) / (r.before - 1);
-    for (let s = r.before; s < r.before + r.attack; s++) w = Math.min(w, r.seconds[s][c] / base);
+    for (let s = r.before; s < r.before + r.attack; s++) out.push(r.seconds[s][c] / base);
   }
+  return out;
+}
+
+/** The worst second of the attack in total, as a fraction of the mean total before it. */
+function worstTotal(r: FloodResult): number {
+  const base = rate(r, 1, r.before);
+  let w = Infinity;
+  for (let s = r.before; s < r.before + r.attack; s++) w = Math.min(w, sum(r.seconds[s]) / base);
   return w;
 }
 
@@ -108,7 +120,9 @@ const ok = await withFloodBinary(async (bin) => {
         name,
         rate(r, 1, r.before).toFixed(0),
         rate(r, r.before, r.before + r.attack).toFixed(0),
-        worst(r).toFixed(2),
+        worstTotal(r).toFixed(2),
+        Math.min(...shares(r)).toFixed(2),
+        `${(100 * shares(r).filter((x) => x < 0.25).length / (r.good * r.attack)).toFixed(1)} %`,
         `${r.lost.length}/${r.good}`,
         (r.attacks / r.attack).toFixed(0),
         peakMb.toFixed(0),
@@ -130,7 +144,7 @@ console.log(
   `${plan.good} clients (pace ${plan.pace || "none"}), ${plan.rate} resets/s for ${plan.attack} s`,
 );
 console.log(
-  "| server | msgs/s before | msgs/s attack | worst client-second / before | lost | attacks/s | peak RSS MB | CPU s | fresh ms |",
+  "| server | msgs/s before | msgs/s attack | worst second / before | worst client-second / before | client-seconds < 1/4 | lost | attacks/s | peak RSS MB | CPU s | fresh ms |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const r of rows) console.log(r);
