@@ -26,7 +26,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ServerProcess } from "../tests/_server_process.ts";
+import { RunningExample } from "../tests/_examples.ts";
 import { type FloodResult, runFlood, withFloodBinary } from "../tests/_reset_flood.ts";
 
 const { values } = parseArgs({
@@ -41,10 +41,10 @@ const { values } = parseArgs({
 });
 
 const SERVERS: Record<string, [string, string[]]> = {
-  lt: ["examples/echo_server.ts", []],
-  et: ["examples/echo_server_et.ts", []],
-  nlt: ["examples/echo_server.ts", ["--backend", "native"]],
-  net: ["examples/echo_server_et.ts", ["--backend", "native"]],
+  lt: ["echo_server.ts", []],
+  et: ["echo_server_et.ts", []],
+  nlt: ["echo_server.ts", ["--backend", "native"]],
+  net: ["echo_server_et.ts", ["--backend", "native"]],
 };
 const BEFORE_S = 5;
 const AFTER_S = 5;
@@ -111,7 +111,7 @@ const rows: string[] = [];
 const ok = await withFloodBinary(async (bin) => {
   for (const name of values.servers.split(",")) {
     const [script, args] = SERVERS[name];
-    const server = await ServerProcess.start(script, args);
+    const server = await RunningExample.start(script, ["--port", "0", ...args], ["-A"]);
     try {
       const s = sample(server.child.pid);
       const r = await runFlood(bin, server.port, plan);

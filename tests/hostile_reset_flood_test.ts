@@ -17,7 +17,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ServerProcess } from "./_server_process.ts";
+import { RunningExample } from "./_examples.ts";
 import { type FloodResult, haveGcc, runFlood, withFloodBinary } from "./_reset_flood.ts";
 
 /** Bounded for CI: the attack lasts a few seconds. */
@@ -53,18 +53,20 @@ function starved(r: FloodResult): string[] {
 }
 
 for (const backend of ["deno", "native"]) {
-  for (const script of ["examples/echo_server.ts", "examples/echo_server_et.ts"]) {
+  for (const script of ["echo_server.ts", "echo_server_et.ts"]) {
     Deno.test({
       name:
         `hostile: ${script} (${backend}) keeps every established client served through a reset flood`,
       ignore: !(await haveGcc()) || Deno.build.os !== "linux",
       fn: () =>
         withFloodBinary(async (bin) => {
-          const server = await ServerProcess.start(script, ["--backend", backend]);
+          const server = await RunningExample.start(script, ["--port", "0", "--backend", backend], [
+            "-A",
+          ]);
           try {
-            const rss = server.rss();
+            const rss = server.memory().rss;
             let peak = rss;
-            const sampler = setInterval(() => peak = Math.max(peak, server.rss()), 100);
+            const sampler = setInterval(() => peak = Math.max(peak, server.memory().rss), 100);
             let r: FloodResult;
             try {
               r = await runFlood(bin, server.port, {

@@ -50,6 +50,8 @@ import type { ChannelEvents } from "./_data_channel.ts";
 import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
 import { descriptors } from "../../runtime/core/fd_table.ts";
 import { registerKeepAlive } from "./_keep_alive.ts";
+import { currentKernel } from "../../runtime/core/kernel.ts";
+import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
@@ -86,7 +88,9 @@ export class ListenChannel {
   #owner: ChannelEvents;
   #accepting: Promise<void> | undefined;
   #closed = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retry: Timeout | undefined;
+  /** The pump's pause for a poll of the kernel ({@linkcode ACCEPT_BURST}). */
+  #pause: ReturnType<typeof setTimeout> | undefined;
   #waitingForSlot = false;
   /** Accepts settled since the pump last paused for a timer. */
   #burst = 0;
@@ -148,7 +152,8 @@ export class ListenChannel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    this.#retry?.cancel();
+    if (this.#pause !== undefined) clearTimeout(this.#pause);
     if (this.#waitingForSlot) descriptors.cancelSlotWait(this.#onSlot);
     try {
       this.listener.close();
@@ -173,9 +178,10 @@ export class ListenChannel {
   }
 
   #pump(): void {
-    if (this.#accepting !== undefined || this.#closed || this.#retry !== undefined) return;
+    if (this.#accepting !== undefined || this.#closed) return;
+    if (this.#retry !== undefined || this.#pause !== undefined) return;
     if (this.pending >= this.limit) return;
-    if (this.#burst >= ACCEPT_BURST) return this.#resumeAfter(0);
+    if (this.#burst >= ACCEPT_BURST) return this.#pauseForPoll();
     if (!descriptors.hold(this.pending === 0)) {
       if (!this.#waitingForSlot) {
         this.#waitingForSlot = true;
@@ -215,16 +221,25 @@ export class ListenChannel {
       this.#pump();
       return;
     }
-    this.#resumeAfter(RETRY_MS);
-  }
-
-  /** Pauses the pump for a timer (a turn of the event loop through its I/O poll). */
-  #resumeAfter(ms: number): void {
     this.#burst = 0;
-    this.#retry = setTimeout(() => {
+    // On the kernel's clock, as every internal timer (runtime/core/clock.ts).
+    this.#retry = currentKernel().timers.after(RETRY_MS, () => {
       this.#retry = undefined;
       this.#pump();
-    }, ms);
-    Deno.unrefTimer(this.#retry);
+    });
+  }
+
+  /**
+   * Pauses the pump for a 0 ms Deno timer: the runtime polls the kernel for
+   * I/O before it fires (see "Fairness" above). A real timer, whatever the
+   * kernel's clock: what it waits for is Deno's event loop, not time.
+   */
+  #pauseForPoll(): void {
+    this.#burst = 0;
+    this.#pause = setTimeout(() => {
+      this.#pause = undefined;
+      this.#pump();
+    }, 0);
+    Deno.unrefTimer(this.#pause);
   }
 }
