@@ -27,6 +27,7 @@
 
 import { parseArgs } from "node:util";
 import { RunningExample } from "../tests/_examples.ts";
+import { cpuSeconds } from "./echo/_procs.ts";
 import { type FloodResult, runFlood, withFloodBinary } from "../tests/_reset_flood.ts";
 
 const { values } = parseArgs({
@@ -48,14 +49,10 @@ const SERVERS: Record<string, [string, string[]]> = {
 };
 const BEFORE_S = 5;
 const AFTER_S = 5;
-const TICK = 100; // /proc/PID/stat counts CPU in 1/100 s on Linux
 
 /** Peak RSS and CPU seconds of a process, sampled every 200 ms. */
 function sample(pid: number): { stop(): { peakMb: number; cpuS: number } } {
-  const cpu = () => {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK;
-  };
+  const cpu = () => cpuSeconds(pid);
   const rss = () =>
     Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmRSS:\s+(\d+)/m)![1]) / 1024;
   const cpu0 = cpu();

@@ -30,7 +30,15 @@
 
 import { parseArgs } from "node:util";
 import { runOne } from "./echo/_measure.ts";
-import { buildLoadgen, installExitHandlers, ROOT } from "./echo/_procs.ts";
+import {
+  buildLoadgen,
+  cpuSeconds,
+  freePort,
+  installExitHandlers,
+  ROOT,
+  ServerProcess,
+  waitForAccept,
+} from "./echo/_procs.ts";
 import { SCENARIOS, type ServerDef } from "./echo/_scenarios.ts";
 
 const { values } = parseArgs({
@@ -62,13 +70,6 @@ async function git(...args: string[]): Promise<string> {
     .output();
   if (!o.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
   return new TextDecoder().decode(o.stdout).trim();
-}
-
-/** CPU time (s) of a process so far, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const fmt = (x: number, d = 3) => x.toFixed(d);
@@ -160,40 +161,27 @@ async function echo(): Promise<void> {
 
 /** Starts a server, runs wrk against it, returns requests/s and CPU µs per request. */
 async function wrkRun(cmd: string[], port: number): Promise<{ rps: number; us: number } | null> {
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const server = new ServerProcess(cmd);
   try {
-    for (let i = 0;; i++) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        break;
-      } catch {
-        if (i > 200) return null;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitForAccept(port, server.child.status, 15_000);
     const url = `http://127.0.0.1:${port}/`;
     await new Deno.Command("wrk", { args: ["-t2", "-c100", "-d1s", url], stdout: "null" })
       .output();
-    const cpu0 = cpuSeconds(child.pid);
+    const cpu0 = cpuSeconds(server.pid);
     const o = await new Deno.Command("wrk", {
       args: ["-t2", "-c100", `-d${SECONDS}s`, url],
       stdout: "piped",
     }).output();
-    const cpu = cpuSeconds(child.pid) - cpu0;
+    const cpu = cpuSeconds(server.pid) - cpu0;
     const out = new TextDecoder().decode(o.stdout);
     const reqs = Number(out.match(/(\d+) requests in/)?.[1]);
     const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
     if (!(reqs > 0) || /Non-2xx|Socket errors/.test(out)) return null;
     return { rps, us: cpu / reqs * 1e6 };
+  } catch {
+    return null;
   } finally {
-    child.kill("SIGKILL");
-    await child.status;
+    await server.stop();
   }
 }
 
@@ -212,9 +200,7 @@ async function http(): Promise<void> {
     const order = round % 2 === 0 ? servers : [...servers].reverse();
     const per: Record<string, number> = {};
     for (const [name, cmd] of order) {
-      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (l.addr as Deno.NetAddr).port;
-      l.close();
+      const port = freePort();
       const r = await wrkRun(cmd(port), port);
       if (r === null) {
         console.error(`  http ${name} round ${round}: failed`);

@@ -33,6 +33,7 @@
 import { parseArgs } from "node:util";
 import {
   buildLoadgen,
+  cpuSeconds,
   freePort,
   installExitHandlers,
   ROOT,
@@ -124,13 +125,6 @@ interface Sample {
   p99?: number;
   /** The server's CPU time per request (µs), where measured. */
   cpuUs?: number;
-}
-
-/** CPU time (s) of a process so far, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const samples: Sample[] = [];
