@@ -64,7 +64,7 @@ const slot: RecvMessage = { buf: new Uint8Array(0) };
  * ```ts
  * import {
  *   AF_INET, bind, close, getsockname, recvfrom, sendto, socket, SOCK_DGRAM, type SockAddr,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const a = socket(AF_INET, SOCK_DGRAM, 0);
@@ -115,7 +115,7 @@ export function sendto(
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, MSG_PEEK, recvfrom, send, SOCK_DGRAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, MSG_PEEK, recvfrom, send, SOCK_DGRAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -156,7 +156,7 @@ export function recvfrom(fd: number, buf: Uint8Array, flags: number, from?: Sock
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, recv, send, SOCK_DGRAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, recv, send, SOCK_DGRAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -183,7 +183,7 @@ export function send(fd: number, buf: Uint8Array, flags: number): number {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, MSG_TRUNC, recv, send, SOCK_DGRAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, MSG_TRUNC, recv, send, SOCK_DGRAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -210,7 +210,7 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, recvmmsg, sendmmsg, SOCK_DGRAM, socketpair, type RecvMessage } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, recvmmsg, sendmmsg, SOCK_DGRAM, socketpair, type RecvMessage } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -244,7 +244,7 @@ export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, MSG_TRUNC, recvmmsg, send, SOCK_DGRAM, socketpair, type RecvMessage } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, MSG_TRUNC, recvmmsg, send, SOCK_DGRAM, socketpair, type RecvMessage } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];

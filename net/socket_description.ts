@@ -156,8 +156,8 @@ export abstract class SocketDescription extends Description {
  * description.
  */
 export interface SocketBackend {
-  /** `"deno"` or `"native"`. */
-  readonly name: "deno" | "native";
+  /** `"deno"`, `"native"`, or a registered backend's name (`registerSocketBackend`). */
+  readonly name: string;
   /**
    * A new unconnected socket (arguments already validated).
    *

@@ -248,6 +248,44 @@ export async function acceptedPair(): Promise<AcceptedPair> {
   }
 }
 
+/**
+ * Whether this machine has an IPv6 loopback (`::1`), found with Deno's own
+ * listener, independently of the library under test.
+ */
+export const IPV6_LOOPBACK: boolean = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Reads an eventfd or timerfd counter: the 8-byte value, or what `read`
+ * returned instead (`-errno`, or a short count).
+ */
+export function readU64(fd: number): bigint | number {
+  const buf = new Uint8Array(8);
+  const n = read(fd, buf);
+  return n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : n;
+}
+
+/**
+ * mulberry32: a small, fast, seedable PRNG, so a randomized test
+ * reproduces from its seed. Returns numbers in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Closes a Deno resource that the test may already have closed. */
 export function closeQuietly(r: { close(): void }): void {
   try {
@@ -433,6 +471,112 @@ export async function withPeerReset(body: (fd: number) => Promise<void> | void):
     await child.status;
     if (fd >= 0) close(fd);
     close(lfd);
+  }
+}
+
+/** The library's entry module, for scripts run in a child process. */
+export const MOD_URL: string = new URL("../mod.ts", import.meta.url).href;
+
+/**
+ * A TypeScript snippet run as a child process (`deno run -A` of a temporary
+ * file, not `deno eval`, whose event loop stays alive on its own and would
+ * hide a program that exits too early), `$MOD` in it replaced by the
+ * library's URL; its stdout is read line by line, its stdin piped or closed.
+ */
+export class ScriptChild implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  #lines: string[] = [];
+  #partial = "";
+  #ended = false;
+  #waiting: (() => void) | null = null;
+  #pumped: Promise<void>;
+  readonly #file: string;
+  stderr = "";
+
+  constructor(source: string, opts: { stdin?: "piped" | "null"; args?: string[] } = {}) {
+    this.#file = Deno.makeTempFileSync({ prefix: "script_child_", suffix: ".ts" });
+    Deno.writeTextFileSync(this.#file, source.replaceAll("$MOD", MOD_URL));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-lock", this.#file, ...(opts.args ?? [])],
+      stdin: opts.stdin ?? "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.child = child;
+    const d = new TextDecoder();
+    const out = (async () => {
+      for await (const chunk of child.stdout) {
+        const parts = (this.#partial + d.decode(chunk, { stream: true })).split("\n");
+        this.#partial = parts.pop()!;
+        this.#lines.push(...parts);
+        this.#waiting?.();
+      }
+      this.#ended = true;
+      this.#waiting?.();
+    })();
+    const err = (async () => {
+      for await (const chunk of child.stderr) this.stderr += d.decode(chunk, { stream: true });
+    })();
+    this.#pumped = Promise.all([out, err]).then(() => {});
+  }
+
+  /** The next line the child prints; throws if its output ends first. */
+  async line(): Promise<string> {
+    while (this.#lines.length === 0) {
+      if (this.#ended) throw new Error(`child output ended; stderr: ${this.stderr}`);
+      await new Promise<void>((r) => this.#waiting = r);
+      this.#waiting = null;
+    }
+    return this.#lines.shift()!;
+  }
+
+  /** Waits for the child to exit and its output to be read. */
+  async status(): Promise<Deno.CommandStatus> {
+    const status = await this.child.status;
+    await this.#pumped;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    try {
+      await this.child.stdin?.close();
+    } catch {
+      // not piped, or closed by the test
+    }
+    await this.status();
+    Deno.removeSync(this.#file);
+  }
+}
+
+/**
+ * Sends `signo` (one the caller holds, so its default action cannot run)
+ * to this process and returns once Deno has delivered it to its listeners;
+ * a timer holds the event loop meanwhile, as signal listeners do not.
+ *
+ * A signal reaches every listener in the process, and `deno test
+ * --parallel` runs test files side by side in one process: each file that
+ * signals itself uses signals of its own (signalfd_test: SIGUSR1, SIGUSR2;
+ * kqueue_signal_test: SIGWINCH, SIGQUIT; signalfd.ts's example: SIGHUP).
+ */
+export async function raiseSignal(signo: number): Promise<void> {
+  const name = ({ 3: "SIGQUIT", 10: "SIGUSR1", 12: "SIGUSR2", 28: "SIGWINCH" } as Record<
+    number,
+    Deno.Signal
+  >)[signo];
+  const delivered = Promise.withResolvers<void>();
+  Deno.addSignalListener(name, delivered.resolve);
+  const hold = setTimeout(() => {}, 60_000);
+  try {
+    Deno.kill(Deno.pid, name);
+    await delivered.promise;
+  } finally {
+    clearTimeout(hold);
+    Deno.removeSignalListener(name, delivered.resolve);
   }
 }
 

@@ -89,6 +89,8 @@ export class Driver implements Poller {
   readonly #events: NativeEvent[] = [];
   readonly #parkEvents: NativeEvent[] = [];
   #sleepers = 0;
+  /** Events are being handed to their sockets (see {@linkcode Driver.pollNow}). */
+  #delivering = false;
   #parked: Promise<number> | null = null;
   #parkLoop = false;
   #wakePending = false;
@@ -110,11 +112,6 @@ export class Driver implements Poller {
     this.#wakeFd = wake;
     libc.epoll_ctl(epfd, EPOLL_CTL_ADD, wake, EPOLLIN | EPOLLET, WAKE_TOKEN);
     new DataView(this.#eight.buffer).setBigUint64(0, 1n, true);
-  }
-
-  /** Whether an `epoll_wait` is parked on a worker thread now. */
-  get parked(): boolean {
-    return this.#parked !== null;
   }
 
   /** Number of registered sockets. */
@@ -139,7 +136,9 @@ export class Driver implements Poller {
   }
 
   pollNow(): void {
-    if (this.#targets.size === 0) return;
+    // Not inside a delivery: its watchers may ask for a poll (an epoll
+    // queueing an item polls first), and the event buffer is in use.
+    if (this.#targets.size === 0 || this.#delivering) return;
     const n = this.#libc.epoll_wait(this.epfd, this.#events, BATCH, 0);
     if (n > 0) this.#deliver(this.#events, n);
   }
@@ -213,6 +212,15 @@ export class Driver implements Poller {
   }
 
   #deliver(events: NativeEvent[], n: number): void {
+    this.#delivering = true;
+    try {
+      this.#deliverAll(events, n);
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  #deliverAll(events: NativeEvent[], n: number): void {
     for (let i = 0; i < n; i++) {
       const ev = events[i];
       if (ev.data === WAKE_TOKEN) {
@@ -228,11 +236,13 @@ export class Driver implements Poller {
 
 let driver: Driver | undefined;
 
-/** The process-wide driver (created and registered as a poller on first use). */
+/**
+ * The process-wide driver (created on first use), registered as a poller
+ * of the current kernel: the waits of every kernel that makes native
+ * sockets drive it (registering again is a no-op).
+ */
 export function getDriver(libc: Libc): Driver {
-  if (driver === undefined) {
-    driver = new Driver(libc);
-    registerPoller(driver);
-  }
+  driver ??= new Driver(libc);
+  registerPoller(driver);
   return driver;
 }

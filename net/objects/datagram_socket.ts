@@ -5,8 +5,10 @@
  * results come back as `null`; every other failure throws
  * {@linkcode ErrnoError}.
  *
- * Invariant: once `close()` ran, every method throws `EBADF` and never
- * touches the fd number again (another file may own it by then).
+ * Invariants: once `close()` ran, every method throws `EBADF` and never
+ * touches the fd number again (another file may own it by then); the fd
+ * belongs to the kernel current at construction, and every method acts on
+ * that kernel (`runtime/core/kernel.ts`).
  *
  * @module
  */
@@ -57,7 +59,7 @@ function orNull(r: number, syscall: string): number | null {
  *
  * @example A UDP round trip
  * ```ts
- * import { AF_INET, DatagramSocket, Epoll, EPOLLIN } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, DatagramSocket, Epoll, EPOLLIN } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using server = DatagramSocket.bind({ family: AF_INET, address: "127.0.0.1", port: 0 });
@@ -138,12 +140,12 @@ export class DatagramSocket implements Disposable {
    * @throws {ErrnoError} `EAFNOSUPPORT`, `EINVAL`.
    */
   connect(addr: SockAddr): void {
-    check(connect(this.#guard.live("connect"), addr), "connect");
+    check(this.#guard.run((g) => connect(g.live("connect"), addr)), "connect");
   }
 
   /** Dissolves the default destination (`connect` with `AF_UNSPEC`). */
   disconnect(): void {
-    check(connect(this.#guard.live("connect"), { family: AF_UNSPEC }), "connect");
+    check(this.#guard.run((g) => connect(g.live("connect"), { family: AF_UNSPEC })), "connect");
   }
 
   /**
@@ -156,7 +158,7 @@ export class DatagramSocket implements Disposable {
    * the connected peer's port was found closed), `EBADF` once closed.
    */
   sendTo(buf: Uint8Array, to?: SockAddr): number | null {
-    return orNull(sendto(this.#guard.live("sendto"), buf, 0, to ?? null), "sendto");
+    return orNull(this.#guard.run((g) => sendto(g.live("sendto"), buf, 0, to ?? null)), "sendto");
   }
 
   /**
@@ -169,7 +171,10 @@ export class DatagramSocket implements Disposable {
    */
   receiveFrom(buf: Uint8Array): Datagram | null {
     const from = {} as SockAddr;
-    const r = orNull(recvfrom(this.#guard.live("recvfrom"), buf, MSG_TRUNC, from), "recvfrom");
+    const r = orNull(
+      this.#guard.run((g) => recvfrom(g.live("recvfrom"), buf, MSG_TRUNC, from)),
+      "recvfrom",
+    );
     if (r === null) return null;
     return { length: Math.min(r, buf.length), from, truncated: r > buf.length };
   }
@@ -183,7 +188,7 @@ export class DatagramSocket implements Disposable {
    * @throws {ErrnoError} The first datagram's error.
    */
   sendBatch(msgs: readonly SendMessage[]): number | null {
-    return orNull(sendmmsg(this.#guard.live("sendmmsg"), msgs, 0), "sendmmsg");
+    return orNull(this.#guard.run((g) => sendmmsg(g.live("sendmmsg"), msgs, 0)), "sendmmsg");
   }
 
   /**
@@ -196,7 +201,7 @@ export class DatagramSocket implements Disposable {
    * @throws {ErrnoError} A pending error.
    */
   receiveBatch(slots: RecvMessage[]): number | null {
-    return orNull(recvmmsg(this.#guard.live("recvmmsg"), slots, 0), "recvmmsg");
+    return orNull(this.#guard.run((g) => recvmmsg(g.live("recvmmsg"), slots, 0)), "recvmmsg");
   }
 
   /**
@@ -205,25 +210,31 @@ export class DatagramSocket implements Disposable {
    * @param on Whether to allow it.
    */
   setBroadcast(on = true): void {
-    check(setsockopt(this.#guard.live("setsockopt"), SOL_SOCKET, SO_BROADCAST, +on), "setsockopt");
+    check(
+      this.#guard.run((g) => setsockopt(g.live("setsockopt"), SOL_SOCKET, SO_BROADCAST, +on)),
+      "setsockopt",
+    );
   }
 
   /** The pending error (`SO_ERROR`), 0 when none; reading it clears it. */
   get error(): number {
-    return check(getsockopt(this.#guard.live("getsockopt"), SOL_SOCKET, SO_ERROR), "getsockopt");
+    return check(
+      this.#guard.run((g) => getsockopt(g.live("getsockopt"), SOL_SOCKET, SO_ERROR)),
+      "getsockopt",
+    );
   }
 
   /** The local address. */
   get localAddr(): SockAddr {
     const out = {} as SockAddr;
-    check(getsockname(this.#guard.live("getsockname"), out), "getsockname");
+    check(this.#guard.run((g) => getsockname(g.live("getsockname"), out)), "getsockname");
     return out;
   }
 
   /** The connected peer's address. */
   get remoteAddr(): SockAddr {
     const out = {} as SockAddr;
-    check(getpeername(this.#guard.live("getpeername"), out), "getpeername");
+    check(this.#guard.run((g) => getpeername(g.live("getpeername"), out)), "getpeername");
     return out;
   }
 

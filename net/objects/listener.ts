@@ -4,9 +4,10 @@
  * hands out {@linkcode Socket}s, `null` when none is pending, and every
  * other failure throws {@linkcode ErrnoError}.
  *
- * Invariant: once `close()` ran, every method throws `EBADF` and never
+ * Invariants: once `close()` ran, every method throws `EBADF` and never
  * touches the fd number again (another file may own it by then), as
- * `Epoll` does.
+ * `Epoll` does; the fd belongs to the kernel current at construction, and
+ * every method (and the sockets `accept` returns) acts on that kernel.
  *
  * @module
  */
@@ -41,7 +42,7 @@ export interface ListenerOptions {
  *
  * @example Accepting with `Epoll`
  * ```ts
- * import { AF_INET, Epoll, EPOLLIN, Listener, Socket } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, Epoll, EPOLLIN, Listener, Socket } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using listener = Listener.listen({ family: AF_INET, address: "127.0.0.1", port: 0 });
@@ -51,6 +52,7 @@ export interface ListenerOptions {
  * await ep.wait(1, 5000);
  * using conn = listener.accept();
  * assert.ok(conn instanceof Socket);
+ * assert.notEqual(conn.fd, client.fd); // two ends, two descriptors
  * assert.equal(listener.accept(), null); // nothing else pending
  * ```
  */
@@ -68,11 +70,12 @@ export class Listener implements Disposable {
    * Creates a socket, binds it to `addr` and listens.
    *
    * @param addr The local address (port 0 picks a free port).
-   * @param options Backlog, `reusePort`, `noDelay`.
+   * @param options Backlog, `reusePort`, `noDelay` (all optional).
    * @returns The listener.
    * @throws {ErrnoError} `EADDRINUSE`, `EADDRNOTAVAIL`, `EACCES`, `EINVAL`.
    */
-  static listen(addr: SockAddr, options: ListenerOptions = {}): Listener {
+  static listen(addr: SockAddr, options?: ListenerOptions): Listener {
+    if (options === undefined) options = {};
     const fd = check(socket(addr.family, SOCK_STREAM, 0), "socket");
     try {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
@@ -90,7 +93,8 @@ export class Listener implements Disposable {
   /** The bound address, with the real port. */
   get addr(): SockAddr {
     const out = {} as SockAddr;
-    check(getsockname(this.#guard.live("getsockname"), out), "getsockname");
+    const g = this.#guard;
+    check(g.run(() => getsockname(g.live("getsockname"), out)), "getsockname");
     return out;
   }
 
@@ -101,9 +105,12 @@ export class Listener implements Disposable {
    * @throws {ErrnoError} `EMFILE`, `EBADF` (also once closed).
    */
   accept(): Socket | null {
-    const fd = accept(this.#guard.live("accept"));
-    if (fd === -EAGAIN) return null;
-    return new Socket(check(fd, "accept"));
+    const g = this.#guard;
+    return g.run(() => {
+      const fd = accept(g.live("accept"));
+      if (fd === -EAGAIN) return null;
+      return new Socket(check(fd, "accept")); // in the listener's kernel, as its fd
+    });
   }
 
   /**

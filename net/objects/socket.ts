@@ -4,9 +4,10 @@
  * Would-block results come back as `null`; every other failure throws
  * {@linkcode ErrnoError}.
  *
- * Invariant: once `close()` ran, every method throws `EBADF` and never
+ * Invariants: once `close()` ran, every method throws `EBADF` and never
  * touches the fd number again (another file may own it by then), as
- * `Epoll` does.
+ * `Epoll` does; the fd belongs to the kernel current at construction, and
+ * every method acts on that kernel (`runtime/core/kernel.ts`).
  *
  * @module
  */
@@ -46,7 +47,7 @@ function addressOf(fd: number, get: typeof getsockname, name: string): SockAddr 
  *
  * @example Connecting, then waiting for writability with `Epoll`
  * ```ts
- * import { AF_INET, Epoll, EPOLLOUT, Listener, Socket } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, Epoll, EPOLLOUT, Listener, Socket } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using listener = Listener.listen({ family: AF_INET, address: "127.0.0.1", port: 0 });
@@ -102,7 +103,8 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `ECONNRESET`, `ENOTCONN`, `EBADF` (also once closed).
    */
   read(buf: Uint8Array): number | null {
-    const n = read(this.#guard.live("read"), buf);
+    const g = this.#guard;
+    const n = g.run(() => read(g.live("read"), buf));
     if (n === -EAGAIN) return null;
     return check(n, "read");
   }
@@ -115,7 +117,8 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `EPIPE`, `ECONNRESET`, `EBADF` (also once closed).
    */
   write(buf: Uint8Array): number | null {
-    const n = write(this.#guard.live("write"), buf);
+    const g = this.#guard;
+    const n = g.run(() => write(g.live("write"), buf));
     if (n === -EAGAIN) return null;
     return check(n, "write");
   }
@@ -123,44 +126,59 @@ export class Socket implements Disposable {
   /**
    * Shuts down a direction (default: the write side, sending FIN).
    *
-   * @param how `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+   * @param how `SHUT_RD`, `SHUT_WR` (the default) or `SHUT_RDWR`.
    * @throws {ErrnoError} `ENOTCONN`.
    */
-  shutdown(how: number = SHUT_WR): void {
-    check(shutdown(this.#guard.live("shutdown"), how), "shutdown");
+  shutdown(how?: number): void {
+    if (how === undefined) how = SHUT_WR;
+    const g = this.#guard;
+    check(g.run(() => shutdown(g.live("shutdown"), how)), "shutdown");
   }
 
   /** The pending error (`SO_ERROR`), 0 when none; reading it clears it. */
   get error(): number {
-    return check(getsockopt(this.#guard.live("getsockopt"), SOL_SOCKET, SO_ERROR), "getsockopt");
+    const g = this.#guard;
+    return check(g.run(() => getsockopt(g.live("getsockopt"), SOL_SOCKET, SO_ERROR)), "getsockopt");
   }
 
   /** The local address. */
   get localAddr(): SockAddr {
-    return addressOf(this.#guard.live("getsockname"), getsockname, "getsockname");
+    const g = this.#guard;
+    return g.run(() => addressOf(g.live("getsockname"), getsockname, "getsockname"));
   }
 
   /** The peer's address. */
   get remoteAddr(): SockAddr {
-    return addressOf(this.#guard.live("getpeername"), getpeername, "getpeername");
+    const g = this.#guard;
+    return g.run(() => addressOf(g.live("getpeername"), getpeername, "getpeername"));
   }
 
   /**
    * Turns Nagle's algorithm off (`TCP_NODELAY`) or on.
    *
-   * @param on Whether to disable Nagle.
+   * @param on Whether to disable Nagle (default `true`).
    */
-  setNoDelay(on = true): void {
-    check(setsockopt(this.#guard.live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on), "setsockopt");
+  setNoDelay(on?: boolean): void {
+    if (on === undefined) on = true;
+    const g = this.#guard;
+    check(
+      g.run(() => setsockopt(g.live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on)),
+      "setsockopt",
+    );
   }
 
   /**
    * Turns TCP keep-alive on or off.
    *
-   * @param on Whether to send keep-alive probes.
+   * @param on Whether to send keep-alive probes (default `true`).
    */
-  setKeepAlive(on = true): void {
-    check(setsockopt(this.#guard.live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on), "setsockopt");
+  setKeepAlive(on?: boolean): void {
+    if (on === undefined) on = true;
+    const g = this.#guard;
+    check(
+      g.run(() => setsockopt(g.live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on)),
+      "setsockopt",
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * A kernel's timer queue: the one service behind every timer of the
- * library (wait timeouts, timerfd, `EVFILT_TIMER`, internal timers). A
+ * A kernel's timer queue (each `Kernel` owns one, on its clock): the one
+ * service behind every timer of the library (wait timeouts, timerfd, `EVFILT_TIMER`, internal timers). A
  * binary min-heap of deadlines on its clock's monotonic milliseconds
  * (`clock.ts`), driven by a single pending alarm for the earliest
  * deadline, never one per timer.
@@ -24,7 +24,7 @@
  * @module
  */
 
-import { type Clock, type ClockAlarm, realClock } from "./clock.ts";
+import type { Clock, ClockAlarm } from "./clock.ts";
 
 /** Something with a deadline in the queue. */
 export interface TimerEntry {
@@ -83,6 +83,18 @@ export class TimerQueue {
       this.#up(last.heapIndex);
     }
     if (h.length === 0) this.#disarm();
+  }
+
+  /**
+   * Calls `fn` once, `ms` milliseconds from now on the queue's clock, unless
+   * cancelled first: the library's own internal timers (a retry back-off, a
+   * linger limit) go through here, never through `setTimeout`.
+   */
+  after(ms: number, fn: () => void): Timeout {
+    const t = new Timeout(this, fn);
+    t.deadline = this.now() + ms;
+    this.add(t);
+    return t;
   }
 
   /** Takes every entry out without expiring it (the kernel is shutting down). */
@@ -166,5 +178,19 @@ export class TimerQueue {
   }
 }
 
-/** The process's timer queue, on the real clock. */
-export const timers: TimerQueue = new TimerQueue(realClock);
+/** A one-shot callback on a timer queue ({@linkcode TimerQueue.after}). */
+export class Timeout implements TimerEntry {
+  deadline = 0;
+  heapIndex = -1;
+
+  constructor(readonly queue: TimerQueue, readonly fn: () => void) {}
+
+  expire(): void {
+    this.fn();
+  }
+
+  /** Withdraws the callback if it has not run yet. */
+  cancel(): void {
+    this.queue.remove(this);
+  }
+}

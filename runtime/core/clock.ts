@@ -23,8 +23,10 @@
  *
  * Nothing in `runtime/` or `net/` reads `performance.now()`, `Date.now()`
  * or `setTimeout` for the time of a program: it goes through its kernel's
- * clock. (The event-loop fairness of `_loop_turn.ts` and the native
- * driver's spin measure the JavaScript thread, not the program's time.)
+ * clock. Two things measure the JavaScript thread instead, and a kernel on
+ * a clock of its own reaches neither: the event-loop fairness of
+ * `_loop_turn.ts` (such a kernel counts waits instead, unless given a
+ * policy) and the native driver's spin (native sockets are real ones).
  *
  * @module
  */
@@ -34,7 +36,7 @@
  *
  * @example
  * ```ts
- * import { realClock } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { realClock } from "@deno-epoll/epoll";
  * const alarm = realClock.alarm(realClock.now() + 60_000, () => console.log("late"));
  * alarm.cancel();
  * ```
@@ -52,7 +54,7 @@ export interface ClockAlarm {
  *
  * @example A clock that runs 1,000 times slower than the real one (for illustration)
  * ```ts
- * import { type Clock, realClock } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { type Clock, realClock } from "@deno-epoll/epoll";
  *
  * const slow: Clock = {
  *   now: () => realClock.now() / 1000,
@@ -113,7 +115,7 @@ class RealAlarm implements ClockAlarm {
  *
  * @example
  * ```ts
- * import { realClock } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { realClock } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const t0 = realClock.now();

@@ -1,6 +1,6 @@
 /**
  * The epoll instance: interests, the ready list and the waiters. This is
- * the reactor's core; `runtime/epoll.ts` holds the calls that validate
+ * the reactor's core; `runtime/epoll/epoll.ts` holds the calls that validate
  * arguments and drive it.
  *
  * Model, as in the kernel (`fs/eventpoll.c`) and in Miri's shim:
@@ -110,11 +110,6 @@ export class EpollDescription extends Description {
   /** Tasks blocked in `epollWait` on this epoll (`ep->wq`). */
   #waiters = new WaitQueue();
 
-  /** Number of items on the ready list (some may be stale until re-polled). */
-  get readyCount(): number {
-    return this.#ready.count;
-  }
-
   /** Readable while at least one queued item is really ready (`ep_eventpoll_poll`). */
   poll(): number {
     for (let it = this.#ready.head; it !== null;) {
@@ -173,6 +168,7 @@ export class EpollDescription extends Description {
    * nobody (ep_insert and ep_modify only wake when they link the item).
    */
   #queueIfReady(item: Interest): void {
+    this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
     if ((item.desc.poll(item.events) & item.events) === 0 || item.queued) return;
     this.itemRaised(item, 0);
   }
@@ -190,7 +186,10 @@ export class EpollDescription extends Description {
 
   /** A watched description raised bits for `item`: queue it and wake a waiter. */
   itemRaised(item: Interest, events: number): boolean {
-    if (!item.queued) this.#ready.append(item);
+    if (!item.queued) {
+      this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
+      this.#ready.append(item);
+    }
     const woke = this.#waiters.wakeOne();
     // Nested epolls: we became (or stay) readable; tell our own watchers
     // with ep_poll_safewake's key, EPOLLIN alone.

@@ -2,8 +2,8 @@
  * The kevent record ({@linkcode KEvent}, FreeBSD's `struct kevent`), the
  * filter interface (FreeBSD's `struct filterops`), the knote a filter works
  * on, and the table from filter numbers to filters. Filters outside the
- * table (FreeBSD's AIO, VNODE, PROC, SIGNAL, PROCDESC, FS, LIO, SENDFILE,
- * EMPTY, and any other number) are `EINVAL`. (The knote lives here, not in
+ * table (FreeBSD's AIO, VNODE, PROC, PROCDESC, FS, LIO, SENDFILE, EMPTY,
+ * and any other number) are `EINVAL`. (The knote lives here, not in
  * a module of its own, because a knote carries its filter's operations and
  * the operations take the knote: one module, no import cycle.)
  *
@@ -19,7 +19,7 @@ import type { PeriodicTimer } from "../timer/_periodic.ts";
  *
  * @example A user event: the change that fires it, and the event it returns
  * ```ts
- * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const kq = kqueue();

@@ -11,16 +11,22 @@
  *   by then.
  * - `close()` aborts `signal`, so a wait given it ends with no events
  *   instead of waiting on a closed object.
+ * - The fd belongs to the kernel current when the object was made
+ *   (`runtime/core/kernel.ts`); every method runs its calls in that kernel
+ *   ({@linkcode FdGuard.run}), whoever calls it and from where.
  *
  * @module
  */
 
 import { EBADF, ErrnoError } from "../core/errno.ts";
 import { close } from "../core/fd_table.ts";
+import { currentKernel, type Kernel } from "../core/kernel.ts";
 
 /** The fd an object owns, guarded against use after close. */
 export class FdGuard {
   readonly fd: number;
+  /** The kernel the fd belongs to. */
+  readonly kernel: Kernel = currentKernel();
   #closed = false;
   #closing: AbortController | undefined;
 
@@ -45,12 +51,18 @@ export class FdGuard {
     return this.fd;
   }
 
+  /** Runs `fn` (the calls of a method) in the fd's kernel; `fn` gets the guard. */
+  run<T>(fn: (guard: FdGuard) => T): T {
+    const k = this.kernel;
+    return k === currentKernel() ? fn(this) : k.run(() => fn(this));
+  }
+
   /** Closes the fd the first time; later calls do nothing. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing?.abort();
-    close(this.fd);
+    this.kernel.run(() => close(this.fd));
   }
 
   /** Yields the non-empty batches `wait` returns, until `close()` runs. */

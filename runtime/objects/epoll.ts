@@ -1,6 +1,7 @@
 /**
  * `Epoll`: the idiomatic object layer over the same epoll core. Methods
- * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ * throw {@linkcode ErrnoError} instead of returning `-errno`, and act on
+ * the kernel current when the object was made.
  *
  * @module
  */
@@ -16,7 +17,7 @@ import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/e
  *
  * @example An event loop over a pipe
  * ```ts
- * import { close, Epoll, EPOLLIN, pipe, write } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, Epoll, EPOLLIN, pipe, write } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using ep = new Epoll();
@@ -37,11 +38,11 @@ export class Epoll implements Disposable {
   /**
    * Creates an epoll instance.
    *
-   * @param flags `0` or `EPOLL_CLOEXEC`.
+   * @param flags `0` (the default) or `EPOLL_CLOEXEC`.
    * @throws {ErrnoError} `EINVAL` for other flags, `EMFILE`.
    */
-  constructor(flags = 0) {
-    this.fd = check(epollCreate1(flags), "epoll_create1");
+  constructor(flags?: number) {
+    this.fd = check(epollCreate1(flags === undefined ? 0 : flags), "epoll_create1");
     this.#guard = new FdGuard(this.fd);
   }
 
@@ -50,13 +51,14 @@ export class Epoll implements Disposable {
    *
    * @param fd The descriptor to watch.
    * @param events The `EPOLL*` mask, flags included.
-   * @param data Returned with every event of this fd.
+   * @param data Returned with every event of this fd (default: `fd`).
    * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
    */
-  add(fd: number, events: number, data: unknown = fd): void {
-    check(
-      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }),
-      "epoll_ctl",
+  add(fd: number, events: number, data?: unknown): void {
+    if (data === undefined) data = fd;
+    const g = this.#guard;
+    g.run(() =>
+      check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl")
     );
   }
 
@@ -65,13 +67,14 @@ export class Epoll implements Disposable {
    *
    * @param fd The watched descriptor.
    * @param events The new mask.
-   * @param data The new user data.
+   * @param data The new user data (default: `fd`).
    * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
    */
-  modify(fd: number, events: number, data: unknown = fd): void {
-    check(
-      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }),
-      "epoll_ctl",
+  modify(fd: number, events: number, data?: unknown): void {
+    if (data === undefined) data = fd;
+    const g = this.#guard;
+    g.run(() =>
+      check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl")
     );
   }
 
@@ -82,27 +85,25 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`.
    */
   delete(fd: number): void {
-    check(epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl");
+    const g = this.#guard;
+    g.run(() => check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl"));
   }
 
   /**
    * Waits for events.
    *
-   * @param maxevents Most events to return.
-   * @param timeoutMs -1 waits for an event, 0 polls.
+   * @param maxevents Most events to return (default 64).
+   * @param timeoutMs -1 (the default) waits for an event, 0 polls.
    * @returns The events (empty on timeout, and when `close` ends the wait).
    * @throws {ErrnoError} `EBADF` once closed, `EINVAL`.
    */
-  async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
+  async wait(maxevents?: number, timeoutMs?: number): Promise<EpollEvent[]> {
+    if (maxevents === undefined) maxevents = 64;
+    if (timeoutMs === undefined) timeoutMs = -1;
     const g = this.#guard;
     const events: EpollEvent[] = [];
-    const n = await epollPwait2(
-      g.live("epoll_wait"),
-      events,
-      maxevents,
-      timeoutTimespec(timeoutMs),
-      g.signal,
-    );
+    const t = timeoutTimespec(timeoutMs);
+    const n = await g.run(() => epollPwait2(g.live("epoll_wait"), events, maxevents, t, g.signal));
     return g.results(events, n, "epoll_wait");
   }
 

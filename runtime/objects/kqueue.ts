@@ -1,6 +1,7 @@
 /**
  * `KQueue`: the idiomatic object layer over the same kqueue core. Methods
- * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ * throw {@linkcode ErrnoError} instead of returning `-errno`, and act on
+ * the kernel current when the object was made.
  *
  * @module
  */
@@ -15,7 +16,7 @@ import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts"
  *
  * @example A timer and a user event in one loop
  * ```ts
- * import { EV_ADD, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KQueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { EV_ADD, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KQueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using kq = new KQueue();
@@ -55,30 +56,27 @@ export class KQueue implements Disposable {
    * are not applied.
    */
   changes(changes: KEvent[]): void {
-    check(keventChanges(this.#guard.live("kevent"), changes), "kevent");
+    const g = this.#guard;
+    g.run(() => check(keventChanges(g.live("kevent"), changes), "kevent"));
   }
 
   /**
    * Waits for events, after applying `changes`.
    *
-   * @param nevents Most events to return.
-   * @param timeoutMs -1 waits for an event, 0 polls.
+   * @param nevents Most events to return (default 64).
+   * @param timeoutMs -1 (the default) waits for an event, 0 polls.
    * @param changes Changes applied first (a failed one throws).
    * @returns The events (empty on timeout, and when `close` ends the wait).
    * @throws {ErrnoError} `EBADF` once closed, `EINVAL`, a change's error.
    */
-  async wait(nevents = 64, timeoutMs = -1, changes: KEvent[] = []): Promise<KEvent[]> {
-    if (changes.length > 0) this.changes(changes);
+  async wait(nevents?: number, timeoutMs?: number, changes?: KEvent[]): Promise<KEvent[]> {
+    if (nevents === undefined) nevents = 64;
+    if (timeoutMs === undefined) timeoutMs = -1;
+    if (changes !== undefined && changes.length > 0) this.changes(changes);
     const g = this.#guard;
     const events: KEvent[] = [];
-    const n = await kevent(
-      g.live("kevent"),
-      [],
-      events,
-      nevents,
-      timeoutTimespec(timeoutMs),
-      g.signal,
-    );
+    const t = timeoutTimespec(timeoutMs);
+    const n = await g.run(() => kevent(g.live("kevent"), [], events, nevents, t, g.signal));
     return g.results(events, n, "kevent");
   }
 

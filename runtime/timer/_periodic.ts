@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type TimerEntry, type TimerQueue, timers } from "../core/_timer_queue.ts";
+import type { TimerEntry, TimerQueue } from "../core/_timer_queue.ts";
+import { currentKernel } from "../core/kernel.ts";
 
 /**
  * A timer that tells its owner how many expirations each wake brought. The
@@ -19,8 +20,8 @@ export abstract class PeriodicTimer implements TimerEntry {
   heapIndex = -1;
   /** Period in milliseconds; 0 for a one-shot timer. */
   interval = 0;
-  /** The queue (and so the clock) the timer runs on. */
-  readonly queue: TimerQueue = timers;
+  /** The queue (and so the clock) the timer runs on: its kernel's, the one current when it was made. */
+  readonly queue: TimerQueue = currentKernel().timers;
 
   /** Called with the count of expirations (>= 1) since the previous call. */
   protected abstract expired(count: number): void;
