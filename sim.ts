@@ -1,0 +1,54 @@
+/**
+ * The simulated network: run servers and clients written against this
+ * library on a deterministic, fault-injecting network inside one process,
+ * on virtual time, and replay any failure from its seed.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { createSimNetwork } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import assert from "node:assert/strict";
+ *
+ * const sim = createSimNetwork({ seed: 1 });
+ * const server = sim.addHost("server");
+ * sim.spawn(server, async (os) => {
+ *   const fd = os.socket(AF_INET, SOCK_STREAM, 0);
+ *   os.bind(fd, { family: AF_INET, address: "0.0.0.0", port: 80 });
+ *   os.listen(fd, 16);
+ * });
+ * sim.client("client", async (os) => {
+ *   const fd = os.socket(AF_INET, SOCK_STREAM, 0);
+ *   os.connect(fd, { family: AF_INET, address: server.addresses[0], port: 80 });
+ *   await os.sleep(100);
+ *   assert.equal(sim.netstat("client")[0].state, "ESTABLISHED");
+ * });
+ * await sim.run();
+ * ```
+ *
+ * @module
+ */
+
+export {
+  createSimNetwork,
+  type HostRef,
+  type NetstatRow,
+  type RuleVerdict,
+  SimNetwork,
+  type SimNetworkOptions,
+  type SimReport,
+  type SimRunOptions,
+} from "./net/sim/network.ts";
+export { SimHost, type SimHostOptions, type SimMain } from "./net/sim/host.ts";
+export { SimOs } from "./net/sim/_host_os.ts";
+export { type BlockedWait, SimError, SimLeakError } from "./net/sim/errors.ts";
+export type { LinkOptions, TcpKnobs } from "./net/sim/_knobs.ts";
+export type { Endpoint, Segment } from "./net/sim/_segment.ts";
+export type { SimTraceEvent } from "./net/sim/_trace.ts";
+export {
+  checkDeterminism,
+  type CheckDeterminismOptions,
+  forEachSeed,
+  type ForEachSeedOptions,
+  type SeedFailure,
+  type SimBuild,
+} from "./net/sim/determinism.ts";
