@@ -52,3 +52,4 @@ export {
   type SeedFailure,
   type SimBuild,
 } from "./net/sim/determinism.ts";
+export { VIRTUAL_EPOCH_MS } from "./net/sim/globals.ts";

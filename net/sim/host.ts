@@ -13,6 +13,7 @@ import type { Prng } from "./_prng.ts";
 import type { Stack } from "./_stack.ts";
 import { SimSocket } from "./socket.ts";
 import { SimOs } from "./_host_os.ts";
+import { runAs } from "./_ambient.ts";
 import type { SimNetwork } from "./network.ts";
 
 /** A host's program: runs until its promise settles. */
@@ -55,8 +56,15 @@ export class SimHost {
     return this.#os;
   }
 
-  /** Runs `main` on a fresh table (spawn and restart). */
+  /** Asks for `main` to run on a fresh table (spawn and restart) at the driver's next step. */
   start(): void {
+    if (this.main === null) return;
+    this.settled = false;
+    this.net.startSoon(this);
+  }
+
+  /** Runs `main` now (the driver calls it). */
+  launch(): void {
     if (this.main === null) return;
     this.gen++;
     this.#os = new SimOs(this, this.gen);
@@ -73,7 +81,8 @@ export class SimHost {
     };
     let p: Promise<void>;
     try {
-      p = Promise.resolve(this.main(this.#os));
+      const main = this.main, os = this.#os;
+      p = Promise.resolve(runAs(this, () => main(os)));
     } catch (err) {
       p = Promise.reject(err);
     }

@@ -31,6 +31,7 @@ import { Prng } from "./_prng.ts";
 import { describe, type Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
 import { type BlockedWait, SimError } from "./errors.ts";
+import { GlobalPatch } from "./globals.ts";
 import { SimHost, type SimHostOptions, type SimMain } from "./host.ts";
 import { RST } from "./_segment.ts";
 import { Stack } from "./_stack.ts";
@@ -123,6 +124,8 @@ export class SimNetwork {
    */
   pokes = 0;
   #failure: SimError | null = null;
+  #globals: GlobalPatch | undefined;
+  #starting: SimHost[] = [];
   #clients = new Set<SimHost>();
 
   constructor(opts: SimNetworkOptions = {}) {
@@ -227,6 +230,17 @@ export class SimNetwork {
     return h;
   }
 
+  /** Starts `host`'s program at the next driving call (inside the globals, when installed). */
+  startSoon(host: SimHost): void {
+    if (!this.#starting.includes(host)) this.#starting.push(host);
+  }
+
+  #launch(): void {
+    const hosts = this.#starting;
+    this.#starting = [];
+    for (const h of hosts) h.launch();
+  }
+
   /** A host's program threw: the run fails. */
   hostFailed(host: SimHost, cause: unknown): void {
     this.note(host.name, "host", `main threw: ${cause instanceof Error ? cause.message : cause}`);
@@ -266,9 +280,8 @@ export class SimNetwork {
   }
 
   /** Runs the next event (advancing virtual time to it) and lets the programs react. */
-  async step(): Promise<boolean> {
-    await this.#quiesce();
-    return await this.#step();
+  step(): Promise<boolean> {
+    return this.#driving(() => this.#step());
   }
 
   async #step(): Promise<boolean> {
@@ -278,14 +291,37 @@ export class SimNetwork {
     this.#steps++;
     const pokes = this.pokes, activity = this.activity;
     ev.fire();
+    this.#launch();
     if (this.pokes !== pokes || this.activity !== activity) await this.#quiesce();
     return true;
   }
 
-  /** Lets the programs settle, then runs `body`. */
+  /** Lets the programs settle, then runs `body` (with the globals patched, when installed). */
   async #driving<T>(body: () => Promise<T>): Promise<T> {
-    await this.#quiesce();
-    return await body();
+    this.#globals?.apply();
+    try {
+      this.#launch();
+      await this.#quiesce();
+      return await body();
+    } finally {
+      this.#globals?.restore();
+    }
+  }
+
+  /**
+   * Opt-in, while each run lasts: `Date.now`, `performance.now`,
+   * `setTimeout`/`setInterval`, `Math.random` and `crypto.getRandomValues`
+   * become virtual and seeded; `Deno.connect`, `Deno.listen` and `fetch`
+   * called from a host throw {@linkcode SimLeakError}.
+   */
+  installGlobals(): void {
+    this.#globals ??= new GlobalPatch({
+      now: () => this.now(),
+      after: (ms, fn) => this.after(ms, fn),
+      cancel: (ev) => this.cancel(ev),
+      poke: () => this.pokes++,
+    }, Prng.fork(this.seed, "globals"));
+    this.note("sim", "fault", "installGlobals");
   }
 
   #clientsDone(): boolean {
