@@ -105,6 +105,8 @@ export class Tcb {
   #keepProbes = 0;
   #lastHeard = 0;
   #timeWait: SimEvent | undefined;
+  #openedAt: number;
+  #synSent = 0;
 
   constructor(
     readonly host: TcpHost,
@@ -121,6 +123,7 @@ export class Tcb {
     this.sndNxt = iss;
     this.#rtoNs = 1000 * MS; // TCP_TIMEOUT_INIT
     this.#lastHeard = host.nowNs();
+    this.#openedAt = this.#lastHeard;
   }
 
   /** Bytes queued to send (unacknowledged plus unsent): `ss -t`'s Send-Q. */
@@ -153,9 +156,15 @@ export class Tcb {
     this.#armSyn(0);
   }
 
+  /** The handshake's round trip is the first RTT sample, unless the SYN was sent again (Karn). */
+  #handshakeRtt(): void {
+    if (this.#synSent === 0) this.#sample(this.host.nowNs() - this.#openedAt);
+  }
+
   /** SYN (or SYN-ACK) retransmission: `synRtoMs` doubling, `synRetries`, then ETIMEDOUT. */
   #armSyn(sent: number): void {
     const k = this.host.knobs;
+    this.#synSent = sent;
     this.#rtoTimer = this.host.after(k.synRtoMs * 2 ** sent, () => {
       this.#rtoTimer = undefined;
       if (this.state !== "SYN_SENT" && this.state !== "SYN_RECV") return;
@@ -218,6 +227,7 @@ export class Tcb {
       case "SYN_SENT":
         if ((seg.flags & (SYN | ACK)) !== (SYN | ACK) || seg.ack !== this.iss + 1) return;
         // SYN_SENT -> ESTABLISHED: our SYN is acknowledged and theirs arrived.
+        this.#handshakeRtt();
         this.rcvNxt = seg.seq + 1;
         this.sndUna = seg.ack;
         this.sndWnd = seg.wnd;
@@ -232,6 +242,7 @@ export class Tcb {
         if (seg.flags & SYN) return this.#emit(SYN | ACK, this.iss, this.rcvNxt); // their SYN again
         if (!(seg.flags & ACK) || seg.ack !== this.iss + 1) return;
         // SYN_RECV -> ESTABLISHED: the handshake's last ACK; the listener may hand it out.
+        this.#handshakeRtt();
         this.sndUna = seg.ack;
         this.sndWnd = seg.wnd;
         this.#stopRto();

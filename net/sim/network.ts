@@ -438,14 +438,15 @@ export class SimNetwork {
     if (dir.lost()) return this.#drop(seg, "loss");
     const at = dir.arrival(this.#now, seg.data.length) + Math.round(extra * MS);
     const copies = dir.duplicated() ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      if (this.#holds.has(`${seg.from}>${seg.to}`)) (dir.held ??= []).push({ item: seg, at });
-      else this.#queue.push(at, dir.tie, () => this.#deliver(seg));
-    }
+    for (let i = 0; i < copies; i++) this.#queue.push(at, dir.tie, () => this.#deliver(seg, at));
   }
 
-  #deliver(seg: Segment): void {
+  #deliver(seg: Segment, at: number): void {
     if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
+    if (this.#holds.has(`${seg.from}>${seg.to}`)) {
+      (this.#dir(seg.from, seg.to).held ??= []).push({ item: seg, at });
+      return;
+    }
     const host = this.#hosts.get(seg.to)!;
     if (!host.stack.up) return this.#drop(seg, "host down");
     this.note(seg.to, "deliver", describe(seg));
@@ -514,7 +515,8 @@ export class SimNetwork {
     if (d === undefined || !held) return;
     d.held = null;
     for (const h of held) {
-      this.#queue.push(Math.max(this.#now, h.at), d.tie, () => this.#deliver(h.item));
+      const at = Math.max(this.#now, h.at);
+      this.#queue.push(at, d.tie, () => this.#deliver(h.item, at));
     }
   }
 
