@@ -61,6 +61,10 @@ export {
   epollWait,
   type Timespec,
 } from "./runtime/epoll/epoll.ts";
+export { type Clock, type ClockAlarm, realClock } from "./runtime/core/clock.ts";
+export { currentKernel, Kernel, type KernelOptions } from "./runtime/core/kernel.ts";
+export { eventLoopTurns, type LoopTurns } from "./runtime/core/_loop_turn.ts";
+export { type KernelCalls, kernelCalls } from "./net/kernel_calls.ts";
 export { pipe } from "./runtime/memory/pipe.ts";
 export { socketpair } from "./net/pair/socketpair.ts";
 export { eventfd } from "./runtime/memory/eventfd.ts";

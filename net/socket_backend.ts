@@ -15,46 +15,66 @@
  * `native` where it cannot run makes the import fail with an `Error` that
  * says why.
  *
+ * The choice is per kernel (`runtime/core/kernel.ts`): `setSocketBackend`
+ * and `getSocketBackend` act on the current kernel's, and a new kernel
+ * starts with the default kernel's choice. A third backend (a simulated
+ * network's) joins with {@linkcode registerSocketBackend}; a kernel then
+ * selects it by name, so its `socket()` makes that backend's sockets
+ * while other kernels keep theirs.
+ *
  * @module
  */
 
 import { ENOSYS } from "../runtime/core/errno.ts";
-import type { SocketDescription } from "./socket_state.ts";
+import { Kernel, PerKernel } from "../runtime/core/kernel.ts";
+import type { SocketBackend } from "./socket_state.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
 
-/** What a backend provides: new unconnected stream sockets. */
-export interface SocketBackend {
-  /** `"deno"` or `"native"`. */
-  readonly name: "deno" | "native";
-  /**
-   * A new unconnected stream socket (arguments already validated).
-   *
-   * @returns The description, or `-errno`.
-   */
-  create(domain: number, protocol: number): SocketDescription | number;
-}
+export type { SocketBackend };
 
 let native: SocketBackend | string | undefined;
 function getNative(): SocketBackend | string {
   return (native ??= nativeBackend());
 }
 
-let current: SocketBackend = denoBackend;
+/** Backends beside `deno` and `native`, by name. */
+const registered = new Map<string, SocketBackend>();
 
-/** The backend new sockets use (internal: `socket()` calls it). */
+/** Each kernel's choice; a new kernel starts with the default kernel's. */
+const chosen: PerKernel<{ backend: SocketBackend }> = new PerKernel((k) => ({
+  backend: k === Kernel.default ? denoBackend : chosen.of(Kernel.default).backend,
+}));
+
+/** The backend new sockets of the current kernel use (internal: `socket()` calls it). */
 export function currentBackend(): SocketBackend {
-  return current;
+  return chosen.of().backend;
 }
 
 /**
- * Chooses the backend of sockets created from now on; existing sockets keep
- * theirs.
+ * Makes a third backend selectable by name in every kernel (internal: the
+ * simulated network registers its own). `deno` and `native` are taken.
  *
- * @param name `"deno"` or `"native"`.
+ * @throws {TypeError} For the name of another backend already known.
+ */
+export function registerSocketBackend(backend: SocketBackend): void {
+  const name = backend.name;
+  const known = name === "deno" || name === "native" ? undefined : registered.get(name);
+  if ((known !== undefined && known !== backend) || name === "deno" || name === "native") {
+    throw new TypeError(`socket backend "${name}" is already registered`);
+  }
+  registered.set(name, backend);
+}
+
+/**
+ * Chooses the backend of sockets the current kernel creates from now on;
+ * existing sockets keep theirs.
+ *
+ * @param name `"deno"`, `"native"`, or a backend registered by a third
+ * party (a simulated network's).
  * @returns 0; `-ENOSYS` when `native` cannot run here
  * ({@linkcode socketBackendError} says why).
- * @throws {TypeError} For a name that is not `"deno"` or `"native"`.
+ * @throws {TypeError} For a name no backend has.
  *
  * @example Use kernel sockets where they are available
  * ```ts
@@ -71,22 +91,25 @@ export function currentBackend(): SocketBackend {
  * setSocketBackend(before);
  * ```
  */
-export function setSocketBackend(name: "deno" | "native"): number {
-  if (name === "deno") {
-    current = denoBackend;
-    return 0;
-  }
-  if (name !== "native") throw new TypeError(`unknown socket backend: ${String(name)}`);
-  const b = getNative();
+export function setSocketBackend(
+  name: "deno" | "native" | (string & Record<never, never>),
+): number {
+  let b: SocketBackend | string | undefined;
+  if (name === "deno") b = denoBackend;
+  else if (name === "native") b = getNative();
+  else b = registered.get(name);
+  if (b === undefined) throw new TypeError(`unknown socket backend: ${String(name)}`);
   if (typeof b === "string") return -ENOSYS;
-  current = b;
+  chosen.of().backend = b;
   return 0;
 }
 
 /**
- * The backend sockets created now use.
+ * The backend sockets the current kernel creates now use.
  *
- * @returns `"deno"` or `"native"`.
+ * @returns `"deno"` or `"native"`; in a kernel that selected a registered
+ * backend (a simulated host), that backend's name (the type names the two
+ * built-in ones, which is all a program outside a simulation sees).
  *
  * @example
  * ```ts
@@ -95,7 +118,7 @@ export function setSocketBackend(name: "deno" | "native"): number {
  * ```
  */
 export function getSocketBackend(): "deno" | "native" {
-  return current.name;
+  return currentBackend().name as "deno" | "native";
 }
 
 /**
@@ -131,7 +154,7 @@ if (requested !== undefined && requested !== "") {
   if (requested !== "deno" && requested !== "native") {
     throw new Error(`DENO_EPOLL_BACKEND must be "deno" or "native", not "${requested}"`);
   }
-  if (setSocketBackend(requested) !== 0) {
+  if (Kernel.default.run(() => setSocketBackend(requested)) !== 0) {
     throw new Error(`DENO_EPOLL_BACKEND=native cannot be used: ${socketBackendError()}`);
   }
 }

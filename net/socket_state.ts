@@ -34,6 +34,21 @@ const MIN_SNDBUF = 4608;
 const MIN_RCVBUF = 2304;
 
 /**
+ * What a socket backend provides (`socket_backend.ts` chooses one): new
+ * unconnected stream sockets. Every later call goes to the description.
+ */
+export interface SocketBackend {
+  /** `"deno"`, `"native"`, or a registered backend's name (`registerSocketBackend`). */
+  readonly name: string;
+  /**
+   * A new unconnected stream socket (arguments already validated).
+   *
+   * @returns The description, or `-errno`.
+   */
+  create(domain: number, protocol: number): SocketDescription | number;
+}
+
+/**
  * The base of every stream socket description. Defaults answer as an
  * unconnected socket that supports none of the operation would.
  */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SocketBackend } from "../socket_backend.ts";
+import type { SocketBackend } from "../socket_state.ts";
 import { DenoSocket } from "./socket.ts";
 
 /** The backend that makes {@linkcode DenoSocket}s. */

@@ -228,11 +228,13 @@ export class Driver implements Poller {
 
 let driver: Driver | undefined;
 
-/** The process-wide driver (created and registered as a poller on first use). */
+/**
+ * The process-wide driver (created on first use), registered as a poller
+ * of the current kernel: the waits of every kernel that makes native
+ * sockets drive it (registering again is a no-op).
+ */
 export function getDriver(libc: Libc): Driver {
-  if (driver === undefined) {
-    driver = new Driver(libc);
-    registerPoller(driver);
-  }
+  driver ??= new Driver(libc);
+  registerPoller(driver);
   return driver;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SocketBackend } from "../socket_backend.ts";
+import type { SocketBackend } from "../socket_state.ts";
 import { openLibc } from "./libc.ts";
 import { getDriver } from "./_driver.ts";
 import { NativeSocket } from "./socket.ts";

@@ -4,9 +4,10 @@
  * hands out {@linkcode Socket}s, `null` when none is pending, and every
  * other failure throws {@linkcode ErrnoError}.
  *
- * Invariant: once `close()` ran, every method throws `EBADF` and never
+ * Invariants: once `close()` ran, every method throws `EBADF` and never
  * touches the fd number again (another file may own it by then), as
- * `Epoll` does.
+ * `Epoll` does; the fd belongs to the kernel current at construction, and
+ * every method (and the sockets `accept` returns) acts on that kernel.
  *
  * @module
  */
@@ -90,7 +91,8 @@ export class Listener implements Disposable {
   /** The bound address, with the real port. */
   get addr(): SockAddr {
     const out = {} as SockAddr;
-    check(getsockname(this.#guard.live("getsockname"), out), "getsockname");
+    const g = this.#guard;
+    check(g.run(() => getsockname(g.live("getsockname"), out)), "getsockname");
     return out;
   }
 
@@ -101,9 +103,12 @@ export class Listener implements Disposable {
    * @throws {ErrnoError} `EMFILE`, `EBADF` (also once closed).
    */
   accept(): Socket | null {
-    const fd = accept(this.#guard.live("accept"));
-    if (fd === -EAGAIN) return null;
-    return new Socket(check(fd, "accept"));
+    const g = this.#guard;
+    return g.run(() => {
+      const fd = accept(g.live("accept"));
+      if (fd === -EAGAIN) return null;
+      return new Socket(check(fd, "accept")); // in the listener's kernel, as its fd
+    });
   }
 
   /**

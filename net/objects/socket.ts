@@ -4,9 +4,10 @@
  * Would-block results come back as `null`; every other failure throws
  * {@linkcode ErrnoError}.
  *
- * Invariant: once `close()` ran, every method throws `EBADF` and never
+ * Invariants: once `close()` ran, every method throws `EBADF` and never
  * touches the fd number again (another file may own it by then), as
- * `Epoll` does.
+ * `Epoll` does; the fd belongs to the kernel current at construction, and
+ * every method acts on that kernel (`runtime/core/kernel.ts`).
  *
  * @module
  */
@@ -102,7 +103,8 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `ECONNRESET`, `ENOTCONN`, `EBADF` (also once closed).
    */
   read(buf: Uint8Array): number | null {
-    const n = read(this.#guard.live("read"), buf);
+    const g = this.#guard;
+    const n = g.run(() => read(g.live("read"), buf));
     if (n === -EAGAIN) return null;
     return check(n, "read");
   }
@@ -115,7 +117,8 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `EPIPE`, `ECONNRESET`, `EBADF` (also once closed).
    */
   write(buf: Uint8Array): number | null {
-    const n = write(this.#guard.live("write"), buf);
+    const g = this.#guard;
+    const n = g.run(() => write(g.live("write"), buf));
     if (n === -EAGAIN) return null;
     return check(n, "write");
   }
@@ -127,22 +130,26 @@ export class Socket implements Disposable {
    * @throws {ErrnoError} `ENOTCONN`.
    */
   shutdown(how: number = SHUT_WR): void {
-    check(shutdown(this.#guard.live("shutdown"), how), "shutdown");
+    const g = this.#guard;
+    check(g.run(() => shutdown(g.live("shutdown"), how)), "shutdown");
   }
 
   /** The pending error (`SO_ERROR`), 0 when none; reading it clears it. */
   get error(): number {
-    return check(getsockopt(this.#guard.live("getsockopt"), SOL_SOCKET, SO_ERROR), "getsockopt");
+    const g = this.#guard;
+    return check(g.run(() => getsockopt(g.live("getsockopt"), SOL_SOCKET, SO_ERROR)), "getsockopt");
   }
 
   /** The local address. */
   get localAddr(): SockAddr {
-    return addressOf(this.#guard.live("getsockname"), getsockname, "getsockname");
+    const g = this.#guard;
+    return g.run(() => addressOf(g.live("getsockname"), getsockname, "getsockname"));
   }
 
   /** The peer's address. */
   get remoteAddr(): SockAddr {
-    return addressOf(this.#guard.live("getpeername"), getpeername, "getpeername");
+    const g = this.#guard;
+    return g.run(() => addressOf(g.live("getpeername"), getpeername, "getpeername"));
   }
 
   /**
@@ -151,7 +158,11 @@ export class Socket implements Disposable {
    * @param on Whether to disable Nagle.
    */
   setNoDelay(on = true): void {
-    check(setsockopt(this.#guard.live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on), "setsockopt");
+    const g = this.#guard;
+    check(
+      g.run(() => setsockopt(g.live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on)),
+      "setsockopt",
+    );
   }
 
   /**
@@ -160,7 +171,11 @@ export class Socket implements Disposable {
    * @param on Whether to send keep-alive probes.
    */
   setKeepAlive(on = true): void {
-    check(setsockopt(this.#guard.live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on), "setsockopt");
+    const g = this.#guard;
+    check(
+      g.run(() => setsockopt(g.live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on)),
+      "setsockopt",
+    );
   }
 
   /**

@@ -99,3 +99,39 @@ export function loopTurn(): Promise<void> {
     port2.postMessage(null);
   });
 }
+
+/**
+ * A kernel's fairness policy towards the loop that runs it (a kernel
+ * option, `kernel.ts`): whether a wait that found events should first let
+ * the loop turn, and the turn itself. The default,
+ * {@linkcode eventLoopTurns}, is Deno's event loop as described above; a
+ * simulated network gives its hosts a policy that yields to its own
+ * scheduler deterministically instead of by the real clock.
+ *
+ * @example A policy that lets the loop turn before every fourth ready wait
+ * ```ts
+ * import { eventLoopTurns, Kernel, type LoopTurns } from "jsr:@deno-epoll/epoll@^0.1.0";
+ *
+ * let waits = 0;
+ * const everyFourth: LoopTurns = { due: () => ++waits % 4 === 0, turn: eventLoopTurns.turn };
+ * const k = new Kernel({ loopTurns: everyFourth });
+ * k.shutdown();
+ * ```
+ */
+export interface LoopTurns {
+  /** Whether a wait that found events should call {@linkcode LoopTurns.turn} first. */
+  due(): boolean;
+  /** Resolves once the loop has turned. */
+  turn(): Promise<void>;
+}
+
+/**
+ * Deno's event loop: {@linkcode loopTurnDue} and {@linkcode loopTurn}.
+ *
+ * @example
+ * ```ts
+ * import { eventLoopTurns } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * await eventLoopTurns.turn(); // one MessageChannel message
+ * ```
+ */
+export const eventLoopTurns: LoopTurns = { due: loopTurnDue, turn: loopTurn };

@@ -11,42 +11,115 @@
  *   times out or is aborted leaves the queue.
  * - A wait holds its instance (`retain`/`release`) while it sleeps: closing
  *   the instance's fd does not end a wait in progress, as on Linux.
- * - A parked wait holds the shared timer queue, so that a timer that may
- *   wake it (timerfd, `EVFILT_TIMER`) keeps the program alive meanwhile.
+ * - A wait's timeout is an entry in the timer queue (`_timer_queue.ts`),
+ *   which expires nothing before the clock reaches its deadline: a wait
+ *   never ends before its timeout, however early a real timer fires.
+ * - A parked wait holds the timer queue, so that its own timeout and a
+ *   timer that may wake it (timerfd, `EVFILT_TIMER`) keep the program
+ *   alive meanwhile.
  * - A wait that finds events without sleeping first lets Deno's event loop
  *   turn when it is due (`_loop_turn.ts`), so a loop of always-ready waits
  *   cannot starve I/O and timers.
+ * - A wait belongs to the kernel of its instance (`kernel.ts`): its clock,
+ *   timer queue, pollers and fairness policy. The kernel's shutdown
+ *   abandons a parked wait (its promise never settles; everything it held
+ *   is released), and a wait that resumes, or starts, in a shut-down
+ *   kernel never settles either: a killed program stops where it waits.
  *
  * @module
  */
 
 import type { Description } from "./description.ts";
 import { EINTR } from "./errno.ts";
-import { loopTurn, loopTurnDue } from "./_loop_turn.ts";
-import { pollNow, sleepBegin, sleepEnd } from "./poller.ts";
-import { holdTimers } from "../timer/_queue.ts";
-
-/** The largest delay `setTimeout` takes; longer waits re-arm. */
-const MAX_TIMER_MS = 0x7fffffff;
+import { currentKernel, type Kernel, type Sleeper } from "./kernel.ts";
+import type { TimerEntry } from "./_timer_queue.ts";
 
 /** Why a sleep ended. */
 export type WakeReason = "wake" | "timeout" | "abort";
 
-/** A task parked in a wait. */
-interface Waiter {
-  resolve: () => void;
-  woken: boolean;
+/**
+ * A task parked in a wait: its place in the instance's FIFO, its timeout
+ * in the kernel's timer queue, its abort listener, its place among the
+ * kernel's sleepers. {@linkcode Waiter.end} undoes all of it, once, and
+ * settles the sleep; {@linkcode Waiter.abandon} undoes it without settling.
+ */
+class Waiter implements TimerEntry, Sleeper {
+  heapIndex = -1;
+  #ended = false;
+
+  constructor(
+    readonly deadline: number,
+    readonly queue: Waiter[],
+    readonly kernel: Kernel,
+    readonly owner: Description,
+    readonly signal: AbortSignal | undefined,
+    readonly settle: (why: WakeReason) => void,
+  ) {}
+
+  /** Parks: joins the FIFO, queues the timeout, listens to the signal, tells the pollers. */
+  park(): void {
+    const k = this.kernel;
+    k.timers.hold();
+    if (this.deadline !== Infinity) k.timers.add(this);
+    this.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.queue.push(this);
+    k.sleepers.add(this);
+    k.pollers.sleepBegin();
+  }
+
+  /** The timer queue reached the deadline. */
+  expire(): void {
+    this.end("timeout");
+  }
+
+  #onAbort = () => this.end("abort");
+
+  /** Ends the sleep for `why` (later calls do nothing). */
+  end(why: WakeReason): void {
+    const settled = this.#unpark(why !== "wake");
+    if (settled === null) return;
+    if (settled === undefined) this.settle(why);
+    else settled.then(() => this.settle(why));
+  }
+
+  /** The kernel shuts down: end the sleep, never settle it, let the instance go. */
+  abandon(): void {
+    if (this.#unpark(true) !== null) this.owner.release();
+  }
+
+  /** Undoes `park` once; `null` when already undone, else what the pollers want awaited. */
+  #unpark(leaveQueue: boolean): Promise<void> | undefined | null {
+    if (this.#ended) return null;
+    this.#ended = true;
+    const k = this.kernel;
+    k.timers.remove(this);
+    k.timers.release();
+    k.sleepers.delete(this);
+    this.signal?.removeEventListener("abort", this.#onAbort);
+    if (leaveQueue) {
+      const i = this.queue.indexOf(this);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    return k.pollers.sleepEnd();
+  }
+}
+
+/** What a wait in a shut-down kernel returns: a promise that never settles (nothing refers to it). */
+function never(): Promise<number> {
+  return new Promise(() => {});
 }
 
 /** The FIFO of tasks waiting on one instance, and the wait loop. */
 export class WaitQueue {
   #waiters: Waiter[] = [];
+  /** The kernel of the instance that owns the queue (the one current when it was made). */
+  readonly #kernel: Kernel = currentKernel();
 
   /** Wakes the oldest waiter; false when none waits. */
   wakeOne(): boolean {
     const w = this.#waiters.shift();
     if (w === undefined) return false;
-    w.resolve();
+    w.end("wake");
     return true;
   }
 
@@ -70,71 +143,62 @@ export class WaitQueue {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    if (loopTurnDue()) {
+    const k = this.#kernel;
+    if (k.isShutdown) return never();
+    if (k.loopTurns.due()) {
       return held(owner, async () => {
-        await loopTurn();
+        await k.loopTurns.turn();
         return await this.wait(owner, harvest, timeoutMs, signal);
       });
     }
-    pollNow(); // readiness from outside the event loop (native sockets): poller.ts
+    k.pollers.pollNow(); // readiness from outside the event loop (native sockets): poller.ts
     const n = harvest();
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
-    return held(owner, () => this.#sleepAndHarvest(harvest, timeoutMs, signal));
+    return held(owner, () => this.#sleepAndHarvest(owner, harvest, timeoutMs, signal));
   }
 
   async #sleepAndHarvest(
+    owner: Description,
     harvest: () => number,
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const k = this.#kernel;
+    const timers = k.timers;
+    const deadline = timeoutMs < 0 ? Infinity : timers.now() + timeoutMs;
     for (;;) {
-      const remaining = deadline === Infinity ? -1 : Math.max(0, deadline - performance.now());
-      const why = await this.sleep(remaining, signal);
+      const why = await this.#sleep(owner, deadline, signal);
       if (why === "abort") return -EINTR;
       // Woken from a microtask (an in-memory peer), not by Deno I/O: the
       // same fairness as above.
-      if (loopTurnDue()) await loopTurn();
-      pollNow();
+      if (k.loopTurns.due()) await k.loopTurns.turn();
+      // Shut down while it was waking up: stop here, as the program does.
+      if (k.isShutdown) return never();
+      k.pollers.pollNow();
       const n = harvest();
+      // "timeout" comes only from the queue, once its clock has reached the deadline.
       if (n > 0 || why === "timeout") return n;
-      if (deadline !== Infinity && performance.now() >= deadline) return 0;
+      if (deadline !== Infinity && timers.now() >= deadline) return 0;
+      // Aborted while it was not listening (during the loop turn above).
+      if (signal?.aborted) return -EINTR;
     }
   }
 
   /**
-   * Parks the caller until woken, the timeout fires or `signal` aborts. The
-   * pollers (poller.ts) hear when the sleep begins and ends, so readiness
-   * from outside the event loop keeps arriving meanwhile; when one must
-   * finish work off the JS thread first, the sleep ends after it.
+   * Parks the caller until woken, the clock reaches `deadline` (`Infinity`:
+   * never) or `signal` aborts. The pollers (poller.ts) hear when the sleep
+   * begins and ends, so readiness from outside the event loop keeps
+   * arriving meanwhile; when one must finish work off the JS thread first,
+   * the sleep ends after it.
    */
-  sleep(timeoutMs: number, signal: AbortSignal | undefined): Promise<WakeReason> {
+  #sleep(
+    owner: Description,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<WakeReason> {
     return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const unhold = holdTimers();
-      const waiter: Waiter = { woken: false, resolve: () => done("wake") };
-      const onAbort = () => done("abort");
-      const done = (why: WakeReason) => {
-        if (waiter.woken) return;
-        waiter.woken = true;
-        if (timer !== undefined) clearTimeout(timer);
-        unhold();
-        signal?.removeEventListener("abort", onAbort);
-        if (why !== "wake") {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        }
-        const settle = sleepEnd();
-        if (settle === undefined) resolve(why);
-        else settle.then(() => resolve(why));
-      };
-      if (timeoutMs >= 0) {
-        timer = setTimeout(() => done("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-      sleepBegin();
+      new Waiter(deadline, this.#waiters, this.#kernel, owner, signal, resolve).park();
     });
   }
 }

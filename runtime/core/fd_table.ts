@@ -1,7 +1,9 @@
 /**
- * The process-wide userspace descriptor table: small integer fds, the lowest
- * free number first, a configurable limit (`RLIMIT_NOFILE`), `close`, `dup`,
- * `read` and `write`.
+ * The descriptor calls: `close`, `dup`, `read`, `write`, the limit, and
+ * {@linkcode installDescription}. They act on the current kernel's table
+ * (`kernel.ts`): the process's, or a simulated host's inside its `run`. The
+ * table itself (small integer fds, the lowest free number first, a
+ * configurable limit, `RLIMIT_NOFILE`) is `_descriptor_table.ts`.
  *
  * An fd refers to a {@linkcode Description}; `dup` makes a second fd for the
  * same description, and the description lives until its last fd is closed.
@@ -9,132 +11,49 @@
  * @module
  */
 
-import { EBADF, EINVAL, EMFILE } from "./errno.ts";
+import { EBADF, EMFILE } from "./errno.ts";
 import type { Description } from "./description.ts";
-import { FreeList } from "./_free_list.ts";
-
-/** Linux's `nr_open` default, the largest `RLIMIT_NOFILE` one may set. */
-const DEFAULT_LIMIT = 1_048_576;
-
-/** Called with an fd number as it is closed, before its description is released. */
-export type CloseHook = (fd: number) => void;
-
-/** The table itself. One instance, {@linkcode descriptors}, serves the process. */
-class DescriptorTable {
-  #files: (Description | undefined)[] = [];
-  #free = new FreeList();
-  #limit = DEFAULT_LIMIT;
-  #open = 0;
-  /** Descriptors held outside the table: connections accepted from Deno, not yet by the program. */
-  #held = 0;
-  #slotWaiters = new Set<() => void>();
-  #closeHooks: CloseHook[] = [];
-
-  /** Registers a hook run on every close (kqueue deletes the fd's knotes there). */
-  onClose(hook: CloseHook): void {
-    this.#closeHooks.push(hook);
-  }
-
-  get limit(): number {
-    return this.#limit;
-  }
-
-  get open(): number {
-    return this.#open;
-  }
-
-  get held(): number {
-    return this.#held;
-  }
-
-  /**
-   * Counts one more OS descriptor held outside the table (a connection a
-   * listen queue took from Deno before the program accepts it), if the
-   * table plus the held ones stay under the limit, or if `always` (each
-   * listener may hold one, so it can report readiness and `EMFILE`).
-   */
-  hold(always: boolean): boolean {
-    if (!always && this.#open + this.#held >= this.#limit) return false;
-    this.#held++;
-    return true;
-  }
-
-  /** A held descriptor was closed or installed in the table. */
-  unhold(): void {
-    this.#held--;
-    this.#slotFreed();
-  }
-
-  /** Calls `fn` once, the next time the table plus held descriptors drop under the limit. */
-  whenSlotFree(fn: () => void): void {
-    this.#slotWaiters.add(fn);
-  }
-
-  /** Withdraws a {@linkcode whenSlotFree} callback. */
-  cancelSlotWait(fn: () => void): void {
-    this.#slotWaiters.delete(fn);
-  }
-
-  #slotFreed(): void {
-    if (this.#slotWaiters.size === 0 || this.#open + this.#held >= this.#limit) return;
-    const waiters = [...this.#slotWaiters];
-    this.#slotWaiters.clear();
-    for (const fn of waiters) fn();
-  }
-
-  /** The description behind `fd`, or `undefined` for a bad or closed fd. */
-  get(fd: number): Description | undefined {
-    return this.#files[fd];
-  }
-
-  /** Installs `desc` at the lowest free fd, or returns `-EMFILE`. */
-  allocate(desc: Description): number {
-    let fd: number;
-    if (this.#free.size > 0) {
-      fd = this.#free.peek();
-      if (fd >= this.#limit) return -EMFILE;
-      this.#free.pop();
-    } else {
-      fd = this.#files.length;
-      if (fd >= this.#limit) return -EMFILE;
-      this.#files.push(undefined);
-    }
-    this.#files[fd] = desc;
-    this.#open++;
-    desc.retain();
-    return fd;
-  }
-
-  /** Removes `fd` from the table and drops its reference. */
-  close(fd: number): number {
-    const desc = this.#files[fd];
-    if (desc === undefined) return -EBADF;
-    this.#files[fd] = undefined;
-    this.#free.push(fd);
-    this.#open--;
-    for (const hook of this.#closeHooks) hook(fd);
-    desc.release();
-    this.#slotFreed();
-    return 0;
-  }
-
-  setLimit(n: number): number {
-    if (!Number.isInteger(n) || n < 1) return -EINVAL;
-    for (let fd = this.#files.length - 1; fd >= n; fd--) {
-      if (this.#files[fd] !== undefined) return -EINVAL;
-    }
-    this.#limit = n;
-    this.#slotFreed();
-    return 0;
-  }
-}
+import { currentKernel, type KernelCloseHook, onDescriptorClose } from "./kernel.ts";
 
 /**
- * The process-wide descriptor table. Internal: programs use the exported
- * calls (`close`, `dup`, …), and new kinds of description enter it through
- * {@linkcode installDescription}.
+ * The current kernel's descriptor table, for the code that reaches it
+ * directly (`descriptors.allocate(...)`, a listen queue's `hold`). Each
+ * member acts on {@linkcode currentKernel}'s table at the time of the call.
+ * Internal: programs use the exported calls (`close`, `dup`, …), and new
+ * kinds of description enter a table through {@linkcode installDescription}.
  */
-export const descriptors: DescriptorTable = new DescriptorTable();
+export const descriptors = {
+  /** The limit (`RLIMIT_NOFILE`). */
+  get limit(): number {
+    return currentKernel().fds.limit;
+  },
+  /** Open fds. */
+  get open(): number {
+    return currentKernel().fds.open;
+  },
+  /** OS descriptors held outside the table (connections queued by listeners). */
+  get held(): number {
+    return currentKernel().fds.held;
+  },
+  /** The description behind `fd`, or `undefined`. */
+  get: (fd: number): Description | undefined => currentKernel().fds.get(fd),
+  /** Installs `desc` at the lowest free fd, or returns `-EMFILE`. */
+  allocate: (desc: Description): number => currentKernel().fds.allocate(desc),
+  /** Closes `fd`; 0 or `-EBADF`. */
+  close: (fd: number): number => currentKernel().fds.close(fd),
+  /** Sets the limit; 0 or `-EINVAL`. */
+  setLimit: (n: number): number => currentKernel().fds.setLimit(n),
+  /** See `DescriptorTable.hold`. */
+  hold: (always: boolean): boolean => currentKernel().fds.hold(always),
+  /** See `DescriptorTable.unhold`. */
+  unhold: (): void => currentKernel().fds.unhold(),
+  /** See `DescriptorTable.whenSlotFree`. */
+  whenSlotFree: (fn: () => void): void => currentKernel().fds.whenSlotFree(fn),
+  /** See `DescriptorTable.cancelSlotWait`. */
+  cancelSlotWait: (fn: () => void): void => currentKernel().fds.cancelSlotWait(fn),
+  /** Registers a hook run on every close, in every kernel (`onDescriptorClose`). */
+  onClose: (hook: KernelCloseHook): void => onDescriptorClose(hook),
+};
 
 /** Throws `TypeError` unless `v` is a number (the only programmer error the calls throw for). */
 export function requireNumber(v: number, what: string): void {
@@ -149,7 +68,7 @@ export function isFd(fd: number): boolean {
 
 /** The description behind `fd`, or `undefined` (bad, closed or not an fd). */
 export function lookup(fd: number): Description | undefined {
-  return isFd(fd) ? descriptors.get(fd) : undefined;
+  return isFd(fd) ? currentKernel().fds.get(fd) : undefined;
 }
 
 /**
@@ -203,7 +122,7 @@ export function checkBuffer(buf: Uint8Array, what = "buf"): void {
  * ```
  */
 export function installDescription(desc: Description): number {
-  return descriptors.allocate(desc);
+  return currentKernel().fds.allocate(desc);
 }
 
 /**
@@ -211,6 +130,7 @@ export function installDescription(desc: Description): number {
  * first when the second cannot get an fd).
  */
 export function installPair(a: Description, b: Description, out: number[]): number {
+  const descriptors = currentKernel().fds;
   const fa = descriptors.allocate(a);
   if (fa < 0) {
     // Release both ends so that neither is left half-open.
@@ -253,7 +173,7 @@ export function installPair(a: Description, b: Description, out: number[]): numb
  * ```
  */
 export function close(fd: number): number {
-  return isFd(fd) ? descriptors.close(fd) : -EBADF;
+  return isFd(fd) ? currentKernel().fds.close(fd) : -EBADF;
 }
 
 /**
@@ -282,7 +202,7 @@ export function close(fd: number): number {
  */
 export function dup(fd: number): number {
   const desc = lookup(fd);
-  return desc === undefined ? -EBADF : descriptors.allocate(desc);
+  return desc === undefined ? -EBADF : currentKernel().fds.allocate(desc);
 }
 
 /**
@@ -358,7 +278,7 @@ export function write(fd: number, buf: Uint8Array): number {
  * ```
  */
 export function getDescriptorLimit(): number {
-  return descriptors.limit;
+  return currentKernel().fds.limit;
 }
 
 /**
@@ -390,5 +310,5 @@ export function getDescriptorLimit(): number {
  */
 export function setDescriptorLimit(n: number): number {
   requireNumber(n, "limit");
-  return descriptors.setLimit(n);
+  return currentKernel().fds.setLimit(n);
 }

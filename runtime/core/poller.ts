@@ -1,7 +1,8 @@
 /**
  * The poller registry: readiness sources that live outside the JavaScript
  * event loop (the kernel's epoll behind native sockets) and must be driven
- * by whoever waits.
+ * by whoever waits. Each kernel (`kernel.ts`) keeps its own list
+ * (`_pollers.ts`); these calls act on the current kernel's.
  *
  * Descriptions fed by Deno ops or by in-memory writes raise their
  * readiness by themselves. A native socket cannot: the kernel tells its
@@ -24,43 +25,31 @@
  * @module
  */
 
-/** A readiness source that waits drive. */
-export interface Poller {
-  /** Raises readiness that is already available, without blocking. */
-  pollNow(): void;
-  /** A task starts sleeping in a wait. */
-  sleepBegin(): void;
-  /** A task stops sleeping; a promise to await first, or `undefined`. */
-  sleepEnd(): Promise<void> | undefined;
-}
+import { currentKernel } from "./kernel.ts";
+import type { Poller } from "./_pollers.ts";
 
-const pollers: Poller[] = [];
+export type { Poller };
 
 /**
- * Registers a poller for the rest of the process (the native socket
- * backend registers its driver when it is first used).
+ * Registers a poller with the current kernel (`kernel.ts`) for the rest of
+ * its life; registering it again does nothing. The native socket backend
+ * registers its driver with each kernel that creates a native socket.
  */
 export function registerPoller(p: Poller): void {
-  if (!pollers.includes(p)) pollers.push(p);
+  currentKernel().pollers.register(p);
 }
 
-/** Lets every poller raise the readiness that is already there. */
+/** Lets every poller of the current kernel raise the readiness that is already there. */
 export function pollNow(): void {
-  for (let i = 0; i < pollers.length; i++) pollers[i].pollNow();
+  currentKernel().pollers.pollNow();
 }
 
-/** A task starts sleeping in a wait. */
+/** A task starts sleeping in a wait of the current kernel. */
 export function sleepBegin(): void {
-  for (let i = 0; i < pollers.length; i++) pollers[i].sleepBegin();
+  currentKernel().pollers.sleepBegin();
 }
 
 /** A task stops sleeping; await the result (when defined) before returning. */
 export function sleepEnd(): Promise<void> | undefined {
-  let all: Promise<void>[] | undefined;
-  for (let i = 0; i < pollers.length; i++) {
-    const p = pollers[i].sleepEnd();
-    if (p !== undefined) (all ??= []).push(p);
-  }
-  if (all === undefined) return undefined;
-  return all.length === 1 ? all[0] : Promise.all(all).then(() => {});
+  return currentKernel().pollers.sleepEnd();
 }

@@ -25,17 +25,10 @@ import {
   EPOLLWAKEUP,
 } from "../core/constants.ts";
 import { descriptors, lookup, lookupAs, requireNumber } from "../core/fd_table.ts";
+import { checkTimespec, msTimeout, type Timespec, waitTimeoutMs } from "../core/time.ts";
 import { EpollDescription, type EpollEvent } from "./_instance.ts";
 
-export type { EpollEvent };
-
-/** A nanosecond timeout for {@linkcode epollPwait2}, like `struct timespec`. */
-export interface Timespec {
-  /** Whole seconds, `>= 0`. */
-  sec: number;
-  /** Nanoseconds, `0 <= nsec < 1e9`. */
-  nsec: number;
-}
+export type { EpollEvent, Timespec };
 
 /** What may accompany `EPOLLEXCLUSIVE` (`EPOLLEXCLUSIVE_OK_BITS`). */
 const EXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
@@ -236,9 +229,9 @@ export function epollWait(
   timeoutMs: number,
 ): Promise<number> {
   requireNumber(timeoutMs, "timeoutMs");
+  const t = msTimeout(timeoutMs);
   // No NaN in C: refuse it rather than guess between "poll" and "forever".
-  if (Number.isNaN(timeoutMs)) return Promise.resolve(-EINVAL);
-  const t = timeoutMs < 0 || timeoutMs === Infinity ? -1 : Math.ceil(timeoutMs);
+  if (Number.isNaN(t)) return Promise.resolve(-EINVAL);
   return startWait(epfd, events, maxevents, t, undefined);
 }
 
@@ -278,22 +271,13 @@ export function epollPwait2(
   timeout: Timespec | null,
   signal?: AbortSignal,
 ): Promise<number> {
-  let ms = -1;
-  if (timeout !== null && timeout !== undefined) {
-    if (typeof timeout !== "object") throw new TypeError("timeout must be an object or null");
-    requireNumber(timeout.sec, "timeout.sec");
-    requireNumber(timeout.nsec, "timeout.nsec");
-    const { sec, nsec } = timeout;
-    // Linux checks the timespec before anything else (poll_select_set_timeout).
-    if (
-      !Number.isInteger(sec) || !Number.isInteger(nsec) || sec < 0 || nsec < 0 || nsec >= 1e9
-    ) return Promise.resolve(-EINVAL);
-    ms = sec * 1000 + nsec / 1e6;
-    // Round sub-millisecond waits up, so a 1 ns timeout still yields once.
-    ms = ms === 0 ? 0 : Math.max(1, Math.ceil(ms));
+  // Linux checks the timespec before anything else (poll_select_set_timeout).
+  if (timeout !== null && timeout !== undefined && !checkTimespec(timeout, "timeout")) {
+    return Promise.resolve(-EINVAL);
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError("signal must be an AbortSignal");
   }
-  return startWait(epfd, events, maxevents, ms, signal);
+  // Exact: a 1 ns timeout still sleeps (and yields), and ends no earlier than 1 ns later.
+  return startWait(epfd, events, maxevents, waitTimeoutMs(timeout), signal);
 }

@@ -29,8 +29,7 @@ import {
   EVFILT_READ,
   EVFILT_WRITE,
 } from "../core/constants.ts";
-import { defineFilter, type FilterOps } from "./_filter.ts";
-import type { Knote } from "./_knote.ts";
+import { defineFilter, type FilterOps, type Knote } from "./_filter.ts";
 
 /** One scratch object for every evaluation (no allocation per event). */
 const c: FilterCounts = {

@@ -14,8 +14,9 @@
  *   Level-triggered knotes go back to the tail; `EV_CLEAR` and
  *   `EV_DISPATCH` knotes leave the list until raised again (DISPATCH also
  *   disables); `EV_ONESHOT` knotes are deleted.
- * - `close(fd)` deletes the knotes whose ident is `fd` in every kqueue
- *   (a hook in the descriptor table); closing the kqueue drops its knotes.
+ * - `close(fd)` deletes the knotes whose ident is `fd` in every kqueue of
+ *   the same kernel (a close hook, `kernel.ts`; fd numbers are per kernel);
+ *   closing the kqueue drops its knotes.
  *
  * @module
  */
@@ -30,42 +31,10 @@ import {
   EV_ONESHOT,
   EV_RECEIPT,
 } from "../core/constants.ts";
-import { descriptors } from "../core/fd_table.ts";
+import { currentKernel, onDescriptorClose, PerKernel } from "../core/kernel.ts";
 import { ReadyList } from "../core/_ready_list.ts";
 import { WaitQueue } from "../core/_wait_queue.ts";
-import type { Knote, KnoteOwner } from "./_knote.ts";
-
-/**
- * A kevent: a change given to `kevent`, or an event it returns (FreeBSD's
- * `struct kevent`).
- *
- * @example A user event: the change that fires it, and the event it returns
- * ```ts
- * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
- * import assert from "node:assert/strict";
- *
- * const kq = kqueue();
- * const change: KEvent = { ident: 1, filter: EVFILT_USER, flags: EV_ADD | EV_CLEAR, fflags: NOTE_TRIGGER, data: 7, udata: "wake" };
- * const events: KEvent[] = [];
- * assert.equal(await kevent(kq, [change], events, 1, null), 1);
- * assert.deepEqual(events[0], { ident: 1, filter: EVFILT_USER, flags: EV_CLEAR, fflags: 0, data: 7, udata: "wake" });
- * close(kq);
- * ```
- */
-export interface KEvent {
-  /** The descriptor (READ/WRITE) or any non-negative number (TIMER/USER). */
-  ident: number;
-  /** `EVFILT_*`, a negative number. */
-  filter: number;
-  /** `EV_*` flags (unsigned). */
-  flags: number;
-  /** Filter flags (`NOTE_*`, unsigned). */
-  fflags: number;
-  /** Filter data: a period, a count, an errno in an `EV_ERROR` entry. */
-  data: number;
-  /** Any value, returned by identity. */
-  udata: unknown;
-}
+import type { KEvent, Knote, KnoteOwner } from "./_filter.ts";
 
 /** The flags a returned event keeps from its knote. */
 const KEPT_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;
@@ -79,11 +48,13 @@ function keyOf(filter: number, ident: number): number | string {
   return ident < 2 ** 48 ? ident * 16 + ~filter : `${filter}:${ident}`;
 }
 
-/** Every READ/WRITE knote by ident, across kqueues, for `close(fd)`. */
-const fdKnotes = new Map<number, Set<Knote>>();
+/** Every READ/WRITE knote by ident, across one kernel's kqueues, for `close(fd)`. */
+type FdKnotes = Map<number, Set<Knote>>;
 
-descriptors.onClose((fd) => {
-  const set = fdKnotes.get(fd);
+const fdKnotesOf = new PerKernel<FdKnotes>(() => new Map());
+
+onDescriptorClose((fd, kernel) => {
+  const set = fdKnotesOf.of(kernel).get(fd);
   if (set === undefined) return;
   for (const kn of [...set]) kn.kq.drop(kn);
 });
@@ -97,6 +68,8 @@ export class KQueueDescription extends Description implements KnoteOwner {
   #ready = new ReadyList<Knote>();
   /** Tasks blocked in `kevent` on this kqueue. */
   #waiters = new WaitQueue();
+  /** Its kernel's index of fd knotes (fd numbers are per kernel). */
+  readonly #fdKnotes: FdKnotes = fdKnotesOf.of(currentKernel());
 
   /** Knotes on the ready list. */
   get pending(): number {
@@ -145,8 +118,8 @@ export class KQueueDescription extends Description implements KnoteOwner {
     this.#knotes.set(keyOf(kn.filter, kn.ident), kn);
     if (kn.desc !== null) {
       kn.desc.watch(kn);
-      let set = fdKnotes.get(kn.ident);
-      if (set === undefined) fdKnotes.set(kn.ident, set = new Set());
+      let set = this.#fdKnotes.get(kn.ident);
+      if (set === undefined) this.#fdKnotes.set(kn.ident, set = new Set());
       set.add(kn);
     }
     return 0;
@@ -160,9 +133,9 @@ export class KQueueDescription extends Description implements KnoteOwner {
     this.#ready.unlink(kn);
     kn.ops.detach(kn);
     if (kn.desc !== null) {
-      const set = fdKnotes.get(kn.ident);
+      const set = this.#fdKnotes.get(kn.ident);
       set?.delete(kn);
-      if (set?.size === 0) fdKnotes.delete(kn.ident);
+      if (set?.size === 0) this.#fdKnotes.delete(kn.ident);
     }
   }
 

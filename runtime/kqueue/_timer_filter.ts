@@ -1,5 +1,5 @@
 /**
- * `EVFILT_TIMER`, on the shared timer queue (FreeBSD's `filt_timer*`):
+ * `EVFILT_TIMER`, on the kernel's timer queue and clock (FreeBSD's `filt_timer*`):
  *
  * - `data` is the period in the `fflags` unit (`NOTE_SECONDS`,
  *   `NOTE_MSECONDS` (default), `NOTE_USECONDS`, `NOTE_NSECONDS`); periodic
@@ -28,8 +28,7 @@ import {
   NOTE_USECONDS,
 } from "../core/constants.ts";
 import { PeriodicTimer } from "../timer/_periodic.ts";
-import { type Change, defineFilter, type FilterOps } from "./_filter.ts";
-import type { Knote } from "./_knote.ts";
+import { type Change, defineFilter, type FilterOps, type Knote } from "./_filter.ts";
 
 const UNITS = NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | NOTE_NSECONDS;
 
@@ -62,9 +61,10 @@ class KnoteTimer extends PeriodicTimer {
 
 function start(kn: Knote): void {
   const unit = msPerUnit(kn.sfflags);
-  const now = performance.now();
+  const clock = kn.timer!.queue.clock;
+  const now = clock.now();
   if (kn.sfflags & NOTE_ABSTIME) {
-    kn.timer!.arm(now + (kn.sdata * unit - Date.now()), 0);
+    kn.timer!.arm(now + (kn.sdata * unit - clock.wallNow()), 0);
     return;
   }
   const oneshot = (kn.flags & EV_ONESHOT) !== 0;

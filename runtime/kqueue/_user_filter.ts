@@ -25,8 +25,7 @@ import {
   NOTE_FFOR,
   NOTE_TRIGGER,
 } from "../core/constants.ts";
-import { type Change, defineFilter, type FilterOps } from "./_filter.ts";
-import type { Knote } from "./_knote.ts";
+import { type Change, defineFilter, type FilterOps, type Knote } from "./_filter.ts";
 
 /** Applies one change's trigger, flag control and data. */
 function apply(kn: Knote, fflags: number, data: number): void {

@@ -25,10 +25,9 @@ import {
   EV_RECEIPT,
 } from "../core/constants.ts";
 import { descriptors, lookup, lookupAs, requireNumber } from "../core/fd_table.ts";
-import type { Timespec } from "../epoll/epoll.ts";
-import { type Change, filterOps } from "./_filter.ts";
-import { Knote } from "./_knote.ts";
-import { type KEvent, KQueueDescription, writeEvent } from "./_instance.ts";
+import { checkTimespec, type Timespec, waitTimeoutMs } from "../core/time.ts";
+import { type Change, filterOps, type KEvent, Knote } from "./_filter.ts";
+import { KQueueDescription, writeEvent } from "./_instance.ts";
 import "./_fd_filters.ts";
 import "./_timer_filter.ts";
 import "./_user_filter.ts";
@@ -227,11 +226,9 @@ export function kevent(
   if (!Array.isArray(changelist)) throw new TypeError("changelist must be an array");
   if (!Array.isArray(eventlist)) throw new TypeError("eventlist must be an array");
   requireNumber(nevents, "nevents");
-  if (timeout !== null && timeout !== undefined) {
-    if (typeof timeout !== "object") throw new TypeError("timeout must be an object or null");
-    requireNumber(timeout.sec, "timeout.sec");
-    requireNumber(timeout.nsec, "timeout.nsec");
-  }
+  // Types now; the range only once there are events to wait for (FreeBSD's order).
+  const validTimeout = timeout === null || timeout === undefined ||
+    checkTimespec(timeout, "timeout");
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError("signal must be an AbortSignal");
   }
@@ -241,15 +238,6 @@ export function kevent(
   const receipts = applyChanges(desc, changelist, eventlist, nevents);
   if (receipts !== null) return Promise.resolve(receipts);
   if (nevents === 0) return Promise.resolve(0);
-  let ms = -1;
-  if (timeout !== null && timeout !== undefined) {
-    const { sec, nsec } = timeout;
-    if (!Number.isInteger(sec) || !Number.isInteger(nsec) || sec < 0 || nsec < 0 || nsec >= 1e9) {
-      return Promise.resolve(-EINVAL);
-    }
-    ms = sec * 1000 + nsec / 1e6;
-    // Round sub-millisecond waits up, so a 1 ns timeout still yields once.
-    ms = ms === 0 ? 0 : Math.max(1, Math.ceil(ms));
-  }
-  return desc.wait(eventlist, 0, nevents, ms, signal);
+  if (!validTimeout) return Promise.resolve(-EINVAL);
+  return desc.wait(eventlist, 0, nevents, waitTimeoutMs(timeout), signal);
 }

@@ -1,8 +1,8 @@
 /**
  * What every object of the object layer (`Epoll`, `KQueue`, `Socket`,
  * `Listener`) does with the fd it owns: the post-close guard, and for the
- * waitable ones the plumbing of a wait (the closing signal, milliseconds as
- * a timespec, the result as an array).
+ * waitable ones the plumbing of a wait (the closing signal and the result
+ * as an array; milliseconds become a timespec through `core/time.ts`).
  *
  * Invariants:
  * - `close()` closes the fd exactly once, however often it is called.
@@ -11,19 +11,22 @@
  *   by then.
  * - `close()` aborts `signal`, so a wait given it ends with no events
  *   instead of waiting on a closed object.
+ * - The fd belongs to the kernel current when the object was made
+ *   (`runtime/core/kernel.ts`); every method runs its calls in that kernel
+ *   ({@linkcode FdGuard.run}), whoever calls it and from where.
  *
  * @module
  */
 
 import { EBADF, ErrnoError } from "../core/errno.ts";
 import { close } from "../core/fd_table.ts";
-
-/** A timeout as the calls take it: `{sec, nsec}`, or `null` for no limit. */
-export type Timespec = { sec: number; nsec: number } | null;
+import { currentKernel, type Kernel } from "../core/kernel.ts";
 
 /** The fd an object owns, guarded against use after close. */
 export class FdGuard {
   readonly fd: number;
+  /** The kernel the fd belongs to. */
+  readonly kernel: Kernel = currentKernel();
   #closed = false;
   #closing: AbortController | undefined;
 
@@ -48,12 +51,17 @@ export class FdGuard {
     return this.fd;
   }
 
+  /** Runs `fn` (the calls of a method) in the fd's kernel. */
+  run<T>(fn: () => T): T {
+    return this.kernel.run(fn);
+  }
+
   /** Closes the fd the first time; later calls do nothing. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing?.abort();
-    close(this.fd);
+    this.kernel.run(() => close(this.fd));
   }
 
   /** Yields the non-empty batches `wait` returns, until `close()` runs. */
@@ -76,13 +84,4 @@ export class FdGuard {
     events.length = n;
     return events;
   }
-}
-
-/** Milliseconds (-1: forever) as a timespec. */
-export function timespec(timeoutMs: number): Timespec {
-  if (timeoutMs < 0) return null;
-  return {
-    sec: Math.floor(timeoutMs / 1000),
-    nsec: Math.min(999_999_999, Math.round((timeoutMs % 1000) * 1e6)),
-  };
 }

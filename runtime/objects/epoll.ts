@@ -1,13 +1,15 @@
 /**
  * `Epoll`: the idiomatic object layer over the same epoll core. Methods
- * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ * throw {@linkcode ErrnoError} instead of returning `-errno`, and act on
+ * the kernel current when the object was made.
  *
  * @module
  */
 
 import { check } from "../core/errno.ts";
 import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD } from "../core/constants.ts";
-import { FdGuard, timespec } from "./_fd_guard.ts";
+import { FdGuard } from "./_fd_guard.ts";
+import { timeoutTimespec } from "../core/time.ts";
 import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/epoll.ts";
 
 /**
@@ -53,9 +55,9 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
    */
   add(fd: number, events: number, data: unknown = fd): void {
-    check(
-      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }),
-      "epoll_ctl",
+    const g = this.#guard;
+    g.run(() =>
+      check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl")
     );
   }
 
@@ -68,9 +70,9 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
    */
   modify(fd: number, events: number, data: unknown = fd): void {
-    check(
-      epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }),
-      "epoll_ctl",
+    const g = this.#guard;
+    g.run(() =>
+      check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl")
     );
   }
 
@@ -81,7 +83,8 @@ export class Epoll implements Disposable {
    * @throws {ErrnoError} `ENOENT`, `EBADF`.
    */
   delete(fd: number): void {
-    check(epollCtl(this.#guard.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl");
+    const g = this.#guard;
+    g.run(() => check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_DEL, fd), "epoll_ctl"));
   }
 
   /**
@@ -95,13 +98,8 @@ export class Epoll implements Disposable {
   async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
     const g = this.#guard;
     const events: EpollEvent[] = [];
-    const n = await epollPwait2(
-      g.live("epoll_wait"),
-      events,
-      maxevents,
-      timespec(timeoutMs),
-      g.signal,
-    );
+    const t = timeoutTimespec(timeoutMs);
+    const n = await g.run(() => epollPwait2(g.live("epoll_wait"), events, maxevents, t, g.signal));
     return g.results(events, n, "epoll_wait");
   }
 

@@ -1,12 +1,14 @@
 /**
  * `KQueue`: the idiomatic object layer over the same kqueue core. Methods
- * throw {@linkcode ErrnoError} instead of returning `-errno`.
+ * throw {@linkcode ErrnoError} instead of returning `-errno`, and act on
+ * the kernel current when the object was made.
  *
  * @module
  */
 
 import { check } from "../core/errno.ts";
-import { FdGuard, timespec } from "./_fd_guard.ts";
+import { FdGuard } from "./_fd_guard.ts";
+import { timeoutTimespec } from "../core/time.ts";
 import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts";
 
 /**
@@ -54,7 +56,8 @@ export class KQueue implements Disposable {
    * are not applied.
    */
   changes(changes: KEvent[]): void {
-    check(keventChanges(this.#guard.live("kevent"), changes), "kevent");
+    const g = this.#guard;
+    g.run(() => check(keventChanges(g.live("kevent"), changes), "kevent"));
   }
 
   /**
@@ -70,7 +73,8 @@ export class KQueue implements Disposable {
     if (changes.length > 0) this.changes(changes);
     const g = this.#guard;
     const events: KEvent[] = [];
-    const n = await kevent(g.live("kevent"), [], events, nevents, timespec(timeoutMs), g.signal);
+    const t = timeoutTimespec(timeoutMs);
+    const n = await g.run(() => kevent(g.live("kevent"), [], events, nevents, t, g.signal));
     return g.results(events, n, "kevent");
   }
 

@@ -1,6 +1,6 @@
 /**
- * A one-shot or periodic timer on the shared queue, counting expirations
- * from the monotonic clock: when the queue wakes late, every period that
+ * A one-shot or periodic timer on a kernel's timer queue, counting
+ * expirations from the queue's clock: when the queue wakes late, every period that
  * passed is counted (Linux's `hrtimer_forward`, FreeBSD's `filt_timerexpire`
  * with its missed-period count), and the next deadline stays on the
  * original grid.
@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type TimerEntry, timers } from "./_queue.ts";
+import type { TimerEntry, TimerQueue } from "../core/_timer_queue.ts";
+import { currentKernel } from "../core/kernel.ts";
 
 /**
  * A timer that tells its owner how many expirations each wake brought. The
@@ -19,6 +20,8 @@ export abstract class PeriodicTimer implements TimerEntry {
   heapIndex = -1;
   /** Period in milliseconds; 0 for a one-shot timer. */
   interval = 0;
+  /** The queue (and so the clock) the timer runs on: its kernel's, the one current when it was made. */
+  readonly queue: TimerQueue = currentKernel().timers;
 
   /** Called with the count of expirations (>= 1) since the previous call. */
   protected abstract expired(count: number): void;
@@ -35,16 +38,16 @@ export abstract class PeriodicTimer implements TimerEntry {
   arm(deadline: number, interval: number): void {
     this.deadline = deadline;
     this.interval = interval;
-    timers.add(this);
+    this.queue.add(this);
   }
 
   /** Cancels the timer; expirations already counted stay with the owner. */
   disarm(): void {
-    timers.remove(this);
+    this.queue.remove(this);
   }
 
   /** Milliseconds until the next expiration (0 when due or disarmed). */
-  remaining(now = performance.now()): number {
+  remaining(now: number = this.queue.now()): number {
     return this.armed ? Math.max(0, this.deadline - now) : 0;
   }
 
@@ -59,7 +62,7 @@ export abstract class PeriodicTimer implements TimerEntry {
         this.deadline += this.interval;
         count++;
       }
-      timers.add(this);
+      this.queue.add(this);
     }
     this.expired(count);
   }

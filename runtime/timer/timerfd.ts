@@ -8,8 +8,9 @@
  *   the last read or settime, and zeroes it; `-EAGAIN` at 0 (a timerfd here
  *   never blocks); `-EINVAL` for a shorter buffer; `write` is `-EINVAL`;
  * - `value` {0, 0} disarms; it is relative unless `TFD_TIMER_ABSTIME`
- *   (then an instant on the timer's clock: `Date.now()` for
- *   `CLOCK_REALTIME`, `performance.now()` for `CLOCK_MONOTONIC`).
+ *   (then an instant on the timer's clock: the kernel clock's `wallNow()`
+ *   for `CLOCK_REALTIME`, its `now()` for `CLOCK_MONOTONIC`; see
+ *   `runtime/core/clock.ts`).
  *
  * @module
  */
@@ -26,8 +27,8 @@ import {
   TFD_TIMER_ABSTIME,
 } from "../core/constants.ts";
 import { descriptors, lookupAs, requireNumber } from "../core/fd_table.ts";
+import { checkTimespec, msToTimespec, type Timespec, timespecToMs } from "../core/time.ts";
 import { PeriodicTimer } from "./_periodic.ts";
-import type { Timespec } from "../epoll/epoll.ts";
 
 /**
  * A timer setting, like `struct itimerspec`.
@@ -96,20 +97,21 @@ export class TimerFd extends Description {
     this.#timer.disarm();
     this.#ticks = 0;
     if (value.value.sec === 0 && value.value.nsec === 0) return;
-    const first = toMs(value.value);
-    const now = performance.now();
+    const first = timespecToMs(value.value);
+    const clock = this.#timer.queue.clock;
+    const now = clock.now();
     let deadline = now + first;
     if (abs) {
-      deadline = this.clockid === CLOCK_REALTIME ? now + (first - Date.now()) : first;
+      deadline = this.clockid === CLOCK_REALTIME ? now + (first - clock.wallNow()) : first;
     }
-    this.#timer.arm(deadline, toMs(value.interval));
+    this.#timer.arm(deadline, timespecToMs(value.interval));
   }
 
   /** Fills `out` with the interval and the time left. */
   gettime(out: ITimerSpec): void {
     const armed = this.#timer.armed;
-    out.interval = fromMs(armed ? this.#timer.interval : 0);
-    out.value = fromMs(this.#timer.remaining());
+    out.interval = msToTimespec(armed ? this.#timer.interval : 0);
+    out.value = msToTimespec(this.#timer.remaining());
   }
 
   protected override onRelease(): void {
@@ -125,24 +127,6 @@ class TimerFdTimer extends PeriodicTimer {
   protected expired(count: number): void {
     this.owner.expired(count);
   }
-}
-
-function toMs(t: Timespec): number {
-  return t.sec * 1000 + t.nsec / 1e6;
-}
-
-function fromMs(ms: number): Timespec {
-  const sec = Math.floor(ms / 1000);
-  return { sec, nsec: Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6)) };
-}
-
-/** Throws TypeError for a non-object or non-number fields; returns whether it is a valid timespec. */
-function validTimespec(t: Timespec, what: string): boolean {
-  if (t === null || typeof t !== "object") throw new TypeError(`${what} must be an object`);
-  requireNumber(t.sec, `${what}.sec`);
-  requireNumber(t.nsec, `${what}.nsec`);
-  return Number.isInteger(t.sec) && Number.isInteger(t.nsec) && t.sec >= 0 && t.nsec >= 0 &&
-    t.nsec < 1e9;
 }
 
 /**
@@ -212,8 +196,8 @@ export function timerfdSettime(
 ): number {
   requireNumber(flags, "flags");
   if (value === null || typeof value !== "object") throw new TypeError("value must be an object");
-  const ok = validTimespec(value.value, "value.value") &&
-    validTimespec(value.interval, "value.interval");
+  const ok = checkTimespec(value.value, "value.value") &&
+    checkTimespec(value.interval, "value.interval");
   if (old !== undefined && (old === null || typeof old !== "object")) {
     throw new TypeError("old must be an object");
   }
