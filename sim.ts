@@ -39,7 +39,8 @@ export {
   type SimRunOptions,
 } from "./net/sim/network.ts";
 export { SimHost, type SimHostOptions, type SimMain } from "./net/sim/host.ts";
-export { SimOs } from "./net/sim/_host_os.ts";
+export type { SimHostCalls, SimOs } from "./net/sim/_host_os.ts";
+export { SIM_BACKEND } from "./net/sim/backend.ts";
 export { type BlockedWait, SimError, SimLeakError } from "./net/sim/errors.ts";
 export type { LinkOptions, TcpKnobs } from "./net/sim/_knobs.ts";
 export type { Endpoint, Segment } from "./net/sim/_segment.ts";

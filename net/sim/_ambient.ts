@@ -1,23 +1,35 @@
 /**
- * Which simulated host the running code belongs to: each program runs
- * inside an `AsyncLocalStorage` context that follows its awaits, so code
- * deep inside a host (a patched global, a leak check) can name it.
- * Outside every program the store is empty and nothing is looked up.
+ * Which simulated host the running code belongs to. Each host's program
+ * runs inside its own kernel (`Kernel.run`, which follows awaits), so the
+ * current kernel names the host; outside every program it is the
+ * process's kernel and no host is found.
  *
  * @module
  */
 
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { SimHost } from "./host.ts";
+import { currentKernel, type Kernel } from "../../runtime/core/kernel.ts";
+import type { Stack } from "./_stack.ts";
 
-const store = new AsyncLocalStorage<SimHost>();
+/** What the sim keeps about a host's kernel. */
+export interface HostOfKernel {
+  readonly name: string;
+  readonly stack: Stack;
+  readonly kernel: Kernel;
+}
 
-/** Runs `fn` as part of `host`'s program. */
-export function runAs<T>(host: SimHost, fn: () => T): T {
-  return store.run(host, fn);
+const hosts = new WeakMap<Kernel, HostOfKernel>();
+
+/** Records that `kernel` is `host`'s. */
+export function bindKernel(kernel: Kernel, host: HostOfKernel): void {
+  hosts.set(kernel, host);
 }
 
 /** The host whose program is running, or `undefined`. */
-export function currentHost(): SimHost | undefined {
-  return store.getStore();
+export function currentHost(): HostOfKernel | undefined {
+  return hosts.get(currentKernel());
+}
+
+/** Runs `fn` as part of `host`'s program (inside its kernel). */
+export function runAs<T>(host: HostOfKernel, fn: () => T): T {
+  return host.kernel.run(fn);
 }

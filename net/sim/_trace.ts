@@ -1,13 +1,11 @@
 /**
  * The run's trace: every call each host made with its result, every
  * segment sent, delivered or dropped, every fault, in order, and a running
- * 64-bit digest of it (two FNV-1a lanes), so that two runs compare by one
+ * 64-bit digest of it (two FNV-1a lanes, one pass), so that two runs compare by one
  * string and, when they differ, by their first differing event.
  *
  * @module
  */
-
-import { fnv1a32 } from "./_prng.ts";
 
 /** One event of a run. */
 export interface SimTraceEvent {
@@ -40,8 +38,14 @@ export class Trace {
 
   add(e: SimTraceEvent): void {
     const line = formatEvent(e);
-    this.#h1 = fnv1a32(line, this.#h1);
-    this.#h2 = fnv1a32(line, this.#h2 ^ 0x5bd1e995);
+    let h1 = this.#h1, h2 = this.#h2 ^ 0x5bd1e995;
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+      h2 = Math.imul(h2 ^ c, 0x01000193) >>> 0;
+    }
+    this.#h1 = h1;
+    this.#h2 = h2;
     if (this.events.length < this.keep) this.events.push(e);
   }
 

@@ -1,19 +1,24 @@
 /**
- * A simulated host: its name and addresses, its TCP stack, its descriptor
- * table and its program. The program runs against {@linkcode SimOs}, the
- * host's own system calls; `kill` and `crash` end it (its pending waits
- * never return, its later calls throw) and `restart` runs `main` again on
- * an empty table.
+ * A simulated host: its name and addresses, its TCP stack, its kernel (a
+ * descriptor table, timers on the virtual clock, the `sim` socket backend)
+ * and its program. The program runs inside the kernel, so the module-level
+ * calls of `mod.ts` act on the host; `kill` and `crash` shut the kernel
+ * down (the program stops where it waits) and `restart` runs `main` again
+ * on a fresh one.
  *
  * @module
  */
 
-import { close as closeGlobal, lookup } from "../../runtime/core/fd_table.ts";
+import { type Clock } from "../../runtime/core/clock.ts";
+import { Kernel } from "../../runtime/core/kernel.ts";
+import type { LoopTurns } from "../../runtime/core/_loop_turn.ts";
+import { setSocketBackend } from "../socket_backend.ts";
 import type { Prng } from "./_prng.ts";
 import type { Stack } from "./_stack.ts";
 import { SimSocket } from "./socket.ts";
-import { SimOs } from "./_host_os.ts";
-import { runAs } from "./_ambient.ts";
+import { hostCalls, type SimOs } from "./_host_os.ts";
+import { bindKernel } from "./_ambient.ts";
+import { SIM_BACKEND } from "./backend.ts";
 import type { SimNetwork } from "./network.ts";
 
 /** A host's program: runs until its promise settles. */
@@ -25,21 +30,23 @@ export interface SimHostOptions {
   addresses?: string[];
 }
 
+/** A wait that finds events lets the driver turn the loop once per this many (deterministic). */
+const READY_WAITS_PER_TURN = 1024;
+
 /** A simulated machine. */
 export class SimHost {
   /** The program, kept for `restart`. */
   main: SimMain | null = null;
   /** Whether the current program's promise has settled (or the program died). */
   settled = true;
-  /** Descriptions of the program's pending waits. */
-  readonly waits: Set<string> = new Set();
-  /** Host-local fd -> process fd. */
-  readonly table: Map<number, number> = new Map();
-  /** The program's life: bumped by start, kill and crash. */
+  /** The program's life: bumped by each start, kill and crash. */
   gen = 0;
-  #os: SimOs;
+  /** The `sleep` calls pending, by description (the deadlock report lists them). */
+  readonly sleeps: Set<string> = new Set();
+  #kernel!: Kernel;
+  #os!: SimOs;
   #paused: { promise: Promise<void>; resolve: () => void } | null = null;
-  readonly #aborts = new Set<AbortController>();
+  #readyWaits = 0;
 
   constructor(
     readonly net: SimNetwork,
@@ -47,8 +54,14 @@ export class SimHost {
     readonly addresses: string[],
     readonly stack: Stack,
     readonly prng: Prng,
+    readonly clock: Clock,
   ) {
-    this.#os = new SimOs(this, this.gen);
+    this.#fresh();
+  }
+
+  /** The host's kernel now (a new one after each kill or crash). */
+  get kernel(): Kernel {
+    return this.#kernel;
   }
 
   /** The calls of the host's current program. */
@@ -56,18 +69,38 @@ export class SimHost {
     return this.#os;
   }
 
-  /** Asks for `main` to run on a fresh table (spawn and restart) at the driver's next step. */
+  /** The fairness policy of the host's waits: deterministic, and holding the program while paused. */
+  #policy(): LoopTurns {
+    return {
+      due: () => this.#paused !== null || ++this.#readyWaits % READY_WAITS_PER_TURN === 0,
+      turn: async () => {
+        while (this.#paused !== null) await this.#paused.promise;
+        await this.net.turn();
+      },
+    };
+  }
+
+  #fresh(): void {
+    const k = new Kernel({ name: this.name, clock: this.clock, loopTurns: this.#policy() });
+    bindKernel(k, this);
+    k.run(() => setSocketBackend(SIM_BACKEND));
+    this.#kernel = k;
+    this.#os = hostCalls(this, k, this.gen);
+  }
+
+  /** Asks for `main` to run at the driver's next step (spawn and restart). */
   start(): void {
     if (this.main === null) return;
     this.settled = false;
     this.net.startSoon(this);
   }
 
-  /** Runs `main` now (the driver calls it). */
+  /** Runs `main` now, in a fresh kernel when the last one was shut down (the driver calls it). */
   launch(): void {
     if (this.main === null) return;
     this.gen++;
-    this.#os = new SimOs(this, this.gen);
+    if (this.#kernel.isShutdown) this.#fresh();
+    else this.#os = hostCalls(this, this.#kernel, this.gen);
     this.settled = false;
     this.net.pokes++;
     const gen = this.gen;
@@ -79,29 +112,24 @@ export class SimHost {
       this.net.note(this.name, "host", failed ? "main rejected" : "main returned");
       if (failed) this.net.hostFailed(this, err);
     };
+    const main = this.main, os = this.#os;
     let p: Promise<void>;
     try {
-      const main = this.main, os = this.#os;
-      p = Promise.resolve(runAs(this, () => main(os)));
+      p = Promise.resolve(this.#kernel.run(() => main(os)));
     } catch (err) {
       p = Promise.reject(err);
     }
     p.then(() => done(undefined, false), (err) => done(err, true));
   }
 
-  /** Ends the program: its waits never return; `crash` also wipes the stack first. */
+  /** Ends the program: its kernel shuts down (FIN/RST as close() would; `crash`: silently). */
   kill(crash: boolean): void {
     this.gen++;
     this.settled = true;
-    for (const c of this.#aborts) c.abort();
-    this.#aborts.clear();
-    this.waits.clear();
+    this.sleeps.clear();
     if (crash) this.stack.crash();
-    for (const g of [...this.table.values()].sort((a, b) => a - b)) closeGlobal(g);
-    this.table.clear();
-    this.#paused?.resolve();
-    this.#paused = null;
-    this.#os = new SimOs(this, this.gen);
+    this.#kernel.shutdown();
+    this.resume();
   }
 
   pause(): void {
@@ -117,34 +145,40 @@ export class SimHost {
     p?.resolve();
   }
 
-  /** Resolves when the host is not paused (immediately when it is not). */
+  /** A promise to await while the host is paused, else `undefined`. */
   gate(): Promise<void> | undefined {
     return this.#paused?.promise;
   }
 
-  /** Tracks a pending wait's abort controller, so that `kill` ends it. */
-  track(c: AbortController): void {
-    this.#aborts.add(c);
+  /** The program's pending waits, described. */
+  waits(): string[] {
+    const out: string[] = [];
+    for (const s of this.#kernel.sleepers) {
+      const w = s as { owner?: { kind?: string }; deadline?: number };
+      const until = w.deadline === undefined || w.deadline === Infinity
+        ? "forever"
+        : `until ${w.deadline} ms`;
+      out.push(`${w.owner?.kind ?? "a"} wait, ${until}`);
+    }
+    return out.concat([...this.sleeps]);
   }
 
-  untrack(c: AbortController): void {
-    this.#aborts.delete(c);
+  /** Every (fd, simulated socket) of the host's table, in fd order. */
+  sockets(): [number, SimSocket][] {
+    const out: [number, SimSocket][] = [];
+    const fds = this.#kernel.fds;
+    for (let fd = 0, seen = 0; seen < fds.open; fd++) {
+      const d = fds.get(fd);
+      if (d === undefined) continue;
+      seen++;
+      if (d instanceof SimSocket) out.push([fd, d]);
+    }
+    return out;
   }
 
   /** The simulated socket behind a host fd. */
   socketOf(fd: number): SimSocket | undefined {
-    const g = this.table.get(fd);
-    const d = g === undefined ? undefined : lookup(g);
+    const d = this.#kernel.fds.get(fd);
     return d instanceof SimSocket ? d : undefined;
-  }
-
-  /** Every (fd, socket) of the host's table, in fd order. */
-  sockets(): [number, SimSocket][] {
-    const out: [number, SimSocket][] = [];
-    for (const fd of [...this.table.keys()].sort((a, b) => a - b)) {
-      const s = this.socketOf(fd);
-      if (s !== undefined) out.push([fd, s]);
-    }
-    return out;
   }
 }

@@ -23,7 +23,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { loopTurnsInFlight, noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
+import type { Clock, ClockAlarm } from "../../runtime/core/clock.ts";
 import { EventQueue, type SimEvent } from "./_event_queue.ts";
 import { type LinkOptions, type TcpKnobs, tcpKnobs } from "./_knobs.ts";
 import { LinkDir } from "./_link.ts";
@@ -31,7 +31,7 @@ import { Prng } from "./_prng.ts";
 import { describe, type Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
 import { type BlockedWait, SimError } from "./errors.ts";
-import { GlobalPatch } from "./globals.ts";
+import { GlobalPatch, VIRTUAL_EPOCH_MS } from "./globals.ts";
 import { SimHost, type SimHostOptions, type SimMain } from "./host.ts";
 import { RST } from "./_segment.ts";
 import { Stack } from "./_stack.ts";
@@ -126,6 +126,21 @@ export class SimNetwork {
   #failure: SimError | null = null;
   #globals: GlobalPatch | undefined;
   #starting: SimHost[] = [];
+  /** Turns of the hosts' fairness policy in flight: the driver waits for them. */
+  #turning = 0;
+  /** The virtual clock every host's kernel runs on. */
+  readonly #clock: Clock = {
+    now: () => this.now(),
+    wallNow: () => VIRTUAL_EPOCH_MS + this.now(),
+    alarm: (deadline: number, fire: () => void): ClockAlarm => {
+      const at = Math.max(this.#now, Math.ceil(deadline * MS));
+      const ev = this.#queue.push(at, this.#prng.u32(), () => {
+        this.pokes++;
+        fire();
+      });
+      return { cancel: () => this.cancel(ev), keepAlive: () => {} };
+    },
+  };
   #clients = new Set<SimHost>();
 
   constructor(opts: SimNetworkOptions = {}) {
@@ -191,7 +206,14 @@ export class SimNetwork {
       trace: (host, kind, text) => this.note(host, kind, text),
       poke: () => this.pokes++,
     }, Prng.fork(seed, `stack:${name}`));
-    const host = new SimHost(this, name, addresses, stack, Prng.fork(seed, `host:${name}`));
+    const host = new SimHost(
+      this,
+      name,
+      addresses,
+      stack,
+      Prng.fork(seed, `host:${name}`),
+      this.#clock,
+    );
     this.#hosts.set(name, host);
     for (const a of addresses) this.#byAddress.set(a, host);
     return host;
@@ -262,7 +284,8 @@ export class SimNetwork {
   blocked(): BlockedWait[] {
     const out: BlockedWait[] = [];
     for (const h of this.#hosts.values()) {
-      for (const call of h.waits) out.push({ host: h.name, call });
+      if (h.settled) continue;
+      for (const call of h.waits()) out.push({ host: h.name, call });
     }
     return out;
   }
@@ -274,8 +297,7 @@ export class SimNetwork {
     for (;;) {
       const seen = this.activity;
       await barrier();
-      noteLoopTurn(); // the loop did turn: waits need not force a turn of their own
-      if (this.activity === seen && loopTurnsInFlight() === 0) return;
+      if (this.activity === seen && this.#turning === 0) return;
     }
   }
 
@@ -294,6 +316,16 @@ export class SimNetwork {
     this.#launch();
     if (this.pokes !== pokes || this.activity !== activity) await this.#quiesce();
     return true;
+  }
+
+  /** A host's wait lets the driver's loop turn once (its fairness policy): one macrotask. */
+  async turn(): Promise<void> {
+    this.#turning++;
+    try {
+      await barrier();
+    } finally {
+      this.#turning--;
+    }
   }
 
   /** Lets the programs settle, then runs `body` (with the globals patched, when installed). */
@@ -623,7 +655,7 @@ export class SimNetwork {
    * segment (as a crash would) and the queue is emptied. Idempotent.
    */
   dispose(): void {
-    for (const h of this.#hosts.values()) if (h.table.size > 0 || !h.settled) h.kill(true);
+    for (const h of this.#hosts.values()) if (!h.kernel.isShutdown) h.kill(true);
     while (this.#queue.pop() !== undefined) { /* drop */ }
   }
 

@@ -41,8 +41,6 @@ export const LOOP_TURN_INTERVAL_MS = 2;
 const CLOCK_EVERY = 16;
 
 let turns = 0;
-/** Turns asked for and not yet completed. */
-let inFlight = 0;
 let seenTurns = -1;
 /** When the last seen turn was first found to have passed, or -1 before the clock is read. */
 let seenAt = -1;
@@ -76,24 +74,14 @@ export function loopTurnDue(): boolean {
   return now - seenAt >= LOOP_TURN_INTERVAL_MS;
 }
 
-/**
- * How many {@linkcode loopTurn}s are in flight: a driver that runs programs
- * to quiescence (the simulated network) waits for them too.
- */
-export function loopTurnsInFlight(): number {
-  return inFlight;
-}
-
 /** Resolves after Deno's event loop has turned once (one macrotask). */
 export function loopTurn(): Promise<void> {
-  inFlight++;
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
     port1.onmessage = () => {
       port1.close();
       port2.close();
       turns++;
-      inFlight--;
       resolve();
     };
     port2.postMessage(null);
