@@ -1,7 +1,8 @@
 /**
  * The simulated network: run servers and clients written against this
  * library on a deterministic, fault-injecting network inside one process,
- * on virtual time, and replay any failure from its seed.
+ * on virtual time, and replay any failure from its seed. This entry
+ * re-exports everything `mod.ts` exports, so one import serves a test.
  *
  * @example
  * ```ts
@@ -28,6 +29,7 @@
  * @module
  */
 
+export * from "./mod.ts";
 export {
   createSimNetwork,
   type HostRef,
@@ -38,7 +40,7 @@ export {
   type SimReport,
   type SimRunOptions,
 } from "./net/sim/network.ts";
-export { SimHost, type SimHostOptions, type SimMain } from "./net/sim/host.ts";
+export type { SimHost, SimHostOptions, SimMain } from "./net/sim/host.ts";
 export type { SimHostCalls, SimOs } from "./net/sim/_host_os.ts";
 export { SIM_BACKEND } from "./net/sim/backend.ts";
 export { type BlockedWait, SimError, SimLeakError } from "./net/sim/errors.ts";

@@ -10,7 +10,7 @@
 
 import type { Kernel } from "../../runtime/core/kernel.ts";
 import { type KernelCalls, kernelCalls } from "../kernel_calls.ts";
-import type { SimHost } from "./host.ts";
+import type { Host } from "./host.ts";
 
 /** What a simulated host's program has beside the calls of `mod.ts`. */
 export interface SimHostCalls {
@@ -48,7 +48,7 @@ function show(v: unknown): string {
 }
 
 /** Builds `host.os` for one life of the host's program. */
-export function hostCalls(host: SimHost, kernel: Kernel, gen: number): SimOs {
+export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const net = host.net;
   const calls = kernelCalls(kernel);
   const os: Record<string, unknown> = {};

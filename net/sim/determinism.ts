@@ -88,7 +88,9 @@ export interface ForEachSeedOptions extends Omit<SimNetworkOptions, "seed"> {
 
 /** A seed that failed in {@linkcode forEachSeed}. */
 export interface SeedFailure {
+  /** The seed. */
   seed: number;
+  /** What `build` threw. */
   error: unknown;
 }
 

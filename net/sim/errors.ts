@@ -37,6 +37,7 @@ export class SimError extends Error {
   /** Every host's pending waits when it failed. */
   readonly blocked: BlockedWait[];
 
+  /** Made by the simulation; `what` says why, `info` where. */
   constructor(
     what: string,
     info: {
@@ -84,6 +85,7 @@ export class SimLeakError extends Error {
   /** The call. */
   readonly call: string;
 
+  /** Made by the simulation's patched globals. */
   constructor(host: string | null, call: string) {
     super(
       `${host === null ? "the simulation" : `host ${host}`} called ${call} inside the simulation`,
@@ -95,6 +97,7 @@ export class SimLeakError extends Error {
 }
 
 /** Thrown by the calls of a program whose host was killed or crashed. */
+/** @internal Thrown by the calls of a program whose host is down. */
 export class SimHostDown extends Error {
   constructor(host: string) {
     super(`host ${host} is down: its program was killed`);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Clock } from "../../runtime/core/clock.ts";
+import type { Clock } from "../../runtime/core/clock.ts";
 import { Kernel } from "../../runtime/core/kernel.ts";
 import type { LoopTurns } from "../../runtime/core/_loop_turn.ts";
 import { setSocketBackend } from "../socket_backend.ts";
@@ -33,8 +33,30 @@ export interface SimHostOptions {
 /** A wait that finds events lets the driver turn the loop once per this many (deterministic). */
 const READY_WAITS_PER_TURN = 1024;
 
-/** A simulated machine. */
-export class SimHost {
+/**
+ * A simulated machine, as `sim.addHost` returns it.
+ *
+ * @example
+ * ```ts
+ * import { createSimNetwork, type SimHost } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * using sim = createSimNetwork({ seed: 1 });
+ * const host: SimHost = sim.addHost("db");
+ * console.log(host.addresses); // ["10.0.0.1", "fd00::1"]
+ * ```
+ */
+export interface SimHost {
+  /** Its name (unique in the network). */
+  readonly name: string;
+  /** Its addresses, IPv4 first. */
+  readonly addresses: readonly string[];
+  /** The calls of its current program (every SPEC.md call bound to its kernel, and more). */
+  readonly os: SimOs;
+  /** Its kernel now: a new one after each kill or crash. */
+  readonly kernel: Kernel;
+}
+
+/** @internal The simulated machine behind {@linkcode SimHost}. */
+export class Host implements SimHost {
   /** The program, kept for `restart`. */
   main: SimMain | null = null;
   /** Whether the current program's promise has settled (or the program died). */
@@ -51,7 +73,7 @@ export class SimHost {
   constructor(
     readonly net: SimNetwork,
     readonly name: string,
-    readonly addresses: string[],
+    readonly addresses: readonly string[],
     readonly stack: Stack,
     readonly prng: Prng,
     readonly clock: Clock,

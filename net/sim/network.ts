@@ -32,7 +32,7 @@ import { describe, type Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
 import { type BlockedWait, SimError } from "./errors.ts";
 import { GlobalPatch, VIRTUAL_EPOCH_MS } from "./globals.ts";
-import { SimHost, type SimHostOptions, type SimMain } from "./host.ts";
+import { Host, type SimHost, type SimHostOptions, type SimMain } from "./host.ts";
 import { RST } from "./_segment.ts";
 import { Stack } from "./_stack.ts";
 
@@ -50,10 +50,13 @@ export interface SimNetworkOptions {
 
 /** What {@linkcode SimNetwork.run} resolves to. */
 export interface SimReport {
+  /** The run's seed (`DENO_EPOLL_SIM_SEED=seed` replays it). */
   seed: number;
   /** Virtual ms at the end. */
   now: number;
+  /** Events run. */
   steps: number;
+  /** The digest of the trace ({@linkcode SimNetwork.traceHash}). */
   traceHash: string;
 }
 
@@ -70,13 +73,19 @@ export type RuleVerdict = "pass" | "drop" | { delay: number };
 
 /** A `netstat` row. */
 export interface NetstatRow {
+  /** The host's name. */
   host: string;
   /** The descriptor in the host's table, or -1 for a connection without one (closing, TIME_WAIT). */
   fd: number;
+  /** Local `address:port` (`0.0.0.0:0` before bind). */
   local: string;
+  /** Peer `address:port`, or `*:*`. */
   peer: string;
+  /** Linux's state name: `LISTEN`, `SYN_SENT`, ..., `TIME_WAIT`, or `CLOSED`. */
   state: string;
+  /** Bytes written and not yet acknowledged (`ss`'s Send-Q). */
   sendQ: number;
+  /** Bytes received and not yet read; for a listener, connections not yet accepted. */
   recvQ: number;
 }
 
@@ -97,7 +106,9 @@ export function envSeed(): number | undefined {
 
 /** One simulated network. Make one with {@linkcode createSimNetwork}. */
 export class SimNetwork {
+  /** The run's seed. */
   readonly seed: number;
+  /** The TCP knobs in force (Linux's defaults unless `opts.tcp` changed them). */
   readonly knobs: TcpKnobs;
   /** Every event of the run so far. */
   readonly trace: SimTraceEvent[];
@@ -107,8 +118,8 @@ export class SimNetwork {
   readonly #linkDefaults: LinkOptions;
   readonly #links = new Map<string, LinkDir<Segment>>();
   readonly #linkOpts = new Map<string, LinkOptions>();
-  readonly #hosts = new Map<string, SimHost>();
-  readonly #byAddress = new Map<string, SimHost>();
+  readonly #hosts = new Map<string, Host>();
+  readonly #byAddress = new Map<string, Host>();
   readonly #cuts = new Set<string>();
   readonly #isolated = new Set<string>();
   readonly #holds = new Set<string>();
@@ -125,7 +136,7 @@ export class SimNetwork {
   pokes = 0;
   #failure: SimError | null = null;
   #globals: GlobalPatch | undefined;
-  #starting: SimHost[] = [];
+  #starting: Host[] = [];
   /** Turns of the hosts' fairness policy in flight: the driver waits for them. */
   #turning = 0;
   /** The virtual clock every host's kernel runs on. */
@@ -141,8 +152,9 @@ export class SimNetwork {
       return { cancel: () => this.cancel(ev), keepAlive: () => {} };
     },
   };
-  #clients = new Set<SimHost>();
+  #clients = new Set<Host>();
 
+  /** Use {@linkcode createSimNetwork}. */
   constructor(opts: SimNetworkOptions = {}) {
     this.seed = (opts.seed ?? envSeed() ?? (crypto.getRandomValues(new Uint32Array(1))[0])) >>> 0;
     this.knobs = tcpKnobs(opts.tcp);
@@ -164,12 +176,12 @@ export class SimNetwork {
     return this.#now;
   }
 
-  /** Schedules `fn` after `ms` virtual milliseconds (a seeded tie-break among equals). */
-  after(ms: number, fn: () => void, tie = this.#prng.u32()): SimEvent {
+  /** @internal Schedules `fn` after `ms` virtual milliseconds (a seeded tie-break among equals). */
+  after(ms: number, fn: () => void, tie: number = this.#prng.u32()): SimEvent {
     return this.#queue.push(this.#now + Math.max(0, Math.round(ms * MS)), tie, fn);
   }
 
-  /** Cancels a scheduled event. */
+  /** @internal Cancels a scheduled event. */
   cancel(ev: SimEvent | undefined): void {
     this.#queue.cancel(ev);
   }
@@ -187,7 +199,7 @@ export class SimNetwork {
   // ---- Hosts ----------------------------------------------------------------
 
   /** Adds a host: deterministic addresses (10.0.0.n, fd00::n) unless given. */
-  addHost(name: string, opts: SimHostOptions = {}): SimHost {
+  addHost(name: string, opts: SimHostOptions = {}): Host {
     if (typeof name !== "string" || name === "") {
       throw new TypeError("host name must be a non-empty string");
     }
@@ -206,7 +218,7 @@ export class SimNetwork {
       trace: (host, kind, text) => this.note(host, kind, text),
       poke: () => this.pokes++,
     }, Prng.fork(seed, `stack:${name}`));
-    const host = new SimHost(
+    const host = new Host(
       this,
       name,
       addresses,
@@ -220,15 +232,16 @@ export class SimNetwork {
   }
 
   /** The host for a reference (a host, a name, an address). */
-  host(ref: HostRef): SimHost {
-    if (ref instanceof SimHost) return ref;
-    const h = this.#hosts.get(ref) ?? this.#byAddress.get(ref);
+  host(ref: HostRef): Host {
+    if (ref instanceof Host) return ref;
+    const key = typeof ref === "string" ? ref : ref.name;
+    const h = this.#hosts.get(key) ?? this.#byAddress.get(key);
     if (h === undefined) throw new Error(`no such host: ${ref}`);
     return h;
   }
 
   /** Every host, in creation order. */
-  get hosts(): SimHost[] {
+  get hosts(): Host[] {
     return [...this.#hosts.values()];
   }
 
@@ -245,7 +258,7 @@ export class SimNetwork {
   }
 
   /** `addHost` + `spawn`; `run()` ends when every client's `main` has settled. */
-  client(name: string, main: SimMain, opts?: SimHostOptions): SimHost {
+  client(name: string, main: SimMain, opts?: SimHostOptions): Host {
     const h = this.addHost(name, opts);
     this.#clients.add(h);
     this.spawn(h, main);
@@ -253,7 +266,7 @@ export class SimNetwork {
   }
 
   /** Starts `host`'s program at the next driving call (inside the globals, when installed). */
-  startSoon(host: SimHost): void {
+  startSoon(host: Host): void {
     if (!this.#starting.includes(host)) this.#starting.push(host);
   }
 
@@ -264,7 +277,7 @@ export class SimNetwork {
   }
 
   /** A host's program threw: the run fails. */
-  hostFailed(host: SimHost, cause: unknown): void {
+  hostFailed(host: Host, cause: unknown): void {
     this.note(host.name, "host", `main threw: ${cause instanceof Error ? cause.message : cause}`);
     this.#failure ??= this.#error("the host's program threw", host.name, cause);
   }
@@ -659,6 +672,7 @@ export class SimNetwork {
     while (this.#queue.pop() !== undefined) { /* drop */ }
   }
 
+  /** {@linkcode SimNetwork.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
