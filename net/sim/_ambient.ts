@@ -15,6 +15,8 @@ export interface HostOfKernel {
   readonly name: string;
   readonly stack: Stack;
   readonly kernel: Kernel;
+  /** Calls its program made (the driver's start-up check). */
+  calls: number;
 }
 
 const hosts = new WeakMap<Kernel, HostOfKernel>();

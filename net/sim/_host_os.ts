@@ -61,6 +61,7 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     const fn = value as (...args: unknown[]) => unknown;
     os[name] = (...args: unknown[]) => {
       net.activity++;
+      host.calls++;
       const r = fn(...args);
       const call = `${name}(${args.map(show).join(", ")})`;
       if (r instanceof Promise) {
@@ -81,6 +82,7 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     resolve: (name: string) => net.resolve(name),
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
       net.activity++;
+      host.calls++;
       return new Promise<void>((resolve, reject) => {
         const label = `sleep(${ms}) from ${net.now()} ms`;
         const onAbort = () => {

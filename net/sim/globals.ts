@@ -2,7 +2,9 @@
  * `sim.installGlobals()`: while the simulation is being driven, the
  * process's clocks, timers and random numbers become the simulation's
  * (virtual and seeded), and a host that reaches for the real network gets
- * a {@linkcode SimLeakError}. Everything is restored when the driving call
+ * a {@linkcode SimLeakError}; its signal listeners are accepted and never
+ * called, and its `Deno.exit` ends its program with an error naming the
+ * code, not the test. Everything is restored when the driving call
  * (`run`, `step`, `runFor`, `runUntil`) returns.
  *
  * @module
@@ -37,6 +39,9 @@ type Saved = {
   connect: typeof Deno.connect;
   listen: typeof Deno.listen;
   fetch: typeof fetch;
+  addSignal: typeof Deno.addSignalListener;
+  removeSignal: typeof Deno.removeSignalListener;
+  exit: typeof Deno.exit;
 };
 
 /** The patch of one network; `apply` and `restore` nest. */
@@ -63,6 +68,9 @@ export class GlobalPatch {
       connect: Deno.connect,
       listen: Deno.listen,
       fetch: globalThis.fetch,
+      addSignal: Deno.addSignalListener,
+      removeSignal: Deno.removeSignalListener,
+      exit: Deno.exit,
     };
     this.#saved = s;
     const net = this.net;
@@ -94,6 +102,17 @@ export class GlobalPatch {
     Deno.connect = leak("Deno.connect", s.connect);
     Deno.listen = leak("Deno.listen", s.listen);
     g.fetch = leak("fetch", s.fetch);
+    // No signal reaches a simulated host: its listeners are accepted and never called.
+    const inHost = <F extends (...a: never[]) => unknown>(real: F): F =>
+      ((...a: Parameters<F>) => currentHost() === undefined ? real(...a) : undefined) as F;
+    Deno.addSignalListener = inHost(s.addSignal);
+    Deno.removeSignalListener = inHost(s.removeSignal);
+    // A host's exit ends its program (as an error naming the code), not the test process.
+    Deno.exit = ((code?: number) => {
+      const h = currentHost();
+      if (h === undefined) return s.exit(code);
+      throw new SimLeakError(h.name, `Deno.exit(${code ?? 0})`);
+    }) as typeof Deno.exit;
   }
 
   restore(): void {
@@ -111,6 +130,9 @@ export class GlobalPatch {
     Deno.connect = s.connect;
     Deno.listen = s.listen;
     g.fetch = s.fetch;
+    Deno.addSignalListener = s.addSignal;
+    Deno.removeSignalListener = s.removeSignal;
+    Deno.exit = s.exit;
     this.#saved = null;
   }
 
@@ -118,6 +140,7 @@ export class GlobalPatch {
     const id = this.#nextId++;
     const delay = Math.max(0, Number(ms) || 0);
     const host = currentHost(); // the callback runs as part of the host that set it
+    if (host !== undefined) host.calls++;
     const fire = () => {
       if (repeat) this.#timers.set(id, this.net.after(Math.max(1, delay), fire));
       else this.#timers.delete(id);

@@ -12,7 +12,7 @@
 import type { Clock } from "../../runtime/core/clock.ts";
 import { Kernel } from "../../runtime/core/kernel.ts";
 import type { LoopTurns } from "../../runtime/core/_loop_turn.ts";
-import { setSocketBackend } from "../socket_backend.ts";
+import { pinSocketBackend } from "../socket_backend.ts";
 import type { Prng } from "./_prng.ts";
 import type { Stack } from "./_stack.ts";
 import { SimSocket } from "./socket.ts";
@@ -29,6 +29,12 @@ export interface SimHostOptions {
   /** The host's addresses (default: `10.0.0.n` and `fd00::n` in creation order). */
   addresses?: string[];
 }
+
+/** The real clock, read before `installGlobals` can replace `performance.now`. */
+const realNow: () => number = performance.now.bind(performance);
+
+/** How long (real ms) the driver waits for a launched program to load and reach its first wait. */
+const STARTUP_LIMIT_MS = 30_000;
 
 /** A wait that finds events lets the driver turn the loop once per this many (deterministic). */
 const READY_WAITS_PER_TURN = 1024;
@@ -91,21 +97,58 @@ export class Host implements SimHost {
     return this.#os;
   }
 
-  /** The fairness policy of the host's waits: deterministic, and holding the program while paused. */
-  #policy(): LoopTurns {
+  /**
+   * The fairness policy of the host's waits: deterministic (a turn every
+   * {@linkcode READY_WAITS_PER_TURN} ready waits), holding the program while
+   * paused, and parking a killed program's waits for good (until the
+   * network is disposed, when they reject, so that an example module's
+   * top-level await settles).
+   */
+  #policy(life: { dead: boolean }): LoopTurns {
     return {
-      due: () => this.#paused !== null || ++this.#readyWaits % READY_WAITS_PER_TURN === 0,
+      due: () =>
+        life.dead || this.#paused !== null || ++this.#readyWaits % READY_WAITS_PER_TURN === 0,
       turn: async () => {
+        if (life.dead) await this.net.parked();
         while (this.#paused !== null) await this.#paused.promise;
         await this.net.turn();
+        if (life.dead) await this.net.parked();
       },
     };
   }
 
+  #life = { dead: false };
+  /** Real time of the last launch, while the program has not reached its first wait; else -1. */
+  #startedAt = -1;
+
+  /**
+   * Whether the program was launched and has not yet waited (nor ended):
+   * its code may still be loading (`import()` of a module is real I/O), so
+   * the driver keeps turning the loop instead of moving virtual time. A
+   * program that neither waits nor ends within {@linkcode STARTUP_LIMIT_MS}
+   * of real time stops counting as starting.
+   */
+  get starting(): boolean {
+    if (this.#startedAt < 0) return false;
+    if (
+      this.settled || this.calls > 0 || this.#kernel.pendingWaits > 0 ||
+      realNow() - this.#startedAt > STARTUP_LIMIT_MS
+    ) this.#startedAt = -1;
+    return this.#startedAt >= 0;
+  }
+
+  /** Calls the current program made through `host.os`, `sleep` and virtual timers included. */
+  calls = 0;
+
   #fresh(): void {
-    const k = new Kernel({ name: this.name, clock: this.clock, loopTurns: this.#policy() });
+    this.#life = { dead: false };
+    const k = new Kernel({
+      name: this.name,
+      clock: this.clock,
+      loopTurns: this.#policy(this.#life),
+    });
     bindKernel(k, this);
-    k.run(() => setSocketBackend(SIM_BACKEND));
+    k.run(() => pinSocketBackend(SIM_BACKEND));
     this.#kernel = k;
     this.#os = hostCalls(this, k, this.gen);
   }
@@ -124,6 +167,8 @@ export class Host implements SimHost {
     if (this.#kernel.isShutdown) this.#fresh();
     else this.#os = hostCalls(this, this.#kernel, this.gen);
     this.settled = false;
+    this.calls = 0;
+    this.#startedAt = realNow();
     this.net.pokes++;
     const gen = this.gen;
     this.net.note(this.name, "host", `start (life ${gen})`);
@@ -149,6 +194,9 @@ export class Host implements SimHost {
     this.gen++;
     this.settled = true;
     this.sleeps.clear();
+    // The program's waits wake into the policy, which parks them (see #policy).
+    this.#life.dead = true;
+    for (const s of [...this.#kernel.sleepers]) (s as { end?(why: string): void }).end?.("wake");
     if (crash) this.stack.crash();
     this.#kernel.shutdown();
     this.resume();

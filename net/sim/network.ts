@@ -30,7 +30,7 @@ import { LinkDir } from "./_link.ts";
 import { Prng } from "./_prng.ts";
 import { describe, type Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
-import { type BlockedWait, SimError } from "./errors.ts";
+import { type BlockedWait, SimError, SimHostDown } from "./errors.ts";
 import { GlobalPatch, VIRTUAL_EPOCH_MS } from "./globals.ts";
 import { Host, type SimHost, type SimHostOptions, type SimMain } from "./host.ts";
 import { RST } from "./_segment.ts";
@@ -270,6 +270,12 @@ export class SimNetwork {
     if (!this.#starting.includes(host)) this.#starting.push(host);
   }
 
+  /** Whether a launched program is still loading (see `Host.starting`). */
+  #loading(): boolean {
+    for (const h of this.#hosts.values()) if (h.starting) return true;
+    return false;
+  }
+
   #launch(): void {
     const hosts = this.#starting;
     this.#starting = [];
@@ -310,7 +316,7 @@ export class SimNetwork {
     for (;;) {
       const seen = this.activity;
       await barrier();
-      if (this.activity === seen && this.#turning === 0) return;
+      if (this.activity === seen && this.#turning === 0 && !this.#loading()) return;
     }
   }
 
@@ -330,6 +336,16 @@ export class SimNetwork {
     if (this.pokes !== pokes || this.activity !== activity) await this.#quiesce();
     return true;
   }
+
+  readonly #parked: ((e: Error) => void)[] = [];
+
+  /** A promise that settles only when the network is disposed (rejecting): where a killed program waits. */
+  parked(): Promise<never> {
+    if (this.#disposed) return Promise.reject(new SimHostDown("(disposed)"));
+    return new Promise<never>((_, reject) => this.#parked.push(reject));
+  }
+
+  #disposed = false;
 
   /** A host's wait lets the driver's loop turn once (its fairness policy): one macrotask. */
   async turn(): Promise<void> {
@@ -670,6 +686,9 @@ export class SimNetwork {
   dispose(): void {
     for (const h of this.#hosts.values()) if (!h.kernel.isShutdown) h.kill(true);
     while (this.#queue.pop() !== undefined) { /* drop */ }
+    // Killed programs stop waiting now, with an error: a module's top-level await must settle.
+    this.#disposed = true;
+    for (const reject of this.#parked.splice(0)) reject(new SimHostDown("(disposed)"));
   }
 
   /** {@linkcode SimNetwork.dispose}, for `using`. */
