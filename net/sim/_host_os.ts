@@ -60,13 +60,11 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     }
     const fn = value as (...args: unknown[]) => unknown;
     os[name] = (...args: unknown[]) => {
-      net.activity++;
       host.calls++;
       const r = fn(...args);
       const call = `${name}(${args.map(show).join(", ")})`;
       if (r instanceof Promise) {
         return r.then((v) => {
-          net.activity++;
           net.note(host.name, "call", `${call} = ${show(v)}`);
           return v;
         });
@@ -81,7 +79,6 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     random: () => host.prng.float(),
     resolve: (name: string) => net.resolve(name),
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
-      net.activity++;
       host.calls++;
       return new Promise<void>((resolve, reject) => {
         const label = `sleep(${ms}) from ${net.now()} ms`;
@@ -98,7 +95,6 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
           const gate = host.gate();
           if (gate !== undefined) await gate;
           if (host.gen !== gen) return;
-          net.activity++;
           net.note(host.name, "call", `sleep(${ms}) = 0`);
           resolve();
         });

@@ -175,7 +175,6 @@ export class Host implements SimHost {
     const done = (err: unknown, failed: boolean) => {
       if (this.gen !== gen) return; // a dead program's end does not count
       this.settled = true;
-      this.net.activity++;
       this.net.note(this.name, "host", failed ? "main rejected" : "main returned");
       if (failed) this.net.hostFailed(this, err);
     };

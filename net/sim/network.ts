@@ -126,8 +126,6 @@ export class SimNetwork {
   #rules: ((s: Segment) => RuleVerdict)[] = [];
   #now = 0;
   #steps = 0;
-  /** Calls and wake-ups by the programs: the barrier loop runs while it moves. */
-  activity = 0;
   /**
    * Changes a program may observe: readiness raised on a simulated
    * socket, a wait's timer, a program started. An event that moves
@@ -311,13 +309,15 @@ export class SimNetwork {
 
   // ---- The driver -----------------------------------------------------------
 
-  /** Lets the programs run until none makes a call during one macrotask. */
+  /**
+   * Lets the programs run until they all wait again. One macrotask is
+   * enough for everything that runs in microtasks (a woken wait, the
+   * program's code up to its next wait); the only macrotasks a program
+   * makes here are the fairness turns of its waits and the loading of a
+   * module it imports, and the barrier repeats while either is pending.
+   */
   async #quiesce(): Promise<void> {
-    for (;;) {
-      const seen = this.activity;
-      await barrier();
-      if (this.activity === seen && this.#turning === 0 && !this.#loading()) return;
-    }
+    do await barrier(); while (this.#turning > 0 || this.#loading());
   }
 
   /** Runs the next event (advancing virtual time to it) and lets the programs react. */
@@ -330,10 +330,10 @@ export class SimNetwork {
     if (ev === undefined) return false;
     this.#now = ev.at;
     this.#steps++;
-    const pokes = this.pokes, activity = this.activity;
+    const pokes = this.pokes;
     ev.fire();
     this.#launch();
-    if (this.pokes !== pokes || this.activity !== activity) await this.#quiesce();
+    if (this.pokes !== pokes) await this.#quiesce();
     return true;
   }
 
