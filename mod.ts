@@ -68,7 +68,7 @@ export { type KernelCalls, kernelCalls } from "./net/kernel_calls.ts";
 export { pipe } from "./runtime/memory/pipe.ts";
 export { socketpair } from "./net/pair/socketpair.ts";
 export { eventfd } from "./runtime/memory/eventfd.ts";
-export type { InetSockAddr, SockAddr, UnixSockAddr } from "./net/sockaddr.ts";
+export type { InetSockAddr, SockAddr, UnixSockAddr, UnspecSockAddr } from "./net/sockaddr.ts";
 export { Epoll } from "./runtime/objects/epoll.ts";
 export { type KEvent, kevent, kqueue } from "./runtime/kqueue/kevent.ts";
 export { KQueue } from "./runtime/objects/kqueue.ts";
@@ -93,4 +93,8 @@ export {
 } from "./net/socket_calls.ts";
 export { Listener, type ListenerOptions } from "./net/objects/listener.ts";
 export { Socket } from "./net/objects/socket.ts";
+export { type Datagram, DatagramSocket } from "./net/objects/datagram_socket.ts";
 export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";
+export { datagramBackendError } from "./net/deno/datagram.ts";
+export { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./net/datagram_calls.ts";
+export type { RecvMessage, SendMessage } from "./net/socket_description.ts";

@@ -7,6 +7,9 @@
  *   cost proportional to the events returned, not to the interest set.
  * - `event loop`: one iteration of write to 64 socketpairs, one wait, read
  *   each reported fd. Events per second = 64 / (time per iteration).
+ * - `read/write`: 64 bytes through a pipe (one `write`, one `read`): the
+ *   descriptor lookup every call pays.
+ * - `object layer`: `Epoll.wait` returning the 1 ready fd of 10.
  *
  * Fixtures are built once, at module load, before any bench runs: each
  * bench has its own epoll and fds, none shares state with another, and every
@@ -31,6 +34,7 @@
 import {
   AF_UNIX,
   close,
+  Epoll,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   epollCreate1,
@@ -40,6 +44,7 @@ import {
   epollWait,
   eventfd,
   getDescriptorLimit,
+  pipe,
   read,
   setDescriptorLimit,
   SOCK_STREAM,
@@ -150,6 +155,37 @@ Deno.bench({
     if (n !== PAIRS || bytes !== PAIRS * loop.payload.length) {
       throw new Error(`expected ${PAIRS} events and ${PAIRS * 64} bytes, got ${n}, ${bytes}`);
     }
+  },
+});
+
+// (d) ---------------------------------------------------------------------
+
+const rw = { fds: [] as number[], payload: new Uint8Array(64).fill(7), buf: new Uint8Array(64) };
+if (pipe(rw.fds) !== 0) throw new Error("pipe");
+rw.fds.forEach(track);
+
+Deno.bench({
+  name: "pipe: write 64 B, read 64 B",
+  group: "read/write",
+  fn() {
+    const w = write(rw.fds[1], rw.payload);
+    const r = read(rw.fds[0], rw.buf);
+    if (w !== 64 || r !== 64) throw new Error(`expected 64 and 64, got ${w}, ${r}`);
+  },
+});
+
+// (e) ---------------------------------------------------------------------
+
+const ep = new Epoll();
+track(ep.fd); // closed at unload with the rest
+for (let i = 0; i < 10; i++) ep.add(track(eventfd(i === 9 ? 1 : 0, 0)), EPOLLIN, i);
+
+Deno.bench({
+  name: "Epoll.wait: 1 ready of 10 interests",
+  group: "object layer",
+  async fn() {
+    const events = await ep.wait(64, 0);
+    if (events.length !== 1 || events[0].data !== 9) throw new Error("expected the one ready fd");
   },
 });
 

@@ -34,6 +34,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   close,
   EAGAIN,
@@ -48,7 +49,8 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { openListener, parseServerArgs } from "./_listen.ts";
+import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 
 /** Most bytes waiting for one client before it is dropped. */
@@ -74,6 +76,7 @@ interface Client {
 
 const opts = parseServerArgs({
   name: "chat_server",
+  task: "chat",
   summary: "a line-based chat: every line a client sends goes to every other client",
   details: [
     "Prints one line with the address it listens on, one line per dropped client (stderr),",
@@ -86,7 +89,7 @@ const listenFd = await openListener("chat_server", opts);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
-if (opts.stats) startStats("chat_server", stats, opts.interval);
+if (opts.stats) startStats("chat_server", stats, opts.interval, opts.backend);
 
 const encoder = new TextEncoder();
 const buf = new Uint8Array(65536);

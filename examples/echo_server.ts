@@ -24,6 +24,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   CLOCK_MONOTONIC,
   close,
@@ -41,7 +42,9 @@ import {
   timerfdSettime,
   write,
 } from "../mod.ts";
-import { idleTimeoutFlag, openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { idleTimeoutFlag } from "./_flags.ts";
+import { openListener, parseServerArgs } from "./_listen.ts";
+import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
@@ -54,6 +57,7 @@ interface Conn {
 
 const opts = parseServerArgs({
   name: "echo_server",
+  task: "echo",
   summary: "a level-triggered echo server: every byte a client sends comes back",
   details: [
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
@@ -67,7 +71,7 @@ const listenFd = await openListener("echo_server", opts);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
-if (opts.stats) startStats("echo_server", stats, opts.interval);
+if (opts.stats) startStats("echo_server", stats, opts.interval, opts.backend);
 
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];

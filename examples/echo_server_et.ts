@@ -20,6 +20,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   close,
   EAGAIN,
@@ -35,7 +36,8 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { openListener, parseServerArgs } from "./_listen.ts";
+import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
@@ -46,6 +48,7 @@ interface Conn {
 
 const opts = parseServerArgs({
   name: "echo_server_et",
+  task: "echo:et",
   summary: "an edge-triggered echo server (EPOLLET, drain until EAGAIN)",
   details: [
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
@@ -58,7 +61,7 @@ const listenFd = await openListener("echo_server_et", opts);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER, EPOLLIN | EPOLLET);
-if (opts.stats) startStats("echo_server_et", stats, opts.interval);
+if (opts.stats) startStats("echo_server_et", stats, opts.interval, opts.backend);
 
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];

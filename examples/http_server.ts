@@ -43,6 +43,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   close,
   EAGAIN,
@@ -57,7 +58,9 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { openListener, parseServerArgs, secondsFlag, startStats, Stats } from "./_cli.ts";
+import { secondsFlag } from "./_flags.ts";
+import { openListener, parseServerArgs } from "./_listen.ts";
+import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
@@ -81,6 +84,7 @@ interface Conn extends Timed {
 
 const opts = parseServerArgs({
   name: "http_server",
+  task: "http",
   summary: "a minimal, strict HTTP/1.1 keep-alive server answering GET / with Hello, World!",
   details: [
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
@@ -109,7 +113,7 @@ const TIMER = Symbol("timer");
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
 const deadlines = new Deadlines<Conn>();
 epollCtl(epfd, EPOLL_CTL_ADD, deadlines.fd, { events: EPOLLIN, data: TIMER });
-if (opts.stats) startStats("http_server", stats, opts.interval);
+if (opts.stats) startStats("http_server", stats, opts.interval, opts.backend);
 
 const encoder = new TextEncoder();
 const buf = new Uint8Array(65536);

@@ -28,6 +28,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   accept,
   close,
@@ -50,7 +51,9 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { idleTimeoutFlag, openListener, parseServerArgs, startStats, Stats } from "./_cli.ts";
+import { idleTimeoutFlag } from "./_flags.ts";
+import { openListener, parseServerArgs } from "./_listen.ts";
+import { startStats, Stats } from "./_stats.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -61,6 +64,7 @@ interface Conn {
 
 const opts = parseServerArgs({
   name: "kqueue_echo_server",
+  task: "echo:kqueue",
   summary: "an echo server written the BSD way (kqueue), closing idle connections",
   details: [
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
@@ -73,7 +77,7 @@ const stats = new Stats();
 const kq = kqueue();
 const listenFd = await openListener("kqueue_echo_server", opts);
 const LISTENER = Symbol("listener");
-if (opts.stats) startStats("kqueue_echo_server", stats, opts.interval);
+if (opts.stats) startStats("kqueue_echo_server", stats, opts.interval, opts.backend);
 
 /** Changes collected during one batch of events, submitted with the next wait. */
 let changes: KEvent[] = [

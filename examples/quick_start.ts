@@ -7,9 +7,10 @@ function ok(result: number, what: string): number {
   Deno.exit(1);
 }
 
-const port = Number(Deno.args[0] ?? 8080); // 0: any free port
-if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-  console.log("usage: echo.ts [PORT]   (default 8080; 0 picks a free port; Ctrl-C stops)");
+const [flag, text] = Deno.args.length === 2 ? Deno.args : ["-p", Deno.args[0] ?? "8080"];
+const port = flag === "-p" || flag === "--port" ? Number(text) : NaN; // 0: any free port
+if (Deno.args.length > 2 || !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+  console.log("usage: echo.ts [--port N | N]   (default 8080; 0 picks a free port; Ctrl-C stops)");
   Deno.exit(Deno.args[0] === "--help" ? 0 : 2);
 }
 const srv = ok(ep.socket(ep.AF_INET, ep.SOCK_STREAM, 0), "socket");
@@ -19,7 +20,8 @@ const at = {} as ep.InetSockAddr; // the port chosen, for port 0
 ok(ep.getsockname(srv, at), "getsockname");
 const epfd = ok(ep.epollCreate1(0), "epoll_create1");
 ok(ep.epollCtl(epfd, ep.EPOLL_CTL_ADD, srv, { events: ep.EPOLLIN, data: srv }), "epoll_ctl");
-console.log(`echo: listening on 127.0.0.1:${at.port}; try nc 127.0.0.1 ${at.port}; Ctrl-C stops`);
+const how = `${ep.getSocketBackend()} backend`; // native: DENO_EPOLL_BACKEND=native, --allow-ffi
+console.log(`echo: listening on 127.0.0.1:${at.port} (${how}); try nc 127.0.0.1 ${at.port}`);
 
 const events: ep.EpollEvent[] = [];
 const buf = new Uint8Array(65536);

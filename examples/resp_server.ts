@@ -37,6 +37,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   accept,
   CLOCK_MONOTONIC,
@@ -56,7 +57,9 @@ import {
   timerfdSettime,
   write,
 } from "../mod.ts";
-import { intFlag, openListener, parseServerArgs, SERVER_FLAGS, startStats, Stats } from "./_cli.ts";
+import { intFlag } from "./_flags.ts";
+import { openListener, parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
+import { startStats, Stats } from "./_stats.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
 import { ProtocolError, ReplyWriter, RequestParser } from "./_resp_protocol.ts";
@@ -70,6 +73,7 @@ const SWEEP_BUDGET = 1000;
 
 const opts = parseServerArgs({
   name: "resp_server",
+  task: "resp",
   summary: "a Redis-protocol (RESP2) server: strings, expiry, pipelining",
   details: [
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
@@ -112,7 +116,7 @@ const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
 const period = { sec: 0, nsec: SWEEP_MS * 1e6 };
 timerfdSettime(tfd, 0, { value: period, interval: period });
 epollCtl(epfd, EPOLL_CTL_ADD, tfd, { events: EPOLLIN, data: SWEEP });
-if (opts.stats) startStats("resp_server", stats, opts.interval);
+if (opts.stats) startStats("resp_server", stats, opts.interval, opts.backend);
 
 /** Per-connection state. */
 interface Conn {

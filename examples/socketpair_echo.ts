@@ -14,6 +14,7 @@
  * @module
  */
 
+import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
   AF_UNIX,
   close,
@@ -33,10 +34,12 @@ import {
   write,
 } from "../mod.ts";
 
-import { COMMON_FLAGS, intFlag, parseCommand, startStats, Stats } from "./_cli.ts";
+import { COMMON_FLAGS, intFlag, parseCommand } from "./_flags.ts";
+import { startStats, Stats } from "./_stats.ts";
 
 const opts = parseCommand({
   name: "socketpair_echo",
+  task: "socketpair",
   summary: "clients echo lines through in-memory socketpairs and one epoll, then exit",
   details: [
     "Prints one summary line when every echo is verified and exits 0 (with --stats, a",

@@ -55,6 +55,9 @@ import {
   socket,
 } from "./socket_calls.ts";
 import { getSocketBackend, setSocketBackend, socketBackendError } from "./socket_backend.ts";
+import { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./datagram_calls.ts";
+import { datagramBackendError } from "./deno/datagram.ts";
+import { DatagramSocket } from "./objects/datagram_socket.ts";
 import { Listener } from "./objects/listener.ts";
 import { Socket } from "./objects/socket.ts";
 
@@ -142,6 +145,20 @@ export interface KernelCalls {
   setSocketBackend: typeof setSocketBackend;
   /** {@linkcode socketBackendError} (the same in every kernel). */
   socketBackendError: typeof socketBackendError;
+  /** {@linkcode send} in the kernel. */
+  send: typeof send;
+  /** {@linkcode sendto} in the kernel. */
+  sendto: typeof sendto;
+  /** {@linkcode sendmmsg} in the kernel. */
+  sendmmsg: typeof sendmmsg;
+  /** {@linkcode recv} in the kernel. */
+  recv: typeof recv;
+  /** {@linkcode recvfrom} in the kernel. */
+  recvfrom: typeof recvfrom;
+  /** {@linkcode recvmmsg} in the kernel. */
+  recvmmsg: typeof recvmmsg;
+  /** {@linkcode datagramBackendError} (the same in every kernel). */
+  datagramBackendError: typeof datagramBackendError;
   /** {@linkcode Epoll}, constructed in the kernel. */
   Epoll: typeof Epoll;
   /** {@linkcode KQueue}, constructed in the kernel. */
@@ -150,6 +167,8 @@ export interface KernelCalls {
   Socket: typeof Socket;
   /** {@linkcode Listener}, with `Listener.listen` run in the kernel. */
   Listener: typeof Listener;
+  /** {@linkcode DatagramSocket}, constructed (and its static methods run) in the kernel. */
+  DatagramSocket: typeof DatagramSocket;
 }
 
 /** The calls, by name. */
@@ -188,10 +207,17 @@ const CALLS = {
   getSocketBackend,
   setSocketBackend,
   socketBackendError,
+  send,
+  sendto,
+  sendmmsg,
+  recv,
+  recvfrom,
+  recvmmsg,
+  datagramBackendError,
 };
 
 /** The object layer's classes, by name. */
-const CLASSES = { Epoll, KQueue, Socket, Listener };
+const CLASSES = { Epoll, KQueue, Socket, Listener, DatagramSocket };
 
 /**
  * A class whose constructor and own static methods run in `k`; instances

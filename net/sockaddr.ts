@@ -7,7 +7,7 @@
  */
 
 import { EAFNOSUPPORT, EINVAL } from "../runtime/core/errno.ts";
-import { AF_INET, AF_INET6, AF_UNIX } from "../runtime/core/constants.ts";
+import { AF_INET, AF_INET6, AF_UNIX, type AF_UNSPEC } from "../runtime/core/constants.ts";
 
 /** Linux's `sizeof(sun_path)`: a path takes at most 107 bytes plus NUL. */
 const UNIX_PATH_MAX = 108;
@@ -73,6 +73,15 @@ export interface UnixSockAddr {
 
 /** A socket address, as `struct sockaddr`. */
 export type SockAddr = InetSockAddr | UnixSockAddr;
+
+/**
+ * No address (`AF_UNSPEC`): `connect` with it dissolves a datagram socket's
+ * default peer.
+ */
+export interface UnspecSockAddr {
+  /** {@linkcode AF_UNSPEC} (0). */
+  family: typeof AF_UNSPEC;
+}
 
 /** Fills `out` with `addr` (the `getsockname`/`getpeername` out-parameter). */
 export function copyAddr(addr: SockAddr, out: SockAddr): void {

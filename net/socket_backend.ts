@@ -27,7 +27,7 @@
 
 import { ENOSYS } from "../runtime/core/errno.ts";
 import { Kernel, PerKernel } from "../runtime/core/kernel.ts";
-import type { SocketBackend } from "./socket_state.ts";
+import type { SocketBackend } from "./socket_description.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
 
@@ -68,15 +68,16 @@ export function currentBackend(): SocketBackend {
 
 /**
  * Makes a third backend selectable by name in every kernel (internal: the
- * simulated network registers its own). `deno` and `native` are taken.
+ * simulated network registers its own). Registering the same backend
+ * again does nothing.
  *
- * @throws {TypeError} For the name of another backend already known.
+ * @throws {TypeError} For `deno`, `native`, or the name of another registered backend.
  */
 export function registerSocketBackend(backend: SocketBackend): void {
   const name = backend.name;
-  const known = name === "deno" || name === "native" ? undefined : registered.get(name);
-  if ((known !== undefined && known !== backend) || name === "deno" || name === "native") {
-    throw new TypeError(`socket backend "${name}" is already registered`);
+  const other = registered.get(name);
+  if (name === "deno" || name === "native" || (other !== undefined && other !== backend)) {
+    throw new TypeError(`socket backend "${name}" is taken`);
   }
   registered.set(name, backend);
 }

@@ -1,10 +1,17 @@
 /**
  * The POSIX-shaped socket calls: `socket`, `bind`, `listen`, `accept`,
  * `accept4`, `connect`, `shutdown`, `getsockname`, `getpeername`,
- * `getsockopt`, `setsockopt`. They work on sockets made by `socket` (over
- * Deno TCP and Unix sockets) and, where it makes sense, on `socketpair`
- * ends. None of them blocks or throws for a condition C reports through
- * errno; `-ENOTSOCK` answers for descriptors that are not sockets.
+ * `getsockopt`, `setsockopt`. They work on sockets made by `socket`, on
+ * the backend chosen when it was made ({@linkcode setSocketBackend}: Deno
+ * TCP and Unix sockets, or the kernel's through FFI), and, where it makes
+ * sense, on `socketpair` ends. Each call dispatches to the socket's own
+ * description (`socket_description.ts`). None of them blocks or throws for
+ * a condition C reports through errno; `-ENOTSOCK` answers for descriptors
+ * that are not sockets.
+ *
+ * Where the backends differ, each call's doc says so: on `native` every
+ * answer is the kernel's; on `deno` the answers are Linux's where Deno lets
+ * us, and the README's "Where it differs from Linux" lists the rest.
  *
  * @module
  */
@@ -15,12 +22,14 @@ import {
   AF_INET6,
   AF_UNIX,
   IPPROTO_TCP,
+  IPPROTO_UDP,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
 } from "../runtime/core/constants.ts";
-import type { SockAddr } from "./sockaddr.ts";
-import { SocketDescription } from "./socket_state.ts";
+import type { SockAddr, UnspecSockAddr } from "./sockaddr.ts";
+import { SocketDescription } from "./socket_description.ts";
 import { installDescription, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
 import { currentBackend } from "./socket_backend.ts";
 
@@ -34,17 +43,28 @@ function sock(fd: number): SocketDescription | number {
 }
 
 /**
- * Creates an unconnected stream socket (`socket(2)`). It becomes a
+ * Creates an unconnected socket (`socket(2)`). A stream socket becomes a
  * connection with {@linkcode connect} or a listener with {@linkcode bind}
- * and {@linkcode listen}, over `Deno.connect` / `Deno.listen` or, with the
- * `native` backend ({@linkcode setSocketBackend}), a kernel socket.
+ * and {@linkcode listen}, over `Deno.connect` / `Deno.listen` (the `deno`
+ * backend, the default) or, with the `native` backend
+ * ({@linkcode setSocketBackend}), a kernel socket. Unix sockets on the
+ * `deno` backend also need `--allow-read --allow-write` (Deno checks the
+ * path); without them `listen` and `connect` give `-EACCES`. A datagram
+ * socket ({@linkcode SOCK_DGRAM}) sends and receives with
+ * {@linkcode sendto} and {@linkcode recvfrom}: over the kernel's own
+ * sockets on the `native` backend, over `Deno.listenDatagram` (UDP only)
+ * on the `deno` backend, which Deno provides only with `--unstable-net`.
  *
  * @param domain {@linkcode AF_INET}, {@linkcode AF_INET6} or {@linkcode AF_UNIX}.
- * @param type {@linkcode SOCK_STREAM}, optionally with `SOCK_NONBLOCK` /
- * `SOCK_CLOEXEC` (accepted; every socket here is non-blocking).
- * @param protocol 0, or `IPPROTO_TCP` for the inet families.
- * @returns The fd; `-EAFNOSUPPORT`, `-EPROTONOSUPPORT` (datagram sockets
- * are not provided), `-EINVAL` (unknown type flags), `-EMFILE`.
+ * @param type {@linkcode SOCK_STREAM} or {@linkcode SOCK_DGRAM}, optionally
+ * with `SOCK_NONBLOCK` / `SOCK_CLOEXEC` (accepted; every socket here is
+ * non-blocking).
+ * @param protocol 0, `IPPROTO_TCP` (streams) or `IPPROTO_UDP` (datagrams)
+ * for the inet families.
+ * @returns The fd; `-EAFNOSUPPORT`, `-EPROTONOSUPPORT` (another type, or a
+ * datagram socket on the `deno` backend without `Deno.listenDatagram`:
+ * {@linkcode datagramBackendError} says why), `-EINVAL` (unknown type
+ * flags), `-EMFILE`.
  * @throws {TypeError} For arguments that are not numbers.
  *
  * @example
@@ -65,26 +85,35 @@ export function socket(domain: number, type: number, protocol: number): number {
   const base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   // Linux: type flags beyond NONBLOCK|CLOEXEC, or a type >= SOCK_MAX (11), give EINVAL.
   if (!Number.isInteger(type) || base < 0 || base > 10) return -EINVAL;
-  if (base !== SOCK_STREAM) return -EPROTONOSUPPORT;
+  if (base !== SOCK_STREAM && base !== SOCK_DGRAM) return -EPROTONOSUPPORT;
   // inet_create: a protocol outside 0..IPPROTO_MAX-1 is EINVAL; unix_create takes 0 or PF_UNIX.
   if (domain !== AF_UNIX && !(Number.isInteger(protocol) && protocol >= 0 && protocol < 263)) {
     return -EINVAL;
   }
-  const ok = domain === AF_UNIX ? protocol === AF_UNIX : protocol === IPPROTO_TCP;
+  const ok = domain === AF_UNIX
+    ? protocol === AF_UNIX
+    : protocol === (base === SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP);
   if (protocol !== 0 && !ok) return -EPROTONOSUPPORT;
-  const desc = currentBackend().create(domain, protocol);
+  const desc = currentBackend().create(domain, base, protocol);
   return typeof desc === "number" ? desc : installDescription(desc);
 }
 
 /**
- * Gives a socket its local address (`bind(2)`). The port (0 for an
- * ephemeral one) is taken when {@linkcode listen} opens the Deno listener,
- * so an address in use is reported by `listen`.
+ * Gives a socket its local address (`bind(2)`).
+ *
+ * On the `native` backend this is the kernel's `bind`: it takes the port
+ * (0 picks an ephemeral one, which {@linkcode getsockname} then tells) and
+ * reports an address in use here, with `-EADDRINUSE`. On the `deno`
+ * backend `bind` only records the address: `Deno.listen` binds and listens
+ * in one call, so the port is taken, and an address in use reported, by
+ * {@linkcode listen}; and `Deno.connect` takes no local address, so a
+ * `bind` before `connect` does not choose the local port.
  *
  * @param fd The socket.
  * @param addr The address; its family must match the socket's.
  * @returns 0; `-EINVAL` (already bound, or a malformed address),
- * `-EAFNOSUPPORT` (family mismatch), `-EBADF`, `-ENOTSOCK`.
+ * `-EAFNOSUPPORT` (family mismatch), `-EADDRINUSE` and `-EACCES` (`native`
+ * only; `deno` reports them at `listen`), `-EBADF`, `-ENOTSOCK`.
  * @throws {TypeError} When `addr` is not an object.
  *
  * @example
@@ -105,14 +134,22 @@ export function bind(fd: number, addr: SockAddr): number {
 }
 
 /**
- * Starts listening (`listen(2)`): opens the `Deno.listen` listener and its
- * accept pump. A socket that is already in an epoll set is watched for
- * connections from now on. Listening again changes the backlog.
+ * Starts listening (`listen(2)`). A socket that is already in an epoll set
+ * is watched for connections from now on. Listening again changes the
+ * backlog.
+ *
+ * On the `native` backend this is the kernel's `listen` (an unbound inet
+ * socket gets an ephemeral port; the kernel caps the backlog at
+ * `net.core.somaxconn`). On the `deno` backend it opens the `Deno.listen`
+ * listener on the address given to {@linkcode bind} (so the port is taken
+ * here), with an accept always in flight into a queue of `backlog`
+ * connections, clamped to 1..4096.
  *
  * @param fd The socket.
- * @param backlog Connections held for `accept` (clamped to 1..4096).
- * @returns 0; `-EADDRINUSE`, `-EADDRNOTAVAIL`, `-EACCES`, `-EINVAL`
- * (connected, or an unbound Unix socket), `-EBADF`, `-ENOTSOCK`.
+ * @param backlog Connections held for `accept`.
+ * @returns 0; `-EADDRINUSE`, `-EADDRNOTAVAIL`, `-EACCES` (`deno`: the
+ * address is taken here), `-EINVAL` (connected; on `deno`, an unbound Unix
+ * socket), `-EBADF`, `-ENOTSOCK`.
  * @throws {TypeError} When `backlog` is not a number.
  *
  * @example
@@ -186,17 +223,22 @@ export function accept(fd: number): number {
 }
 
 /**
- * Starts connecting (`connect(2)` on a non-blocking socket). The result is
- * always `-EINPROGRESS` at first; the socket then reports `EPOLLOUT` on
- * success, or `EPOLLERR | EPOLLHUP` on failure, and
+ * Starts connecting (`connect(2)` on a non-blocking socket). A TCP connect
+ * returns `-EINPROGRESS`; the socket then reports `EPOLLOUT` on success, or
+ * `EPOLLERR | EPOLLHUP` on failure, and
  * `getsockopt(fd, SOL_SOCKET, SO_ERROR)` tells 0 or the errno (for example
- * `ECONNREFUSED`).
+ * `ECONNREFUSED`). Until then a `write` gives `-EAGAIN`.
+ *
+ * A Unix connect differs by backend: on `native` it is the kernel's, which
+ * completes at once (0, or `-ECONNREFUSED`, `-ENOENT`, `-EAGAIN` when the
+ * listener's backlog is full); on `deno` it is `-EINPROGRESS` like TCP,
+ * since `Deno.connect` is asynchronous for both.
  *
  * @param fd The socket.
  * @param addr Where to connect.
- * @returns `-EINPROGRESS`; `-EALREADY` while a connect is pending;
- * `-EISCONN` once connected; `-EAFNOSUPPORT`, `-EINVAL` (bad address),
- * `-EBADF`, `-ENOTSOCK`.
+ * @returns `-EINPROGRESS` (0 for a `native` Unix socket); `-EALREADY` while
+ * a connect is pending; `-EISCONN` once connected; `-EAFNOSUPPORT`,
+ * `-EINVAL` (bad address), `-EBADF`, `-ENOTSOCK`.
  * @throws {TypeError} When `addr` is not an object.
  *
  * @example Waiting for a connect with epoll
@@ -224,7 +266,7 @@ export function accept(fd: number): number {
  * [client, server, epfd].forEach(close);
  * ```
  */
-export function connect(fd: number, addr: SockAddr): number {
+export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
   object(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.connect(addr);
@@ -233,7 +275,8 @@ export function connect(fd: number, addr: SockAddr): number {
 /**
  * Shuts down one or both directions (`shutdown(2)`). `SHUT_WR` sends FIN
  * once the send buffer has drained (the peer sees `EPOLLRDHUP`, then reads
- * 0); `SHUT_RD` makes reads return 0 after buffered bytes are gone.
+ * 0); `SHUT_RD` makes reads return 0 after buffered bytes are gone (on
+ * `native` the kernel's `SHUT_RD`; on `deno` the peer is not told).
  *
  * @param fd The socket.
  * @param how {@linkcode SHUT_RD}, {@linkcode SHUT_WR} or {@linkcode SHUT_RDWR}.
@@ -259,8 +302,9 @@ export function shutdown(fd: number, how: number): number {
 }
 
 /**
- * Fills `out` with the socket's local address (`getsockname(2)`); after
- * `listen` on port 0 it tells the ephemeral port.
+ * Fills `out` with the socket's local address (`getsockname(2)`); it tells
+ * the ephemeral port chosen for port 0 (after `bind` on `native`, after
+ * `listen` on `deno`).
  *
  * @param fd The socket.
  * @param out Overwritten with the address.
@@ -311,13 +355,14 @@ export function getpeername(fd: number, out: SockAddr): number {
 
 /**
  * Reads a socket option (`getsockopt(2)`), as a number. Reading
- * `SO_ERROR` clears the pending error.
+ * `SO_ERROR` clears the pending error. On `native` any integer option the
+ * kernel has; on `deno` and socketpairs the ones named below.
  *
  * @param fd The socket.
  * @param level {@linkcode SOL_SOCKET} or {@linkcode IPPROTO_TCP}.
  * @param name `SO_TYPE`, `SO_ERROR`, `SO_SNDBUF`, `SO_RCVBUF`,
  * `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_ACCEPTCONN`,
- * `TCP_NODELAY`.
+ * `TCP_NODELAY` (and, on `native`, the kernel's other integer options).
  * @returns The value (`>= 0`); `-ENOPROTOOPT`, `-EOPNOTSUPP` (TCP options
  * on a Unix socket), `-EBADF`, `-ENOTSOCK`.
  * @throws {TypeError} For arguments that are not numbers.
@@ -340,10 +385,12 @@ export function getsockopt(fd: number, level: number, name: number): number {
 }
 
 /**
- * Sets a socket option (`setsockopt(2)`). `SO_SNDBUF`/`SO_RCVBUF` size the
- * userspace buffers (doubled, as Linux reports them); `TCP_NODELAY` and
- * `SO_KEEPALIVE` map to `setNoDelay`/`setKeepAlive`; `SO_REUSEPORT` takes
- * effect at `listen` (Deno's `reusePort`, which needs `--unstable-net`).
+ * Sets a socket option (`setsockopt(2)`). On `native` this is the kernel's
+ * `setsockopt` for an integer option. On `deno`: `SO_SNDBUF`/`SO_RCVBUF`
+ * size the userspace buffers (doubled, as Linux reports them);
+ * `TCP_NODELAY` and `SO_KEEPALIVE` map to `setNoDelay`/`setKeepAlive`;
+ * `SO_REUSEPORT` takes effect at `listen` (Deno's `reusePort`, which needs
+ * `--unstable-net`).
  *
  * @param fd The socket.
  * @param level {@linkcode SOL_SOCKET} or {@linkcode IPPROTO_TCP}.

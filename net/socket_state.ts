@@ -1,20 +1,22 @@
 /**
- * What every stream socket shares, in memory (`socketpair`) or over Deno
- * (TCP and Unix): addresses, shutdown state, the pending error, and the
- * socket options. The socket calls (`bind`, `shutdown`, `getsockopt`, …)
- * dispatch to these methods; a kind of socket overrides what it supports.
+ * The state the emulated stream sockets share, in memory (`socketpair`) or
+ * over Deno (TCP and Unix): the pending error (`SO_ERROR`) and the socket
+ * options, answered and validated as Linux does (buffer sizes doubled and
+ * clamped, booleans kept as given, `SO_TYPE`, `SO_ACCEPTCONN`). Addresses,
+ * connection and shutdown state belong to each kind. The kernel's sockets
+ * (`native/`) hold none of this: the kernel keeps it.
  *
  * @module
  */
 
-import { Description } from "../runtime/core/description.ts";
-import type { SockAddr } from "./sockaddr.ts";
-import { EINVAL, EISCONN, ENOPROTOOPT, ENOTCONN, EOPNOTSUPP } from "../runtime/core/errno.ts";
+import { SocketDescription } from "./socket_description.ts";
+import { EINVAL, ENOPROTOOPT, EOPNOTSUPP } from "../runtime/core/errno.ts";
 import {
   AF_INET6,
   AF_UNIX,
   IPPROTO_TCP,
   SO_ACCEPTCONN,
+  SO_BROADCAST,
   SO_ERROR,
   SO_KEEPALIVE,
   SO_RCVBUF,
@@ -22,7 +24,6 @@ import {
   SO_REUSEPORT,
   SO_SNDBUF,
   SO_TYPE,
-  SOCK_STREAM,
   SOL_SOCKET,
   TCP_NODELAY,
 } from "../runtime/core/constants.ts";
@@ -34,27 +35,11 @@ const MIN_SNDBUF = 4608;
 const MIN_RCVBUF = 2304;
 
 /**
- * What a socket backend provides (`socket_backend.ts` chooses one): new
- * unconnected stream sockets. Every later call goes to the description.
+ * An emulated stream socket: a {@linkcode SocketDescription} that keeps its
+ * own pending error and socket options. A kind applies an option that
+ * matters to it in {@linkcode EmulatedSocket.optionChanged}.
  */
-export interface SocketBackend {
-  /** `"deno"`, `"native"`, or a registered backend's name (`registerSocketBackend`). */
-  readonly name: string;
-  /**
-   * A new unconnected stream socket (arguments already validated).
-   *
-   * @returns The description, or `-errno`.
-   */
-  create(domain: number, protocol: number): SocketDescription | number;
-}
-
-/**
- * The base of every stream socket description. Defaults answer as an
- * unconnected socket that supports none of the operation would.
- */
-export abstract class SocketDescription extends Description {
-  /** The address family: AF_UNIX, AF_INET or AF_INET6. */
-  abstract readonly domain: number;
+export abstract class EmulatedSocket extends SocketDescription {
   /** The pending error (`SO_ERROR`), 0 when none. */
   soError = 0;
   /** Send buffer size, as `getsockopt(SO_SNDBUF)` reports it. */
@@ -66,38 +51,13 @@ export abstract class SocketDescription extends Description {
   reusePort = false;
   keepAlive = false;
   noDelay = false;
+  /** `SO_BROADCAST` (any socket may hold it; UDP sends to a broadcast address need it). */
+  broadcast = false;
 
   constructor(sndbuf: number, rcvbuf: number) {
     super();
     this.sndbuf = sndbuf;
     this.rcvbuf = rcvbuf;
-  }
-
-  /** Whether the socket is listening (`SO_ACCEPTCONN`). */
-  get listening(): boolean {
-    return false;
-  }
-
-  bind(_addr: SockAddr): number {
-    return -EINVAL;
-  }
-  listen(_backlog: number): number {
-    return -EOPNOTSUPP;
-  }
-  accept(_flags: number): number {
-    return -EINVAL;
-  }
-  connect(_addr: SockAddr): number {
-    return -EISCONN;
-  }
-  shutdown(_how: number): number {
-    return -ENOTCONN;
-  }
-  getsockname(_out: SockAddr): number {
-    return -ENOTCONN;
-  }
-  getpeername(_out: SockAddr): number {
-    return -ENOTCONN;
   }
 
   /** Returns and clears the pending error (reading `SO_ERROR` clears it). */
@@ -107,11 +67,12 @@ export abstract class SocketDescription extends Description {
     return e;
   }
 
+  /** Linux's answers for the options kept here. */
   getsockopt(level: number, name: number): number {
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_TYPE:
-          return SOCK_STREAM;
+          return this.sockType;
         case SO_ERROR:
           return this.takeError();
         case SO_SNDBUF:
@@ -124,6 +85,8 @@ export abstract class SocketDescription extends Description {
           return +this.reusePort;
         case SO_KEEPALIVE:
           return +this.keepAlive;
+        case SO_BROADCAST:
+          return +this.broadcast;
         case SO_ACCEPTCONN:
           return +this.listening;
       }
@@ -137,6 +100,7 @@ export abstract class SocketDescription extends Description {
     return this.domain === AF_INET6 ? -ENOPROTOOPT : -EOPNOTSUPP;
   }
 
+  /** Linux's validation for the options kept here; {@linkcode optionChanged} applies them. */
   setsockopt(level: number, name: number, value: number): number {
     if (!Number.isFinite(value)) return -EINVAL;
     const on = value !== 0;
@@ -157,6 +121,9 @@ export abstract class SocketDescription extends Description {
           break;
         case SO_KEEPALIVE:
           this.keepAlive = on;
+          break;
+        case SO_BROADCAST:
+          this.broadcast = on;
           break;
         default:
           return -ENOPROTOOPT; // SO_TYPE, SO_ERROR, SO_ACCEPTCONN are read-only

@@ -21,18 +21,40 @@ export interface Finished {
  * for it to exit; kills it (and so fails the caller's expectations) after
  * `ms`. Stdin is closed, so Deno cannot prompt for a permission.
  */
-export async function runExample(
+export function runExample(
   script: string,
   args: string[],
   permissions: string[] = ["--allow-net"],
   ms = 30_000,
+  env: Record<string, string> = {},
 ): Promise<Finished> {
+  return runDeno(["run", ...permissions, `examples/${script}`, ...args], ms, env);
+}
+
+/**
+ * The example tasks read `DENO_EPOLL_BACKEND`: a task starts from it unset,
+ * whichever backend the suite itself runs on.
+ */
+const TASK_ENV = { DENO_EPOLL_BACKEND: "" };
+
+/** Runs `deno task -q <task> <args>` to its exit, like {@linkcode runExample}. */
+export function runTask(
+  task: string,
+  args: string[],
+  env: Record<string, string> = {},
+  ms = 30_000,
+): Promise<Finished> {
+  return runDeno(["task", "-q", task, ...args], ms, { ...TASK_ENV, ...env });
+}
+
+async function runDeno(argv: string[], ms: number, env: Record<string, string>): Promise<Finished> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), ms);
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, `examples/${script}`, ...args],
+      args: argv,
       cwd: ROOT,
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -67,18 +89,29 @@ export class RunningExample implements AsyncDisposable {
   host = "";
   /** The port from that line. */
   port = 0;
+  /** The socket backend that line names (`deno`, `native`). */
+  backend = "";
   /** Kills the process if a test forgets it or hangs: clients' reads then end. */
   readonly #watchdog: ReturnType<typeof setTimeout>;
 
-  private constructor(script: string, args: string[], permissions: string[]) {
+  /** `SIGTERM` for a `deno task`, which passes it on: a SIGKILL would orphan its child. */
+  readonly #killSignal: Deno.Signal;
+
+  /** What it runs, for messages (`echo_server.ts`, `task echo`). */
+  readonly label: string;
+
+  private constructor(
+    label: string,
+    argv: string[],
+    env: Record<string, string> = {},
+    killSignal: Deno.Signal = "SIGKILL",
+  ) {
+    this.label = label;
+    this.#killSignal = killSignal;
     this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...permissions,
-        script.startsWith("/") ? script : `examples/${script}`,
-        ...args,
-      ],
+      args: argv,
       cwd: ROOT,
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -86,8 +119,8 @@ export class RunningExample implements AsyncDisposable {
     this.stdout = new Collected(this.child.stdout);
     this.stderr = new Collected(this.child.stderr);
     this.#watchdog = setTimeout(() => {
-      console.error(`${script} still running after ${WATCHDOG_MS} ms: killed`);
-      this.child.kill("SIGKILL");
+      console.error(`${label} still running after ${WATCHDOG_MS} ms: killed`);
+      this.child.kill(killSignal);
     }, WATCHDOG_MS);
   }
 
@@ -95,20 +128,44 @@ export class RunningExample implements AsyncDisposable {
    * Starts `examples/<script>` (or the file at the absolute path `script`)
    * and waits up to `ms` for its `listening on HOST:PORT` line.
    */
-  static async start(
+  static start(
     script: string,
     args: string[] = ["--port", "0"],
     permissions: string[] = ["--allow-net"],
     ms = 20_000,
+    env: Record<string, string> = {},
   ): Promise<RunningExample> {
-    const server = new RunningExample(script, args, permissions);
+    const path = script.startsWith("/") ? script : `examples/${script}`;
+    return RunningExample.#listening(
+      new RunningExample(script, ["run", ...permissions, path, ...args], env),
+      ms,
+    );
+  }
+
+  /** Starts `deno task <task> <args>` and waits for its `listening on` line. */
+  static task(
+    task: string,
+    args: string[] = ["--port", "0"],
+    ms = 20_000,
+  ): Promise<RunningExample> {
+    return RunningExample.#listening(
+      new RunningExample(`task ${task}`, ["task", "-q", task, ...args], TASK_ENV, "SIGTERM"),
+      ms,
+    );
+  }
+
+  static async #listening(server: RunningExample, ms: number): Promise<RunningExample> {
     try {
-      const m = await server.waitFor(/ listening on (\[[^\]]+\]|[^\s:]+):(\d+)\b/, ms);
+      const m = await server.waitFor(
+        / listening on (\[[^\]]+\]|[^\s:]+):(\d+)\b(?: \((\w+) backend\))?/,
+        ms,
+      );
       server.host = m[1].replace(/^\[(.*)\]$/, "$1");
       server.port = Number(m[2]);
+      server.backend = m[3] ?? "";
     } catch (err) {
       await server.stop();
-      throw new Error(`${script} did not start: ${server.stderr.text}`, { cause: err });
+      throw new Error(`${server.label} did not start: ${server.stderr.text}`, { cause: err });
     }
     return server;
   }
@@ -135,7 +192,7 @@ export class RunningExample implements AsyncDisposable {
   }
 
   /** Kills it (SIGTERM, which the examples turn into exit 0) and waits for its streams. */
-  async stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
+  async stop(signal: Deno.Signal = this.#killSignal): Promise<Deno.CommandStatus> {
     clearTimeout(this.#watchdog);
     try {
       this.child.kill(signal);
@@ -171,4 +228,70 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(promises);
   for (const r of results) if (r.status === "rejected") throw r.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * A UDP client for the datagram examples, over `Deno.listenDatagram` (the
+ * suite runs with `"unstable": ["net"]`): send to a port on 127.0.0.1, wait
+ * a bounded time for the next datagram. `await using` closes it.
+ */
+export class UdpClient implements AsyncDisposable {
+  readonly #socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  #pending: Promise<Uint8Array | null> | null = null;
+
+  /** Sends `data` to 127.0.0.1:`port`. */
+  async send(port: number, data: Uint8Array): Promise<void> {
+    await this.#socket.send(data, { hostname: "127.0.0.1", port, transport: "udp" });
+  }
+
+  /** The next datagram received, or `null` when none comes within `ms`. */
+  async receive(ms = 5000): Promise<Uint8Array | null> {
+    this.#pending ??= this.#socket.receive().then(([d]) => d, () => null);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms));
+    const got = await Promise.race([this.#pending, timeout]);
+    clearTimeout(timer);
+    if (got === "timeout") return null;
+    this.#pending = null;
+    return got;
+  }
+
+  /**
+   * Sends `data` and returns the first reply for which `match` holds,
+   * sending again (up to `tries` times) when none comes within `ms`: UDP may
+   * drop a datagram even on loopback when the machine is busy.
+   */
+  async exchange(
+    port: number,
+    data: Uint8Array,
+    match: (reply: Uint8Array) => boolean = () => true,
+    tries = 3,
+    ms = 3000,
+  ): Promise<Uint8Array> {
+    for (let i = 0; i < tries; i++) {
+      await this.send(port, data);
+      for (let reply; (reply = await this.receive(ms)) !== null;) if (match(reply)) return reply;
+    }
+    throw new Error(`no matching reply from 127.0.0.1:${port} after ${tries} tries`);
+  }
+
+  /** Closes the socket and waits for a pending receive to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#socket.close();
+    await this.#pending;
+  }
+}
+
+/**
+ * Whether `program` runs here (it answered `probe` at all); when not, prints
+ * that the calling test is skipped, so a missing tool is seen, not hidden.
+ */
+export async function hasTool(program: string, probe = "--version"): Promise<boolean> {
+  try {
+    await new Deno.Command(program, { args: [probe], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    console.log(`  (${program} is not installed: skipped)`);
+    return false;
+  }
 }

@@ -41,7 +41,7 @@ export class ServerProcess {
     const server = new ServerProcess(script, args);
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const m = server.#out.match(/listening on [\d.]+:(\d+)\n/);
+      const m = server.#out.match(/listening on [\d.]+:(\d+) \((?:deno|native) backend\)\n/);
       if (m) {
         server.port = Number(m[1]);
         return server;

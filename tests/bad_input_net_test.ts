@@ -241,8 +241,9 @@ const ROWS: Row[] = [
   ["socket(type -1)", () => socket(AF_INET, -1, 0), -EINVAL],
   ["socket(type NaN)", () => socket(AF_INET, NaN, 0), -EINVAL],
   ["socket(type 1.5)", () => socket(AF_INET, 1.5, 0), -EINVAL],
-  // Datagram sockets are not provided (Linux would create one).
-  ["socket(SOCK_DGRAM)", () => socket(AF_INET, 2, 0), -EPROTONOSUPPORT],
+  // Raw sockets are not provided (Linux needs CAP_NET_RAW for one).
+  ["socket(SOCK_RAW)", () => socket(AF_INET, 3, 0), -EPROTONOSUPPORT],
+  ["socket(SOCK_DGRAM, IPPROTO_TCP)", () => socket(AF_INET, 2, 6), -EPROTONOSUPPORT],
   ["socket(AF_INET, UDP protocol)", () => socket(AF_INET, SOCK_STREAM, 17), -EPROTONOSUPPORT],
   ["socket(AF_INET, protocol 300)", () => socket(AF_INET, SOCK_STREAM, 300), -EINVAL],
   ["socket(AF_INET, protocol -1)", () => socket(AF_INET, SOCK_STREAM, -1), -EINVAL],

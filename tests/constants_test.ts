@@ -123,3 +123,27 @@ Deno.test("mod.ts exports every SPEC-kqueue constant and call with its FreeBSD (
   }
   assert.equal(typeof exported.KQueue, "function");
 });
+
+Deno.test("mod.ts exports every SPEC datagram constant with its Linux value, and the datagram calls", () => {
+  const exported = lib as unknown as Record<string, unknown>;
+  const values: Record<string, number> = {
+    SOCK_DGRAM: 2,
+    IPPROTO_UDP: 17,
+    MSG_PEEK: 0x2,
+    MSG_TRUNC: 0x20,
+    MSG_DONTWAIT: 0x40,
+    MSG_NOSIGNAL: 0x4000,
+    SO_BROADCAST: 6,
+    AF_UNSPEC: 0,
+    EBUSY: 16,
+    EDESTADDRREQ: 89,
+    EMSGSIZE: 90,
+  };
+  for (const [name, value] of Object.entries(values)) assert.equal(exported[name], value, name);
+  for (const name of ["sendto", "recvfrom", "send", "recv", "sendmmsg", "recvmmsg"]) {
+    assert.equal(typeof exported[name], "function", name);
+  }
+  assert.equal(typeof exported.DatagramSocket, "function");
+  assert.equal(lib.errnoName(-lib.EMSGSIZE), "EMSGSIZE");
+  assert.equal(lib.strerror(lib.EDESTADDRREQ), "Destination address required");
+});

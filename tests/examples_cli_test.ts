@@ -5,8 +5,19 @@
  */
 
 import assert from "node:assert/strict";
-import { COMMON_FLAGS, SERVER_FLAGS } from "../examples/_cli.ts";
-import { allSettled, runExample, RunningExample, SERVERS } from "./_examples.ts";
+import { COMMON_FLAGS } from "../examples/_flags.ts";
+import { SERVER_FLAGS } from "../examples/_listen.ts";
+import { allSettled, runExample, RunningExample, runTask, SERVERS } from "./_examples.ts";
+
+/** Each server's task in deno.json, as the server names it in its --help. */
+const TASKS: Record<string, string> = {
+  echo_server: "echo",
+  echo_server_et: "echo:et",
+  chat_server: "chat",
+  http_server: "http",
+  kqueue_echo_server: "echo:kqueue",
+  resp_server: "resp",
+};
 
 /** Asserts that `stderr` is exactly one line from `name`, with no stack trace. */
 function assertOneLine(stderr: string, name: string, re: RegExp): void {
@@ -30,7 +41,7 @@ Deno.test("every example's --help lists every flag and exits 0", async () => {
       const name = script.replace(/\.ts$/, "");
       assert.match(stdout, new RegExp(`^${name}: .+\\n\\nUsage: deno run `));
       for (const flag of ["help", ...flags]) {
-        assert.match(stdout, new RegExp(`\\n  (-h, )?--${flag}\\b`), `${script}: --${flag}`);
+        assert.match(stdout, new RegExp(`\\n  (-\\w, )?--${flag}\\b`), `${script}: --${flag}`);
       }
     }
   }));
@@ -45,6 +56,7 @@ Deno.test("a wrong flag or value is one line on stderr and exit status 2", async
     ["http_server.ts", ["--interval", "0"], /--interval: expected a number of seconds > 0/],
     ["http_server.ts", ["--stats=yes"], /--stats takes no value/],
     ["echo_server.ts", ["8080"], /unexpected argument "8080"/],
+    ["echo_server.ts", ["-x"], /unknown flag -x/],
     ["echo_server.ts", ["--host", "no such host"], /neither an IP address nor a host name/],
     ["socketpair_echo.ts", ["--clients", "many"], /--clients: expected an integer/],
   ];
@@ -139,7 +151,8 @@ Deno.test("--stats prints a summary every --interval seconds in every example", 
       "--interval",
       "0.1",
     ]);
-    await server.waitFor(line(script.replace(/\.ts$/, "")));
+    const m = await server.waitFor(line(script.replace(/\.ts$/, "")));
+    assert.match(m.input!.slice(m.index).split("\n")[0], /, deno backend$/);
   }));
   const { code, stdout, stderr } = await runExample("socketpair_echo.ts", [
     "--clients",
@@ -162,16 +175,97 @@ Deno.test("SIGTERM stops a server with exit status 0", async () => {
   assert.equal(server.stderr.text, "");
 });
 
-Deno.test("--backend native without --allow-ffi is one line naming --allow-ffi, exit status 1; a wrong name exits 2", async () => {
+Deno.test("--backend native without --allow-ffi is one line with the commands that work, exit status 1; a wrong name exits 2", async () => {
   await allSettled(SERVERS.map(async (script) => {
     const name = script.replace(/\.ts$/, "");
     const noFfi = await runExample(script, ["--port", "0", "--backend", "native"]);
     assert.equal(noFfi.code, 1, noFfi.stderr);
     assertOneLine(noFfi.stderr, name, /--backend native: .*--allow-ffi/);
+    const task = TASKS[name];
+    assert.ok(
+      noFfi.stderr.includes(
+        `run: npx -y deno@2.9.6 task ${task}:native --port 0, or ` +
+          `npx -y deno@2.9.6 run --allow-net --allow-ffi examples/${script} --backend native --port 0\n`,
+      ),
+      noFfi.stderr,
+    );
     const wrong = await runExample(script, ["--port", "0", "--backend", "kernel"]);
     assert.equal(wrong.code, 2, wrong.stderr);
     assertOneLine(wrong.stderr, name, /--backend: expected deno or native, got "kernel"/);
   }));
+});
+
+Deno.test("the deno run command the native-backend message prints runs the server on native", async () => {
+  const { stderr } = await runExample("echo_server.ts", ["-p", "0", "--backend", "native"]);
+  const command = stderr.match(/, or npx -y deno@2\.9\.6 run (.*)\n$/)?.[1];
+  assert.ok(command, stderr);
+  const [permissions, rest] = command.split(" examples/echo_server.ts ");
+  await using server = await RunningExample.start(
+    "echo_server.ts",
+    rest.split(" "),
+    permissions.split(" "),
+  );
+  assert.equal(server.backend, "native");
+});
+
+Deno.test("DENO_EPOLL_BACKEND=native that cannot be used is one line with the command that works, exit status 1", async () => {
+  const { code, stdout, stderr } = await runExample(
+    "http_server.ts",
+    ["--port", "0"],
+    ["--allow-net", "--allow-env=DENO_EPOLL_BACKEND"],
+    30_000,
+    { DENO_EPOLL_BACKEND: "native" },
+  );
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, "");
+  assertOneLine(stderr, "http_server", /DENO_EPOLL_BACKEND=native cannot be used: .*--allow-ffi/);
+  assert.match(
+    stderr,
+    /; unset it, or run: npx -y deno@2\.9\.6 run --allow-net --allow-ffi examples\/http_server\.ts --backend native --port 0\n$/,
+  );
+});
+
+Deno.test("every server's first line names its backend: deno by default, native from DENO_EPOLL_BACKEND", async () => {
+  await allSettled(SERVERS.map(async (script) => {
+    await using server = await RunningExample.start(script);
+    assert.equal(server.backend, "deno", script);
+  }));
+  await using native = await RunningExample.start(
+    "echo_server_et.ts",
+    ["--port", "0"],
+    ["--allow-net", "--allow-ffi", "--allow-env=DENO_EPOLL_BACKEND"],
+    20_000,
+    { DENO_EPOLL_BACKEND: "native" },
+  );
+  assert.equal(native.backend, "native");
+});
+
+Deno.test("each server's TASK:native task and quickstart:native run on kernel sockets", async () => {
+  const names = [...Object.values(TASKS), "quickstart"].map((t) => `${t}:native`);
+  await allSettled(names.map(async (task) => {
+    await using server = await RunningExample.task(task, ["--port", "0"]);
+    assert.equal(server.backend, "native", task);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    conn.close();
+  }));
+});
+
+Deno.test("an example task reads DENO_EPOLL_BACKEND: native without --allow-ffi fails in one line instead of running on deno", async () => {
+  const { code, stdout, stderr } = await runTask("echo", ["--port", "0"], {
+    DENO_EPOLL_BACKEND: "native",
+  });
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, "");
+  assertOneLine(stderr, "echo_server", /DENO_EPOLL_BACKEND=native cannot be used/);
+});
+
+Deno.test("-p is --port, in the servers and in the quick start task", async () => {
+  await using server = await RunningExample.start("chat_server.ts", ["-p", "0"]);
+  assert.equal(server.backend, "deno");
+  for (const args of [["--port", "0"], ["-p", "0"]]) {
+    await using quick = await RunningExample.task("quickstart", args);
+    assert.notEqual(quick.port, 8080);
+  }
 });
 
 Deno.test("the echo servers echo over kernel sockets with --backend native --allow-ffi", async () => {
@@ -196,14 +290,33 @@ Deno.test("the echo servers echo over kernel sockets with --backend native --all
   );
 });
 
-Deno.test("every example has a deno.json task that runs it with --allow-net at most", async () => {
+Deno.test("every example has a deno.json task with --allow-net at most (dns_server: and --allow-read), and every server a :native one", async () => {
   const root = new URL("../", import.meta.url);
   const tasks: Record<string, string> =
     JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
   for await (const e of Deno.readDir(new URL("examples/", root))) {
     if (!e.name.endsWith(".ts") || e.name.startsWith("_")) continue;
-    const runs = Object.values(tasks).filter((t) => t.endsWith(`examples/${e.name}`));
+    const runs = Object.entries(tasks).filter(([, t]) => t.includes(`examples/${e.name}`));
     assert.ok(runs.length > 0, `no task runs examples/${e.name}`);
-    for (const t of runs) assert.match(t, /^deno run (--allow-net )?examples\/\S+\.ts$/, t);
+    for (const [name, t] of runs) {
+      if (name.endsWith(":native")) {
+        assert.match(t, /^(DENO_EPOLL_BACKEND=native )?deno run --allow-net --allow-ffi /, t);
+        assert.ok(tasks[name.slice(0, -":native".length)], `${name} without its deno task`);
+      } else {
+        const env = "(--allow-env=DENO_EPOLL_BACKEND )?";
+        const read = e.name === "dns_server.ts" ? "(--allow-read )?" : ""; // its --zone file
+        assert.match(t, new RegExp(`^deno run (--allow-net ${read}${env})?examples/\\S+\\.ts$`), t);
+      }
+    }
+  }
+  for (const [name, task] of Object.entries(TASKS)) {
+    assert.equal(
+      tasks[task],
+      `deno run --allow-net --allow-env=DENO_EPOLL_BACKEND examples/${name}.ts`,
+    );
+    assert.equal(
+      tasks[`${task}:native`],
+      `deno run --allow-net --allow-ffi examples/${name}.ts --backend native`,
+    );
   }
 });

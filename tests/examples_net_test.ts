@@ -59,7 +59,7 @@ class Server {
     const server = new Server(script, args);
     try {
       const m = await server.stdout.waitFor(
-        /^(\S+) listening on ([\d.]+):(\d+)\n/,
+        /^(\S+) listening on ([\d.]+):(\d+) \((?:deno|native) backend\)\n/,
         Date.now() + 10_000,
       );
       assert.equal(m[1], name);
@@ -559,7 +559,7 @@ Deno.test("200 concurrent clients against examples/echo_server.ts get every byte
   try {
     const { value } = await reader.read();
     const line = new TextDecoder().decode(value);
-    const port = Number(/:(\d+)\s*$/m.exec(line)?.[1]);
+    const port = Number(/ listening on [\d.]+:(\d+) /.exec(line)?.[1]);
     assert.ok(port > 0, `no port in ${line}`);
     const clients = Array.from({ length: 200 }, async (_, i) => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });

@@ -19,6 +19,7 @@ import {
   EMFILE,
   ENETUNREACH,
   EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
   epollCreate1,
   epollCtl,
   type EpollEvent,
@@ -52,7 +53,7 @@ import {
   write,
 } from "../mod.ts";
 import { registerSocketBackend } from "../net/socket_backend.ts";
-import { connectLoopback, LOOPBACK } from "./_helpers.ts";
+import { connectLoopback, LOOPBACK, NATIVE } from "./_helpers.ts";
 
 /** A clock that moves only when the test says so (what a simulated network gives its hosts). */
 class ManualClock implements Clock {
@@ -78,11 +79,24 @@ class ManualClock implements Clock {
         a.fire();
       }
     }
-    await turn();
+    await macrotask();
   }
 }
 
-/** One macrotask: everything the last step queued has run. */
+/** One macrotask without a timer (a MessageChannel message): what the last step queued has run. */
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/** One timer turn: Deno's timers and I/O had their chance too. */
 const turn = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** Whether `p` has settled by the next macrotask. */
@@ -250,6 +264,50 @@ Deno.test("a kernel's clock drives its timerfds (both clocks) and EVFILT_TIMER",
   }
 });
 
+Deno.test("a kernel on a clock of its own never reads the real clock or arms a real timer", async () => {
+  const clock = new ManualClock();
+  const k = new Kernel({ name: "virtual", clock });
+  const real = { now: performance.now, dateNow: Date.now, setTimeout: globalThis.setTimeout };
+  const reads: string[] = [];
+  performance.now = () => (reads.push("performance.now"), real.now.call(performance));
+  Date.now = () => (reads.push("Date.now"), real.dateNow());
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => (
+    reads.push("setTimeout"), real.setTimeout(...args)
+  )) as typeof setTimeout;
+  try {
+    await k.run(async () => {
+      const epfd = epollCreate1(0);
+      const ready = eventfd(1, 0);
+      epollCtl(epfd, EPOLL_CTL_ADD, ready, { events: EPOLLIN, data: "ready" });
+      const events: EpollEvent[] = [];
+      // Waits that find events at once, with the loop-fairness policy asked each time.
+      for (let i = 0; i < 1000; i++) assert.equal(await epollWait(epfd, events, 1, 0), 1);
+      epollCtl(epfd, EPOLL_CTL_DEL, ready);
+      // A timed wait, a timerfd (both clocks) and an EVFILT_TIMER, all fired by the clock.
+      const tfd = timerfdCreate(CLOCK_REALTIME, 0);
+      timerfdSettime(tfd, 0, { value: { sec: 0, nsec: 5e6 }, interval: { sec: 0, nsec: 0 } });
+      epollCtl(epfd, EPOLL_CTL_ADD, tfd, { events: EPOLLIN, data: "tfd" });
+      const kq = kqueue();
+      const timer = { ident: 1, filter: EVFILT_TIMER, flags: EV_ADD, fflags: 0, data: 3, udata: 0 };
+      assert.equal(await kevent(kq, [timer], [], 0, null), 0);
+      const kw = kevent(kq, [], [], 1, { sec: 1, nsec: 0 });
+      const ew = epollWait(epfd, events, 1, 1000);
+      await clock.advance(3);
+      assert.equal(await kw, 1);
+      await clock.advance(2);
+      assert.equal(await ew, 1);
+      assert.equal(events[0].data, "tfd");
+      [epfd, ready, tfd, kq].forEach(close);
+    });
+  } finally {
+    performance.now = real.now;
+    Date.now = real.dateNow;
+    globalThis.setTimeout = real.setTimeout;
+    k.shutdown();
+  }
+  assert.deepEqual(reads, [], "real time was read or a real timer armed");
+});
+
 Deno.test("shutdown tears down exactly one kernel: its waits stop, its fds close, its timers go", async () => {
   const clock = new ManualClock();
   const dead = new Kernel({ name: "dead", clock });
@@ -343,6 +401,44 @@ Deno.test("shutdown closes sockets as close() would: the peer in another kernel 
   }
 });
 
+Deno.test({
+  name:
+    "internal timers run on the kernel's clock: a Deno socket's linger limit ends on virtual time",
+  ignore: NATIVE, // the limit belongs to the Deno backend's close (a native close is the kernel's)
+  async fn() {
+    const clock = new ManualClock();
+    const k = new Kernel({ name: "linger", clock });
+    const peer = Deno.listen({ hostname: LOOPBACK, port: 0 }); // accepts, never reads
+    const accepting = peer.accept();
+    let conn: Deno.Conn | undefined;
+    try {
+      const fd = await k.run(() => connectLoopback((peer.addr as Deno.NetAddr).port));
+      conn = await accepting;
+      // Fill everything between us and the peer: our send buffer, then the kernel's.
+      const chunk = new Uint8Array(65536);
+      for (let quiet = 0; quiet < 3;) {
+        if (k.run(() => write(fd, chunk)) > 0) quiet = 0;
+        else {
+          quiet++;
+          await new Promise((r) => setTimeout(r, 20)); // let Deno's write in flight settle
+        }
+      }
+      // Closing with unsent bytes lingers, a Deno write still in flight, for at most
+      // ORPHAN_TIMEOUT_MS (60 s) on the kernel's clock: no real minute passes here.
+      assert.equal(k.run(() => close(fd)), 0);
+      assert.equal(clock.alarms.size, 1, "the linger limit is an alarm of the kernel's clock");
+      await clock.advance(60_000);
+      assert.equal(clock.alarms.size, 0);
+      // The connection is closed now; its write in flight ends (else the op sanitizer fails).
+      for (let i = 0; i < 5; i++) await turn();
+    } finally {
+      conn?.close();
+      peer.close();
+      k.shutdown();
+    }
+  },
+});
+
 Deno.test("the object layer acts on the kernel it was made in, whoever calls it", async () => {
   const k = new Kernel({ name: "objects" });
   const os = kernelCalls(k);
@@ -375,6 +471,13 @@ Deno.test("the object layer acts on the kernel it was made in, whoever calls it"
     assert.ok(accepted !== null);
     assert.equal(k.run(() => mod.getsockname(accepted.fd, {} as InetSockAddr)), 0);
     assert.equal(accepted.write(new Uint8Array([7])), 1);
+    // Datagram sockets too: a pair made in k, used from here.
+    const [x, y] = os.DatagramSocket.pair();
+    using _x = x;
+    using _y = y;
+    assert.equal(k.run(() => mod.getsockopt(x.fd, mod.SOL_SOCKET, mod.SO_TYPE)), mod.SOCK_DGRAM);
+    assert.equal(x.sendTo(new Uint8Array([1, 2, 3])), 3);
+    assert.equal(y.receiveFrom(new Uint8Array(8))?.length, 3);
     close(client);
     close(mine);
     os.close(efd);

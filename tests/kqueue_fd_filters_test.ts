@@ -9,6 +9,7 @@ import {
   AF_UNIX,
   CLOCK_MONOTONIC,
   close,
+  EAGAIN,
   ECONNRESET,
   EINVAL,
   epollCreate1,
@@ -30,6 +31,12 @@ import {
   write,
 } from "../mod.ts";
 import { change, kev, next, poll } from "./_helpers.ts";
+import { type Libc, openLibc } from "../net/native/libc.ts";
+
+const libc = openLibc();
+/** Linux's `O_NONBLOCK` and `O_CLOEXEC` for `pipe2`. */
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
 
 const PIPE_CAPACITY = 65536;
 const PAGE = 4096;
@@ -54,7 +61,7 @@ Deno.test("EVFILT_READ on a pipe: data is the bytes buffered; EV_EOF once writer
 });
 
 Deno.test(
-  "EVFILT_WRITE on a pipe: data is the free slots' bytes; silent when full; EV_EOF when readers are gone",
+  "EVFILT_WRITE on a pipe: data is the room one write can use; silent when full; EV_EOF when readers are gone",
   async () => {
     const kq = kqueue();
     const fds: number[] = [];
@@ -62,8 +69,11 @@ Deno.test(
     try {
       await change(kq, kev(fds[1], EVFILT_WRITE, EV_ADD));
       assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY]);
-      write(fds[1], new Uint8Array(1000)); // takes one page slot
-      assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY - PAGE]);
+      write(fds[1], new Uint8Array(100)); // one page slot, its page's rest still mergeable
+      assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY - 100]);
+      write(fds[1], new Uint8Array(900));
+      assert.deepEqual((await poll(kq)).map((e) => e.data), [PIPE_CAPACITY - 1000]);
+      // A whole page does not merge: it takes a slot of its own.
       assert.equal(write(fds[1], new Uint8Array(PIPE_CAPACITY - PAGE)), PIPE_CAPACITY - PAGE);
       assert.deepEqual(await poll(kq), [], "every slot used");
       read(fds[0], new Uint8Array(1000)); // frees the first slot
@@ -185,4 +195,60 @@ Deno.test("EVFILT_WRITE on a kqueue or an epoll fails with EINVAL", async () => 
     close(other);
     close(kq);
   }
+});
+
+Deno.test({
+  name: "EVFILT_WRITE on a pipe: data is exactly what one write to a kernel pipe takes whole " +
+    "after the same writes and reads" + (typeof libc === "string" ? ` (skipped: ${libc})` : ""),
+  ignore: typeof libc === "string",
+  async fn() {
+    const k = libc as Libc;
+    const SIZES = [1, 7, 100, 1000, 3996, 4095, 4096, 4097, 5000, 8192, 10000, 40000];
+    /** Applies `ops` (positive: write so many bytes; negative: read) to a pipe's ends. */
+    const replay = (ops: number[], w: (b: Uint8Array) => number, r: (b: Uint8Array) => number) =>
+      ops.map((n) => (n > 0 ? w(new Uint8Array(n)) : r(new Uint8Array(-n))));
+    const kernelPipe = () => {
+      const f: number[] = [];
+      assert.equal(k.pipe2(f, O_NONBLOCK | O_CLOEXEC), 0);
+      return f;
+    };
+    const kq = kqueue();
+    try {
+      for (let seed = 1; seed <= 300; seed++) {
+        let x = seed;
+        const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+        const ops = Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => {
+          const n = SIZES[Math.floor(rnd() * SIZES.length)];
+          return rnd() < 0.7 ? n : -n;
+        });
+        const fds: number[] = [];
+        assert.equal(pipe(fds), 0);
+        const a = kernelPipe(), b = kernelPipe();
+        try {
+          const lib = replay(ops, (buf) => write(fds[1], buf), (buf) => read(fds[0], buf));
+          const ka = replay(ops, (buf) => k.write(a[1], buf), (buf) => k.read(a[0], buf));
+          replay(ops, (buf) => k.write(b[1], buf), (buf) => k.read(b[0], buf));
+          assert.deepEqual(lib, ka, `seed ${seed}: the same results`);
+          await change(kq, kev(fds[1], EVFILT_WRITE, EV_ADD | EV_CLEAR));
+          // A full pipe does not fire; its data is still what a write can use.
+          const fired = (await poll(kq)).map((e) => e.data);
+          const data = fired.length > 0 ? fired[0] : null;
+          if (data === null) {
+            assert.equal(k.write(a[1], new Uint8Array(PAGE)), -EAGAIN, `seed ${seed}: full`);
+            continue;
+          }
+          const what = `seed ${seed} (${ops}): data ${data}`;
+          assert.equal(k.write(a[1], new Uint8Array(data)), data, `${what}: all of it goes in`);
+          assert.equal(k.write(a[1], new Uint8Array(1)), -EAGAIN, `${what}: and then nothing`);
+          assert.ok(k.write(b[1], new Uint8Array(data + 1)) < data + 1, `${what}: not one more`);
+        } finally {
+          for (const fd of [...a, ...b]) k.close(fd);
+          close(fds[0]);
+          close(fds[1]);
+        }
+      }
+    } finally {
+      close(kq);
+    }
+  },
 });

@@ -58,7 +58,10 @@ Deno.test("README quick start echoes, run as a file outside the repository", asy
 
 Deno.test("README quick start echoes, run from the checkout as the README says", async () => {
   await using server = await RunningExample.start("quick_start.ts", ["0"]);
-  assert.match(server.stdout.text, /^echo: listening on 127\.0\.0\.1:\d+; try nc /);
+  assert.match(
+    server.stdout.text,
+    /^echo: listening on 127\.0\.0\.1:\d+ \((deno|native) backend\); try nc /,
+  );
   await echoes(server.port);
 });
 
@@ -77,7 +80,7 @@ Deno.test("README quick start answers --help, and reports a bad port, a port in 
   }
   const help = await runExample("quick_start.ts", ["--help"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /^usage: echo\.ts \[PORT\]/);
+  assert.match(help.stdout, /^usage: echo\.ts \[--port N \| N\]/);
   const badPort = await runExample("quick_start.ts", ["99999"]);
   assert.equal(badPort.code, 2);
   const denied = await runExample("quick_start.ts", ["0"], []);

@@ -31,7 +31,7 @@ import {
   timerfdSettime,
 } from "../mod.ts";
 import { createSimNetwork, SimError } from "../sim.ts";
-import { ALL_EVENTS, simConnect, simListen, simReadAll, simWait } from "./_helpers.ts";
+import { simConnect, simListen, simReadAll, simWait } from "./_helpers.ts";
 
 Deno.test("addHost gives deterministic addresses in creation order and refuses duplicates", () => {
   using sim = createSimNetwork({ seed: 1 });

@@ -13,6 +13,8 @@ import {
   bind,
   close,
   connect,
+  EACCES,
+  EAGAIN,
   EALREADY,
   ECONNREFUSED,
   EINPROGRESS,
@@ -172,6 +174,60 @@ Deno.test("Unix sockets: listen on a path, connect, echo both ways", async () =>
     if (conn >= 0) close(conn);
     close(client);
     close(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a write right after a TCP connect: -EAGAIN on the Deno backend until the handshake completes; native's loopback handshake is already done", async () => {
+  const server = socket(AF_INET, SOCK_STREAM, 0);
+  const client = socket(AF_INET, SOCK_STREAM, 0);
+  let conn = -1;
+  try {
+    bind(server, { family: AF_INET, address: "127.0.0.1", port: 0 });
+    listen(server, 8);
+    const addr = {} as SockAddr;
+    getsockname(server, addr);
+    assert.equal(connect(client, addr), -EINPROGRESS);
+    assert.equal(write(client, new Uint8Array([7])), NATIVE ? 1 : -EAGAIN);
+    await waitFor(client, EPOLLOUT);
+    if (!NATIVE) assert.equal(write(client, new Uint8Array([7])), 1);
+    await waitFor(server, EPOLLIN);
+    conn = accept(server);
+    assert.deepEqual(await libReadExactly(conn, 1), new Uint8Array([7]));
+  } finally {
+    if (conn >= 0) close(conn);
+    close(client);
+    close(server);
+  }
+});
+
+Deno.test("Unix sockets on the Deno backend need --allow-read --allow-write: without them listen and connect give -EACCES", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/unix_denied.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import * as ep from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const path = ${JSON.stringify(`${dir}/s.sock`)};
+const s = ep.socket(ep.AF_UNIX, ep.SOCK_STREAM, 0);
+const c = ep.socket(ep.AF_UNIX, ep.SOCK_STREAM, 0);
+console.log(ep.getSocketBackend(), ep.bind(s, { family: ep.AF_UNIX, path }), ep.listen(s, 1));
+console.log(ep.connect(c, { family: ep.AF_UNIX, path }));
+const e = ep.epollCreate1(0);
+ep.epollCtl(e, ep.EPOLL_CTL_ADD, c, { events: ep.EPOLLOUT, data: 0 });
+await ep.epollWait(e, [], 1, -1); // the failed connect: EPOLLERR | EPOLLHUP
+console.log(ep.getsockopt(c, ep.SOL_SOCKET, ep.SO_ERROR));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", `--allow-read=${script}`, script],
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    // bind only records the path; listen is refused; connect starts, then fails.
+    assert.equal(text, `deno 0 ${-EACCES}\n${-EINPROGRESS}\n${EACCES}\n`);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -21,10 +21,16 @@ export interface Options {
 }
 
 /**
- * Parses the driver's arguments. Prints the usage and exits on `--help` / `-h`;
+ * Parses a benchmark driver's arguments (bench/echo/run.ts's by default; bench/udp/run.ts
+ * passes its own `usage`). Prints the usage and exits on `--help` / `-h`;
  * throws on an unknown argument, a missing value or a value out of range.
  */
-export function parseArgs(args: string[]): Options {
+export function parseArgs(
+  args: string[],
+  usage =
+    "usage: deno run -A bench/echo/run.ts [--rounds 3] [--seconds 5] [--warmup 1] [--quick] " +
+    "[--only a,b,...] [--servers lt,et,nlt,net,c,kq,raw,node]",
+): Options {
   const opts: Options = {
     rounds: 3,
     seconds: 5,
@@ -70,10 +76,7 @@ export function parseArgs(args: string[]): Options {
         break;
       case "--help":
       case "-h":
-        console.log(
-          "usage: deno run -A bench/echo/run.ts [--rounds 3] [--seconds 5] [--warmup 1] " +
-            "[--quick] [--only a,b,...] [--servers lt,et,nlt,net,c,kq,raw,node]",
-        );
+        console.log(usage);
         Deno.exit(0);
         break;
       default:

@@ -116,15 +116,19 @@ export function exists(path: string): boolean {
   return mtime(path) !== null;
 }
 
-/** Compiles bench/echo/NAME.c with gcc unless the binary is up to date. */
-async function buildC(name: string): Promise<void> {
-  const src = mtime(`${HERE}${name}.c`);
-  const bin = mtime(`${HERE}${name}`);
-  if (src === null) throw new Error(`missing ${HERE}${name}.c`);
+/**
+ * Compiles `DIR/NAME.c` with gcc into `DIR/NAME` unless the binary is up to
+ * date; `dir` is a folder path ending in `/` (default bench/echo/).
+ */
+export async function buildC(name: string, dir: string = HERE): Promise<void> {
+  const src = mtime(`${dir}${name}.c`);
+  const bin = mtime(`${dir}${name}`);
+  if (src === null) throw new Error(`missing ${dir}${name}.c`);
   if (bin !== null && bin >= src) return;
-  console.error(`building ${name}: gcc -O2 -Wall -o bench/echo/${name} bench/echo/${name}.c`);
+  const shown = `${dir.startsWith(ROOT) ? dir.slice(ROOT.length) : dir}${name}`;
+  console.error(`building ${name}: gcc -O2 -Wall -o ${shown} ${shown}.c`);
   const out = await new Deno.Command("gcc", {
-    args: ["-O2", "-Wall", "-o", `${HERE}${name}`, `${HERE}${name}.c`],
+    args: ["-O2", "-Wall", "-o", `${dir}${name}`, `${dir}${name}.c`],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
@@ -242,11 +246,16 @@ export class ServerProcess {
 }
 
 /**
- * Runs loadgen with `args` in the project root and returns its output. It is
- * SIGKILLed after `limitMs`, and killed and untracked however this returns.
+ * Runs loadgen (or another load generator, `program`) with `args` in the
+ * project root and returns its output. It is SIGKILLed after `limitMs`, and
+ * killed and untracked however this returns.
  */
-export async function runLoadgen(args: string[], limitMs: number): Promise<Deno.CommandOutput> {
-  const lg = new Deno.Command(LOADGEN, {
+export async function runLoadgen(
+  args: string[],
+  limitMs: number,
+  program: string = LOADGEN,
+): Promise<Deno.CommandOutput> {
+  const lg = new Deno.Command(program, {
     args,
     cwd: ROOT,
     stdin: "null",

@@ -11,7 +11,7 @@ import type { Options } from "./_options.ts";
 import { BASELINE, C_REFERENCE, type Scenario } from "./_scenarios.ts";
 
 /** The median of the finite values of `xs`, or `null` if there are none. */
-function median(xs: number[]): number | null {
+export function median(xs: number[]): number | null {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return null;
   const m = v.length >> 1;

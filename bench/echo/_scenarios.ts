@@ -13,7 +13,7 @@ export interface ServerDef {
   key: string;
   /** Display name, also accepted by `--servers`. */
   name: string;
-  /** Path relative to the project root; the server is skipped if it is missing. */
+  /** Path relative to the project root (or absolute); the server is skipped if it is missing. */
   file: string;
   /** The command line that starts it listening on `port`. */
   cmd: (port: number) => string[];
@@ -44,6 +44,31 @@ function spinVariants(us: number): ServerDef[] {
 }
 
 const DENO = Deno.execPath();
+
+/**
+ * The native echo servers of another checkout (`ECHO_BASE`: its root, e.g.
+ * `git archive main | tar -x -C /tmp/base`), to compare a change with what
+ * it changes, interleaved (`--servers nlt,nlt-base`).
+ */
+function baseVariants(): ServerDef[] {
+  let base: string | undefined;
+  try {
+    base = Deno.env.get("ECHO_BASE");
+  } catch {
+    base = undefined;
+  }
+  if (base === undefined) return [];
+  return (["lt", "et"] as const).map((kind) => {
+    const file = `${base}/examples/${kind === "lt" ? "echo_server.ts" : "echo_server_et.ts"}`;
+    return {
+      key: `n${kind}-base`,
+      name: `native ${kind.toUpperCase()} base`,
+      file,
+      cmd: (p: number) => [DENO, "run", "-A", file, "--backend", "native", "--port", String(p)],
+      extra: true,
+    };
+  });
+}
 
 /** Every echo server, in report order. */
 export const SERVERS: ServerDef[] = [
@@ -114,6 +139,7 @@ export const SERVERS: ServerDef[] = [
     cmd: (p) => ["node", "bench/echo/node_server.mjs", "--port", String(p)],
   },
   ...[0, 20, 50, 200].flatMap(spinVariants),
+  ...baseVariants(),
 ];
 
 /** Name of the server that ratios are relative to. */
@@ -235,7 +261,7 @@ export function selectServers(
   const servers = SERVERS.filter((s) => {
     const named = wanted !== null && (wanted.includes(s.key) || wanted.includes(s.name));
     if (wanted ? !named : s.extra) return false;
-    if (!exists(`${ROOT}${s.file}`)) {
+    if (!exists(s.file.startsWith("/") ? s.file : `${ROOT}${s.file}`)) {
       skipped.push(`${s.name} (${s.file} does not exist yet)`);
       console.error(`skipping ${s.name}: ${s.file} does not exist yet`);
       return false;

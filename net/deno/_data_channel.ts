@@ -54,6 +54,8 @@
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
+import { currentKernel } from "../../runtime/core/kernel.ts";
+import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
 import {
@@ -101,7 +103,7 @@ export class DataChannel {
   #readLen = 0;
   #readProbe = false;
   /** Ends a linger whose peer never reads; set exactly while `lingering`. */
-  #orphanTimer: ReturnType<typeof setTimeout> | undefined;
+  #orphanTimer: Timeout | undefined;
   // Completion callbacks made once per channel: no closures per operation.
   #readDone = (n: number | null) => this.#onRead(n);
   #readFailed = (err: unknown) => this.#onReadError(err);
@@ -226,9 +228,8 @@ export class DataChannel {
     const s = this.#send;
     if (linger && (s === "writing" || s === "fin-due")) {
       this.#toSend("lingering");
-      const timer = setTimeout(() => this.#closeConn(), ORPHAN_TIMEOUT_MS);
-      Deno.unrefTimer(timer);
-      this.#orphanTimer = timer;
+      // On the kernel's clock (an unref'd alarm), as every internal timer.
+      this.#orphanTimer = currentKernel().timers.after(ORPHAN_TIMEOUT_MS, () => this.#closeConn());
       return;
     }
     this.#closeConn();
@@ -385,7 +386,7 @@ export class DataChannel {
   /** Closes the Deno connection: the send side ends `closed`. */
   #closeConn(): void {
     if (this.#orphanTimer !== undefined) {
-      clearTimeout(this.#orphanTimer);
+      this.#orphanTimer.cancel();
       this.#orphanTimer = undefined;
     }
     if (this.#send !== "closed") this.#toSend("closed");

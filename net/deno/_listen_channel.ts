@@ -36,6 +36,8 @@ import type { ChannelEvents } from "./_data_channel.ts";
 import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
 import { descriptors } from "../../runtime/core/fd_table.ts";
 import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
+import { currentKernel } from "../../runtime/core/kernel.ts";
+import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
@@ -70,7 +72,7 @@ export class ListenChannel {
   #owner: ChannelEvents;
   #accepting: Promise<void> | undefined;
   #closed = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retry: Timeout | undefined;
   #waitingForSlot = false;
   #onSlot = () => {
     this.#waitingForSlot = false;
@@ -127,7 +129,7 @@ export class ListenChannel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    this.#retry?.cancel();
     if (this.#waitingForSlot) descriptors.cancelSlotWait(this.#onSlot);
     try {
       this.listener.close();
@@ -192,9 +194,10 @@ export class ListenChannel {
       this.#pump();
       return;
     }
-    this.#retry = setTimeout(() => {
+    // On the kernel's clock, as every internal timer (runtime/core/clock.ts).
+    this.#retry = currentKernel().timers.after(RETRY_MS, () => {
       this.#retry = undefined;
       this.#pump();
-    }, RETRY_MS);
+    });
   }
 }

@@ -57,7 +57,7 @@ import {
   SOL_SOCKET,
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { EmulatedSocket } from "../socket_state.ts";
 import { POLL_DEAD, POLL_IN, POLL_OUT } from "../../runtime/core/_poll_masks.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
@@ -95,7 +95,7 @@ const NEXT: Readonly<Record<State, readonly State[]>> = {
 };
 
 /** The socket description. */
-export class DenoSocket extends SocketDescription implements ChannelEvents {
+export class DenoSocket extends EmulatedSocket implements ChannelEvents {
   readonly kind: string;
   readonly domain: number;
   #state: State = "init";

@@ -1,6 +1,6 @@
 /**
  * Grows the process's kernel descriptor table once, before a burst of
- * accepts needs it.
+ * accepts or connects needs it.
  *
  * Linux grows a process's descriptor table by doubling, and in a
  * multi-threaded process (a Deno process always is) each growth waits for an
@@ -8,8 +8,10 @@
  * each on a busy machine. A native listener flooded with connections paid
  * the doublings from 64 to 16,384 slots inside its first `accept4` calls,
  * while the kernel's accept queue overflowed and the dropped clients retried
- * their SYN a second later (bench/README.md, "connect burst"). Reserving the
- * table at the first native `listen` pays once, before any traffic: one
+ * their SYN a second later (bench/README.md, "connect burst"); a client
+ * opening thousands of connections at once paid them in its `socket` calls.
+ * Reserving the table at the first native `listen`, or when a native socket
+ * gets a descriptor past the first 128 (a burst has begun), pays once: one
  * `fcntl(F_DUPFD_CLOEXEC)` at the highest slot the soft `RLIMIT_NOFILE`
  * allows, up to {@linkcode RESERVE_FDS}, closed at once. The table never
  * shrinks; it costs kernel memory (8 bytes a slot: 512 KiB for 65,536), not

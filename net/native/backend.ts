@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SocketBackend } from "../socket_state.ts";
+import type { SocketBackend } from "../socket_description.ts";
 import { openLibc } from "./libc.ts";
 import { getDriver } from "./_driver.ts";
 import { NativeSocket } from "./socket.ts";
@@ -17,6 +17,7 @@ export function nativeBackend(): SocketBackend | string {
   if (typeof libc === "string") return libc;
   return {
     name: "native",
-    create: (domain, protocol) => NativeSocket.create(libc, getDriver(libc), domain, protocol),
+    create: (domain, type, protocol) =>
+      NativeSocket.create(libc, getDriver(libc), domain, type, protocol),
   };
 }

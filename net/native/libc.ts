@@ -28,7 +28,7 @@
  */
 
 import { EAFNOSUPPORT, EINTR, EINVAL } from "../../runtime/core/errno.ts";
-import { copyAddr, type SockAddr } from "../sockaddr.ts";
+import { copyAddr, type SockAddr, type UnspecSockAddr } from "../sockaddr.ts";
 import { decodeSockaddr, encodeSockaddr } from "./sockaddr_codec.ts";
 
 /** One event of `epoll_wait`: the mask and the 64-bit `data` token as a number. */
@@ -78,6 +78,24 @@ export interface Libc {
   send(fd: number, buf: Uint8Array, flags: number): number;
   /** `recv(2)`. */
   recv(fd: number, buf: Uint8Array, flags: number): number;
+  /** `sendto(2)` with an encoded `struct sockaddr` of `addrLen` bytes. */
+  sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array, addrLen: number): number;
+  /**
+   * `recvfrom(2)`: the sender's `struct sockaddr` goes to `addr`; `addrLen`
+   * holds a native-endian `socklen_t` (4 bytes), `addr.length` before the
+   * call and the address's length after it.
+   */
+  recvfrom(
+    fd: number,
+    buf: Uint8Array,
+    flags: number,
+    addr: Uint8Array,
+    addrLen: Uint8Array,
+  ): number;
+  /** `sendmmsg(2)` over a packed `struct mmsghdr` array (pointers already filled in). */
+  sendmmsg(fd: number, vec: Uint8Array, vlen: number, flags: number): number;
+  /** `recvmmsg(2)` over a packed `struct mmsghdr` array, without a timeout. */
+  recvmmsg(fd: number, vec: Uint8Array, vlen: number, flags: number): number;
   /** `poll(2)` of one fd: its `revents` (same bits as `EPOLL*`), 0 on timeout, or `-errno`. */
   poll1(fd: number, events: number, timeoutMs: number): number;
   /** `close(2)`. */
@@ -95,7 +113,7 @@ export interface Libc {
   /** `accept4(2)`; fills `addr` with the peer's address when given. */
   accept4(fd: number, flags: number, addr?: SockAddr): number;
   /** `connect(2)`; -EINVAL for an address that cannot be encoded. */
-  connect(fd: number, addr: SockAddr): number;
+  connect(fd: number, addr: SockAddr | UnspecSockAddr): number;
   /** `getsockopt(2)` into `optval`; returns the option's length. */
   getsockopt(fd: number, level: number, name: number, optval: Uint8Array): number;
   /** `setsockopt(2)` from `optval`. */
@@ -134,6 +152,10 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
+  recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "i32" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
@@ -333,6 +355,12 @@ function bind(s: Symbols, arch: string): Libc {
     write: (fd, buf) => ret(s.write(fd, buf, usize(Math.min(buf.length, MAX_IO)))),
     send: (fd, buf, flags) => ret(s.send(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags)),
     recv: (fd, buf, flags) => ret(s.recv(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags)),
+    sendto: (fd, buf, flags, addr, addrLen) =>
+      ret(s.sendto(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags, addr, addrLen)),
+    recvfrom: (fd, buf, flags, addr, addrLen) =>
+      ret(s.recvfrom(fd, buf, usize(Math.min(buf.length, MAX_IO)), flags, addr, addrLen)),
+    sendmmsg: (fd, vec, vlen, flags) => ret(s.sendmmsg(fd, vec, vlen, flags)),
+    recvmmsg: (fd, vec, vlen, flags) => ret(s.recvmmsg(fd, vec, vlen, flags, null)),
     poll1(fd, events, timeoutMs) {
       pollFd[0] = fd;
       pollView.setUint16(4, events & 0xffff, true);

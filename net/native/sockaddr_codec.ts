@@ -8,17 +8,18 @@
  * @module
  */
 
-import { AF_INET, AF_INET6, AF_UNIX } from "../../runtime/core/constants.ts";
+import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC } from "../../runtime/core/constants.ts";
 import { EAFNOSUPPORT, EINVAL } from "../../runtime/core/errno.ts";
-import type { SockAddr } from "../sockaddr.ts";
+import type { SockAddr, UnspecSockAddr } from "../sockaddr.ts";
 
 /**
  * Encodes `addr` as `struct sockaddr_in`/`sockaddr_in6`/`sockaddr_un` into
  * `view` (at least 110 bytes). Returns the address length, -EAFNOSUPPORT
  * for an unknown family, or -EINVAL for an address that does not parse.
+ * `AF_UNSPEC` encodes as 16 zero bytes (what `connect` needs to dissolve).
  * A Unix path starting with NUL is an abstract address.
  */
-export function encodeSockaddr(addr: SockAddr, view: DataView): number {
+export function encodeSockaddr(addr: SockAddr | UnspecSockAddr, view: DataView): number {
   if (addr === null || typeof addr !== "object") return -EINVAL;
   const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
   if (addr.family === AF_INET || addr.family === AF_INET6) {
@@ -51,6 +52,11 @@ export function encodeSockaddr(addr: SockAddr, view: DataView): number {
     view.setUint16(0, AF_UNIX, true);
     bytes.set(path, 2);
     return abstract ? 2 + path.length : 2 + path.length + 1;
+  }
+  if (addr.family === AF_UNSPEC) {
+    // connect(AF_UNSPEC): the kernel reads only the family.
+    bytes.fill(0, 0, 16);
+    return 16;
   }
   return -EAFNOSUPPORT;
 }

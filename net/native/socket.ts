@@ -1,6 +1,7 @@
 /**
- * A stream socket that is a real kernel socket, reached through FFI
- * (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`, …):
+ * A stream or datagram socket that is a real kernel socket, reached through
+ * FFI (`socket`, `bind`, `listen`, `accept4`, `connect`, `read`, `send`,
+ * `sendto`, `recvmmsg`, …):
  * one {@linkcode NativeSocket} description per kernel fd, in the same
  * readiness core as every other description, so LT/ET/ONESHOT/EXCLUSIVE,
  * nesting and the object layer work with it unchanged.
@@ -18,8 +19,24 @@
  * - a read or write that would block (or comes back short) clears the
  *   cached `IN` or `OUT` bit, since the kernel signals the next arrival with
  *   a new edge;
+ * - a call whose result leaves the level unknown (an `accept` that may have
+ *   taken the last connection, a read that filled its buffer and may have
+ *   emptied the queue, a write taken whole that may have crossed the
+ *   kernel's writability threshold) marks that bit *uncertain*. The cached
+ *   bit stays (right for edge-triggered use: the program keeps calling
+ *   until `EAGAIN`, which settles it for free), and a `poll` whose interest
+ *   includes an uncertain bit (a level-triggered re-check at harvest, an
+ *   `EPOLL_CTL_ADD`/`MOD`, kqueue) first re-reads the mask with one
+ *   `poll(2)`, so a level-triggered interest sees the kernel's level, as
+ *   Linux's `ep_item_poll` calls `tcp_poll` at every harvest;
  * - calls that change the state in other ways (`connect`, `listen`,
  *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
+ * - a datagram socket is not a byte stream: a receive that fills less than
+ *   its buffer says nothing about the queue (one datagram drained is not
+ *   "empty"), and a send that succeeded may have used the last room. So a
+ *   successful datagram receive marks `IN` uncertain and a successful send
+ *   `OUT`; a `recvmmsg` that fills fewer slots than it was given found the
+ *   queue empty and clears `IN`, as a would-block does.
  *
  * The kernel fd is closed exactly once, when the description's last fd is
  * closed; every kernel socket is non-blocking and close-on-exec.
@@ -30,14 +47,17 @@
 import { reserveFdTable } from "./_fd_table.ts";
 import type { Libc } from "./libc.ts";
 import { type Driver, DRIVER_EVENTS } from "./_driver.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { SocketDescription } from "../socket_description.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { close as closeFd } from "../../runtime/core/fd_table.ts";
-import { type SockAddr, validateAddr } from "../sockaddr.ts";
+import { type SockAddr, type UnspecSockAddr, validateAddr } from "../sockaddr.ts";
+import type { RecvMessage, SendMessage } from "../socket_description.ts";
+import { DatagramIo } from "./_datagram_io.ts";
 import { EAGAIN, EINVAL } from "../../runtime/core/errno.ts";
 import {
   AF_UNIX,
+  AF_UNSPEC,
   EPOLLERR,
   EPOLLET,
   EPOLLHUP,
@@ -48,10 +68,13 @@ import {
   EPOLLWRBAND,
   EPOLLWRNORM,
   IPPROTO_TCP,
+  MSG_NOSIGNAL,
+  MSG_PEEK,
   SHUT_RD,
   SO_ERROR,
   SO_SNDBUF,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
@@ -61,15 +84,22 @@ const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 /** Every bit the kernel may report for a registered socket. */
 const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
-const MSG_NOSIGNAL = 0x4000;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 const INT_MAX = 0x7fffffff;
+/**
+ * A kernel fd this high means a burst of descriptors has begun: reserve the
+ * fd table then ({@linkcode reserveFdTable}). Half the 256 slots a Deno
+ * process starts with, so the reservation comes before the first doubling.
+ */
+const BURST_FD = 128;
 /** `ioctl` requests: bytes in the receive queue, bytes not yet acknowledged. */
 const FIONREAD = 0x541b;
 const TIOCOUTQ = 0x5411;
 /** `getsockopt(IPPROTO_TCP, TCP_INFO)`; `tcpi_unacked` (offset 24) is the accept backlog of a listener. */
 const TCP_INFO = 11;
 const TCPI_UNACKED = 24;
+/** `tcpi_bytes_received` (u64): bytes by which `rcv_nxt` advanced, a FIN counting one. */
+const TCPI_BYTES_RECEIVED = 128;
 
 /**
  * A JS number as a C `int` argument: integers in range pass unchanged;
@@ -80,33 +110,48 @@ function cint(v: number): number {
   return Number.isInteger(v) && v >= -INT_MAX - 1 && v <= INT_MAX ? v : -1;
 }
 
-/** A kernel stream socket as an open description. */
+/** A kernel stream or datagram socket as an open description. */
 export class NativeSocket extends SocketDescription {
   readonly kind: string;
   readonly domain: number;
+  /** `SOCK_STREAM` or `SOCK_DGRAM`. */
+  readonly #type: number;
   /** The kernel fd; -1 once closed. */
   #kfd = -1;
   #token = 0;
   #mask = 0;
+  /** Cached `IN`/`OUT` bits that a call of ours may have made stale (see the module doc). */
+  #uncertain = 0;
   /**
    * A pending error kqueue made us take from the kernel (it reports the error
    * without consuming it, and `SO_ERROR` is the only way to read it): held
    * here and given to the next read, write or `SO_ERROR`, as the kernel would.
    */
   #heldError = 0;
+  /**
+   * The peer's FIN arrived before the error kqueue took (TCP's `SOCK_DONE`):
+   * then a read that finds no bytes returns 0 and the held error waits for a
+   * write or `SO_ERROR` (tcp_recvmsg checks `SOCK_DONE` before `sk_err`).
+   */
+  #finSeen = false;
+  /** Bytes read from the kernel socket so far (for {@linkcode NativeSocket.#finCame}). */
+  #readTotal = 0;
   #listening = false;
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
-  static readonly #tcpInfo = new Uint8Array(32);
+  static readonly #tcpInfo = new Uint8Array(TCPI_BYTES_RECEIVED + 8);
+  static #io: DatagramIo | undefined;
   readonly #libc: Libc;
   readonly #driver: Driver;
 
-  private constructor(libc: Libc, driver: Driver, domain: number) {
-    super(0, 0);
+  private constructor(libc: Libc, driver: Driver, domain: number, type: number) {
+    super();
     this.#libc = libc;
     this.#driver = driver;
     this.domain = domain;
-    this.kind = domain === AF_UNIX ? "unix" : "tcp";
+    this.#type = type;
+    const dgram = type === SOCK_DGRAM;
+    this.kind = domain === AF_UNIX ? (dgram ? "unix-dgram" : "unix") : (dgram ? "udp" : "tcp");
   }
 
   /** A new unconnected kernel socket, or `-errno` (EMFILE, ENFILE, ENOBUFS, …). */
@@ -114,11 +159,12 @@ export class NativeSocket extends SocketDescription {
     libc: Libc,
     driver: Driver,
     domain: number,
+    type: number,
     protocol: number,
   ): NativeSocket | number {
-    const kfd = libc.socket(domain, SOCK_STREAM | KERNEL_FLAGS, protocol);
+    const kfd = libc.socket(domain, type | KERNEL_FLAGS, protocol);
     if (kfd < 0) return kfd;
-    const s = new NativeSocket(libc, driver, domain);
+    const s = new NativeSocket(libc, driver, domain, type);
     const r = s.#adopt(kfd);
     return r < 0 ? r : s;
   }
@@ -130,6 +176,10 @@ export class NativeSocket extends SocketDescription {
    * driver's `EPOLL_CTL_ADD` reports on the next poll).
    */
   #adopt(kfd: number, mask?: number): number {
+    // Many descriptors open already: a burst (sockets made in bulk, a flood
+    // of connects or accepts) is under way. Grow the table once now rather
+    // than doubling through it.
+    if (kfd >= BURST_FD) reserveFdTable(this.#libc, kfd);
     this.#kfd = kfd;
     const token = this.#driver.add(kfd, this);
     if (token < 0) {
@@ -151,7 +201,18 @@ export class NativeSocket extends SocketDescription {
     return this.#listening;
   }
 
-  poll(): number {
+  override get sockType(): number {
+    return this.#type;
+  }
+
+  poll(interest: number = KERNEL_BITS): number {
+    // Settle a bit the caller asks about that a call of ours may have made
+    // stale (one poll(2)); the edge-triggered path never gets here, since
+    // its EAGAIN or the driver's next event settles the bit first.
+    if ((this.#uncertain & interest) !== 0) {
+      this.#uncertain = 0;
+      if (this.#kfd >= 0) this.#mask = this.#pollKernel();
+    }
     return this.#heldError === 0 ? this.#mask : (this.#mask | EPOLLERR) >>> 0;
   }
 
@@ -160,10 +221,17 @@ export class NativeSocket extends SocketDescription {
     const old = this.#mask;
     const now = (events & KERNEL_BITS) >>> 0;
     this.#mask = now;
+    this.#uncertain = 0;
     let raised = now & ~old;
     // No bit rose: a repeated edge. New bytes (the common case) fire IN again.
     if (raised === 0) raised = now & IN ? now & (IN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) : now;
     if (raised !== 0) this.notify(raised >>> 0);
+  }
+
+  /** The kernel said `bits` are down (a would-block or short result): certain now. */
+  #clear(bits: number): void {
+    this.#mask &= ~bits;
+    this.#uncertain &= ~bits;
   }
 
   #pollKernel(): number {
@@ -171,24 +239,53 @@ export class NativeSocket extends SocketDescription {
     return r < 0 ? this.#mask : r >>> 0;
   }
 
+  /**
+   * Whether the peer's FIN has arrived: `tcpi_bytes_received` counts the
+   * FIN's sequence number with the data, so it exceeds the bytes read plus
+   * the bytes queued (`FIONREAD`) exactly when a FIN came.
+   */
+  #finCame(): boolean {
+    const info = NativeSocket.#tcpInfo;
+    if (this.#libc.getsockopt(this.#kfd, IPPROTO_TCP, TCP_INFO, info) < TCPI_BYTES_RECEIVED + 8) {
+      return false;
+    }
+    const v = new DataView(info.buffer);
+    const received = v.getUint32(TCPI_BYTES_RECEIVED, true) +
+      v.getUint32(TCPI_BYTES_RECEIVED + 4, true) * 0x100000000;
+    const queued = this.#libc.ioctlInt(this.#kfd, FIONREAD);
+    return queued >= 0 && received - this.#readTotal > queued;
+  }
+
   /** Re-reads the mask after a state change of ours, and wakes watchers for what rose. */
   #refresh(): void {
     if (this.#kfd < 0) return;
     const old = this.#mask;
     this.#mask = this.#pollKernel();
+    this.#uncertain = 0;
     const raised = this.#mask & ~old;
     if (raised !== 0) this.notify(raised >>> 0);
   }
 
   override read(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
+    if (this.#type === SOCK_DGRAM) {
+      const r = this.#libc.read(this.#kfd, buf);
+      return this.#heldError !== 0 && r < 0 ? -this.#takeHeld() : this.#received(r, 1, 1);
+    }
     const n = this.#libc.read(this.#kfd, buf);
-    if (this.#heldError !== 0 && n <= 0 && buf.length > 0) return -this.#takeHeld();
+    if (n > 0) this.#readTotal += n;
+    if (this.#heldError !== 0 && n <= 0 && buf.length > 0 && !(n === 0 && this.#finSeen)) {
+      return -this.#takeHeld();
+    }
     if (n > 0) {
-      // A short read emptied the receive queue; the next arrival is a new edge.
-      if (n < buf.length && (this.#mask & EPOLLRDHUP) === 0) this.#mask &= ~IN;
+      // At end of stream IN stays. Otherwise a short read emptied the receive
+      // queue (the next arrival is a new edge); a full one may have.
+      if ((this.#mask & EPOLLRDHUP) === 0) {
+        if (n < buf.length) this.#clear(IN);
+        else this.#uncertain |= IN;
+      }
     } else if (n === -EAGAIN) {
-      this.#mask &= ~IN;
+      this.#clear(IN);
     } else if (n !== 0 || buf.length !== 0) {
       this.#refresh(); // end of stream or an error: the state moved
     }
@@ -198,15 +295,90 @@ export class NativeSocket extends SocketDescription {
   override write(buf: Uint8Array): number {
     if (this.#kfd < 0) return -EINVAL;
     if (this.#heldError !== 0) return -this.#takeHeld();
+    if (this.#type === SOCK_DGRAM) {
+      return this.#sent(this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL), 1, 1);
+    }
     const n = this.#libc.send(this.#kfd, buf, MSG_NOSIGNAL);
     if (n >= 0) {
-      if (n < buf.length) this.#mask &= ~OUT;
+      // A short write filled the send buffer. A whole one may still have
+      // crossed tcp_poll's threshold (free space under half of what is queued).
+      if (n < buf.length) this.#clear(OUT);
+      else if (n > 0) this.#uncertain |= OUT;
     } else if (n === -EAGAIN) {
-      this.#mask &= ~OUT;
+      this.#clear(OUT);
     } else {
       this.#refresh();
     }
     return n;
+  }
+
+  static #datagramIo(libc: Libc): DatagramIo {
+    return (NativeSocket.#io ??= new DatagramIo(libc));
+  }
+
+  /**
+   * Readiness after a receive of `want` datagrams that returned `r` (also a
+   * stream socket's `recv` with flags: `MSG_PEEK` leaves the bytes queued).
+   */
+  #received(r: number, got: number, want: number): number {
+    if (r >= 0) {
+      if (got < want) this.#clear(IN); // recvmmsg found the queue empty
+      else this.#uncertain |= IN;
+    } else if (r === -EAGAIN) {
+      this.#clear(IN);
+    } else {
+      this.#refresh(); // an error (ECONNREFUSED from ICMP): EPOLLERR may fall
+    }
+    return r;
+  }
+
+  /** Readiness after a datagram send of `want` datagrams that returned `r`. */
+  #sent(r: number, got: number, want: number): number {
+    if (r >= 0) {
+      if (got < want) this.#clear(OUT);
+      else this.#uncertain |= OUT;
+    } else if (r === -EAGAIN) {
+      this.#clear(OUT);
+    } else {
+      this.#refresh();
+    }
+    return r;
+  }
+
+  override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const io = NativeSocket.#datagramIo(this.#libc);
+    return this.#sent(io.sendto(this.#kfd, buf, cint(flags) | MSG_NOSIGNAL, addr), 1, 1);
+  }
+
+  override recvmsg(msg: RecvMessage, flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.recvmsg(this.#kfd, this.domain, msg, cint(flags));
+    if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    // A stream's bytes taken (MSG_TRUNC takes without copying) count toward #finCame.
+    if (r > 0 && this.#type !== SOCK_DGRAM && (flags & MSG_PEEK) === 0) this.#readTotal += r;
+    return this.#received(r, 1, 1);
+  }
+
+  override sendmmsg(msgs: readonly SendMessage[], flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    if (this.#heldError !== 0) return -this.#takeHeld();
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.sendmmsg(this.#kfd, msgs, cint(flags) | MSG_NOSIGNAL);
+    return this.#sent(r, r, msgs.length);
+  }
+
+  override recvmmsg(msgs: RecvMessage[], flags: number): number {
+    if (this.#kfd < 0) return -EINVAL;
+    const io = NativeSocket.#datagramIo(this.#libc);
+    const r = io.recvmmsg(this.#kfd, this.domain, msgs, cint(flags));
+    if (this.#heldError !== 0 && r < 0) return -this.#takeHeld();
+    if (this.#type !== SOCK_DGRAM && (flags & MSG_PEEK) === 0) {
+      for (let i = 0; i < r; i++) this.#readTotal += msgs[i].length!;
+    }
+    return this.#received(r, r, msgs.length);
   }
 
   /**
@@ -214,11 +386,14 @@ export class NativeSocket extends SocketDescription {
    * backlog through `TCP_INFO`), bytes to read (`FIONREAD`), send-buffer room
    * (`SO_SNDBUF` less `TIOCOUTQ`), EOF from the mask, and the pending error
    * (taken from the kernel and held until a read, write or `SO_ERROR` takes
-   * it; a read then reports it even after a FIN, where Linux would say 0).
+   * it; a read after the peer's FIN returns 0 and leaves it held, as Linux's
+   * does).
    */
   override counts(out: FilterCounts): void {
     const libc = this.#libc;
     if ((this.#mask & EPOLLERR) !== 0 && this.#heldError === 0 && this.#kfd >= 0) {
+      // Was the FIN first? Then reads keep answering 0 (see #finSeen).
+      if (this.domain !== AF_UNIX && !this.#listening) this.#finSeen = this.#finCame();
       const e = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_ERROR);
       if (e > 0) this.#heldError = e;
       this.#mask = this.#pollKernel();
@@ -250,8 +425,10 @@ export class NativeSocket extends SocketDescription {
       out.writeReady = false;
       return;
     }
+    // FIONREAD: bytes queued on a stream, the next datagram's size on a datagram socket.
     const rx = libc.ioctlInt(this.#kfd, FIONREAD);
     out.readable = rx > 0 ? rx : 0;
+    if (this.#type === SOCK_DGRAM) out.readReady = (mask & EPOLLIN) !== 0; // an empty datagram too
     if (out.writeReady) {
       const q = libc.ioctlInt(this.#kfd, TIOCOUTQ);
       const sndbuf = libc.getsockoptInt(this.#kfd, SOL_SOCKET, SO_SNDBUF);
@@ -279,15 +456,17 @@ export class NativeSocket extends SocketDescription {
 
   override accept(_flags: number): number {
     // Reserve the fd first: with no fd free the connection stays queued.
-    const sock = new NativeSocket(this.#libc, this.#driver, this.domain);
+    const sock = new NativeSocket(this.#libc, this.#driver, this.domain, SOCK_STREAM);
     const fd = installDescription(sock);
     if (fd < 0) return fd;
     const kfd = this.#libc.accept4(this.#kfd, KERNEL_FLAGS);
     if (kfd < 0) {
       closeFd(fd);
-      if (kfd === -EAGAIN) this.#mask &= ~IN;
+      if (kfd === -EAGAIN) this.#clear(IN);
       return kfd;
     }
+    // It may have been the last pending connection.
+    this.#uncertain |= IN;
     const r = sock.#adopt(kfd, this.domain === AF_UNIX ? OUT : EPOLLOUT | EPOLLWRNORM);
     if (r < 0) {
       closeFd(fd);
@@ -296,8 +475,9 @@ export class NativeSocket extends SocketDescription {
     return fd;
   }
 
-  override connect(addr: SockAddr): number {
-    const bad = validateAddr(this.domain, addr);
+  override connect(addr: SockAddr | UnspecSockAddr): number {
+    // AF_UNSPEC dissolves a datagram socket's peer (and disconnects TCP): the kernel's call.
+    const bad = addr.family === AF_UNSPEC ? 0 : validateAddr(this.domain, addr);
     if (bad) return bad;
     const r = this.#libc.connect(this.#kfd, addr);
     this.#refresh();

@@ -50,7 +50,7 @@ import {
   EPOLLWRNORM,
 } from "../../runtime/core/constants.ts";
 import { ByteQueue } from "../../runtime/core/_byte_queue.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { EmulatedSocket } from "../socket_state.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { copyAddr, type SockAddr } from "../sockaddr.ts";
 import {
@@ -62,10 +62,12 @@ import {
   SHUT_WR,
   SO_SNDBUF,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
 } from "../../runtime/core/constants.ts";
+import { makeDgramPair } from "./dgram_socketpair.ts";
 import { installPair, requireNumber } from "../../runtime/core/fd_table.ts";
 
 /** Linux's default `SO_SNDBUF`/`SO_RCVBUF` for Unix sockets (`wmem_default`). */
@@ -77,7 +79,7 @@ const UNIX_BUFFER = 212992;
 export const MAX_CHUNK = 3776 + 32768;
 
 /** One end of a socketpair. */
-export class PairEnd extends SocketDescription {
+export class PairEnd extends EmulatedSocket {
   readonly kind = "socketpair";
   readonly domain = AF_UNIX;
   peer!: PairEnd;
@@ -214,11 +216,15 @@ export class PairEnd extends SocketDescription {
 }
 
 /**
- * Creates a pair of connected in-memory stream sockets (`socketpair(2)`).
+ * Creates a pair of connected in-memory sockets (`socketpair(2)`): stream
+ * sockets, or datagram sockets ({@linkcode SOCK_DGRAM}, with Linux's
+ * `af_unix` semantics: message boundaries, the writer's send-buffer limit,
+ * `-ECONNREFUSED` after the peer closed).
  *
  * @param domain {@linkcode AF_UNIX}.
- * @param type {@linkcode SOCK_STREAM}, optionally with `SOCK_NONBLOCK` /
- * `SOCK_CLOEXEC` (accepted; every socket here is non-blocking).
+ * @param type {@linkcode SOCK_STREAM} or {@linkcode SOCK_DGRAM}, optionally
+ * with `SOCK_NONBLOCK` / `SOCK_CLOEXEC` (accepted; every socket here is
+ * non-blocking).
  * @param protocol 0.
  * @param sv Receives the two fds.
  * @returns 0; `-EAFNOSUPPORT` for another domain (Linux: `-EOPNOTSUPP` for
@@ -247,8 +253,13 @@ export function socketpair(domain: number, type: number, protocol: number, sv: n
   if (domain !== AF_UNIX) {
     return domain === AF_INET || domain === AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
   }
-  if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) !== SOCK_STREAM) return -EPROTONOSUPPORT;
+  const base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (base !== SOCK_STREAM && base !== SOCK_DGRAM) return -EPROTONOSUPPORT;
   if (protocol !== 0) return -EPROTONOSUPPORT;
+  if (base === SOCK_DGRAM) {
+    const [da, db] = makeDgramPair();
+    return installPair(da, db, sv);
+  }
   const a = new PairEnd();
   const b = new PairEnd();
   a.peer = b;

@@ -39,13 +39,13 @@ import type { FilterCounts } from "../../runtime/core/description.ts";
 import { POLL_IN, POLL_OUT } from "../../runtime/core/_poll_masks.ts";
 import { installDescription } from "../../runtime/core/fd_table.ts";
 import { copyAddr, type SockAddr, validateAddr } from "../sockaddr.ts";
-import { SocketDescription } from "../socket_state.ts";
+import { EmulatedSocket } from "../socket_state.ts";
 import { RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, type Tcb, type TcbOwner } from "./_tcb.ts";
 import type { Endpoint, Segment } from "./_segment.ts";
 import type { Stack } from "./_stack.ts";
 
 /** A simulated TCP socket of one host. */
-export class SimSocket extends SocketDescription implements TcbOwner {
+export class SimSocket extends EmulatedSocket implements TcbOwner {
   readonly kind = "sim-tcp";
   readonly domain: number;
   readonly stack: Stack;

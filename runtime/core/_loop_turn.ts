@@ -123,3 +123,19 @@ export interface LoopTurns {
  * ```
  */
 export const eventLoopTurns: LoopTurns = { due: loopTurnDue, turn: loopTurn };
+
+/**
+ * A policy that reads no clock: every `every`-th call of `due()` says a
+ * turn is due. The default of a kernel on a clock of its own (a simulated
+ * host's), where a real-time measure would make runs differ.
+ *
+ * @param every Calls of `due()` per turn (`>= 1`).
+ * @returns A fresh policy (its own count).
+ */
+export function countedLoopTurns(every = 64): LoopTurns {
+  let calls = 0;
+  return {
+    due: () => ++calls % every === 0,
+    turn: loopTurn,
+  };
+}

@@ -85,6 +85,18 @@ export class TimerQueue {
     if (h.length === 0) this.#disarm();
   }
 
+  /**
+   * Calls `fn` once, `ms` milliseconds from now on the queue's clock, unless
+   * cancelled first: the library's own internal timers (a retry back-off, a
+   * linger limit) go through here, never through `setTimeout`.
+   */
+  after(ms: number, fn: () => void): Timeout {
+    const t = new Timeout(this, fn);
+    t.deadline = this.now() + ms;
+    this.add(t);
+    return t;
+  }
+
   /** Takes every entry out without expiring it (the kernel is shutting down). */
   clear(): void {
     for (const e of this.#heap) e.heapIndex = -1;
@@ -163,5 +175,22 @@ export class TimerQueue {
     }
     h[i] = e;
     e.heapIndex = i;
+  }
+}
+
+/** A one-shot callback on a timer queue ({@linkcode TimerQueue.after}). */
+export class Timeout implements TimerEntry {
+  deadline = 0;
+  heapIndex = -1;
+
+  constructor(readonly queue: TimerQueue, readonly fn: () => void) {}
+
+  expire(): void {
+    this.fn();
+  }
+
+  /** Withdraws the callback if it has not run yet. */
+  cancel(): void {
+    this.queue.remove(this);
   }
 }

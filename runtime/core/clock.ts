@@ -23,8 +23,10 @@
  *
  * Nothing in `runtime/` or `net/` reads `performance.now()`, `Date.now()`
  * or `setTimeout` for the time of a program: it goes through its kernel's
- * clock. (The event-loop fairness of `_loop_turn.ts` and the native
- * driver's spin measure the JavaScript thread, not the program's time.)
+ * clock. Two things measure the JavaScript thread instead, and a kernel on
+ * a clock of its own reaches neither: the event-loop fairness of
+ * `_loop_turn.ts` (such a kernel counts waits instead, unless given a
+ * policy) and the native driver's spin (native sockets are real ones).
  *
  * @module
  */

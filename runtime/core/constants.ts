@@ -65,7 +65,7 @@ export const AF_UNIX = 1;
 export const AF_INET = 2;
 /** IPv6. */
 export const AF_INET6 = 10;
-/** Stream sockets, the only type this library provides. */
+/** Stream sockets (datagram sockets: {@linkcode SOCK_DGRAM}). */
 export const SOCK_STREAM = 1;
 /** `socket`/`accept4` flag; accepted (every socket here is non-blocking). */
 export const SOCK_NONBLOCK = 0o4000;
@@ -172,3 +172,22 @@ export const TFD_TIMER_ABSTIME = 1;
 export const TFD_NONBLOCK = 0o4000;
 /** `timerfdCreate` flag; accepted (there is no `exec` to close on). */
 export const TFD_CLOEXEC = 0o2000000;
+
+// Datagram sockets (issue 17; Linux's values).
+
+/** Datagram sockets: one `sendto` is one datagram, one `recvfrom` takes at most one. */
+export const SOCK_DGRAM = 2;
+/** The UDP protocol (`socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)`). */
+export const IPPROTO_UDP = 17;
+/** No address family: `connect` with it dissolves a datagram socket's default peer. */
+export const AF_UNSPEC = 0;
+/** `recv` flag: look at the next datagram and leave it queued. */
+export const MSG_PEEK = 0x2;
+/** `recv` flag in: return the datagram's real length; out (`recvmmsg`): the datagram was cut. */
+export const MSG_TRUNC = 0x20;
+/** `send`/`recv` flag: do not block (every socket here is non-blocking anyway). */
+export const MSG_DONTWAIT = 0x40;
+/** `send` flag: no `SIGPIPE` (this library never raises it; accepted). */
+export const MSG_NOSIGNAL = 0x4000;
+/** Allow sending to a broadcast address (`SOL_SOCKET`). */
+export const SO_BROADCAST = 6;

@@ -81,6 +81,12 @@ export interface FilterCounts {
   readable: number;
   /** Reading is at end of file: writers gone, peer shut or closed. */
   readEof: boolean;
+  /**
+   * `EVFILT_READ` fires although `readable` is 0: a datagram socket with an
+   * empty datagram queued (its `data` is the next datagram's size). Left
+   * unset by kinds without datagrams; the filter clears it before asking.
+   */
+  readReady?: boolean;
   /** `EVFILT_WRITE` data: free space; `-1` when the description has no write filter. */
   writable: number;
   /** Whether `EVFILT_WRITE` fires now (room at or above the low-water mark). */
@@ -149,8 +155,16 @@ export abstract class Description {
   #shared: Watcher[] = [];
   #exclusive: Watcher[] = [];
 
-  /** The current readiness as an `EPOLL*` mask. Must be cheap and pure. */
-  abstract poll(): number;
+  /**
+   * The current readiness as an `EPOLL*` mask. Must be cheap and pure.
+   *
+   * @param interest The bits the caller asks about (an epoll interest's
+   * events; Linux's `poll_table` key). Omitted: every bit. A description may
+   * use it to skip work for bits nobody asked about (a native socket settles
+   * a possibly stale cached bit with one `poll(2)` only when asked for it);
+   * it still returns its whole mask.
+   */
+  abstract poll(interest?: number): number;
 
   /**
    * Reads into `buf`, returning the byte count, 0 at end of stream, or

@@ -73,6 +73,16 @@ export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 /** No route to host. */
 export const EHOSTUNREACH = 113;
+// Datagram sockets (issue 17).
+/** Input/output error (a Deno-backend send failed for a reason Deno does not name). */
+export const EIO = 5;
+/** Device or resource busy. */
+export const EBUSY = 16;
+/** A datagram socket with no default peer was given no destination. */
+export const EDESTADDRREQ = 89;
+/** The datagram is longer than the protocol allows (65,507 bytes for UDP over IPv4). */
+export const EMSGSIZE = 90;
+
 /** A non-blocking connect is already in progress. */
 export const EALREADY = 114;
 /** A non-blocking connect was started and completes later. */
@@ -111,6 +121,10 @@ const TABLE: ReadonlyArray<readonly [number, string, string]> = [
   [ECONNREFUSED, "ECONNREFUSED", "Connection refused"],
   [EHOSTUNREACH, "EHOSTUNREACH", "No route to host"],
   [EALREADY, "EALREADY", "Operation already in progress"],
+  [EIO, "EIO", "Input/output error"],
+  [EBUSY, "EBUSY", "Device or resource busy"],
+  [EDESTADDRREQ, "EDESTADDRREQ", "Destination address required"],
+  [EMSGSIZE, "EMSGSIZE", "Message too long"],
   [EINPROGRESS, "EINPROGRESS", "Operation now in progress"],
 ];
 

@@ -17,8 +17,9 @@ import { currentKernel, type KernelCloseHook, onDescriptorClose } from "./kernel
 
 /**
  * The current kernel's descriptor table, for the code that reaches it
- * directly (`descriptors.allocate(...)`, a listen queue's `hold`). Each
- * member acts on {@linkcode currentKernel}'s table at the time of the call.
+ * directly (`descriptors.allocate(...)`, a listen queue's `hold`): the
+ * members the process-wide table had, each acting on
+ * {@linkcode currentKernel}'s table at the time of the call.
  * Internal: programs use the exported calls (`close`, `dup`, …), and new
  * kinds of description enter a table through {@linkcode installDescription}.
  */
@@ -130,8 +131,8 @@ export function installDescription(desc: Description): number {
  * first when the second cannot get an fd).
  */
 export function installPair(a: Description, b: Description, out: number[]): number {
-  const descriptors = currentKernel().fds;
-  const fa = descriptors.allocate(a);
+  const table = currentKernel().fds;
+  const fa = table.allocate(a);
   if (fa < 0) {
     // Release both ends so that neither is left half-open.
     a.retain();
@@ -140,11 +141,11 @@ export function installPair(a: Description, b: Description, out: number[]): numb
     b.release();
     return -EMFILE;
   }
-  const fb = descriptors.allocate(b);
+  const fb = table.allocate(b);
   if (fb < 0) {
     b.retain();
     b.release();
-    descriptors.close(fa);
+    table.close(fa);
     return -EMFILE;
   }
   out[0] = fa;

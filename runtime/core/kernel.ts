@@ -32,12 +32,37 @@
  *    instance it held is let go), so the program stops where it waited, as
  *    a killed process does, without running its error paths, and nothing
  *    it held stays pending (no op, no timer);
- * 2. every fd is closed, lowest first, exactly as `close()` would (sockets
- *    send FIN, or RST where data was unread, as their backend does);
- * 3. every timer is cancelled.
+ * 2. every timer armed so far is cancelled (timerfds, `EVFILT_TIMER`,
+ *    internal timers);
+ * 3. every fd is closed, lowest first, exactly as `close()` would (sockets
+ *    send FIN, or RST where data was unread, as their backend does). What
+ *    a close itself starts runs on (a socket lingering to deliver its last
+ *    bytes, with its time limit), as a kernel finishes its work for a
+ *    killed process.
  * Afterwards the kernel stays dead: a wait that was under way never
  * settles (one that was waking up stops before it returns), new
  * descriptors fail with `-EMFILE`, old fd numbers with `-EBADF`.
+ *
+ * **The seam for a simulated network** (`net/sim/`), piece by piece:
+ * - a host is `new Kernel({ name, clock, loopTurns })`: the network's
+ *   virtual clock (its `alarm()` calls tell the network each host's next
+ *   deadline; time advances to the earliest when nothing can run) and a
+ *   fairness policy that yields to the network's scheduler
+ *   deterministically instead of by the real clock (`_loop_turn.ts`);
+ * - its sockets: the network's backend (a `SocketBackend` making
+ *   `SocketDescription`s, `net/socket_state.ts`) registered once with
+ *   `registerSocketBackend` and chosen in each host with
+ *   `host.run(() => setSocketBackend(name))`; `create()` runs inside the
+ *   host's kernel, so `currentKernel()` names the host, and per-host state
+ *   (ports, connections) lives in a {@linkcode PerKernel};
+ * - its program: `host.run(() => main(os))` with `os = kernelCalls(host)`
+ *   plus the network's own `now`/`sleep`/`random`/`resolve`;
+ * - knowing when a host is blocked: a poller registered in it
+ *   (`host.run(() => registerPoller(p))`, `poller.ts`) hears every wait
+ *   that parks (`sleepBegin`) and leaves (`sleepEnd`);
+ *   {@linkcode Kernel.pendingWaits} counts them;
+ * - kill or crash: {@linkcode Kernel.shutdown}; a restart is a new kernel
+ *   for the host (an empty table), the old one staying dead.
  *
  * Invariants:
  * - `currentKernel()` is the default kernel outside any `run`, and the
@@ -56,7 +81,7 @@ import { type Clock, realClock } from "./clock.ts";
 import { DEFAULT_LIMIT, DescriptorTable } from "./_descriptor_table.ts";
 import { TimerQueue } from "./_timer_queue.ts";
 import { Pollers } from "./_pollers.ts";
-import { eventLoopTurns, type LoopTurns } from "./_loop_turn.ts";
+import { countedLoopTurns, eventLoopTurns, type LoopTurns } from "./_loop_turn.ts";
 
 /**
  * How to build a {@linkcode Kernel}.
@@ -76,7 +101,11 @@ export interface KernelOptions {
   clock?: Clock;
   /** The initial descriptor limit (default 1,048,576, Linux's `nr_open`). */
   limit?: number;
-  /** The fairness policy of its waits towards the loop that runs them (default: Deno's event loop). */
+  /**
+   * The fairness policy of its waits towards the loop that runs them
+   * (default: Deno's event loop, measured by the real clock; on a clock of
+   * its own, a turn every 64 waits that find events, reading no clock).
+   */
   loopTurns?: LoopTurns;
 }
 
@@ -180,7 +209,8 @@ export class Kernel {
     }
     this.name = options.name ?? `kernel-${named++}`;
     this.clock = options.clock ?? realClock;
-    this.loopTurns = options.loopTurns ?? eventLoopTurns;
+    this.loopTurns = options.loopTurns ??
+      (this.clock === realClock ? eventLoopTurns : countedLoopTurns());
     this.timers = new TimerQueue(this.clock);
     this.fds = new DescriptorTable((fd) => {
       for (let i = 0; i < closeHooks.length; i++) closeHooks[i](fd, this);
@@ -227,8 +257,8 @@ export class Kernel {
 
   /**
    * Tears this kernel down (see the module docs): pending waits end without
-   * settling, every fd is closed as `close()` would, every timer is
-   * cancelled; later calls in it find no fds (`-EBADF`) and cannot make
+   * settling, every timer is cancelled, every fd is closed as `close()`
+   * would; later calls in it find no fds (`-EBADF`) and cannot make
    * new ones (`-EMFILE`). Idempotent.
    *
    * @throws {Error} On the default kernel.
@@ -239,8 +269,8 @@ export class Kernel {
     this.#down = true;
     this.run(() => {
       for (const s of [...this.sleepers]) s.abandon();
-      this.fds.closeAll();
       this.timers.clear();
+      this.fds.closeAll();
     });
   }
 

@@ -119,7 +119,7 @@ export class EpollDescription extends Description {
   poll(): number {
     for (let it = this.#ready.head; it !== null;) {
       const next = it.next;
-      if ((it.desc.poll() & it.events) !== 0) return EPOLLIN | EPOLLRDNORM;
+      if ((it.desc.poll(it.events) & it.events) !== 0) return EPOLLIN | EPOLLRDNORM;
       // Queued but no longer ready: drop it, as the kernel does here.
       this.#ready.unlink(it);
       it = next;
@@ -173,7 +173,7 @@ export class EpollDescription extends Description {
    * nobody (ep_insert and ep_modify only wake when they link the item).
    */
   #queueIfReady(item: Interest): void {
-    if ((item.desc.poll() & item.events) === 0 || item.queued) return;
+    if ((item.desc.poll(item.events) & item.events) === 0 || item.queued) return;
     this.itemRaised(item, 0);
   }
 
@@ -222,7 +222,7 @@ export class EpollDescription extends Description {
     for (let budget = this.#ready.count; budget > 0 && n < max; budget--) {
       const item = this.#ready.head!;
       this.#ready.unlink(item);
-      const revents = (item.desc.poll() & item.events) >>> 0;
+      const revents = (item.desc.poll(item.events) & item.events) >>> 0;
       if (revents === 0) continue;
       const slot = out[n];
       if (slot !== undefined && slot !== null && typeof slot === "object") {

@@ -24,7 +24,7 @@ import {
   EPOLLOUT,
   EPOLLWAKEUP,
 } from "../core/constants.ts";
-import { descriptors, lookup, lookupAs, requireNumber } from "../core/fd_table.ts";
+import { descriptors, lookup, requireNumber } from "../core/fd_table.ts";
 import { checkTimespec, msTimeout, type Timespec, waitTimeoutMs } from "../core/time.ts";
 import { EpollDescription, type EpollEvent } from "./_instance.ts";
 
@@ -171,8 +171,12 @@ function waitTarget(
 ): EpollDescription | number {
   if (!Array.isArray(events)) throw new TypeError("events must be an array");
   requireNumber(maxevents, "maxevents");
+  // Linux 6.18's do_epoll_wait: the fd first (EBADF), then maxevents, then
+  // the events area (EFAULT, which a JS array cannot be), then "is it an epoll".
+  const ep = lookup(epfd);
+  if (ep === undefined) return -EBADF;
   if (!Number.isInteger(maxevents) || maxevents <= 0 || maxevents > MAX_EVENTS) return -EINVAL;
-  return lookupAs(epfd, EpollDescription, EINVAL);
+  return ep instanceof EpollDescription ? ep : -EINVAL;
 }
 
 function startWait(

@@ -4,7 +4,8 @@
  * kind of description answers); there is no switch on the kind here.
  *
  * - READ fires while `data > 0` (bytes, pending connections, pending
- *   events, the counter, expirations) or at EOF (`EV_EOF`, `data` the bytes
+ *   events, the counter, expirations; on a datagram socket the size of the
+ *   next datagram, and it fires for an empty one too) or at EOF (`EV_EOF`, `data` the bytes
  *   left, `fflags` the pending socket error or 0).
  * - WRITE fires while the description is writable (`data` the free space),
  *   or when its write side is over (`EV_EOF`). Descriptions without a write
@@ -55,11 +56,12 @@ const readFilter: FilterOps = {
   },
   interested: (events: number) => events === 0 || (events & READ_BITS) !== 0,
   event(kn: Knote): boolean {
+    c.readReady = false;
     kn.desc!.counts(c);
     kn.data = c.readable;
     kn.eof = c.readEof;
     kn.fflags = c.readEof ? c.error : 0;
-    return c.readable > 0 || c.readEof;
+    return c.readable > 0 || c.readEof || c.readReady;
   },
   touch: () => {},
   retrieved: () => {},

@@ -138,12 +138,21 @@ export class PipeWriteEnd extends Description {
     return mask;
   }
 
-  /** kqueue: the free slots' bytes, while a slot is free; EOF once every read end is closed. */
+  /**
+   * kqueue: `data` is the most one write takes whole now: the free slots'
+   * pages, plus the room left in the last slot's page, which a write's
+   * sub-page remainder merges into (100 bytes in an empty pipe leave 65,436,
+   * as a kernel pipe takes them). Fires while a slot is free (`EPOLLOUT`);
+   * EOF once every read end is closed.
+   */
   override counts(out: FilterCounts): void {
-    const free = PIPE_SLOTS - this.core.slotLen.length;
+    const used = this.core.slotLen.length;
+    const free = PIPE_SLOTS - used;
     out.readable = 0;
     out.readEof = false;
-    out.writable = this.core.readerOpen ? free * PAGE_SIZE : 0;
+    out.writable = this.core.readerOpen
+      ? free * PAGE_SIZE + (used > 0 ? PAGE_SIZE - this.core.lastEnd : 0)
+      : 0;
     out.writeReady = free > 0;
     out.writeEof = !this.core.readerOpen;
     out.error = 0;

@@ -51,9 +51,10 @@ export class FdGuard {
     return this.fd;
   }
 
-  /** Runs `fn` (the calls of a method) in the fd's kernel. */
-  run<T>(fn: () => T): T {
-    return this.kernel.run(fn);
+  /** Runs `fn` (the calls of a method) in the fd's kernel; `fn` gets the guard. */
+  run<T>(fn: (guard: FdGuard) => T): T {
+    const k = this.kernel;
+    return k === currentKernel() ? fn(this) : k.run(() => fn(this));
   }
 
   /** Closes the fd the first time; later calls do nothing. */

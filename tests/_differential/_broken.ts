@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EAGAIN, EINVAL, EPOLLONESHOT, EPOLLRDHUP } from "../../mod.ts";
+import { EAGAIN, EINVAL, EPOLLONESHOT, EPOLLRDHUP, MSG_PEEK } from "../../mod.ts";
 import type { Sys } from "./_systems.ts";
 
 /** The broken variants by name. */
@@ -64,5 +64,11 @@ export const BROKEN: Record<string, (inner: Sys) => Sys> = {
       const r = await inner.epollWait(epfd, max);
       return typeof r === "number" || r.length < 2 ? r : r.slice(0, -1);
     },
+  }),
+  /** A datagram recv with MSG_PEEK takes the datagram off the queue. */
+  "peek-consumes": (inner) => ({
+    ...inner,
+    name: `${inner.name}+peek-consumes`,
+    recv: (fd, buf, flags) => inner.recv(fd, buf, flags & ~MSG_PEEK),
   }),
 };

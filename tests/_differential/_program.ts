@@ -37,11 +37,20 @@ import {
 export type Op =
   | { k: "pipe"; out: [number, number] }
   | { k: "socketpair"; out: [number, number] }
+  /** `socketpair(AF_UNIX, SOCK_DGRAM)`. */
+  | { k: "dgrampair"; out: [number, number] }
+  /** `recv(2)` with flags (`MSG_PEEK`, `MSG_TRUNC`), on datagram sockets. */
+  | { k: "recv"; h: number; len: number; flags: number }
   | { k: "eventfd"; out: number; init: number; flags: number }
   | { k: "epoll"; out: number }
   | { k: "dup"; h: number; out: number }
   | { k: "ctl"; ep: number; op: number; fd: number; events: number; data: number }
   | { k: "wait"; ep: number; max: number }
+  /**
+   * `epoll_wait` on a descriptor that is not open: the fd the last `close`
+   * freed while no call has taken a new fd since, else -1.
+   */
+  | { k: "wait-closed"; max: number }
   | { k: "read"; h: number; len: number }
   /** Writes `len` bytes: the 64-bit `value` first (when given), then a pattern of `tag`. */
   | { k: "write"; h: number; len: number; tag: number; value?: bigint }
@@ -57,8 +66,10 @@ export function uses(op: Op): number[] {
   switch (op.k) {
     case "pipe":
     case "socketpair":
+    case "dgrampair":
     case "eventfd":
     case "epoll":
+    case "wait-closed":
       return [];
     case "ctl":
       return [op.ep, op.fd];
@@ -81,7 +92,7 @@ export function prng(seed: number): () => number {
   };
 }
 
-type Kind = "pipe-r" | "pipe-w" | "sock" | "eventfd" | "epoll";
+type Kind = "pipe-r" | "pipe-w" | "sock" | "dgram" | "eventfd" | "epoll";
 
 const POLL_BITS = [
   EPOLLIN,
@@ -99,6 +110,33 @@ const POLL_BITS = [
 const STREAM_READS = [0, 1, 2, 3, 7, 10, 100, 1000, 4095, 4096, 4097, 5000, 65536, 100000];
 const STREAM_WRITES = [0, 1, 3, 10, 100, 904, 1000, 3000, 4096, 4097, 5000, 10000, 40000, 70000];
 const FILL_CHUNKS = [100, 1000, 3000, 4096, 5000, 65536];
+/** Datagram sizes around every step of the kernel's truesize and the 212,960-byte limit. */
+const DGRAM_WRITES = [
+  0,
+  0,
+  1,
+  10,
+  100,
+  192,
+  193,
+  704,
+  705,
+  1000,
+  3776,
+  3777,
+  16064,
+  16065,
+  40000,
+  85696,
+  85697,
+  150000,
+  212960,
+  212961,
+];
+const DGRAM_READS = [0, 1, 2, 10, 100, 192, 1000, 4096, 65536, 300000];
+const DGRAM_FILL_CHUNKS = [0, 1, 192, 193, 1000, 5000, 16065, 65536];
+/** recv flags: none, MSG_PEEK, MSG_TRUNC, both, MSG_DONTWAIT, MSG_OOB. */
+const RECV_FLAGS = [0, 0x2, 0x20, 0x22, 0x40, 0x1];
 const EVENTFD_LENS = [0, 4, 7, 8, 8, 8, 8, 8, 9, 16];
 const EVENTFD_VALUES = [
   0n,
@@ -113,6 +151,8 @@ const EVENTFD_VALUES = [
   0xffff_ffff_ffff_ffffn,
 ];
 const MAXEVENTS = [1, 1, 2, 3, 4, 8, 64];
+/** Bad `maxevents` too (EINVAL, after EBADF), for some waits. */
+const ANY_MAXEVENTS = [...MAXEVENTS, 0, -1, 178956971];
 /** `EPOLLEXCLUSIVE_OK_BITS`. */
 const EXCLUSIVE_OK = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLEXCLUSIVE;
 
@@ -158,9 +198,10 @@ export function generate(seed: number, length: number): Op[] {
       live.set(next++, "pipe-r");
       live.set(next++, "pipe-w");
     } else if (r < 0.6) {
-      ops.push({ k: "socketpair", out: [next, next + 1] });
-      live.set(next++, "sock");
-      live.set(next++, "sock");
+      const dgram = chance(0.4);
+      ops.push({ k: dgram ? "dgrampair" : "socketpair", out: [next, next + 1] });
+      live.set(next++, dgram ? "dgram" : "sock");
+      live.set(next++, dgram ? "dgram" : "sock");
     } else if (r < 0.75) {
       const init = pick([0, 0, 1, 5, 0xffffffff]);
       ops.push({ k: "eventfd", out: next, init, flags: chance(0.3) ? EFD_SEMAPHORE : 0 });
@@ -191,7 +232,7 @@ export function generate(seed: number, length: number): Op[] {
       } else {
         ep = someHandle(["epoll"], 0.03)!;
         target = chance(0.2) ? someHandle(["epoll"])! : someHandle(
-          ["pipe-r", "pipe-w", "sock", "eventfd"],
+          ["pipe-r", "pipe-w", "sock", "dgram", "eventfd"],
           0.05,
         )!;
       }
@@ -199,10 +240,16 @@ export function generate(seed: number, length: number): Op[] {
       if (op === EPOLL_CTL_DEL) added.delete(`${ep} ${target}`);
       ops.push({ k: "ctl", ep, op, fd: target, events: mask(op), data: ops.length });
     } else if (r < 0.47) {
-      ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max: pick(MAXEVENTS) });
+      if (chance(0.05)) ops.push({ k: "wait-closed", max: pick(ANY_MAXEVENTS) });
+      else {
+        const max = chance(0.05) ? pick(ANY_MAXEVENTS) : pick(MAXEVENTS);
+        ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max });
+      }
     } else if (r < 0.62) {
-      const h = someHandle(["pipe-w", "sock", "eventfd"])!;
-      if (live.get(h) === "eventfd" || chance(0.03)) {
+      const h = someHandle(["pipe-w", "sock", "dgram", "eventfd"])!;
+      if (live.get(h) === "dgram") {
+        ops.push({ k: "write", h, len: pick(DGRAM_WRITES), tag: ops.length });
+      } else if (live.get(h) === "eventfd" || chance(0.03)) {
         ops.push({
           k: "write",
           h,
@@ -214,20 +261,26 @@ export function generate(seed: number, length: number): Op[] {
         ops.push({ k: "write", h, len: pick(STREAM_WRITES), tag: ops.length });
       }
     } else if (r < 0.76) {
-      const h = someHandle(["pipe-r", "sock", "eventfd"])!;
-      const len = live.get(h) === "eventfd" ? pick(EVENTFD_LENS) : pick(STREAM_READS);
-      ops.push({ k: "read", h, len });
+      const h = someHandle(["pipe-r", "sock", "dgram", "eventfd"])!;
+      const kind = live.get(h);
+      if (kind === "dgram" && chance(0.5)) {
+        ops.push({ k: "recv", h, len: pick(DGRAM_READS), flags: pick(RECV_FLAGS) });
+      } else {
+        const len = kind === "eventfd"
+          ? pick(EVENTFD_LENS)
+          : kind === "dgram"
+          ? pick(DGRAM_READS)
+          : pick(STREAM_READS);
+        ops.push({ k: "read", h, len });
+      }
     } else if (r < 0.8) {
-      ops.push({
-        k: "fill",
-        h: someHandle(["pipe-w", "sock"])!,
-        len: pick(FILL_CHUNKS),
-        tag: ops.length,
-      });
+      const h = someHandle(["pipe-w", "sock", "dgram"])!;
+      const len = pick(live.get(h) === "dgram" ? DGRAM_FILL_CHUNKS : FILL_CHUNKS);
+      ops.push({ k: "fill", h, len, tag: ops.length });
     } else if (r < 0.84) {
-      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock"])! });
+      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock", "dgram"])! });
     } else if (r < 0.88) {
-      ops.push({ k: "shutdown", h: someHandle(["sock"])!, how: pick([0, 1, 2, 2, 5]) });
+      ops.push({ k: "shutdown", h: someHandle(["sock", "dgram"])!, how: pick([0, 1, 2, 2, 5]) });
     } else if (r < 0.93) {
       const h = pick(handles());
       ops.push({ k: "close", h });
@@ -255,6 +308,11 @@ export function opToCode(op: Op): string {
     case "socketpair":
       return `{ const f: number[] = []; socketpair(AF_UNIX, SOCK_STREAM, 0, f); ` +
         `[h[${op.out[0]}], h[${op.out[1]}]] = f; }`;
+    case "dgrampair":
+      return `{ const f: number[] = []; socketpair(AF_UNIX, SOCK_DGRAM, 0, f); ` +
+        `[h[${op.out[0]}], h[${op.out[1]}]] = f; }`;
+    case "recv":
+      return `recv(h[${op.h}], new Uint8Array(${op.len}), 0x${op.flags.toString(16)});`;
     case "eventfd":
       return `h[${op.out}] = eventfd(${op.init}, ${op.flags});`;
     case "epoll":
@@ -266,6 +324,8 @@ export function opToCode(op: Op): string {
         `{ events: 0x${op.events.toString(16)}, data: ${op.data} });`;
     case "wait":
       return `await epollWait(h[${op.ep}], events, ${op.max}, 0);`;
+    case "wait-closed":
+      return `await epollWait(closedFd, events, ${op.max}, 0);`;
     case "read":
       return `read(h[${op.h}], new Uint8Array(${op.len}));`;
     case "write":

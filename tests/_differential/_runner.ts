@@ -31,6 +31,14 @@
  *    a description that has such a stale interest in that epoll is skipped
  *    on both systems (the interest itself keeps reporting, and that is
  *    compared).
+ * 4. `recv` runs on datagram sockets only (the library's in-memory stream
+ *    sockets take no `recv` flags).
+ * 5. Datagram socketpairs need no normalisation: the library charges each
+ *    datagram the kernel's own `truesize` (measured with `SIOCOUTQ` on
+ *    x86-64 Linux 6.18 for every length up to the send buffer; see
+ *    `net/pair/dgram_socketpair.ts`), so fill totals, `-EAGAIN` and
+ *    `EPOLLOUT` are compared exactly. A kernel with another allocator or
+ *    page size would diverge there, and that would be a true finding.
  *
  * @module
  */
@@ -100,6 +108,8 @@ function pattern(len: number, tag: number, value?: bigint): Uint8Array {
 /** Per-system state of a run: handle -> fd. */
 class Side {
   readonly fds = new Map<number, number>();
+  /** The fd the last close freed, while no call has taken a new fd since; else -1. */
+  closedFd = -1;
   constructor(readonly sys: Sys) {}
 }
 
@@ -148,7 +158,7 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
 }
 
 function outs(op: Op): number[] {
-  if (op.k === "pipe" || op.k === "socketpair") return op.out;
+  if (op.k === "pipe" || op.k === "socketpair" || op.k === "dgrampair") return op.out;
   if (op.k === "eventfd" || op.k === "epoll" || op.k === "dup") return [op.out];
   return [];
 }
@@ -173,11 +183,17 @@ function normalise(op: Op, descs: Map<number, Desc>): Op {
 async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Observation> {
   const { sys, fds } = side;
   const fd = (h: number) => fds.get(h)!;
+  if (outs(op).length > 0) side.closedFd = -1; // the freed number may be taken again
   switch (op.k) {
     case "pipe":
-    case "socketpair": {
+    case "socketpair":
+    case "dgrampair": {
       const f: number[] = [];
-      const r = op.k === "pipe" ? sys.pipe(f) : sys.socketpair(f);
+      const r = op.k === "pipe"
+        ? sys.pipe(f)
+        : op.k === "socketpair"
+        ? sys.socketpair(f)
+        : sys.dgramSocketpair(f);
       if (r < 0) return r;
       fds.set(op.out[0], f[0]);
       fds.set(op.out[1], f[1]);
@@ -197,14 +213,20 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
     }
     case "ctl":
       return sys.epollCtl(fd(op.ep), op.op, fd(op.fd), op.events, op.data);
-    case "wait": {
-      const r = await sys.epollWait(fd(op.ep), op.max);
+    case "wait":
+    case "wait-closed": {
+      const r = await sys.epollWait(op.k === "wait" ? fd(op.ep) : side.closedFd, op.max);
       return typeof r === "number" ? r : r.map((e: Event) => [e.events >>> 0, e.data]);
     }
     case "read": {
       const buf = new Uint8Array(op.len);
       const r = sys.read(fd(op.h), buf);
       return r > 0 ? [r, Array.from(buf.subarray(0, r)).join(",")] : r;
+    }
+    case "recv": {
+      const buf = new Uint8Array(op.len);
+      const r = sys.recv(fd(op.h), buf, op.flags);
+      return r > 0 ? [r, Array.from(buf.subarray(0, Math.min(r, op.len))).join(",")] : r;
     }
     case "write":
       return sys.write(fd(op.h), pattern(op.len, op.tag, op.value));
@@ -226,6 +248,7 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
       return sys.shutdown(fd(op.h), op.how);
     case "close": {
       const r = sys.close(fd(op.h));
+      if (r === 0) side.closedFd = fd(op.h);
       fds.delete(op.h);
       return r;
     }
@@ -275,8 +298,10 @@ class Keys {
 function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
   switch (op.k) {
     case "pipe":
+    case "dgrampair":
     case "eventfd":
     case "epoll":
+      // Datagram pairs need no buffer normalisation (5. in the module doc).
       if (seen === "ok") {
         for (const h of outs(op)) descs.set(h, { id: nextId++, kind: "other", refs: 1 });
       }
@@ -351,15 +376,21 @@ function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
 export function programToCode(program: Op[], divergence?: Divergence): string {
   const made = new Set<number>();
   const ran = divergence ? new Set(divergence.ran) : undefined;
+  const closedFds = program.some((op) => op.k === "wait-closed");
   const lines = [
     "const h: number[] = [];",
     "const events: EpollEvent[] = [];",
+    ...(closedFds ? ["let closedFd = -1; // the fd the last close freed, until a new fd"] : []),
   ];
   program.forEach((op, i) => {
     if (ran ? !ran.has(i) : uses(op).some((h) => !made.has(h))) return;
     for (const h of outs(op)) made.add(h);
     if (op.k === "close") made.delete(op.h);
     let line = opToCode(op);
+    if (closedFds) {
+      if (op.k === "close") line = `closedFd = h[${op.h}]; ${line}`;
+      else if (outs(op).length > 0) line += " closedFd = -1;";
+    }
     if (divergence?.index === i) {
       line += ` // ${divergence.a.name}: ${JSON.stringify(divergence.a.saw)}` +
         ` ${divergence.b.name}: ${JSON.stringify(divergence.b.saw)}`;

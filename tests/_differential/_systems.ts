@@ -24,6 +24,9 @@ export interface Sys {
   readonly name: string;
   pipe(fds: number[]): number;
   socketpair(sv: number[]): number;
+  /** `socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)`. */
+  dgramSocketpair(sv: number[]): number;
+  recv(fd: number, buf: Uint8Array, flags: number): number;
   eventfd(initval: number, flags: number): number;
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
@@ -43,6 +46,8 @@ export function librarySys(): Sys {
     name: "library",
     pipe: (fds) => lib.pipe(fds),
     socketpair: (sv) => lib.socketpair(lib.AF_UNIX, lib.SOCK_STREAM | lib.SOCK_NONBLOCK, 0, sv),
+    dgramSocketpair: (sv) => lib.socketpair(lib.AF_UNIX, lib.SOCK_DGRAM | lib.SOCK_NONBLOCK, 0, sv),
+    recv: (fd, buf, flags) => lib.recv(fd, buf, flags),
     eventfd: (initval, flags) => lib.eventfd(initval, flags | lib.EFD_NONBLOCK),
     epollCreate: () => lib.epollCreate1(0),
     epollCtl: (epfd, op, fd, events, data) => lib.epollCtl(epfd, op, fd, { events, data }),
@@ -74,6 +79,8 @@ export function kernelSys(libc: Libc, name = "kernel"): Sys {
     name,
     pipe: (fds) => libc.pipe2(fds, FLAGS),
     socketpair: (sv) => libc.socketpair(lib.AF_UNIX, lib.SOCK_STREAM | FLAGS, 0, sv),
+    dgramSocketpair: (sv) => libc.socketpair(lib.AF_UNIX, lib.SOCK_DGRAM | FLAGS, 0, sv),
+    recv: (fd, buf, flags) => libc.recv(fd, buf, flags),
     eventfd: (initval, flags) => libc.eventfd(initval, flags | FLAGS),
     epollCreate: () => libc.epoll_create1(lib.EPOLL_CLOEXEC),
     epollCtl: (epfd, op, fd, events, data) => libc.epoll_ctl(epfd, op, fd, events, data),
