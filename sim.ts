@@ -6,13 +6,13 @@
  *
  * @example
  * ```ts
- * import { AF_INET, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
- * import { createSimNetwork } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { AF_INET, SOCK_STREAM } from "@deno-epoll/epoll";
+ * import { createSimNetwork } from "@deno-epoll/epoll/sim";
  * import assert from "node:assert/strict";
  *
  * const sim = createSimNetwork({ seed: 1 });
  * const server = sim.addHost("server");
- * sim.spawn(server, async (os) => {
+ * sim.spawn(server, (os) => {
  *   const fd = os.socket(AF_INET, SOCK_STREAM, 0);
  *   os.bind(fd, { family: AF_INET, address: "0.0.0.0", port: 80 });
  *   os.listen(fd, 16);

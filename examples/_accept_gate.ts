@@ -10,6 +10,11 @@
  * clients wait in the backlog meanwhile, and are served as connections
  * close.
  *
+ * {@linkcode AcceptGate} is the epoll form (`EPOLL_CTL_MOD` to an empty mask
+ * and back); {@linkcode KqueueAcceptGate} the kqueue form (`EV_DISABLE` and
+ * `EV_ENABLE` on the listener's `EVFILT_READ`, which keeps the knote and its
+ * `udata`).
+ *
  * @module
  */
 
@@ -22,7 +27,15 @@ import {
   EPOLL_CTL_MOD,
   epollCtl,
   EPOLLIN,
+  EV_ADD,
+  EV_DISABLE,
+  EV_ENABLE,
+  EVFILT_READ,
+  type KEvent,
 } from "../mod.ts";
+
+/** What a connection that died in the queue gives: skip it (accept(2), "Error handling"). */
+const SKIP = [-ECONNABORTED, -EINTR];
 
 /** A listener watched by an epoll set, unwatched while descriptors run out. */
 export class AcceptGate {
@@ -58,8 +71,7 @@ export class AcceptGate {
         onConnection(fd);
         continue;
       }
-      // A connection that died in the queue: skip it (accept(2), "Error handling").
-      if (fd === -ECONNABORTED || fd === -EINTR) continue;
+      if (SKIP.includes(fd)) continue;
       if (fd === -EMFILE) {
         this.paused = true;
         this.pauses++;
@@ -74,5 +86,67 @@ export class AcceptGate {
     if (!this.paused) return;
     this.paused = false;
     epollCtl(this.epfd, EPOLL_CTL_MOD, this.listenFd, { events: this.events, data: this.data });
+  }
+}
+
+/**
+ * The same recipe for a kqueue server: on `EMFILE` the listener's
+ * `EVFILT_READ` is disabled (`EV_DISABLE`), and enabled again (`EV_ENABLE`)
+ * when a descriptor is freed. The changes go through `submit`, which a
+ * server usually batches into its next `kevent` call.
+ */
+export class KqueueAcceptGate {
+  /** Whether the listener's filter is disabled because `accept` hit the descriptor limit. */
+  paused = false;
+  /** How many times it was disabled. */
+  pauses = 0;
+
+  /** Adds `listenFd`'s `EVFILT_READ` (level-triggered) with `udata`, through `submit`. */
+  constructor(
+    readonly listenFd: number,
+    readonly udata: unknown,
+    readonly submit: (change: KEvent) => void,
+  ) {
+    this.#change(EV_ADD);
+  }
+
+  /**
+   * Accepts up to `pending` connections (the listener event's `data`),
+   * calling `onConnection` with each new fd. On `EMFILE` it disables the
+   * listener (see {@linkcode fdClosed}).
+   */
+  acceptAll(pending: number, onConnection: (fd: number) => void): void {
+    for (let k = 0; k < pending; k++) {
+      const fd = accept(this.listenFd);
+      if (fd >= 0) {
+        onConnection(fd);
+        continue;
+      }
+      if (SKIP.includes(fd)) continue;
+      if (fd === -EMFILE) {
+        this.paused = true;
+        this.pauses++;
+        this.#change(EV_DISABLE);
+      }
+      return; // -EAGAIN: nothing more queued
+    }
+  }
+
+  /** Call after closing a descriptor: enables the listener again if it was disabled. */
+  fdClosed(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.#change(EV_ENABLE);
+  }
+
+  #change(flags: number): void {
+    this.submit({
+      ident: this.listenFd,
+      filter: EVFILT_READ,
+      flags,
+      fflags: 0,
+      data: 0,
+      udata: this.udata,
+    });
   }
 }

@@ -20,6 +20,14 @@
  * (an unreachable or invalid source address) is dropped and counted, and the
  * rest of the batch still goes out.
  *
+ * Loops: a datagram whose source is the socket itself, or a port below 1024
+ * (echo 7, chargen 19, NTP 123 and the other services that answer anything),
+ * gets no reply, because a forged source address would otherwise start two
+ * servers answering each other forever (or this one answering itself). A
+ * server that must answer one such port names it in `allowPorts` (DNS: 53,
+ * where old resolvers send from; its replies, marked as responses, end any
+ * loop with another DNS server). Withheld replies are counted as dropped.
+ *
  * @module
  */
 
@@ -124,10 +132,25 @@ export async function openDatagram(name: string, opts: ServerOptions): Promise<n
  */
 export type Answer = (datagram: Uint8Array, slot: number) => Uint8Array | null;
 
+/** The lowest source port answered (see "Loops" in the module doc). */
+const FIRST_ANSWERED_PORT = 1024;
+
+/** Whether a reply to `from` could start a loop (see the module doc), and so is withheld. */
+function loopRisk(from: SockAddr, self: SockAddr, allowPorts: readonly number[]): boolean {
+  if (from.family !== AF_INET && from.family !== AF_INET6) return false;
+  if (self.family === from.family && from.port === self.port) {
+    // Bound to a wildcard address, every local address is the socket's own.
+    const wildcard = self.address === "0.0.0.0" || self.address === "::";
+    if (wildcard || from.address === self.address) return true;
+  }
+  return from.port < FIRST_ANSWERED_PORT && !allowPorts.includes(from.port);
+}
+
 /**
  * Serves datagrams on `fd` forever: receives batches of up to `batch`,
  * answers each with `answer`, sends the replies (see the module doc for
- * backpressure). Counts datagrams, bytes and epoll events in `stats`.
+ * backpressure and loops). Counts datagrams, bytes and epoll events in
+ * `stats`.
  */
 export async function serveDatagrams(
   name: string,
@@ -135,7 +158,10 @@ export async function serveDatagrams(
   batch: number,
   answer: Answer,
   stats: Stats,
+  allowPorts: readonly number[] = [],
 ): Promise<never> {
+  const self = {} as SockAddr;
+  getsockname(fd, self);
   const epfd = epollCreate1(0);
   epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: fd });
   const slots: RecvMessage[] = [];
@@ -177,6 +203,10 @@ export async function serveDatagrams(
       for (let i = 0; i < got; i++) {
         const s = slots[i];
         stats.bytesIn += s.length!;
+        if (loopRisk(s.addr!, self, allowPorts)) {
+          stats.dropped++;
+          continue;
+        }
         const reply = answer(s.buf.subarray(0, s.length), i);
         if (reply !== null) out.push({ buf: reply, addr: s.addr });
       }

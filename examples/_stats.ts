@@ -25,7 +25,7 @@ export class Stats {
   datagramsIn = 0;
   /** Datagrams sent. */
   datagramsOut = 0;
-  /** Replies dropped (the kernel refused them). */
+  /** Replies not sent: refused by the kernel, or withheld (a datagram server's loop guard). */
   dropped = 0;
 }
 

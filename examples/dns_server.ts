@@ -17,7 +17,9 @@
  * opcodes, and silence for responses and packets shorter than a header.
  * Replies fit 512 bytes, or the size in the query's EDNS(0) OPT record (up
  * to 1232); a longer one is sent with the TC bit and no records. There is no
- * TCP, no zone transfer, no DNSSEC, no wildcards, no delegation.
+ * TCP, no zone transfer, no DNSSEC, no wildcards, no delegation. Queries
+ * from ports below 1024 other than 53 get no reply (`_datagram_server.ts`:
+ * a forged source must not start a loop with chargen or an echo service).
  *
  * The codec is in `_dns_wire.ts` (parsing, every bound checked), `_dns_reply.ts`
  * (answers), `_dns_cache.ts` (each distinct reply built once) and
@@ -126,4 +128,4 @@ let records = 0;
 for (const types of zone.nodes.values()) for (const rrs of types.values()) records += rrs.length;
 console.log(`${NAME}: serving ${zone.origin.key}. (${records} records)`);
 if (opts.stats) startStats(NAME, stats, opts.interval, opts.backend);
-await serveDatagrams(NAME, fd, opts.batch, answer, stats);
+await serveDatagrams(NAME, fd, opts.batch, answer, stats, [53]);

@@ -30,7 +30,6 @@
 
 import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
-  accept,
   close,
   EAGAIN,
   EV_ADD,
@@ -54,6 +53,7 @@ import {
 import { idleTimeoutFlag } from "./_flags.ts";
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
+import { KqueueAcceptGate } from "./_accept_gate.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -80,9 +80,9 @@ const LISTENER = Symbol("listener");
 if (opts.stats) startStats("kqueue_echo_server", stats, opts.interval, opts.backend);
 
 /** Changes collected during one batch of events, submitted with the next wait. */
-let changes: KEvent[] = [
-  { ident: listenFd, filter: EVFILT_READ, flags: EV_ADD, fflags: 0, data: 0, udata: LISTENER },
-];
+let changes: KEvent[] = [];
+// Disables the listener while accept() gives EMFILE (EV_DISABLE), until a connection closes.
+const gate = new KqueueAcceptGate(listenFd, LISTENER, (change) => changes.push(change));
 
 function queue(ident: number, filter: number, flags: number, data: number, udata: unknown): void {
   changes.push({
@@ -115,6 +115,7 @@ function drop(c: Conn): void {
   }
   close(c.fd);
   stats.open--;
+  gate.fdClosed();
 }
 
 /** Writes `data`; keeps what does not fit, pauses reading and waits for room. */
@@ -143,15 +144,13 @@ for (;;) {
     if (ev.flags & EV_ERROR) continue;
     if (ev.udata === LISTENER) {
       // data: the connections waiting to be accepted.
-      for (let k = 0; k < ev.data; k++) {
-        const fd = accept(listenFd);
-        if (fd < 0) break;
+      gate.acceptAll(ev.data, (fd) => {
         const c: Conn = { fd, pending: null, open: true };
         queue(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, c);
         touch(c);
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     const c = ev.udata as Conn;

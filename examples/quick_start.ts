@@ -1,4 +1,4 @@
-import * as ep from "jsr:@deno-epoll/epoll@^0.1.0";
+import * as ep from "@deno-epoll/epoll";
 
 /** Calls return -errno on failure: stop with a clear message. */
 function ok(result: number, what: string): number {

@@ -39,7 +39,6 @@
 
 import "./_trap.ts"; // first: any failure, even while importing, is one line on stderr
 import {
-  accept,
   CLOCK_MONOTONIC,
   close,
   EAGAIN,
@@ -60,6 +59,7 @@ import {
 import { intFlag } from "./_flags.ts";
 import { openListener, parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 import { execute, type Session } from "./_resp_commands.ts";
 import { Keyspace } from "./_resp_keyspace.ts";
 import { ProtocolError, ReplyWriter, RequestParser } from "./_resp_protocol.ts";
@@ -111,7 +111,8 @@ const epfd = epollCreate1(0);
 const listenFd = await openListener("resp_server", opts);
 const LISTENER = Symbol("listener");
 const SWEEP = Symbol("sweep");
-epollCtl(epfd, EPOLL_CTL_ADD, listenFd, { events: EPOLLIN, data: LISTENER });
+// Unwatches the listener while accept() gives EMFILE, until a connection closes.
+const gate = new AcceptGate(epfd, listenFd, LISTENER);
 const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
 const period = { sec: 0, nsec: SWEEP_MS * 1e6 };
 timerfdSettime(tfd, 0, { value: period, interval: period });
@@ -135,6 +136,7 @@ const ticks = new Uint8Array(8);
 function drop(c: Conn): void {
   close(c.fd); // also removes it from the epoll set
   stats.open--;
+  gate.fdClosed();
 }
 
 /**
@@ -211,12 +213,12 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      for (let fd = accept(listenFd); fd >= 0; fd = accept(listenFd)) {
+      gate.acceptAll((fd) => {
         const c: Conn = { fd, parser: new RequestParser(limits), pending: null, closing: false };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
         stats.open++;
         stats.accepted++;
-      }
+      });
       continue;
     }
     if (ev.data === SWEEP) {

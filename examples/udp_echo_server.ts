@@ -12,7 +12,10 @@
  * native backend that is two system calls per batch, as in a C server; the
  * deno backend rides on `Deno.listenDatagram`, which needs `--unstable-net`
  * (the repository's `deno.json` turns it on). A full send buffer stops the
- * reading until it drains, so memory stays bounded whatever clients send.
+ * reading until it drains, so memory stays bounded whatever clients send. A
+ * datagram from a port below 1024 or from the server's own address gets no
+ * echo: with a forged source, an echo server would otherwise bounce it off
+ * another service (echo, chargen) or itself forever.
  *
  * Try it with `nc -u 127.0.0.1 8080` (type lines) or `socat - UDP:127.0.0.1:8080`.
  * `sockperf ping-pong -i 127.0.0.1 -p 8080` measures round trips once the

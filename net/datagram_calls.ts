@@ -26,6 +26,22 @@ function optionalAddr(addr: unknown, what: string): void {
   }
 }
 
+/** Checks a batch's types: an array of `{ buf: Uint8Array, addr?: object }`. */
+function checkMessages(msgs: readonly (SendMessage | RecvMessage)[], nullAddr: boolean): void {
+  if (!Array.isArray(msgs)) throw new TypeError("msgs must be an array");
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    if (m === null || typeof m !== "object") throw new TypeError(`msgs[${i}] must be an object`);
+    checkBuffer(m.buf, `msgs[${i}].buf`);
+    const a = m.addr;
+    if (a !== undefined && (a === null ? !nullAddr : typeof a !== "object")) {
+      throw new TypeError(
+        `msgs[${i}].addr must be a SockAddr object${nullAddr ? ", null" : ""} or undefined`,
+      );
+    }
+  }
+}
+
 /** One slot reused by `recvfrom` and `recv` (the calls are synchronous). */
 const slot: RecvMessage = { buf: new Uint8Array(0) };
 
@@ -48,7 +64,7 @@ const slot: RecvMessage = { buf: new Uint8Array(0) };
  * ```ts
  * import {
  *   AF_INET, bind, close, getsockname, recvfrom, sendto, socket, SOCK_DGRAM, type SockAddr,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const a = socket(AF_INET, SOCK_DGRAM, 0);
@@ -99,7 +115,7 @@ export function sendto(
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, MSG_PEEK, recvfrom, send, SOCK_DGRAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, MSG_PEEK, recvfrom, send, SOCK_DGRAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -140,7 +156,7 @@ export function recvfrom(fd: number, buf: Uint8Array, flags: number, from?: Sock
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, recv, send, SOCK_DGRAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, recv, send, SOCK_DGRAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -167,7 +183,7 @@ export function send(fd: number, buf: Uint8Array, flags: number): number {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, MSG_TRUNC, recv, send, SOCK_DGRAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, MSG_TRUNC, recv, send, SOCK_DGRAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -194,7 +210,7 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, recvmmsg, sendmmsg, SOCK_DGRAM, socketpair, type RecvMessage } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, recvmmsg, sendmmsg, SOCK_DGRAM, socketpair, type RecvMessage } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -208,14 +224,8 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
  * ```
  */
 export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number): number {
-  if (!Array.isArray(msgs)) throw new TypeError("msgs must be an array");
+  checkMessages(msgs, true);
   requireNumber(flags, "flags");
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i];
-    if (m === null || typeof m !== "object") throw new TypeError(`msgs[${i}] must be an object`);
-    checkBuffer(m.buf, `msgs[${i}].buf`);
-    optionalAddr(m.addr, `msgs[${i}].addr`);
-  }
   const s = sock(fd);
   return typeof s === "number" ? s : s.sendmmsg(msgs, flags);
 }
@@ -234,7 +244,7 @@ export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, MSG_TRUNC, recvmmsg, send, SOCK_DGRAM, socketpair, type RecvMessage } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, MSG_TRUNC, recvmmsg, send, SOCK_DGRAM, socketpair, type RecvMessage } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -247,16 +257,8 @@ export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number
  * ```
  */
 export function recvmmsg(fd: number, msgs: RecvMessage[], flags: number): number {
-  if (!Array.isArray(msgs)) throw new TypeError("msgs must be an array");
+  checkMessages(msgs, false);
   requireNumber(flags, "flags");
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i];
-    if (m === null || typeof m !== "object") throw new TypeError(`msgs[${i}] must be an object`);
-    checkBuffer(m.buf, `msgs[${i}].buf`);
-    if (m.addr !== undefined && (m.addr === null || typeof m.addr !== "object")) {
-      throw new TypeError(`msgs[${i}].addr must be a SockAddr object or undefined`);
-    }
-  }
   const s = sock(fd);
   return typeof s === "number" ? s : s.recvmmsg(msgs, flags);
 }

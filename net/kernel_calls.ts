@@ -67,7 +67,7 @@ import { Socket } from "./objects/socket.ts";
  *
  * @example
  * ```ts
- * import { Kernel, kernelCalls, type KernelCalls } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { Kernel, kernelCalls, type KernelCalls } from "@deno-epoll/epoll";
  * const k = new Kernel();
  * const os: KernelCalls = kernelCalls(k);
  * os.close(os.eventfd(0, 0));
@@ -244,7 +244,7 @@ function bindClass<C extends object>(k: Kernel, cls: C): C {
  *
  * @example Two kernels, two fd 0s
  * ```ts
- * import { Kernel, kernelCalls } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { Kernel, kernelCalls } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const a = kernelCalls(new Kernel({ name: "a" }));

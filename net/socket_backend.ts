@@ -95,7 +95,7 @@ export function registerSocketBackend(backend: SocketBackend): void {
  *
  * @example Use kernel sockets where they are available
  * ```ts
- * import { getSocketBackend, setSocketBackend, socketBackendError } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { getSocketBackend, setSocketBackend, socketBackendError } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const before = getSocketBackend();
@@ -132,7 +132,7 @@ export function setSocketBackend(
  *
  * @example
  * ```ts
- * import { getSocketBackend } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { getSocketBackend } from "@deno-epoll/epoll";
  * console.log(getSocketBackend()); // "deno" unless DENO_EPOLL_BACKEND=native
  * ```
  */
@@ -148,7 +148,7 @@ export function getSocketBackend(): "deno" | "native" {
  *
  * @example
  * ```ts
- * import { socketBackendError } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { socketBackendError } from "@deno-epoll/epoll";
  * const why = socketBackendError();
  * console.log(why === null ? "native sockets available" : why);
  * ```

@@ -69,7 +69,7 @@ function sock(fd: number): SocketDescription | number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, socket, SOCK_NONBLOCK, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, socket, SOCK_NONBLOCK, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -118,7 +118,7 @@ export function socket(domain: number, type: number, protocol: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, bind, close, socket, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, bind, close, socket, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -154,7 +154,7 @@ export function bind(fd: number, addr: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_INET, bind, close, getsockname, listen, socket, SOCK_STREAM, type SockAddr } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, bind, close, getsockname, listen, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -184,7 +184,7 @@ export function listen(fd: number, backlog: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, accept4, close, socket, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, accept4, close, socket, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -208,7 +208,7 @@ export function accept4(fd: number, flags: number): number {
  *
  * @example
  * ```ts
- * import { accept, AF_INET, bind, close, EAGAIN, listen, socket, SOCK_STREAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { accept, AF_INET, bind, close, EAGAIN, listen, socket, SOCK_STREAM } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -247,7 +247,7 @@ export function accept(fd: number): number {
  *   AF_INET, bind, close, connect, EINPROGRESS, EPOLL_CTL_ADD, epollCreate1, epollCtl,
  *   EPOLLOUT, epollWait, getsockname, getsockopt, listen, SO_ERROR, socket, SOCK_STREAM,
  *   SOL_SOCKET, type EpollEvent, type SockAddr,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const server = socket(AF_INET, SOCK_STREAM, 0);
@@ -285,7 +285,7 @@ export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, read, SHUT_WR, shutdown, SOCK_STREAM, socketpair } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, read, SHUT_WR, shutdown, SOCK_STREAM, socketpair } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];
@@ -313,7 +313,7 @@ export function shutdown(fd: number, how: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, getsockname, socket, SOCK_STREAM, type SockAddr } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, getsockname, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -339,7 +339,7 @@ export function getsockname(fd: number, out: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, ENOTCONN, getpeername, socket, SOCK_STREAM, type SockAddr } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, ENOTCONN, getpeername, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -369,7 +369,7 @@ export function getpeername(fd: number, out: SockAddr): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, getsockopt, SO_TYPE, socket, SOCK_STREAM, SOL_SOCKET } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, getsockopt, SO_TYPE, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -402,7 +402,7 @@ export function getsockopt(fd: number, level: number, name: number): number {
  *
  * @example
  * ```ts
- * import { AF_INET, close, getsockopt, setsockopt, SO_RCVBUF, socket, SOCK_STREAM, SOL_SOCKET } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, getsockopt, setsockopt, SO_RCVBUF, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,11 +1,19 @@
 /**
- * Helpers for tests that run the examples as subprocesses: run one to its
- * exit with a deadline, or start a server and read the port it prints.
+ * The one harness for tests that run the examples as subprocesses: run one
+ * to its exit with a deadline (`deno run` or `deno task`), or start a server
+ * and read the address and backend its first line prints, then watch its
+ * output, memory and descriptors, and stop it.
  *
  * @module
  */
 
+import { AF_INET, IPPROTO_UDP } from "../mod.ts";
+import { openLibc } from "../net/native/libc.ts";
+import { encodeSockaddr } from "../net/native/sockaddr_codec.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
+/** `socket(AF_INET, SOCK_RAW, IPPROTO_UDP)`: the caller writes the UDP header. */
+const SOCK_RAW = 3;
 /** A test's example server is killed past this, so a hung test fails instead of hanging. */
 const WATCHDOG_MS = 120_000;
 
@@ -77,6 +85,19 @@ class Collected {
       const decoder = new TextDecoder();
       for await (const chunk of stream) this.text += decoder.decode(chunk, { stream: true });
     })();
+  }
+
+  /** Waits up to `ms` until `re` matches the text; a timeout's error shows the text and `more`. */
+  async waitFor(re: RegExp, ms = 10_000, more = ""): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = this.text.match(re);
+      if (m) return m;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${re} in: ${this.text}${more}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 
@@ -171,16 +192,8 @@ export class RunningExample implements AsyncDisposable {
   }
 
   /** Waits up to `ms` until `re` matches its stdout. */
-  async waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = this.stdout.text.match(re);
-      if (m) return m;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${re} in: ${this.stdout.text}${this.stderr.text}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+    return this.stdout.waitFor(re, ms, this.stderr.text);
   }
 
   /** Resident and peak resident set of the process, in bytes (Linux `/proc`). */
@@ -189,6 +202,13 @@ export class RunningExample implements AsyncDisposable {
     const kb = (field: string) =>
       Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))![1]);
     return { rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+  }
+
+  /** Its open OS descriptors (Linux `/proc`). */
+  fds(): number {
+    let n = 0;
+    for (const _ of Deno.readDirSync(`/proc/${this.child.pid}/fd`)) n++;
+    return n;
   }
 
   /** Kills it (SIGTERM, which the examples turn into exit 0) and waits for its streams. */
@@ -228,6 +248,16 @@ export async function allSettled<T>(promises: Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(promises);
   for (const r of results) if (r.status === "rejected") throw r.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** Polls `check` every 50 ms until it returns true or `ms` pass; returns its last result. */
+export async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
@@ -293,5 +323,28 @@ export async function hasTool(program: string, probe = "--version"): Promise<boo
   } catch {
     console.log(`  (${program} is not installed: skipped)`);
     return false;
+  }
+}
+
+/**
+ * Sends one UDP datagram to 127.0.0.1:`toPort` that claims to come from
+ * 127.0.0.1:`fromPort`, through a raw socket (as an attacker forging a
+ * source would). Returns false where raw sockets are not allowed (not root,
+ * or no native library), so the caller can skip.
+ */
+export function forgeUdp(fromPort: number, toPort: number, payload: Uint8Array): boolean {
+  const libc = openLibc();
+  if (typeof libc === "string") return false;
+  const fd = libc.socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+  if (fd < 0) return false;
+  try {
+    const header = [fromPort >> 8, fromPort & 0xff, toPort >> 8, toPort & 0xff];
+    const length = 8 + payload.length;
+    const packet = new Uint8Array([...header, length >> 8, length & 0xff, 0, 0, ...payload]);
+    const addr = new DataView(new ArrayBuffer(128));
+    const addrLen = encodeSockaddr({ family: AF_INET, address: "127.0.0.1", port: 0 }, addr);
+    return libc.sendto(fd, packet, 0, new Uint8Array(addr.buffer), addrLen) === packet.length;
+  } finally {
+    libc.close(fd);
   }
 }

@@ -249,6 +249,44 @@ export async function acceptedPair(): Promise<AcceptedPair> {
   }
 }
 
+/**
+ * Whether this machine has an IPv6 loopback (`::1`), found with Deno's own
+ * listener, independently of the library under test.
+ */
+export const IPV6_LOOPBACK: boolean = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Reads an eventfd or timerfd counter: the 8-byte value, or what `read`
+ * returned instead (`-errno`, or a short count).
+ */
+export function readU64(fd: number): bigint | number {
+  const buf = new Uint8Array(8);
+  const n = read(fd, buf);
+  return n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : n;
+}
+
+/**
+ * mulberry32: a small, fast, seedable PRNG, so a randomized test
+ * reproduces from its seed. Returns numbers in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Closes a Deno resource that the test may already have closed. */
 export function closeQuietly(r: { close(): void }): void {
   try {

@@ -19,6 +19,7 @@ import {
 import { descriptors } from "../runtime/core/fd_table.ts";
 import { AcceptGate } from "../examples/_accept_gate.ts";
 import { listenLoopback } from "./_helpers.ts";
+import { RunningExample, SERVERS } from "./_examples.ts";
 
 for (const et of [false, true]) {
   Deno.test(`AcceptGate${et ? " (edge-triggered)" : ""}: EMFILE unwatches the listener until a descriptor is closed`, async () => {
@@ -55,5 +56,68 @@ for (const et of [false, true]) {
       for (const c of clients) c.close();
       assert.equal(setDescriptorLimit(before), 0);
     }
+  });
+}
+
+/** A request each server answers, and the answer. */
+const PROBE: Record<string, [string, string]> = {
+  "echo_server.ts": ["ping\n", "ping\n"],
+  "echo_server_et.ts": ["ping\n", "ping\n"],
+  "kqueue_echo_server.ts": ["ping\n", "ping\n"],
+  "resp_server.ts": ["PING\r\n", "+PONG\r\n"],
+  "http_server.ts": ["GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "HTTP/1.1 200"],
+  "chat_server.ts": ["", ""],
+};
+
+/** Sends `request` on a new connection and reads until the reply starts with `reply`. */
+async function served(port: number, [request, reply]: [string, string]): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    let text = "";
+    const buf = new Uint8Array(256);
+    while (text.length < reply.length) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assert.equal(text.slice(0, reply.length), reply);
+  } finally {
+    conn.close();
+  }
+}
+
+for (const script of SERVERS.filter((s) => PROBE[s][0] !== "")) {
+  Deno.test(`examples/${script}: with the descriptor table full it stops waking for the listener, and serves again once descriptors free`, async () => {
+    await using server = await RunningExample.start(
+      script,
+      ["--port", "0", "--max-fds", "16", "--stats", "--interval", "0.2"],
+      ["-A"],
+    );
+    const flood: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        flood.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      }
+      // Once the flood is queued and the table full, an idle server reports
+      // (almost) no events; one that keeps polling a listener it cannot
+      // accept from reports thousands per second.
+      const name = script.replace(/\.ts$/, "");
+      const line = new RegExp(`${name}: (\\d+) open, .*, (\\d+) events/s`, "g");
+      const idle = async () => {
+        const from = server.stdout.text.length;
+        await server.waitFor(
+          new RegExp(`^[\\s\\S]{${from}}[\\s\\S]*\\n.*events/s[\\s\\S]*\\n.*events/s`),
+        );
+        const lines = [...server.stdout.text.slice(from).matchAll(line)];
+        return Number(lines.at(-1)![2]);
+      };
+      let rate = await idle();
+      for (let i = 0; i < 10 && rate > 50; i++) rate = await idle(); // the flood's own events
+      assert.ok(rate <= 50, `${rate} events/s with the descriptor table full and no traffic`);
+    } finally {
+      for (const c of flood) c.close();
+    }
+    await served(server.port, PROBE[script]);
   });
 }

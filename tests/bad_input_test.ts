@@ -169,7 +169,11 @@ rows.push(
   ["epollWait(maxevents -1)", (f) => epollWait(f.epfd, [], -1, 0), EINVAL],
   ["epollWait(maxevents NaN)", (f) => epollWait(f.epfd, [], NaN, 0), EINVAL],
   ["epollWait(maxevents > EP_MAX_EVENTS)", (f) => epollWait(f.epfd, [], 178956971, 0), EINVAL],
-  ["epollWait(maxevents 0, bad epfd): EINVAL first", () => epollWait(-1, [], 0, 0), EINVAL],
+  [
+    "epollWait(maxevents 0, bad epfd): EBADF first (Linux 6.18)",
+    () => epollWait(-1, [], 0, 0),
+    EBADF,
+  ],
   ["epollWait(timeout NaN)", (f) => epollWait(f.epfd, [], 1, NaN), EINVAL],
   ["epollPwait2(maxevents 0)", (f) => epollPwait2(f.epfd, [], 0, null), EINVAL],
   ["epollPwait2(maxevents -1)", (f) => epollPwait2(f.epfd, [], -1, null), EINVAL],

@@ -267,14 +267,29 @@ Deno.test("epollWait() blocked forever wakes when another task makes an fd ready
 Deno.test("epollWait() wakes for an fd that another task adds while it waits", async () => {
   const epfd = epollCreate1(0);
   const efd = eventfd(3, 0);
+  // The ordering signal: a second waiter, on another epoll, woken only after
+  // the ADD. With no timeout to fall back on, a lost wake-up leaves the
+  // first wait pending while the second returns.
+  const later = epollCreate1(0);
+  const laterFd = eventfd(0, 0);
+  epollCtl(later, EPOLL_CTL_ADD, laterFd, { events: EPOLLIN, data: "later" });
+  const order: string[] = [];
   const events: EpollEvent[] = [];
-  const pending = epollWait(epfd, events, 4, 5000);
-  await assertPending(pending);
-  assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "late" }), 0);
-  assert.equal(await pending, 1);
-  assert.equal(events[0].data, "late");
-  close(efd);
-  close(epfd);
+  const pending = epollWait(epfd, events, 4, -1).then((n) => (order.push("added"), n));
+  const ordering = epollWait(later, [], 4, -1).then((n) => (order.push("later"), n));
+  try {
+    await assertPending(pending);
+    assert.equal(epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "late" }), 0);
+    signal(laterFd);
+    assert.equal(await ordering, 1);
+    assert.deepEqual(order.slice(0, 1), ["added"], "the wait for the added fd was not woken");
+    assert.equal(await pending, 1);
+    assert.equal(events[0].data, "late");
+  } finally {
+    close(epfd); // ends a wait left pending by a lost wake-up
+    await pending;
+    [efd, later, laterFd].forEach((fd) => close(fd));
+  }
 });
 
 Deno.test("epollWait() wakes one waiter per edge, first come first served", async () => {

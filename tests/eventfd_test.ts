@@ -18,15 +18,9 @@ import {
   read,
   write,
 } from "../mod.ts";
-import { readiness, u64 } from "./_helpers.ts";
+import { readiness, readU64, u64 } from "./_helpers.ts";
 
 const MAX = 0xffff_ffff_ffff_fffen;
-
-function take(fd: number): bigint | number {
-  const buf = new Uint8Array(8);
-  const n = read(fd, buf);
-  return n < 0 ? n : new DataView(buf.buffer).getBigUint64(0, true);
-}
 
 Deno.test("eventfd() accepts EFD_SEMAPHORE, EFD_NONBLOCK and EFD_CLOEXEC", () => {
   const fds = [
@@ -50,7 +44,7 @@ Deno.test("eventfd() returns -EINVAL for unknown flags and initval outside 0..2^
   assert.equal(eventfd(1.5, 0), -EINVAL);
   assert.equal(eventfd(NaN, 0), -EINVAL);
   const fd = eventfd(2 ** 32 - 1, 0);
-  assert.equal(take(fd), 0xffff_ffffn);
+  assert.equal(readU64(fd), 0xffff_ffffn);
   close(fd);
   assert.throws(() => eventfd("1" as unknown as number, 0), TypeError);
   assert.throws(() => eventfd(0, undefined as unknown as number), TypeError);
@@ -59,18 +53,18 @@ Deno.test("eventfd() returns -EINVAL for unknown flags and initval outside 0..2^
 Deno.test("eventfd() read takes the whole counter and leaves it at zero", () => {
   const fd = eventfd(3, 0);
   assert.equal(write(fd, u64(4n)), 8);
-  assert.equal(take(fd), 7n);
-  assert.equal(take(fd), -EAGAIN);
+  assert.equal(readU64(fd), 7n);
+  assert.equal(readU64(fd), -EAGAIN);
   close(fd);
 });
 
 Deno.test("eventfd() with EFD_SEMAPHORE reads 1 at a time", () => {
   const fd = eventfd(2, EFD_SEMAPHORE);
   assert.equal(write(fd, u64(1n)), 8);
-  assert.equal(take(fd), 1n);
-  assert.equal(take(fd), 1n);
-  assert.equal(take(fd), 1n);
-  assert.equal(take(fd), -EAGAIN);
+  assert.equal(readU64(fd), 1n);
+  assert.equal(readU64(fd), 1n);
+  assert.equal(readU64(fd), 1n);
+  assert.equal(readU64(fd), -EAGAIN);
   close(fd);
 });
 
@@ -82,7 +76,7 @@ Deno.test("eventfd() write adds up to 2^64-2, then -EAGAIN; 2^64-1 is -EINVAL", 
   assert.equal(write(fd, u64(1n)), 8);
   assert.equal(write(fd, u64(1n)), -EAGAIN);
   assert.equal(write(fd, u64(0n)), 8); // adding 0 always fits
-  assert.equal(take(fd), MAX);
+  assert.equal(readU64(fd), MAX);
   close(fd);
 });
 
@@ -108,7 +102,7 @@ Deno.test("eventfd() is EPOLLOUT below the maximum and EPOLLIN above zero", asyn
   assert.equal(await readiness(fd), EPOLLIN | EPOLLOUT);
   write(fd, u64(MAX - 1n));
   assert.equal(await readiness(fd), EPOLLIN);
-  take(fd);
+  readU64(fd);
   assert.equal(await readiness(fd), EPOLLOUT);
   close(fd);
 });
@@ -125,7 +119,7 @@ Deno.test("eventfd() raises an EPOLLIN edge on every write", async () => {
   write(fd, u64(1n)); // still readable, but a new edge
   assert.equal(await epollWait(epfd, events, 4, 0), 1);
   assert.deepEqual(events[0], { events: EPOLLIN, data: "e" });
-  assert.equal(take(fd), 2n);
+  assert.equal(readU64(fd), 2n);
   [fd, epfd].forEach(close);
 });
 
@@ -137,7 +131,7 @@ Deno.test("eventfd() read of a full counter raises an EPOLLOUT edge", async () =
   const events: EpollEvent[] = [];
   assert.equal(await epollWait(epfd, events, 4, 0), 0);
   const pending = epollWait(epfd, events, 4, 1000);
-  assert.equal(take(fd), MAX);
+  assert.equal(readU64(fd), MAX);
   assert.equal(await pending, 1);
   assert.deepEqual(events[0], { events: EPOLLOUT, data: "w" });
   [fd, epfd].forEach(close);
@@ -158,6 +152,6 @@ Deno.test("eventfd() write from another task wakes an epollWait", async () => {
   assert.equal(await pending, 1);
   await writer;
   assert.deepEqual(events[0], { events: EPOLLIN, data: "wake" });
-  assert.equal(take(fd), 9n);
+  assert.equal(readU64(fd), 9n);
   [fd, epfd].forEach(close);
 });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { COMMON_FLAGS } from "../examples/_flags.ts";
 import { SERVER_FLAGS } from "../examples/_listen.ts";
 import { allSettled, runExample, RunningExample, runTask, SERVERS } from "./_examples.ts";
+import { IPV6_LOOPBACK } from "./_helpers.ts";
 
 /** Each server's task in deno.json, as the server names it in its --help. */
 const TASKS: Record<string, string> = {
@@ -114,18 +115,9 @@ Deno.test("--host localhost listens on 127.0.0.1 and serves", async () => {
   }
 });
 
-function ipv6Loopback(): boolean {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "--host ::1 and --host [::1] listen on IPv6 loopback",
-  ignore: !ipv6Loopback(),
+  ignore: !IPV6_LOOPBACK,
   fn: async () => {
     for (const host of ["::1", "[::1]"]) {
       await using server = await RunningExample.start("http_server.ts", [

@@ -9,12 +9,11 @@ Deno.test("examples/socketpair_echo.ts echoes every message and exits 0", async 
   }).output();
   const out = new TextDecoder().decode(stdout);
   assert.equal(code, 0, new TextDecoder().decode(stderr));
-  // 8 clients x 100 lines "client <i> message <j>\n".
+  // 8 clients x 100 lines "client <i> message <j>\n": the bytes the program must report.
   let bytes = 0;
   for (let i = 0; i < 8; i++) {
     for (let j = 0; j < 100; j++) bytes += `client ${i} message ${j}\n`.length;
   }
-  assert.equal(bytes, 15_920);
   assert.match(
     out,
     new RegExp(

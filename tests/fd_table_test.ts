@@ -18,6 +18,7 @@ import {
   socketpair,
   write,
 } from "../mod.ts";
+import { mulberry32 } from "./_helpers.ts";
 
 /** A description that counts its releases. */
 class Probe extends Description {
@@ -40,16 +41,6 @@ function openMany(n: number): number[] {
     fds.push(fd);
   }
   return fds;
-}
-
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
@@ -84,7 +75,7 @@ Deno.test("installDescription() reuses the lowest freed fd first", () => {
 });
 
 Deno.test("installDescription() allocates lowest-free after closes in random order", () => {
-  const rand = prng(0xdecaf);
+  const rand = mulberry32(0xdecaf);
   for (let round = 0; round < 20; round++) {
     const fds = openMany(64);
     const victims = shuffle(fds, rand).slice(0, 1 + Math.floor(rand() * 63));

@@ -15,7 +15,8 @@
  */
 
 import { openLibc } from "../net/native/libc.ts";
-import { generate, prng } from "./_differential/_program.ts";
+import { generate } from "./_differential/_program.ts";
+import { mulberry32 } from "./_helpers.ts";
 import { programToCode, run, stats } from "./_differential/_runner.ts";
 import { shrink } from "./_differential/_shrink.ts";
 import { kernelSys, librarySys } from "./_differential/_systems.ts";
@@ -53,7 +54,7 @@ let found = 0;
 let sequences = 0;
 for (let i = 0; i < count && found < stop; i++) {
   const s = seed + i;
-  const length = minOps + Math.floor(prng(s ^ 0x5eed)() * (maxOps - minOps + 1));
+  const length = minOps + Math.floor(mulberry32(s ^ 0x5eed)() * (maxOps - minOps + 1));
   const program = generate(s, length);
   sequences++;
   const d = await run(program, kernel, subject);

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, ServerProcess } from "./_server_process.ts";
+import { eventually, RunningExample } from "./_examples.ts";
 import { resetClientsAvailable, resetFlood } from "./_reset_clients.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -113,12 +113,12 @@ Deno.test({
   name: "hostile: after a reset flood in the accept queue, a fresh client is served within 1 s",
   ignore: !resetClientsAvailable() || Deno.build.os !== "linux",
   async fn() {
-    const server = await ServerProcess.start("examples/echo_server.ts");
+    const server = await RunningExample.start("echo_server.ts", ["--port", "0"], ["-A"]);
     let good: GoodClient[] = [];
     try {
       good = await goodClients(server.port, 3);
       const fds = server.fds();
-      const rss = server.rss();
+      const rss = server.memory().rss;
       // 1,500 clients connect, then all reset at once, while the server
       // (another process) is still accepting: most die in the queue.
       assert.equal(resetFlood(server.port, 1500), 1500);
@@ -127,7 +127,7 @@ Deno.test({
       await assertServed(good, "after the reset flood");
       // The dead connections leave no descriptors behind, and memory settles.
       assert.ok(await eventually(() => server.fds() <= fds, 5000), `fds ${server.fds()} > ${fds}`);
-      const grown = server.rss() - rss;
+      const grown = server.memory().rss - rss;
       assert.ok(grown < 64 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
     } finally {
       for (const c of good) await c.stop();
@@ -136,21 +136,23 @@ Deno.test({
   },
 });
 
-for (const script of ["examples/echo_server.ts", "examples/echo_server_et.ts"]) {
+for (const script of ["echo_server.ts", "echo_server_et.ts"]) {
   Deno.test({
     name:
-      `hostile: ${script}: when the descriptor table fills, good clients are still served; after, a fresh one within 1 s`,
+      `hostile: examples/${script}: when the descriptor table fills, good clients are still served; after, a fresh one within 1 s`,
     ignore: Deno.build.os !== "linux",
     async fn() {
       const LIMIT = 64;
       const FLOOD = 300;
-      const server = await ServerProcess.start(script, ["--max-fds", `${LIMIT}`]);
+      const server = await RunningExample.start(script, ["--port", "0", "--max-fds", `${LIMIT}`], [
+        "-A",
+      ]);
       let good: GoodClient[] = [];
       const flood: Deno.Conn[] = [];
       try {
         good = await goodClients(server.port, 3);
         const fds = server.fds();
-        const rss = server.rss();
+        const rss = server.memory().rss;
         // FLOOD clients connect (the kernel completes every handshake) and sit.
         for (let i = 0; i < FLOOD; i++) {
           flood.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
@@ -173,7 +175,7 @@ for (const script of ["examples/echo_server.ts", "examples/echo_server_et.ts"]) 
           await eventually(() => server.fds() <= fds, 5000),
           `fds ${server.fds()} > ${fds}`,
         );
-        const grown = server.rss() - rss;
+        const grown = server.memory().rss - rss;
         assert.ok(grown < 64 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
       } finally {
         for (const c of flood) c.close();

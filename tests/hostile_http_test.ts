@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ServerProcess } from "./_server_process.ts";
+import { RunningExample } from "./_examples.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = new TextDecoder();
@@ -66,7 +66,7 @@ function statuses(text: string): number[] {
 }
 
 Deno.test("hostile HTTP: malformed and smuggling requests get 400/431 and a close, never silence", async (t) => {
-  const server = await ServerProcess.start("examples/http_server.ts");
+  const server = await RunningExample.start("http_server.ts", ["--port", "0"], ["-A"]);
   const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
   const cases: [string, string, number][] = [
     [
@@ -122,7 +122,7 @@ Deno.test("hostile HTTP: malformed and smuggling requests get 400/431 and a clos
 });
 
 Deno.test("hostile HTTP: chunked bodies are skipped, absolute-form served, Date on every response", async () => {
-  const server = await ServerProcess.start("examples/http_server.ts");
+  const server = await RunningExample.start("http_server.ts", ["--port", "0"], ["-A"]);
   try {
     const { text } = await exchange(server.port, [
       "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
@@ -143,7 +143,9 @@ Deno.test("hostile HTTP: chunked bodies are skipped, absolute-form served, Date 
 });
 
 Deno.test("hostile HTTP: a slow head gets 408 and a close; an idle keep-alive connection is closed", async () => {
-  const server = await ServerProcess.start("examples/http_server.ts", [
+  const server = await RunningExample.start("http_server.ts", [
+    "--port",
+    "0",
     "--header-timeout",
     "0.4",
     "--idle-timeout",

@@ -43,18 +43,7 @@ import {
   read,
   write,
 } from "../mod.ts";
-
-/** A small deterministic generator (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./_helpers.ts";
 
 const ERRNOS = new Set([0, EBADF, EINVAL, ENOENT, ELOOP]);
 const FILTERS = [EVFILT_READ, EVFILT_WRITE, EVFILT_TIMER, EVFILT_USER, -3, 5];
@@ -71,7 +60,7 @@ const FLAGS = [
 
 for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   Deno.test(`random kevent program ${seed} keeps to the contract and leaves nothing behind`, async () => {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
     const kqs = [kqueue(), kqueue()];
     const ep = epollCreate1(0);

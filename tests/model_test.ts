@@ -77,6 +77,7 @@ import {
   socketpair,
   write,
 } from "../mod.ts";
+import { mulberry32 } from "./_helpers.ts";
 // ---------------------------------------------------------------------------------------
 // Linux constants the model needs (fs/pipe.c, net/unix, fs/eventfd.c).
 
@@ -446,18 +447,6 @@ class Model {
 
 // ---------------------------------------------------------------------------------------
 // The driver.
-
-/** mulberry32: a small, fast, seedable PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MASK_NAMES: [number, string][] = [
   [EPOLLIN, "IN"],

@@ -53,9 +53,9 @@ function docImports(text: string, markdown: boolean): string[] {
   return blocks.flatMap((b) => [...b.matchAll(/\bfrom\s+"([^"]+)"/g)].map((m) => m[1]));
 }
 
-Deno.test("every doc example imports the package as jsr:NAME@^VERSION, never another way", async () => {
+Deno.test("every doc example imports the package by its bare name (the form deno lint accepts), never another way", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const wanted = `jsr:${config.name}@^${config.version}`;
+  const wanted = config.name;
   const files = ["README.md", "bench/README.md", "mod.ts", "sim.ts"];
   for (const dir of ["runtime", "net"]) for await (const f of tsFiles(dir)) files.push(f);
   let packageImports = 0;
@@ -73,8 +73,8 @@ Deno.test("every doc example imports the package as jsr:NAME@^VERSION, never ano
         continue;
       }
       // Other packages (node:) and a module's own siblings are fine; the
-      // package itself only by its JSR name and current version, which
-      // Deno resolves to this checkout (offline) inside the repository.
+      // package itself only by its bare name, which `deno add` maps to JSR
+      // and Deno resolves to this checkout (offline) inside the repository.
       assert.doesNotMatch(
         spec,
         /^(jsr:|@deno-epoll\/|https?:|.*\bmod\.ts$)/,
@@ -83,4 +83,28 @@ Deno.test("every doc example imports the package as jsr:NAME@^VERSION, never ano
     }
   }
   assert.ok(packageImports > 20, `only ${packageImports} doc examples import the package`);
+});
+
+Deno.test("deno doc shows the object layer's optional parameters as optional", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "mod.ts"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0);
+  for (
+    const signature of [
+      "constructor(flags?: number)",
+      "add(fd: number, events: number, data?: unknown): void",
+      "modify(fd: number, events: number, data?: unknown): void",
+      "async wait(maxevents?: number, timeoutMs?: number): Promise<EpollEvent[]>",
+      "async wait(nevents?: number, timeoutMs?: number, changes?: KEvent[]): Promise<KEvent[]>",
+      "static listen(addr: SockAddr, options?: ListenerOptions): Listener",
+      "shutdown(how?: number): void",
+      "setNoDelay(on?: boolean): void",
+      "setKeepAlive(on?: boolean): void",
+    ]
+  ) assert.ok(text.includes(`  ${signature}\n`), signature);
 });

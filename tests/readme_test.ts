@@ -13,7 +13,7 @@ import { runExample, RunningExample } from "./_examples.ts";
 const README = new URL("../README.md", import.meta.url);
 const QUICK_START = new URL("../examples/quick_start.ts", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);
-const PACKAGE = "jsr:@deno-epoll/epoll@^0.1.0";
+const PACKAGE = "@deno-epoll/epoll";
 
 function quickStart(text: string, heading = "## Quick start"): string {
   const at = text.indexOf(heading);

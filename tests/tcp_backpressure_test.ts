@@ -15,10 +15,15 @@ import {
   type EpollEvent,
   EPOLLOUT,
   epollWait,
+  EV_ADD,
+  EVFILT_READ,
   getsockopt,
+  kqueue,
   read,
+  setsockopt,
   SHUT_WR,
   shutdown,
+  SO_RCVBUF,
   SO_SNDBUF,
   SOL_SOCKET,
   write,
@@ -26,11 +31,17 @@ import {
 import {
   acceptedPair,
   assertBytes,
+  change,
+  kev,
+  libReadExactly,
   libWriteAll,
+  NATIVE,
   pattern,
+  poll,
   readAll,
   readiness,
   sleep,
+  writeAllDeno,
 } from "./_helpers.ts";
 
 /** The kernel's largest TCP send and receive buffers (`tcp_wmem[2]`, `tcp_rmem[2]`). */
@@ -85,5 +96,43 @@ Deno.test("slow reader: -EAGAIN after a bounded amount, EPOLLOUT once the peer d
     assertBytes(await received, data.subarray(0, sent));
   } finally {
     close(ep);
+  }
+});
+
+Deno.test("a receive buffer filled on purpose: once the program drains it, reading restarts and every byte arrives", async () => {
+  using pair = await acceptedPair();
+  const { fd, peer } = pair;
+  assert.equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 4096), 0);
+  const rcvbuf = getsockopt(fd, SOL_SOCKET, SO_RCVBUF);
+  const TOTAL = 64 * 1024; // far more than the buffer: the sender is held back
+  const data = pattern(TOTAL, 3);
+  const writing = writeAllDeno(peer, data);
+  writing.catch(() => {}); // a failure surfaces at the await below
+  const kq = kqueue();
+  try {
+    // Wait until the buffer is full (EVFILT_READ's data: the bytes queued).
+    // The Deno backend then stops reading from Deno until the program reads.
+    assert.equal(await change(kq, kev(fd, EVFILT_READ, EV_ADD)), 0);
+    let queued = 0;
+    for (let i = 0; i < 500 && (queued === 0 || (!NATIVE && queued < rcvbuf)); i++) {
+      queued = (await poll(kq))[0]?.data ?? 0;
+      if (queued === 0 || (!NATIVE && queued < rcvbuf)) await sleep(10);
+    }
+    if (!NATIVE) assert.equal(queued, rcvbuf, "the receive buffer filled to SO_RCVBUF");
+    assert.ok(queued > 0, "nothing arrived");
+    // Drain it to EAGAIN: the full buffer is now empty.
+    const got = new Uint8Array(TOTAL);
+    let at = 0;
+    for (let n; (n = read(fd, got.subarray(at))) !== -EAGAIN;) {
+      assert.ok(n > 0, `read gave ${n}`);
+      at += n;
+    }
+    assert.ok(at >= queued);
+    // The rest arrives only if reading was restarted by that drain.
+    got.set(await libReadExactly(fd, TOTAL - at, 20_000), at);
+    await writing;
+    assertBytes(got, data, "every byte, in order");
+  } finally {
+    close(kq);
   }
 });

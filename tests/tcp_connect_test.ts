@@ -41,6 +41,7 @@ import {
 } from "../mod.ts";
 import {
   closedPort,
+  IPV6_LOOPBACK,
   libReadExactly,
   libWriteAll,
   listenLoopback,
@@ -232,13 +233,16 @@ console.log(ep.getsockopt(c, ep.SOL_SOCKET, ep.SO_ERROR));
   }
 });
 
-Deno.test("IPv6 loopback: connect to [::1] and exchange bytes", async () => {
+Deno.test({
+  name: "IPv6 loopback: connect to [::1] and exchange bytes",
+  ignore: !IPV6_LOOPBACK, // only where the machine has no ::1 (found without the library)
+}, async () => {
   const server = socket(AF_INET6, SOCK_STREAM, 0);
   const client = socket(AF_INET6, SOCK_STREAM, 0);
   let conn = -1;
   try {
     assert.equal(bind(server, { family: AF_INET6, address: "::1", port: 0 }), 0);
-    if (listen(server, 8) !== 0) return; // no IPv6 on this machine
+    assert.equal(listen(server, 8), 0);
     const addr = {} as SockAddr;
     assert.equal(getsockname(server, addr), 0);
     assert.equal(addr.family, AF_INET6);

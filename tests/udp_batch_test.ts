@@ -202,3 +202,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "one batch to several destinations, and one receive from several senders: each address is its own",
+  ignore: !DATAGRAMS,
+}, async () => {
+  const senders = [udpBound(), udpBound(), udpBound()];
+  const receivers = [udpBound(), udpBound()];
+  try {
+    // Each sender sends one batch to both receivers, interleaved.
+    for (const [i, s] of senders.entries()) {
+      const out = receivers.map((r, j) => ({ buf: new Uint8Array([i, j]), addr: r.addr }));
+      assert.equal(sendmmsg(s.fd, [...out, ...out], 0), 4);
+    }
+    for (const [j, r] of receivers.entries()) {
+      const slots: RecvMessage[] = Array.from({ length: 8 }, () => ({ buf: new Uint8Array(4) }));
+      const got = await receiveAll(r.fd, slots, 6);
+      for (const g of got) {
+        const [i, to] = g.buf;
+        assert.equal(to, j);
+        assert.deepEqual(g.addr, senders[i].addr, `datagram from sender ${i}`);
+      }
+      assert.deepEqual(got.map((g) => g.buf[0]).sort(), [0, 0, 1, 1, 2, 2]);
+    }
+  } finally {
+    [...senders, ...receivers].forEach((s) => close(s.fd));
+  }
+});

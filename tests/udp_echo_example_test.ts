@@ -8,7 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { allSettled, hasTool, runExample, RunningExample, UdpClient } from "./_examples.ts";
+import {
+  allSettled,
+  forgeUdp,
+  hasTool,
+  runExample,
+  RunningExample,
+  UdpClient,
+} from "./_examples.ts";
 import { pattern } from "./_helpers.ts";
 
 const SCRIPT = "udp_echo_server.ts";
@@ -134,4 +141,46 @@ Deno.test("udp_echo_server: --help, a UDP port in use, and the echo:udp tasks", 
     const data = new TextEncoder().encode(task);
     assert.deepEqual(await udp.exchange(server.port, data), data);
   }
+});
+
+/** The `N in` and `N dropped` counts of the last `--stats` line printed so far. */
+function counts(server: RunningExample): { in: number; dropped: number } {
+  const lines = [...server.stdout.text.matchAll(/ (\d+) in, \d+ out, (\d+) dropped/g)];
+  const last = lines[lines.length - 1];
+  return last ? { in: Number(last[1]), dropped: Number(last[2]) } : { in: 0, dropped: 0 };
+}
+
+Deno.test("a datagram forged to come from the server itself is not answered (no endless self-echo)", async () => {
+  for (const host of ["127.0.0.1", "0.0.0.0"]) { // a wildcard address is the server's own too
+    await using server = await start(["--host", host, "--stats", "--interval", "0.1"]);
+    if (!forgeUdp(server.port, server.port, new TextEncoder().encode("loop"))) {
+      console.log("  (raw sockets need root: skipped)");
+      return;
+    }
+    await server.waitFor(/ [1-9]\d* dropped/);
+    const first = counts(server);
+    const printed = server.stdout.text.length;
+    for (let i = 0; i < 50 && server.stdout.text.length === printed; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // a later --stats line
+    }
+    assert.deepEqual(counts(server), first, `${host}: the server kept receiving its own datagrams`);
+    assert.equal(first.in, 1);
+    await using udp = new UdpClient();
+    const hello = new TextEncoder().encode("still serving");
+    assert.deepEqual(await udp.exchange(server.port, hello), hello);
+  }
+});
+
+Deno.test("datagrams from ports below 1024 (echo, chargen) are not answered; others are", async () => {
+  await using server = await start(["--stats", "--interval", "0.1"]);
+  for (const port of [7, 19]) {
+    if (!forgeUdp(port, server.port, new TextEncoder().encode(`from ${port}`))) {
+      console.log("  (raw sockets need root: skipped)");
+      return;
+    }
+  }
+  await server.waitFor(/ 2 in, 0 out, 2 dropped/);
+  await using udp = new UdpClient();
+  const hello = new TextEncoder().encode("an ephemeral port");
+  assert.deepEqual(await udp.exchange(server.port, hello), hello);
 });

@@ -29,8 +29,15 @@
  */
 
 import { parseArgs } from "node:util";
+import {
+  buildLoadgen,
+  freePort,
+  installExitHandlers,
+  ROOT,
+  ServerProcess,
+  waitForAccept,
+} from "../echo/_procs.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
@@ -79,51 +86,26 @@ async function run(
   }
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** A server under test: how to start it on a port. */
 interface Server {
   name: string;
   command: (port: number) => string[];
 }
 
-/** Starts `server` on a free port and waits until it accepts connections. */
+/**
+ * Starts `server` on a free port (through the echo benchmark's process
+ * harness, so it dies with this driver) and waits until it accepts.
+ */
 async function start(server: Server): Promise<{ port: number; stop: () => Promise<void> }> {
   const port = freePort();
-  const [bin, ...args] = server.command(port);
-  const child = new Deno.Command(bin, {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  })
-    .spawn();
-  const stderr = new Response(child.stderr).text();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await child.status;
-    await stderr;
-  };
-  for (let i = 0; i < 300; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { port, stop };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  const child = new ServerProcess(server.command(port));
+  try {
+    await waitForAccept(port, child.child.status, 15_000);
+  } catch (err) {
+    await child.stop();
+    throw new Error(`${server.name} did not start: ${child.stderr.text}`, { cause: err });
   }
-  await stop();
-  throw new Error(`${server.name} did not start: ${await stderr}`);
+  return { port, stop: () => child.stop() };
 }
 
 /** One measurement: a load against a server in a round. */
@@ -394,6 +376,8 @@ const parts: { name: string; tools: [string, string][]; servers: Server[]; fn: t
   },
 ];
 
+installExitHandlers(); // no server outlives the driver, however it ends
+await buildLoadgen(); // its --exec starts each server (PR_SET_PDEATHSIG)
 console.log(`# Client benchmark (${ROUNDS} rounds, interleaved)\n\n${await machine()}\n`);
 const ran: typeof parts = [];
 for (const part of parts) {

@@ -56,6 +56,7 @@ import {
 } from "../sockaddr.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
 import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
+import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import {
   EACCES,
@@ -77,15 +78,12 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRBAND,
   EPOLLWRNORM,
   IPPROTO_TCP,
   MSG_PEEK,
-  MSG_TRUNC,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
@@ -99,10 +97,8 @@ const BUFFER = 212992;
 /** The largest UDP payload over IPv4 and over IPv6. */
 const MAX_UDP4 = 65507;
 const MAX_UDP6 = 65527;
-const MSG_OOB = 1;
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
-const READABLE_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
 
 type Listen = (options: { transport: "udp"; hostname: string; port: number }) => Deno.DatagramConn;
 
@@ -120,7 +116,7 @@ function listenDatagram(): Listen | undefined {
  *
  * @example
  * ```ts
- * import { AF_INET, close, datagramBackendError, socket, SOCK_DGRAM } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, close, datagramBackendError, socket, SOCK_DGRAM } from "@deno-epoll/epoll";
  *
  * const fd = socket(AF_INET, SOCK_DGRAM, 0);
  * if (fd < 0) console.error(`no UDP: ${datagramBackendError() ?? fd}`);
@@ -154,13 +150,12 @@ export class DenoDatagram extends EmulatedSocket {
   #rdShut = false;
   #wrShut = false;
   // Receive side.
-  readonly #rx: Received[] = [];
-  #rxHead = 0;
+  readonly #rx = new DatagramQueue<Received>();
   #rxCharge = 0;
   #receiving = false;
   readonly #buf = new Uint8Array(65536);
   // Send side.
-  readonly #tx: Outgoing[] = [];
+  readonly #tx = new DatagramQueue<Outgoing>();
   #txCharge = 0;
   #sending = false;
   // The last destination converted to a Deno address.
@@ -177,10 +172,6 @@ export class DenoDatagram extends EmulatedSocket {
     return SOCK_DGRAM;
   }
 
-  get #queued(): number {
-    return this.#rx.length - this.#rxHead;
-  }
-
   get #writable(): boolean {
     return this.#txCharge * 2 < this.sndbuf;
   }
@@ -190,15 +181,15 @@ export class DenoDatagram extends EmulatedSocket {
     if (this.soError) mask |= EPOLLERR;
     if (this.#rdShut) mask |= EPOLLRDHUP | IN;
     if (this.#rdShut && this.#wrShut) mask |= EPOLLHUP;
-    if (this.#queued > 0) mask |= IN;
+    if (this.#rx.length > 0) mask |= IN;
     if (this.#writable) mask |= OUT;
     return mask;
   }
 
   /** kqueue: the next datagram's size (fires for an empty one too), send-queue room. */
   override counts(out: FilterCounts): void {
-    out.readable = this.#queued > 0 ? this.#rx[this.#rxHead].bytes.length : 0;
-    out.readReady = this.#queued > 0;
+    out.readable = this.#rx.first?.bytes.length ?? 0;
+    out.readReady = this.#rx.length > 0;
     out.readEof = this.#rdShut;
     out.writable = Math.max(this.sndbuf - this.#txCharge, 0);
     out.writeReady = this.#writable;
@@ -287,8 +278,7 @@ export class DenoDatagram extends EmulatedSocket {
   async #sendPump(): Promise<void> {
     this.#sending = true;
     try {
-      while (this.#tx.length > 0 && this.#conn !== null) {
-        const d = this.#tx[0];
+      for (let d = this.#tx.first; d !== undefined && this.#conn !== null; d = this.#tx.first) {
         let err = 0;
         try {
           await this.#conn.send(d.bytes, d.to);
@@ -315,22 +305,13 @@ export class DenoDatagram extends EmulatedSocket {
   override recvmsg(msg: RecvMessage, flags: number): number {
     if (flags & MSG_OOB) return -EOPNOTSUPP;
     if (this.soError) return -this.takeError();
-    if (this.#queued === 0) return -EAGAIN;
-    const d = this.#rx[this.#rxHead];
-    const buf = msg.buf;
-    const len = d.bytes.length;
-    buf.set(len > buf.length ? d.bytes.subarray(0, buf.length) : d.bytes);
-    const n = flags & MSG_TRUNC ? len : Math.min(len, buf.length);
-    msg.length = n;
-    msg.flags = len > buf.length ? MSG_TRUNC : 0;
+    const d = this.#rx.first;
+    if (d === undefined) return -EAGAIN;
+    const n = deliver(d.bytes, msg.buf, flags, msg);
     if (msg.addr !== undefined) copyAddr(d.from, msg.addr);
     if ((flags & MSG_PEEK) === 0) {
-      this.#rx[this.#rxHead++] = undefined as unknown as Received;
-      if (this.#rxHead === this.#rx.length) {
-        this.#rx.length = 0;
-        this.#rxHead = 0;
-      }
-      this.#rxCharge -= len + OVERHEAD;
+      this.#rx.shift();
+      this.#rxCharge -= d.bytes.length + OVERHEAD;
       this.#pump(); // there is room again
     }
     return n;
@@ -418,8 +399,7 @@ export class DenoDatagram extends EmulatedSocket {
 
   protected override onRelease(): void {
     this.#closed = true;
-    this.#rx.length = 0;
-    this.#rxHead = 0;
+    this.#rx.clear();
     // Datagrams already accepted still go out (Linux handed them to the
     // kernel in sendto); the Deno socket closes after the last one.
     if (!this.#sending) this.#finish();

@@ -10,9 +10,10 @@
  *   `msg_name` and `msg_iov` point into them from then on;
  * - a batch's datagrams are copied into (`sendmmsg`) or out of
  *   (`recvmmsg`) the slab, so no pointer to a caller's buffer is taken;
- * - the last destination encoded and the last sender decoded are cached:
- *   a server answering one peer, or a client talking to one server, parses
- *   and formats no address text per datagram, and a sender's address is
+ * - addresses are cached: an IPv4 host's text is parsed once (a server
+ *   answering many ports of a few hosts parses nothing per datagram), the
+ *   last IPv4 sender's host text is reused while the host repeats, the last
+ *   address of another family is kept whole, and a sender's address is
  *   written into the caller's `addr` object in place.
  *
  * One instance serves every native datagram socket of the process (all
@@ -27,10 +28,10 @@
  */
 
 import type { Libc } from "./libc.ts";
-import { decodeSockaddr, encodeSockaddr } from "./sockaddr_codec.ts";
+import { decodeSockaddr, encodeSockaddr, parseIPv4 } from "./sockaddr_codec.ts";
 import { copyAddr, type SockAddr } from "../sockaddr.ts";
 import type { RecvMessage, SendMessage } from "../socket_description.ts";
-import { AF_UNIX, MSG_TRUNC } from "../../runtime/core/constants.ts";
+import { AF_INET, AF_UNIX, MSG_TRUNC } from "../../runtime/core/constants.ts";
 
 const MMSG = 64;
 const IOV = 16;
@@ -38,6 +39,8 @@ const NAME = 128;
 /** Linux caps a batch at `UIO_MAXIOV` messages. */
 const MAX_BATCH = 1024;
 const TWO32 = 0x100000000;
+/** Most IPv4 host texts kept parsed (the map is cleared when full). */
+const ADDR_CACHE = 256;
 
 function address(buf: ArrayBuffer): number {
   const p = Deno.UnsafePointer.of(new Uint8Array(buf));
@@ -73,7 +76,11 @@ export class DatagramIo {
   #encLen = 0;
   readonly #enc = new Uint8Array(new ArrayBuffer(NAME));
   readonly #encView = new DataView(this.#enc.buffer);
-  // The last sender decoded: its bytes and value.
+  // IPv4 hosts parsed (text -> 4 bytes), and the last IPv4 sender's host.
+  readonly #v4Parsed = new Map<string, Uint8Array>();
+  readonly #v4Bytes = new Uint8Array(4);
+  #v4Text = "";
+  // The last sender decoded (other families): its bytes and value.
   readonly #dec = new Uint8Array(NAME);
   #decLen = -1;
   #decoded: SockAddr | null = null;
@@ -209,7 +216,12 @@ export class DatagramIo {
     if (addr.family === this.#encFamily && text === this.#encText && port === this.#encPort) {
       return this.#encLen;
     }
-    const len = encodeSockaddr(addr, this.#encView);
+    // IPv4, the common case: a server answering many ports of a few hosts
+    // parses each host's text once.
+    const ip = addr.family === AF_INET ? this.#v4(addr.address) : undefined;
+    const len = ip !== undefined && Number.isInteger(port) && port >= 0 && port <= 65535
+      ? this.#encodeV4(ip, port)
+      : encodeSockaddr(addr, this.#encView);
     this.#encFamily = len < 0 ? -1 : addr.family;
     this.#encText = text;
     this.#encPort = port;
@@ -217,8 +229,33 @@ export class DatagramIo {
     return len;
   }
 
+  /** The 4 bytes of an IPv4 literal, parsed once per text (`undefined` when it is none). */
+  #v4(text: string): Uint8Array | undefined {
+    let ip = this.#v4Parsed.get(text);
+    if (ip === undefined) {
+      const p = parseIPv4(text);
+      if (p === null) return undefined;
+      if (this.#v4Parsed.size >= ADDR_CACHE) this.#v4Parsed.clear();
+      this.#v4Parsed.set(text, ip = p);
+    }
+    return ip;
+  }
+
+  /** `struct sockaddr_in` into the cache: 16 bytes. */
+  #encodeV4(ip: Uint8Array, port: number): number {
+    this.#enc.fill(0, 0, 16);
+    this.#encView.setUint16(0, AF_INET, true);
+    this.#encView.setUint16(2, port, false);
+    this.#enc.set(ip, 4);
+    return 16;
+  }
+
   /** Decodes the `sockaddr` at `bytes[at..at+len]` into `msg.addr`, in place. */
   #decodeInto(bytes: Uint8Array, at: number, len: number, domain: number, msg: RecvMessage): void {
+    if (len >= 16 && bytes[at] === AF_INET && bytes[at + 1] === 0) {
+      this.#decodeV4(bytes, at, msg.addr!);
+      return;
+    }
     let a = this.#decoded;
     let same = len === this.#decLen && a !== null;
     for (let i = 0; same && i < len; i++) same = bytes[at + i] === this.#dec[i];
@@ -238,6 +275,29 @@ export class DatagramIo {
       out.port = a.port;
     } else {
       copyAddr(a, out);
+    }
+  }
+
+  /**
+   * An IPv4 sender into `out`: the address text is formatted once per host
+   * (the last one is kept), the port read each time; nothing is allocated
+   * while `out` already holds an IPv4 address.
+   */
+  #decodeV4(bytes: Uint8Array, at: number, out: SockAddr): void {
+    const last = this.#v4Bytes;
+    if (
+      this.#v4Text === "" || bytes[at + 4] !== last[0] || bytes[at + 5] !== last[1] ||
+      bytes[at + 6] !== last[2] || bytes[at + 7] !== last[3]
+    ) {
+      last.set(bytes.subarray(at + 4, at + 8));
+      this.#v4Text = `${last[0]}.${last[1]}.${last[2]}.${last[3]}`;
+    }
+    const port = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (out.family === AF_INET) {
+      out.address = this.#v4Text;
+      out.port = port;
+    } else {
+      copyAddr({ family: AF_INET, address: this.#v4Text, port }, out);
     }
   }
 }

@@ -112,11 +112,6 @@ export class Driver implements Poller {
     new DataView(this.#eight.buffer).setBigUint64(0, 1n, true);
   }
 
-  /** Whether an `epoll_wait` is parked on a worker thread now. */
-  get parked(): boolean {
-    return this.#parked !== null;
-  }
-
   /** Number of registered sockets. */
   get size(): number {
     return this.#targets.size;

@@ -59,7 +59,7 @@ function orNull(r: number, syscall: string): number | null {
  *
  * @example A UDP round trip
  * ```ts
- * import { AF_INET, DatagramSocket, Epoll, EPOLLIN } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, DatagramSocket, Epoll, EPOLLIN } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using server = DatagramSocket.bind({ family: AF_INET, address: "127.0.0.1", port: 0 });

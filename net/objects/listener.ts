@@ -42,7 +42,7 @@ export interface ListenerOptions {
  *
  * @example Accepting with `Epoll`
  * ```ts
- * import { AF_INET, Epoll, EPOLLIN, Listener, Socket } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, Epoll, EPOLLIN, Listener, Socket } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using listener = Listener.listen({ family: AF_INET, address: "127.0.0.1", port: 0 });
@@ -52,6 +52,7 @@ export interface ListenerOptions {
  * await ep.wait(1, 5000);
  * using conn = listener.accept();
  * assert.ok(conn instanceof Socket);
+ * assert.notEqual(conn.fd, client.fd); // two ends, two descriptors
  * assert.equal(listener.accept(), null); // nothing else pending
  * ```
  */
@@ -69,11 +70,12 @@ export class Listener implements Disposable {
    * Creates a socket, binds it to `addr` and listens.
    *
    * @param addr The local address (port 0 picks a free port).
-   * @param options Backlog, `reusePort`, `noDelay`.
+   * @param options Backlog, `reusePort`, `noDelay` (all optional).
    * @returns The listener.
    * @throws {ErrnoError} `EADDRINUSE`, `EADDRNOTAVAIL`, `EACCES`, `EINVAL`.
    */
-  static listen(addr: SockAddr, options: ListenerOptions = {}): Listener {
+  static listen(addr: SockAddr, options?: ListenerOptions): Listener {
+    if (options === undefined) options = {};
     const fd = check(socket(addr.family, SOCK_STREAM, 0), "socket");
     try {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);

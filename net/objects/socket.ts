@@ -47,7 +47,7 @@ function addressOf(fd: number, get: typeof getsockname, name: string): SockAddr 
  *
  * @example Connecting, then waiting for writability with `Epoll`
  * ```ts
- * import { AF_INET, Epoll, EPOLLOUT, Listener, Socket } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_INET, Epoll, EPOLLOUT, Listener, Socket } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using listener = Listener.listen({ family: AF_INET, address: "127.0.0.1", port: 0 });
@@ -126,10 +126,11 @@ export class Socket implements Disposable {
   /**
    * Shuts down a direction (default: the write side, sending FIN).
    *
-   * @param how `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+   * @param how `SHUT_RD`, `SHUT_WR` (the default) or `SHUT_RDWR`.
    * @throws {ErrnoError} `ENOTCONN`.
    */
-  shutdown(how: number = SHUT_WR): void {
+  shutdown(how?: number): void {
+    if (how === undefined) how = SHUT_WR;
     const g = this.#guard;
     check(g.run(() => shutdown(g.live("shutdown"), how)), "shutdown");
   }
@@ -155,9 +156,10 @@ export class Socket implements Disposable {
   /**
    * Turns Nagle's algorithm off (`TCP_NODELAY`) or on.
    *
-   * @param on Whether to disable Nagle.
+   * @param on Whether to disable Nagle (default `true`).
    */
-  setNoDelay(on = true): void {
+  setNoDelay(on?: boolean): void {
+    if (on === undefined) on = true;
     const g = this.#guard;
     check(
       g.run(() => setsockopt(g.live("setsockopt"), IPPROTO_TCP, TCP_NODELAY, +on)),
@@ -168,9 +170,10 @@ export class Socket implements Disposable {
   /**
    * Turns TCP keep-alive on or off.
    *
-   * @param on Whether to send keep-alive probes.
+   * @param on Whether to send keep-alive probes (default `true`).
    */
-  setKeepAlive(on = true): void {
+  setKeepAlive(on?: boolean): void {
+    if (on === undefined) on = true;
     const g = this.#guard;
     check(
       g.run(() => setsockopt(g.live("setsockopt"), SOL_SOCKET, SO_KEEPALIVE, +on)),

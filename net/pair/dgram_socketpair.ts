@@ -61,14 +61,11 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
-  EPOLLPRI,
-  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRBAND,
   EPOLLWRNORM,
   MSG_PEEK,
-  MSG_TRUNC,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
@@ -78,15 +75,12 @@ import type { FilterCounts } from "../../runtime/core/description.ts";
 import type { RecvMessage } from "../socket_description.ts";
 import { EmulatedSocket } from "../socket_state.ts";
 import { copyAddr, type SockAddr, type UnspecSockAddr } from "../sockaddr.ts";
+import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
 
 /** Linux's default `SO_SNDBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 const IN = EPOLLIN | EPOLLRDNORM;
-/** Out-of-band data: no datagram socket has it (`-EOPNOTSUPP`); other unknown flags are ignored. */
-const MSG_OOB = 1;
-/** `sock_def_readable`'s wake-up key. */
-const READABLE_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
 /** `SKB_MAX_ALLOC` on x86-64: a larger datagram puts its tail in page fragments. */
 const SKB_MAX_ALLOC = 16384 - 320;
 /** `MAX_SKB_FRAGS * PAGE_SIZE`. */
@@ -125,8 +119,7 @@ export class DgramPairEnd extends EmulatedSocket {
   /** The connected peer (`unix_peer`); `null` once forgotten. */
   peer: DgramPairEnd | null = null;
   /** Datagrams sent to us, oldest first. */
-  readonly #queue: Datagram[] = [];
-  #head = 0;
+  readonly #queue = new DatagramQueue<Datagram>();
   /** What our queued datagrams (in either end) charge us (`sk_wmem_alloc` - 1). */
   wmem = 0;
   rdShut = false;
@@ -141,16 +134,12 @@ export class DgramPairEnd extends EmulatedSocket {
     return SOCK_DGRAM;
   }
 
-  get #queued(): number {
-    return this.#queue.length - this.#head;
-  }
-
   poll(): number {
     let mask = 0;
     if (this.soError) mask |= EPOLLERR;
     if (this.rdShut) mask |= EPOLLRDHUP | IN;
     if (this.rdShut && this.wrShut) mask |= EPOLLHUP;
-    if (this.#queued > 0) mask |= IN;
+    if (this.#queue.length > 0) mask |= IN;
     if ((this.wmem + 1) * 4 <= this.sndbuf) mask |= OUT;
     return mask;
   }
@@ -158,13 +147,13 @@ export class DgramPairEnd extends EmulatedSocket {
   /** kqueue: the next datagram's size (BSD's and `FIONREAD`'s answer), send-buffer room. */
   override counts(out: FilterCounts): void {
     const mask = this.poll();
-    out.readable = this.#queued > 0 ? this.#queue[this.#head].bytes.length : 0;
+    out.readable = this.#queue.first?.bytes.length ?? 0;
     out.readEof = this.rdShut;
     out.writable = Math.max(this.sndbuf - this.wmem, 0);
     out.writeReady = (mask & EPOLLOUT) !== 0;
     out.writeEof = this.wrShut;
     out.error = this.soError;
-    out.readReady = this.#queued > 0; // an empty datagram is still one to read
+    out.readReady = this.#queue.length > 0; // an empty datagram is still one to read
   }
 
   override read(buf: Uint8Array): number {
@@ -222,33 +211,15 @@ export class DgramPairEnd extends EmulatedSocket {
 
   #receive(buf: Uint8Array, flags: number, msg: RecvMessage | null): number {
     if (this.soError) return -this.takeError();
-    if (this.#queued === 0) return -EAGAIN;
-    const d = this.#queue[this.#head];
-    const len = d.bytes.length;
-    buf.set(len > buf.length ? d.bytes.subarray(0, buf.length) : d.bytes);
-    const n = flags & MSG_TRUNC ? len : Math.min(len, buf.length);
-    if (msg !== null) {
-      msg.length = n;
-      msg.flags = len > buf.length ? MSG_TRUNC : 0;
-      if (msg.addr !== undefined) copyAddr({ family: AF_UNIX, path: "" }, msg.addr);
-    }
+    const d = this.#queue.first;
+    if (d === undefined) return -EAGAIN;
+    const n = deliver(d.bytes, buf, flags, msg);
+    if (msg?.addr !== undefined) copyAddr({ family: AF_UNIX, path: "" }, msg.addr);
     if ((flags & MSG_PEEK) === 0) {
-      this.#shift();
+      this.#queue.shift();
       this.#free(d.writer, d.charge);
     }
     return n;
-  }
-
-  #shift(): void {
-    const q = this.#queue;
-    q[this.#head++] = undefined as unknown as Datagram;
-    if (this.#head === q.length) {
-      q.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= q.length) {
-      q.splice(0, this.#head);
-      this.#head = 0;
-    }
   }
 
   /** `sock_wfree`: the writer's charge falls; it hears `EPOLLOUT` if it is then writable. */
@@ -259,9 +230,7 @@ export class DgramPairEnd extends EmulatedSocket {
 
   /** Drops every queued datagram, freeing each for its writer. */
   #purge(): void {
-    while (this.#queued > 0) {
-      const d = this.#queue[this.#head];
-      this.#shift();
+    for (let d = this.#queue.shift(); d !== undefined; d = this.#queue.shift()) {
       this.#free(d.writer, d.charge);
     }
   }
@@ -278,7 +247,7 @@ export class DgramPairEnd extends EmulatedSocket {
     if (addr.family !== AF_UNSPEC) return addr.family === AF_UNIX ? nobody(addr) : -EINVAL;
     const old = this.peer;
     this.peer = null;
-    if (old !== null && this.#queued > 0) {
+    if (old !== null && this.#queue.length > 0) {
       this.#purge();
       if (old.open && old.peer === this) {
         old.soError = ECONNRESET;

@@ -233,7 +233,7 @@ export class PairEnd extends EmulatedSocket {
  *
  * @example
  * ```ts
- * import { AF_UNIX, close, read, SOCK_STREAM, socketpair, write } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { AF_UNIX, close, read, SOCK_STREAM, socketpair, write } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const sv: number[] = [];

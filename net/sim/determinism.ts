@@ -26,7 +26,7 @@ export interface CheckDeterminismOptions extends SimNetworkOptions {}
  *
  * @example
  * ```ts
- * import { checkDeterminism } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { checkDeterminism } from "@deno-epoll/epoll/sim";
  * const now = await checkDeterminism(async (sim) => (await sim.run()).now, { seed: 3 });
  * console.log(now); // 0
  * ```
@@ -104,7 +104,7 @@ export interface SeedFailure {
  *
  * @example
  * ```ts
- * import { forEachSeed } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { forEachSeed } from "@deno-epoll/epoll/sim";
  * await forEachSeed({ from: 1, to: 3 }, async (sim) => {
  *   await sim.run();
  * });

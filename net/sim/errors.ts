@@ -20,7 +20,7 @@ export interface BlockedWait {
  *
  * @example
  * ```ts
- * import { SimError } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { SimError } from "@deno-epoll/epoll/sim";
  * const e = new SimError("deadlock", { seed: 7, now: 0, step: 0, host: null, cause: undefined, blocked: [] });
  * console.log(e.message); // names DENO_EPOLL_SIM_SEED=7
  * ```
@@ -74,7 +74,7 @@ export class SimError extends Error {
  *
  * @example
  * ```ts
- * import { SimLeakError } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { SimLeakError } from "@deno-epoll/epoll/sim";
  * const e = new SimLeakError("a", "Deno.connect");
  * console.log(e.message); // host a called Deno.connect inside the simulation
  * ```

@@ -44,7 +44,7 @@ const READY_WAITS_PER_TURN = 1024;
  *
  * @example
  * ```ts
- * import { createSimNetwork, type SimHost } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { createSimNetwork, type SimHost } from "@deno-epoll/epoll/sim";
  * using sim = createSimNetwork({ seed: 1 });
  * const host: SimHost = sim.addHost("db");
  * console.log(host.addresses); // ["10.0.0.1", "fd00::1"]

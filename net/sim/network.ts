@@ -751,7 +751,7 @@ function barrier(): Promise<void> {
  *
  * @example
  * ```ts
- * import { createSimNetwork } from "jsr:@deno-epoll/epoll@^0.1.0/sim";
+ * import { createSimNetwork } from "@deno-epoll/epoll/sim";
  * const sim = createSimNetwork({ seed: 1 });
  * const report = await sim.run();
  * console.log(report.now); // 0

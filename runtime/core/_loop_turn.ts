@@ -98,7 +98,7 @@ export function loopTurn(): Promise<void> {
  *
  * @example A policy that lets the loop turn before every fourth ready wait
  * ```ts
- * import { eventLoopTurns, Kernel, type LoopTurns } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { eventLoopTurns, Kernel, type LoopTurns } from "@deno-epoll/epoll";
  *
  * let waits = 0;
  * const everyFourth: LoopTurns = { due: () => ++waits % 4 === 0, turn: eventLoopTurns.turn };
@@ -118,7 +118,7 @@ export interface LoopTurns {
  *
  * @example
  * ```ts
- * import { eventLoopTurns } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { eventLoopTurns } from "@deno-epoll/epoll";
  * await eventLoopTurns.turn(); // one MessageChannel message
  * ```
  */

@@ -36,7 +36,7 @@
  *
  * @example
  * ```ts
- * import { realClock } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { realClock } from "@deno-epoll/epoll";
  * const alarm = realClock.alarm(realClock.now() + 60_000, () => console.log("late"));
  * alarm.cancel();
  * ```
@@ -54,7 +54,7 @@ export interface ClockAlarm {
  *
  * @example A clock that runs 1,000 times slower than the real one (for illustration)
  * ```ts
- * import { type Clock, realClock } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { type Clock, realClock } from "@deno-epoll/epoll";
  *
  * const slow: Clock = {
  *   now: () => realClock.now() / 1000,
@@ -115,7 +115,7 @@ class RealAlarm implements ClockAlarm {
  *
  * @example
  * ```ts
- * import { realClock } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { realClock } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const t0 = realClock.now();

@@ -45,7 +45,7 @@ import { EPOLLIN, EPOLLOUT } from "./constants.ts";
  * import {
  *   close, Description, EPOLLIN, EV_ADD, EVFILT_READ, type FilterCounts, installDescription,
  *   kevent, type KEvent, kqueue,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * class Mailbox extends Description {
@@ -126,7 +126,7 @@ export interface Watcher {
  *
  * @example A minimal pollable description
  * ```ts
- * import { Description, EPOLLIN } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { Description, EPOLLIN } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * class Flag extends Description {

@@ -147,7 +147,7 @@ function magnitude(e: number): number {
  *
  * @example Naming a failed call's result
  * ```ts
- * import { close, errnoName } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, errnoName } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * assert.equal(errnoName(close(12345)), "EBADF");
@@ -167,7 +167,7 @@ export function errnoName(e: number): string {
  *
  * @example Mapping an error code
  * ```ts
- * import { ECONNRESET, errnoNumber } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { ECONNRESET, errnoNumber } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * assert.equal(errnoNumber("ECONNRESET"), ECONNRESET);
@@ -187,7 +187,7 @@ export function errnoNumber(name: string): number {
  *
  * @example
  * ```ts
- * import { EAGAIN, strerror } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { EAGAIN, strerror } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * assert.equal(strerror(-EAGAIN), "Resource temporarily unavailable");
@@ -204,7 +204,7 @@ export function strerror(e: number): string {
  *
  * @example Catching a failure of the object layer
  * ```ts
- * import { EBADF, ErrnoError } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { EBADF, ErrnoError } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const err = new ErrnoError(-EBADF, "close");
@@ -249,7 +249,7 @@ export class ErrnoError extends Error {
  *
  * @example
  * ```ts
- * import { check, close, ErrnoError } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { check, close, ErrnoError } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => check(close(12345), "close"), ErrnoError);

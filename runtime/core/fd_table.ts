@@ -108,7 +108,7 @@ export function checkBuffer(buf: Uint8Array, what = "buf"): void {
  *
  * @example
  * ```ts
- * import { close, Description, installDescription } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, Description, installDescription } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * class Never extends Description {
@@ -163,7 +163,7 @@ export function installPair(a: Description, b: Description, out: number[]): numb
  *
  * @example
  * ```ts
- * import { close, EBADF, pipe } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EBADF, pipe } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -188,7 +188,7 @@ export function close(fd: number): number {
  *
  * @example
  * ```ts
- * import { close, dup, pipe, read, write } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, dup, pipe, read, write } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -217,7 +217,7 @@ export function dup(fd: number): number {
  *
  * @example
  * ```ts
- * import { EAGAIN, pipe, read, write, close } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { EAGAIN, pipe, read, write, close } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -248,7 +248,7 @@ export function read(fd: number, buf: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { pipe, write, close } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { pipe, write, close } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];
@@ -272,7 +272,7 @@ export function write(fd: number, buf: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { getDescriptorLimit } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { getDescriptorLimit } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * assert.ok(getDescriptorLimit() >= 1);
@@ -301,7 +301,7 @@ export function getDescriptorLimit(): number {
  *
  * @example
  * ```ts
- * import { getDescriptorLimit, setDescriptorLimit } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { getDescriptorLimit, setDescriptorLimit } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const before = getDescriptorLimit();

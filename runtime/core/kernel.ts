@@ -88,7 +88,7 @@ import { countedLoopTurns, eventLoopTurns, type LoopTurns } from "./_loop_turn.t
  *
  * @example A kernel on the real clock with a small descriptor table
  * ```ts
- * import { Kernel, type KernelOptions } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { Kernel, type KernelOptions } from "@deno-epoll/epoll";
  * const options: KernelOptions = { name: "worker-1", limit: 64 };
  * const k = new Kernel(options);
  * k.shutdown();
@@ -163,7 +163,7 @@ export class PerKernel<T> {
  *
  * @example Two kernels number their fds independently
  * ```ts
- * import { close, currentKernel, eventfd, Kernel } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, currentKernel, eventfd, Kernel } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const host = new Kernel({ name: "host-a" });
@@ -294,7 +294,7 @@ started = true;
  *
  * @example
  * ```ts
- * import { currentKernel, Kernel } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { currentKernel, Kernel } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * assert.equal(currentKernel(), Kernel.default);

@@ -25,7 +25,7 @@ import { requireNumber } from "./fd_table.ts";
  *
  * @example A 1.5 ms timeout
  * ```ts
- * import type { Timespec } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import type { Timespec } from "@deno-epoll/epoll";
  * const t: Timespec = { sec: 0, nsec: 1_500_000 };
  * console.log(t);
  * ```

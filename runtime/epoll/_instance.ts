@@ -1,6 +1,6 @@
 /**
  * The epoll instance: interests, the ready list and the waiters. This is
- * the reactor's core; `runtime/epoll.ts` holds the calls that validate
+ * the reactor's core; `runtime/epoll/epoll.ts` holds the calls that validate
  * arguments and drive it.
  *
  * Model, as in the kernel (`fs/eventpoll.c`) and in Miri's shim:
@@ -109,11 +109,6 @@ export class EpollDescription extends Description {
   #ready = new ReadyList<Interest>();
   /** Tasks blocked in `epollWait` on this epoll (`ep->wq`). */
   #waiters = new WaitQueue();
-
-  /** Number of items on the ready list (some may be stale until re-polled). */
-  get readyCount(): number {
-    return this.#ready.count;
-  }
 
   /** Readable while at least one queued item is really ready (`ep_eventpoll_poll`). */
   poll(): number {

@@ -1,7 +1,7 @@
 /**
  * The epoll calls: `epollCreate`, `epollCreate1`, `epollCtl`, `epollWait`
  * and `epollPwait2`, with Linux's argument checks and error order. They
- * drive the instances of `runtime/epoll_instance.ts`, whose header describes
+ * drive the instances of `runtime/epoll/_instance.ts`, whose header describes
  * the model. A wait holds a reference on the epoll, so closing its fd
  * meanwhile does not end the wait (as on Linux, where the waiter holds the
  * file).
@@ -49,7 +49,7 @@ function create(): number {
  *
  * @example
  * ```ts
- * import { close, epollCreate } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, epollCreate } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate(1);
@@ -71,7 +71,7 @@ export function epollCreate(size: number): number {
  *
  * @example
  * ```ts
- * import { close, EPOLL_CLOEXEC, epollCreate1 } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EPOLL_CLOEXEC, epollCreate1 } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(EPOLL_CLOEXEC);
@@ -109,7 +109,7 @@ export function epollCreate1(flags: number): number {
  *
  * @example Watching a pipe for input
  * ```ts
- * import { close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, pipe } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, pipe } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);
@@ -213,7 +213,7 @@ function startWait(
  * import {
  *   close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, eventfd,
  *   type EpollEvent,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);
@@ -255,7 +255,7 @@ export function epollWait(
  *
  * @example Interrupting a wait
  * ```ts
- * import { close, EINTR, epollCreate1, epollPwait2, type EpollEvent } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EINTR, epollCreate1, epollPwait2, type EpollEvent } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const epfd = epollCreate1(0);

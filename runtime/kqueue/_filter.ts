@@ -19,7 +19,7 @@ import type { PeriodicTimer } from "../timer/_periodic.ts";
  *
  * @example A user event: the change that fires it, and the event it returns
  * ```ts
- * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, EV_ADD, EV_CLEAR, EVFILT_USER, kevent, type KEvent, kqueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const kq = kqueue();

@@ -44,7 +44,7 @@ const CREATE_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;
  *
  * @example
  * ```ts
- * import { close, kqueue } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, kqueue } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const kq = kqueue();
@@ -198,7 +198,7 @@ export function keventChanges(kq: number, changes: KEvent[]): number {
  * ```ts
  * import {
  *   close, EV_ADD, EVFILT_READ, kevent, kqueue, pipe, write, type KEvent,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const kq = kqueue();

@@ -93,7 +93,7 @@ export class EventFd extends Description {
  *
  * @example Waking a waiter from another task
  * ```ts
- * import { close, eventfd, read, write } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, eventfd, read, write } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const efd = eventfd(0, 0);

@@ -211,7 +211,7 @@ export class PipeWriteEnd extends Description {
  *
  * @example
  * ```ts
- * import { close, pipe, read, write } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, pipe, read, write } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const fds: number[] = [];

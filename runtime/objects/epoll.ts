@@ -17,7 +17,7 @@ import { epollCreate1, epollCtl, type EpollEvent, epollPwait2 } from "../epoll/e
  *
  * @example An event loop over a pipe
  * ```ts
- * import { close, Epoll, EPOLLIN, pipe, write } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { close, Epoll, EPOLLIN, pipe, write } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using ep = new Epoll();
@@ -38,11 +38,11 @@ export class Epoll implements Disposable {
   /**
    * Creates an epoll instance.
    *
-   * @param flags `0` or `EPOLL_CLOEXEC`.
+   * @param flags `0` (the default) or `EPOLL_CLOEXEC`.
    * @throws {ErrnoError} `EINVAL` for other flags, `EMFILE`.
    */
-  constructor(flags = 0) {
-    this.fd = check(epollCreate1(flags), "epoll_create1");
+  constructor(flags?: number) {
+    this.fd = check(epollCreate1(flags === undefined ? 0 : flags), "epoll_create1");
     this.#guard = new FdGuard(this.fd);
   }
 
@@ -51,10 +51,11 @@ export class Epoll implements Disposable {
    *
    * @param fd The descriptor to watch.
    * @param events The `EPOLL*` mask, flags included.
-   * @param data Returned with every event of this fd.
+   * @param data Returned with every event of this fd (default: `fd`).
    * @throws {ErrnoError} `EEXIST`, `EBADF`, `EINVAL`, `ELOOP`, `EPERM`.
    */
-  add(fd: number, events: number, data: unknown = fd): void {
+  add(fd: number, events: number, data?: unknown): void {
+    if (data === undefined) data = fd;
     const g = this.#guard;
     g.run(() =>
       check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_ADD, fd, { events, data }), "epoll_ctl")
@@ -66,10 +67,11 @@ export class Epoll implements Disposable {
    *
    * @param fd The watched descriptor.
    * @param events The new mask.
-   * @param data The new user data.
+   * @param data The new user data (default: `fd`).
    * @throws {ErrnoError} `ENOENT`, `EBADF`, `EINVAL`.
    */
-  modify(fd: number, events: number, data: unknown = fd): void {
+  modify(fd: number, events: number, data?: unknown): void {
+    if (data === undefined) data = fd;
     const g = this.#guard;
     g.run(() =>
       check(epollCtl(g.live("epoll_ctl"), EPOLL_CTL_MOD, fd, { events, data }), "epoll_ctl")
@@ -90,12 +92,14 @@ export class Epoll implements Disposable {
   /**
    * Waits for events.
    *
-   * @param maxevents Most events to return.
-   * @param timeoutMs -1 waits for an event, 0 polls.
+   * @param maxevents Most events to return (default 64).
+   * @param timeoutMs -1 (the default) waits for an event, 0 polls.
    * @returns The events (empty on timeout, and when `close` ends the wait).
    * @throws {ErrnoError} `EBADF` once closed, `EINVAL`.
    */
-  async wait(maxevents = 64, timeoutMs = -1): Promise<EpollEvent[]> {
+  async wait(maxevents?: number, timeoutMs?: number): Promise<EpollEvent[]> {
+    if (maxevents === undefined) maxevents = 64;
+    if (timeoutMs === undefined) timeoutMs = -1;
     const g = this.#guard;
     const events: EpollEvent[] = [];
     const t = timeoutTimespec(timeoutMs);

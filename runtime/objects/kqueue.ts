@@ -16,7 +16,7 @@ import { type KEvent, kevent, keventChanges, kqueue } from "../kqueue/kevent.ts"
  *
  * @example A timer and a user event in one loop
  * ```ts
- * import { EV_ADD, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KQueue, NOTE_TRIGGER } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { EV_ADD, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KQueue, NOTE_TRIGGER } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * using kq = new KQueue();
@@ -63,14 +63,16 @@ export class KQueue implements Disposable {
   /**
    * Waits for events, after applying `changes`.
    *
-   * @param nevents Most events to return.
-   * @param timeoutMs -1 waits for an event, 0 polls.
+   * @param nevents Most events to return (default 64).
+   * @param timeoutMs -1 (the default) waits for an event, 0 polls.
    * @param changes Changes applied first (a failed one throws).
    * @returns The events (empty on timeout, and when `close` ends the wait).
    * @throws {ErrnoError} `EBADF` once closed, `EINVAL`, a change's error.
    */
-  async wait(nevents = 64, timeoutMs = -1, changes: KEvent[] = []): Promise<KEvent[]> {
-    if (changes.length > 0) this.changes(changes);
+  async wait(nevents?: number, timeoutMs?: number, changes?: KEvent[]): Promise<KEvent[]> {
+    if (nevents === undefined) nevents = 64;
+    if (timeoutMs === undefined) timeoutMs = -1;
+    if (changes !== undefined && changes.length > 0) this.changes(changes);
     const g = this.#guard;
     const events: KEvent[] = [];
     const t = timeoutTimespec(timeoutMs);

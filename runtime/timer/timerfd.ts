@@ -35,7 +35,7 @@ import { PeriodicTimer } from "./_periodic.ts";
  *
  * @example A timer every 250 ms, first after 1 s
  * ```ts
- * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { CLOCK_MONOTONIC, close, type ITimerSpec, timerfdCreate, timerfdSettime } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const spec: ITimerSpec = { value: { sec: 1, nsec: 0 }, interval: { sec: 0, nsec: 250_000_000 } };
@@ -139,7 +139,7 @@ class TimerFdTimer extends PeriodicTimer {
  *
  * @example
  * ```ts
- * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * import { CLOCK_MONOTONIC, close, TFD_NONBLOCK, timerfdCreate } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
@@ -172,7 +172,7 @@ export function timerfdCreate(clockid: number, flags: number): number {
  * import {
  *   CLOCK_MONOTONIC, close, EPOLL_CTL_ADD, epollCreate1, epollCtl, EPOLLIN, epollWait, read,
  *   timerfdCreate, timerfdSettime, type EpollEvent,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);
@@ -222,7 +222,7 @@ export function timerfdSettime(
  * ```ts
  * import {
  *   CLOCK_MONOTONIC, close, timerfdCreate, timerfdGettime, timerfdSettime, type ITimerSpec,
- * } from "jsr:@deno-epoll/epoll@^0.1.0";
+ * } from "@deno-epoll/epoll";
  * import assert from "node:assert/strict";
  *
  * const tfd = timerfdCreate(CLOCK_MONOTONIC, 0);

@@ -32,6 +32,7 @@ import {
   EPOLLWRBAND,
   EPOLLWRNORM,
 } from "../../mod.ts";
+import { mulberry32 } from "../_helpers.ts";
 
 /** One operation. `h`, `ep`, `fd` and `out` are handles. */
 export type Op =
@@ -78,18 +79,6 @@ export function uses(op: Op): number[] {
     default:
       return [op.h];
   }
-}
-
-/** mulberry32: a small seedable PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Kind = "pipe-r" | "pipe-w" | "sock" | "dgram" | "eventfd" | "epoll";
@@ -161,7 +150,7 @@ const EXCLUSIVE_OK = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLE
  * same sequence).
  */
 export function generate(seed: number, length: number): Op[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const chance = (p: number) => rnd() < p;
   const live = new Map<number, Kind>();
