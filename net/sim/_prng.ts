@@ -35,8 +35,6 @@ export class Prng {
   #b: number;
   #c: number;
   #d: number;
-  /** Draws made so far (for traces and debugging). */
-  draws = 0;
 
   constructor(seed: number) {
     const mix = splitmix32(seed);
@@ -45,12 +43,10 @@ export class Prng {
     this.#c = mix();
     this.#d = mix();
     for (let i = 0; i < 12; i++) this.u32();
-    this.draws = 0;
   }
 
   /** A uniformly drawn unsigned 32-bit integer. */
   u32(): number {
-    this.draws++;
     const a = this.#a, b = this.#b, c = this.#c, d = this.#d;
     const t = (((a + b) >>> 0) + d) >>> 0;
     this.#d = (d + 1) >>> 0;

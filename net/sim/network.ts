@@ -238,11 +238,6 @@ export class SimNetwork {
     return h;
   }
 
-  /** Every host, in creation order. */
-  get hosts(): Host[] {
-    return [...this.#hosts.values()];
-  }
-
   /** The first address of a host name (the sim's DNS), or `null`. */
   resolve(name: string): string | null {
     return this.#hosts.get(name)?.addresses[0] ?? null;
