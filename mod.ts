@@ -147,6 +147,10 @@ export type { InetSockAddr, SockAddr, UnixSockAddr, UnspecSockAddr } from "./net
 export { getSocketBackend, setSocketBackend, socketBackendError } from "./net/socket_backend.ts";
 export { datagramBackendError } from "./net/deno/datagram.ts";
 
+// Process descriptors: signals and the standard streams.
+export { signalfd } from "./runtime/process/signalfd.ts";
+export { openStdio } from "./runtime/process/stdio.ts";
+
 // Timers, the clock, and in-memory descriptors.
 export {
   type ITimerSpec,

@@ -32,6 +32,7 @@ import {
   setSocketBackend,
   setsockopt,
   SO_REUSEADDR,
+  SO_REUSEPORT,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   type SockAddr,
@@ -183,13 +184,25 @@ export function socketError(e: number): string {
   return what;
 }
 
+/** A listener shared by the Workers of `--workers N` (`_workers.ts`). */
+export interface SharedListen {
+  /** Told the address instead of printing the `listening on` line (the main thread prints it). */
+  listening(host: string, port: number): void;
+}
+
 /**
  * Opens a listening TCP socket on `--host`:`--port` with `TCP_NODELAY`
  * (inherited by accepted sockets) and a 4096 backlog, and prints
  * `NAME listening on HOST:PORT (BACKEND backend)`. Exits with one line on stderr when it
- * cannot. Ctrl-C and SIGTERM exit 0 (so `--cpu-prof` profiles get written).
+ * cannot. Given `shared`, the socket takes `SO_REUSEPORT` first, and `shared` hears the address
+ * instead. The servers catch SIGTERM and SIGINT before it (`_graceful.ts`): whoever reads
+ * the line may signal at once.
  */
-export async function openListener(name: string, opts: ServerOptions): Promise<number> {
+export async function openListener(
+  name: string,
+  opts: ServerOptions,
+  shared?: SharedListen,
+): Promise<number> {
   const { family, address } = await resolveHost(opts.host);
   if (opts["max-fds"] > 0) {
     const e = setDescriptorLimit(opts["max-fds"]);
@@ -200,6 +213,7 @@ export async function openListener(name: string, opts: ServerOptions): Promise<n
   if (fd < 0) fail(name, `cannot open a socket: ${strerror(fd)} (${errnoName(fd)})`);
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  if (shared) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
   let r = bind(fd, { family, address, port: opts.port });
   if (r === 0) r = listen(fd, 4096);
   if (r < 0) {
@@ -210,8 +224,7 @@ export async function openListener(name: string, opts: ServerOptions): Promise<n
   getsockname(fd, addr);
   if (addr.family !== AF_INET && addr.family !== AF_INET6) fail(name, "unexpected local address");
   const host = addr.family === AF_INET6 ? `[${addr.address}]` : addr.address;
-  // Before the line below: whoever reads it may signal at once.
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
-  console.log(`${name} listening on ${host}:${addr.port} (${getSocketBackend()} backend)`);
+  if (shared) shared.listening(host, addr.port);
+  else console.log(`${name} listening on ${host}:${addr.port} (${getSocketBackend()} backend)`);
   return fd;
 }

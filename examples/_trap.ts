@@ -27,14 +27,32 @@ export class UsageError extends Error {
   }
 }
 
-/** Prints `name: message` as one line on stderr and exits with `code`. */
-export function fail(name: string, message: string, code = 1): never {
-  console.error(`${name}: ${message.replace(/\s*\n\s*/g, " ")}`);
+/** Whether this code runs in a Deno Worker (a server's `--workers N`), not the main thread. */
+export const IN_WORKER: boolean = typeof (globalThis as { WorkerGlobalScope?: unknown })
+  .WorkerGlobalScope === "function";
+
+/**
+ * Exits with `code`. In a Worker, `Deno.exit` ends only that Worker, so the
+ * status is first posted to the main thread (`_workers.ts`), which exits
+ * with it.
+ */
+export function exit(code: number): never {
+  if (IN_WORKER) (globalThis as unknown as Worker).postMessage({ exit: code });
   Deno.exit(code);
 }
 
+/** Prints `name: message` as one line on stderr and exits with `code`. */
+export function fail(name: string, message: string, code = 1): never {
+  console.error(`${name}: ${message.replace(/\s*\n\s*/g, " ")}`);
+  exit(code);
+}
+
+/** The program's module: the main module, or in a Worker (`--workers`) the Worker's, the same file. */
+export const MAIN_MODULE: string = Deno.mainModule ??
+  (globalThis as { location?: { href: string } }).location?.href ?? "";
+
 /** The program's name: the main module's file name without `.ts` (`echo_server`). */
-export const PROGRAM: string = Deno.mainModule.replace(/^.*\//, "").replace(/\.ts$/, "");
+export const PROGRAM: string = MAIN_MODULE.replace(/^.*\//, "").replace(/\.ts$/, "");
 
 /** The path an example is run by from a checkout (`examples/echo_server.ts`). */
 export const SCRIPT = `examples/${PROGRAM}.ts`;
@@ -91,4 +109,4 @@ export function trapUncaught(name: string = PROGRAM): void {
   });
 }
 
-if (new URL(".", Deno.mainModule).href === new URL(".", import.meta.url).href) trapUncaught();
+if (new URL(".", MAIN_MODULE).href === new URL(".", import.meta.url).href) trapUncaught();

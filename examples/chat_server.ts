@@ -52,6 +52,7 @@ import {
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
+import { drainTimeoutFlag, GracefulStop } from "./_graceful.ts";
 
 /** Most bytes waiting for one client before it is dropped. */
 export const MAX_QUEUED = 256 * 1024;
@@ -82,9 +83,13 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on, one line per dropped client (stderr),",
     "and --stats lines; stop it with Ctrl-C. Try: nc 127.0.0.1 8080 in two terminals.",
   ],
+  flags: { "drain-timeout": drainTimeoutFlag },
 });
 const stats = new Stats();
 const epfd = epollCreate1(0);
+// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
+const stop = new GracefulStop("chat_server", opts["drain-timeout"]);
+epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
 const listenFd = await openListener("chat_server", opts);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
@@ -224,6 +229,10 @@ for (;;) {
       });
       continue;
     }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is relayed first
+      continue;
+    }
     const c = ev.data as Client;
     if (c.closed) continue; // dropped earlier in this batch
     if (ev.events & EPOLLOUT && c.queued > 0) {
@@ -243,5 +252,13 @@ for (;;) {
     for (const other of clients) {
       if (other !== c) deliver(other, msg);
     }
+  }
+  if (stop.signal) {
+    // Stop accepting; every client gets the lines queued for it, then EOF (_graceful.ts).
+    const owed = [...clients].map((c) => ({
+      fd: c.fd,
+      pending: c.queue.map((msg, i) => (i === 0 ? msg.subarray(c.head) : msg)),
+    }));
+    await stop.drain(listenFd, owed, stats);
   }
 }

@@ -43,9 +43,11 @@ import {
   write,
 } from "../mod.ts";
 import { idleTimeoutFlag } from "./_flags.ts";
-import { openListener, parseServerArgs } from "./_listen.ts";
+import { parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
+import { startServer, workersFlag } from "./_workers.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -63,21 +65,28 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
-  flags: { "idle-timeout": idleTimeoutFlag(0) },
+  flags: {
+    "idle-timeout": idleTimeoutFlag(0),
+    "drain-timeout": drainTimeoutFlag,
+    workers: workersFlag,
+  },
 });
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = await openListener("echo_server", opts);
+// --workers N: the main thread runs N Workers, each running this whole module; SIGTERM and
+// SIGINT arrive in this loop as `stop`'s events (_workers.ts, _graceful.ts).
+const { name, stop, listenFd } = await startServer("echo_server", opts, epfd);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
-if (opts.stats) startStats("echo_server", stats, opts.interval, opts.backend);
+if (opts.stats) startStats(name, stats, opts.interval, opts.backend);
 
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];
 
 // The idle timeout: one periodic timerfd, watched like any other fd.
 const idleMs = opts["idle-timeout"] * 1000;
+/** Every open connection (the idle sweep and the graceful stop walk it). */
 const conns = new Set<Conn>();
 const ticker = { fd: -1 };
 if (idleMs > 0) {
@@ -127,7 +136,7 @@ for (;;) {
       gate.acceptAll((fd) => {
         const c: Conn = { fd, pending: null, lastActive: idleMs > 0 ? performance.now() : 0 };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
-        if (idleMs > 0) conns.add(c);
+        conns.add(c);
         stats.open++;
         stats.accepted++;
       });
@@ -135,6 +144,10 @@ for (;;) {
     }
     if (ev.data === ticker) {
       sweep(ticker.fd);
+      continue;
+    }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is served first
       continue;
     }
     const c = ev.data as Conn;
@@ -146,10 +159,12 @@ for (;;) {
       const w = write(c.fd, rest);
       if (w < 0 && w !== -EAGAIN) {
         drop(c);
-      } else if (w < rest.length) {
+        continue;
+      }
+      stats.bytesOut += Math.max(w, 0); // bytes the socket took, counted once
+      if (w < rest.length) {
         c.pending = rest.subarray(Math.max(w, 0));
       } else {
-        stats.bytesOut += rest.length;
         epollCtl(epfd, EPOLL_CTL_MOD, c.fd, { events: EPOLLIN, data: c });
       }
       continue;
@@ -163,6 +178,11 @@ for (;;) {
     stats.bytesIn += r;
     if (idleMs > 0) c.lastActive = performance.now();
     if (!send(c, buf.subarray(0, r))) drop(c);
-    else stats.bytesOut += r;
+    else stats.bytesOut += r - ((c.pending as Uint8Array | null)?.length ?? 0); // send() may set it
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets what it is owed, then EOF (_graceful.ts).
+    const owed = [...conns].map((c) => ({ fd: c.fd, pending: c.pending ? [c.pending] : [] }));
+    await stop.drain(listenFd, owed, stats);
   }
 }

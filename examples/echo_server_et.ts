@@ -39,6 +39,7 @@ import {
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
+import { drainTimeoutFlag, GracefulStop } from "./_graceful.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -54,9 +55,13 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
+  flags: { "drain-timeout": drainTimeoutFlag },
 });
 const stats = new Stats();
 const epfd = epollCreate1(0);
+// SIGTERM and SIGINT as an event in this loop, caught before the "listening" line.
+const stop = new GracefulStop("echo_server_et", opts["drain-timeout"]);
+epollCtl(epfd, EPOLL_CTL_ADD, stop.fd, { events: EPOLLIN, data: stop });
 const listenFd = await openListener("echo_server_et", opts);
 const LISTENER = Symbol("listener");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
@@ -65,6 +70,8 @@ if (opts.stats) startStats("echo_server_et", stats, opts.interval, opts.backend)
 
 const buf = new Uint8Array(65536);
 const events: EpollEvent[] = [];
+/** Every open connection, for the graceful stop. */
+const conns = new Set<Conn>();
 
 /** Writes `data` fully or keeps the rest in `c.pending`; false when the connection is gone. */
 function send(c: Conn, data: Uint8Array): boolean {
@@ -110,16 +117,27 @@ for (;;) {
           events: EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
           data: c,
         });
+        conns.add(c);
         stats.open++;
         stats.accepted++;
       });
       continue;
     }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is served first
+      continue;
+    }
     const c = ev.data as Conn;
     if (!serve(c)) {
       close(c.fd);
+      conns.delete(c);
       stats.open--;
       gate.fdClosed();
     }
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets what it is owed, then EOF (_graceful.ts).
+    const owed = [...conns].map((c) => ({ fd: c.fd, pending: c.pending ? [c.pending] : [] }));
+    await stop.drain(listenFd, owed, stats);
   }
 }

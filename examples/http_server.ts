@@ -59,9 +59,11 @@ import {
   write,
 } from "../mod.ts";
 import { secondsFlag } from "./_flags.ts";
-import { openListener, parseServerArgs } from "./_listen.ts";
+import { parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
+import { startServer, workersFlag } from "./_workers.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 import { Deadlines, type Timed } from "./_deadlines.ts";
 import { ChunkedSkipper, HeadReader, MAX_HEADER, parseHead } from "./_http_head.ts";
 
@@ -91,6 +93,8 @@ const opts = parseServerArgs({
     "Try: curl http://127.0.0.1:8080/ or wrk -t2 -c100 -d10s http://127.0.0.1:8080/",
   ],
   flags: {
+    workers: workersFlag,
+    "drain-timeout": drainTimeoutFlag,
     "header-timeout": secondsFlag(
       "S",
       "a request head must arrive whole within S seconds of its first byte (else 408)",
@@ -107,13 +111,15 @@ const HEADER_TIMEOUT = opts["header-timeout"] * 1000;
 const IDLE_TIMEOUT = opts["idle-timeout"] * 1000;
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = await openListener("http_server", opts);
+// --workers N: the main thread runs N Workers, each running this whole module; SIGTERM and
+// SIGINT arrive in this loop as `stop`'s events (_workers.ts, _graceful.ts).
+const { name, stop, listenFd } = await startServer("http_server", opts, epfd);
 const LISTENER = Symbol("listener");
 const TIMER = Symbol("timer");
 const gate = new AcceptGate(epfd, listenFd, LISTENER);
 const deadlines = new Deadlines<Conn>();
 epollCtl(epfd, EPOLL_CTL_ADD, deadlines.fd, { events: EPOLLIN, data: TIMER });
-if (opts.stats) startStats("http_server", stats, opts.interval, opts.backend);
+if (opts.stats) startStats(name, stats, opts.interval, opts.backend);
 
 const encoder = new TextEncoder();
 const buf = new Uint8Array(65536);
@@ -129,7 +135,7 @@ const REASONS: Record<number, string> = {
   501: "Not Implemented",
   505: "HTTP Version Not Supported",
 };
-const responses = new Map<string, Uint8Array>();
+const responses = new Map<number, Uint8Array>();
 let date = "";
 let dateSecond = -1;
 
@@ -144,7 +150,7 @@ function tickDate(): void {
 
 /** The encoded response for a status, cached (there are only a few). */
 function response(status: number, keepAlive: boolean, head: boolean): Uint8Array {
-  const key = `${status} ${keepAlive} ${head}`;
+  const key = status * 4 + (keepAlive ? 2 : 0) + (head ? 1 : 0);
   let res = responses.get(key);
   if (res === undefined) {
     const body = status === 200 ? "Hello, World!\n" : `${REASONS[status]}\n`;
@@ -212,7 +218,11 @@ function fail(c: Conn, out: Uint8Array[], status: number): Uint8Array[] {
   return out;
 }
 
+/** Every open connection, for the graceful stop. */
+const conns = new Set<Conn>();
+
 function drop(c: Conn): void {
+  conns.delete(c);
   close(c.fd); // also removes it from the epoll set; unsent responses still go out
   c.fd = -1; // events for it later in this batch are skipped
   c.head.release();
@@ -275,6 +285,7 @@ function onConnection(fd: number): void {
     heapKey: Infinity,
   };
   epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
+  conns.add(c);
   deadlines.set(c, performance.now() + IDLE_TIMEOUT);
   stats.open++;
   stats.accepted++;
@@ -292,6 +303,10 @@ for (;;) {
     }
     if (ev.data === TIMER) {
       deadlines.expire(expired);
+      continue;
+    }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is served first
       continue;
     }
     const c = ev.data as Conn;
@@ -326,5 +341,10 @@ for (;;) {
     if (out.length > 0 && !send(c, concat(out))) drop(c);
     else if (c.closing && c.pending === null) drop(c);
     else if (out.length > 0 || c.skip > 0 || c.chunked !== null) refresh(c);
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets the responses it is owed, then EOF (_graceful.ts).
+    const owed = [...conns].map((c) => ({ fd: c.fd, pending: c.pending ? [c.pending] : [] }));
+    await stop.drain(listenFd, owed, stats);
   }
 }

@@ -41,6 +41,7 @@ import {
   EV_ERROR,
   EV_ONESHOT,
   EVFILT_READ,
+  EVFILT_SIGNAL,
   EVFILT_TIMER,
   EVFILT_WRITE,
   type KEvent,
@@ -54,6 +55,7 @@ import { idleTimeoutFlag } from "./_flags.ts";
 import { openListener, parseServerArgs } from "./_listen.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { KqueueAcceptGate } from "./_accept_gate.ts";
+import { drainTimeoutFlag, GracefulStop, STOP_SIGNALS } from "./_graceful.ts";
 
 /** Per-connection state: the fd and the bytes still to echo. */
 interface Conn {
@@ -70,11 +72,22 @@ const opts = parseServerArgs({
     "Prints one line with the address it listens on (and --stats lines); stop it with Ctrl-C.",
     "Try: nc 127.0.0.1 8080",
   ],
-  flags: { "idle-timeout": idleTimeoutFlag(60) },
+  flags: { "idle-timeout": idleTimeoutFlag(60), "drain-timeout": drainTimeoutFlag },
 });
 const idleMs = Math.round(opts["idle-timeout"] * 1000);
 const stats = new Stats();
 const kq = kqueue();
+// SIGTERM and SIGINT as EVFILT_SIGNAL events, caught before the "listening" line.
+const stop = new GracefulStop("kqueue_echo_server", opts["drain-timeout"], false);
+const stopKnotes = STOP_SIGNALS.map((signo) => ({
+  ident: signo,
+  filter: EVFILT_SIGNAL,
+  flags: EV_ADD,
+  fflags: 0,
+  data: 0,
+  udata: stop,
+}));
+if (await kevent(kq, stopKnotes, [], 0, null) < 0) throw new Error("cannot catch SIGTERM");
 const listenFd = await openListener("kqueue_echo_server", opts);
 const LISTENER = Symbol("listener");
 if (opts.stats) startStats("kqueue_echo_server", stats, opts.interval, opts.backend);
@@ -100,9 +113,13 @@ function touch(c: Conn): void {
   if (idleMs > 0) queue(c.fd, EVFILT_TIMER, EV_ADD | EV_ONESHOT, idleMs, c);
 }
 
+/** Every open connection, for the graceful stop. */
+const conns = new Set<Conn>();
+
 function drop(c: Conn): void {
   if (!c.open) return;
   c.open = false;
+  conns.delete(c);
   // The timer is not a descriptor knote: delete it now (close only deletes READ/WRITE).
   if (idleMs > 0) {
     void kevent(
@@ -146,11 +163,16 @@ for (;;) {
       // data: the connections waiting to be accepted.
       gate.acceptAll(ev.data, (fd) => {
         const c: Conn = { fd, pending: null, open: true };
+        conns.add(c);
         queue(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, c);
         touch(c);
         stats.open++;
         stats.accepted++;
       });
+      continue;
+    }
+    if (ev.udata === stop) {
+      stop.caughtSignal(ev.ident); // the rest of this batch is served first
       continue;
     }
     const c = ev.udata as Conn;
@@ -168,11 +190,11 @@ for (;;) {
         continue;
       }
       if (w > 0) touch(c); // the client is reading: not idle
+      stats.bytesOut += Math.max(w, 0); // bytes the socket took, counted once
       if (w < rest.length) {
         c.pending = rest.subarray(Math.max(w, 0));
         queue(c.fd, EVFILT_WRITE, EV_ADD | EV_ONESHOT, 0, c);
       } else {
-        stats.bytesOut += rest.length;
         c.pending = null;
         queue(c.fd, EVFILT_READ, EV_ENABLE, 0, c);
       }
@@ -202,5 +224,10 @@ for (;;) {
       continue;
     }
     if (ev.data > 0) touch(c);
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets what it is owed, then EOF (_graceful.ts).
+    const owed = [...conns].map((c) => ({ fd: c.fd, pending: c.pending ? [c.pending] : [] }));
+    await stop.drain(listenFd, owed, stats);
   }
 }

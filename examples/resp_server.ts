@@ -57,7 +57,9 @@ import {
   write,
 } from "../mod.ts";
 import { intFlag } from "./_flags.ts";
-import { openListener, parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
+import { parseServerArgs, SERVER_FLAGS } from "./_listen.ts";
+import { startServer, workersFlag } from "./_workers.ts";
+import { drainTimeoutFlag } from "./_graceful.ts";
 import { startStats, Stats } from "./_stats.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { execute, type Session } from "./_resp_commands.ts";
@@ -81,6 +83,8 @@ const opts = parseServerArgs({
   ],
   flags: {
     port: { ...SERVER_FLAGS.port, default: 6379 },
+    "drain-timeout": drainTimeoutFlag,
+    workers: { ...workersFlag, help: `${workersFlag.help}; each Worker keeps its own keyspace` },
     "max-bulk": intFlag("BYTES", "longest bulk string a client may send", 16 * MiB, 1, 512 * MiB),
     "max-args": intFlag("N", "most arguments in one request", 1024 * 1024, 1, 2 ** 24),
     "max-query": intFlag("BYTES", "most unparsed bytes per connection", 64 * MiB, 1024, 2 ** 31),
@@ -108,7 +112,9 @@ const limits = {
 const session: Session = { db: new Keyspace(opts["max-memory"]), quit: false, now: 0 };
 const stats = new Stats();
 const epfd = epollCreate1(0);
-const listenFd = await openListener("resp_server", opts);
+// --workers N: the main thread runs N Workers, each running this whole module; SIGTERM and
+// SIGINT arrive in this loop as `stop`'s events (_workers.ts, _graceful.ts).
+const { name, stop, listenFd } = await startServer("resp_server", opts, epfd);
 const LISTENER = Symbol("listener");
 const SWEEP = Symbol("sweep");
 // Unwatches the listener while accept() gives EMFILE, until a connection closes.
@@ -117,7 +123,7 @@ const tfd = timerfdCreate(CLOCK_MONOTONIC, TFD_NONBLOCK);
 const period = { sec: 0, nsec: SWEEP_MS * 1e6 };
 timerfdSettime(tfd, 0, { value: period, interval: period });
 epollCtl(epfd, EPOLL_CTL_ADD, tfd, { events: EPOLLIN, data: SWEEP });
-if (opts.stats) startStats("resp_server", stats, opts.interval, opts.backend);
+if (opts.stats) startStats(name, stats, opts.interval, opts.backend);
 
 /** Per-connection state. */
 interface Conn {
@@ -133,10 +139,33 @@ const out = new ReplyWriter();
 const events: EpollEvent[] = [];
 const ticks = new Uint8Array(8);
 
+/** Every open connection, for the graceful stop. */
+const conns = new Set<Conn>();
+
 function drop(c: Conn): void {
+  conns.delete(c);
   close(c.fd); // also removes it from the epoll set
   stats.open--;
   gate.fdClosed();
+}
+
+/**
+ * The graceful stop: what `c` still owes, with the replies to the complete
+ * requests it has buffered but not yet run (they were read: they are
+ * answered).
+ */
+function owed(c: Conn): Uint8Array[] {
+  const parts = c.pending ? [c.pending] : [];
+  out.reset();
+  session.now = performance.now();
+  for (let req = c.parser.next(); req !== null && !c.closing; req = c.parser.next()) {
+    if (req instanceof ProtocolError) break;
+    execute(req, out, session);
+    c.closing = session.quit;
+    session.quit = false;
+  }
+  if (out.length > 0) parts.push(out.bytes.slice());
+  return parts;
 }
 
 /**
@@ -172,13 +201,13 @@ function serve(c: Conn): boolean {
       }
     }
     if (out.length === 0) return true;
-    stats.bytesOut += out.length;
     const n = write(c.fd, out.bytes);
     if (n < 0 && n !== -EAGAIN) {
       drop(c);
       return false;
     }
     const written = Math.max(n, 0);
+    stats.bytesOut += written; // bytes the socket took, counted once
     if (written < out.length) {
       c.pending = out.bytes.slice(written);
       epollCtl(epfd, EPOLL_CTL_MOD, c.fd, { events: EPOLLOUT, data: c });
@@ -197,6 +226,7 @@ function flush(c: Conn): void {
   const rest = c.pending!;
   const n = write(c.fd, rest);
   if (n < 0 && n !== -EAGAIN) return drop(c);
+  stats.bytesOut += Math.max(n, 0);
   if (n < rest.length) {
     c.pending = rest.subarray(Math.max(n, 0));
     return;
@@ -216,6 +246,7 @@ for (;;) {
       gate.acceptAll((fd) => {
         const c: Conn = { fd, parser: new RequestParser(limits), pending: null, closing: false };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: c });
+        conns.add(c);
         stats.open++;
         stats.accepted++;
       });
@@ -224,6 +255,10 @@ for (;;) {
     if (ev.data === SWEEP) {
       read(tfd, ticks);
       session.db.sweep(SWEEP_BUDGET);
+      continue;
+    }
+    if (ev.data === stop) {
+      stop.caught(); // the rest of this batch is served first
       continue;
     }
     const c = ev.data as Conn;
@@ -240,5 +275,9 @@ for (;;) {
     stats.bytesIn += r;
     c.parser.commit(r);
     serve(c);
+  }
+  if (stop.signal) {
+    // Stop accepting; every connection gets the replies it is owed, then EOF (_graceful.ts).
+    await stop.drain(listenFd, [...conns].map((c) => ({ fd: c.fd, pending: owed(c) })), stats);
   }
 }

@@ -21,6 +21,7 @@ const LINUX_ERRNO: Record<string, number> = {
   EAGAIN: 11,
   ENOMEM: 12,
   EFAULT: 14,
+  EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
   EMFILE: 24,

@@ -89,6 +89,8 @@ export class Driver implements Poller {
   readonly #events: NativeEvent[] = [];
   readonly #parkEvents: NativeEvent[] = [];
   #sleepers = 0;
+  /** Events are being handed to their sockets (see {@linkcode Driver.pollNow}). */
+  #delivering = false;
   #parked: Promise<number> | null = null;
   #parkLoop = false;
   #wakePending = false;
@@ -134,7 +136,9 @@ export class Driver implements Poller {
   }
 
   pollNow(): void {
-    if (this.#targets.size === 0) return;
+    // Not inside a delivery: its watchers may ask for a poll (an epoll
+    // queueing an item polls first), and the event buffer is in use.
+    if (this.#targets.size === 0 || this.#delivering) return;
     const n = this.#libc.epoll_wait(this.epfd, this.#events, BATCH, 0);
     if (n > 0) this.#deliver(this.#events, n);
   }
@@ -208,6 +212,15 @@ export class Driver implements Poller {
   }
 
   #deliver(events: NativeEvent[], n: number): void {
+    this.#delivering = true;
+    try {
+      this.#deliverAll(events, n);
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  #deliverAll(events: NativeEvent[], n: number): void {
     for (let i = 0; i < n; i++) {
       const ev = events[i];
       if (ev.data === WAKE_TOKEN) {

@@ -30,13 +30,14 @@
  *   `poll(2)`, so a level-triggered interest sees the kernel's level, as
  *   Linux's `ep_item_poll` calls `tcp_poll` at every harvest;
  * - calls that change the state in other ways (`connect`, `listen`,
- *   `shutdown`, options, errors) re-read the mask with `poll(2)`.
+ *   `shutdown`, options, errors) re-read the mask with `poll(2)`;
  * - a datagram socket is not a byte stream: a receive that fills less than
  *   its buffer says nothing about the queue (one datagram drained is not
- *   "empty"), and a send that succeeded may have used the last room. So a
- *   successful datagram receive marks `IN` uncertain and a successful send
- *   `OUT`; a `recvmmsg` that fills fewer slots than it was given found the
- *   queue empty and clears `IN`, as a would-block does.
+ *   "empty"), and a send that succeeded may have used the last room. So
+ *   every successful datagram receive leaves `IN` uncertain and every send
+ *   `OUT`, settled as above; a `recvmmsg` that fills fewer slots than it was
+ *   given found the queue empty (`IN` is cleared), a `sendmmsg` that sent
+ *   fewer found it full (`OUT` is cleared).
  *
  * The kernel fd is closed exactly once, when the description's last fd is
  * closed; every kernel socket is non-blocking and close-on-exec.
@@ -54,7 +55,7 @@ import { close as closeFd } from "../../runtime/core/fd_table.ts";
 import { type SockAddr, type UnspecSockAddr, validateAddr } from "../sockaddr.ts";
 import type { RecvMessage, SendMessage } from "../socket_description.ts";
 import { DatagramIo } from "./_datagram_io.ts";
-import { EAGAIN, EINVAL } from "../../runtime/core/errno.ts";
+import { EAGAIN, EINPROGRESS, EINVAL, ENOTCONN } from "../../runtime/core/errno.ts";
 import {
   AF_UNIX,
   AF_UNSPEC,
@@ -63,6 +64,8 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
+  EPOLLPRI,
+  EPOLLRDBAND,
   EPOLLRDHUP,
   EPOLLRDNORM,
   EPOLLWRBAND,
@@ -82,6 +85,10 @@ import {
 
 const IN = EPOLLIN | EPOLLRDNORM;
 const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+/** The key of Linux's wake-up for bytes or a connection (`sock_def_readable`). */
+const READ_KEY = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND;
+/** The key of Linux's wake-up for room to write (`sk_stream_write_space`). */
+const WRITE_KEY = OUT;
 /** Every bit the kernel may report for a registered socket. */
 const KERNEL_BITS = ((DRIVER_EVENTS & ~EPOLLET) | EPOLLERR | EPOLLHUP) >>> 0;
 const KERNEL_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
@@ -137,6 +144,8 @@ export class NativeSocket extends SocketDescription {
   /** Bytes read from the kernel socket so far (for {@linkcode NativeSocket.#finCame}). */
   #readTotal = 0;
   #listening = false;
+  /** A connect is under way: its outcome is a state change, which wakes every watcher. */
+  #connecting = false;
   /** Our own SHUT_WR (kqueue's write EOF; the kernel's mask keeps OUT after it). */
   #wrShut = false;
   static readonly #tcpInfo = new Uint8Array(TCPI_BYTES_RECEIVED + 8);
@@ -222,10 +231,26 @@ export class NativeSocket extends SocketDescription {
     const now = (events & KERNEL_BITS) >>> 0;
     this.#mask = now;
     this.#uncertain = 0;
-    let raised = now & ~old;
-    // No bit rose: a repeated edge. New bytes (the common case) fire IN again.
-    if (raised === 0) raised = now & IN ? now & (IN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) : now;
-    if (raised !== 0) this.notify(raised >>> 0);
+    // Wake the watchers with the key the kernel woke its own with (what an
+    // interest must ask for to be queued, ep_poll_callback): a state change
+    // (connected, FIN, reset, error) wakes every one (sock_def_wakeup);
+    // room to write, the writers (sk_stream_write_space); otherwise it was
+    // bytes or a connection (sock_def_readable's key).
+    const rose = now & ~old;
+    // (Both directions shut: what still happens, a FIN or the last ACK, is a state change.)
+    if (this.#connecting || (rose & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0 || now & EPOLLHUP) {
+      this.#connecting = false;
+      this.notify(0, true);
+    } else {
+      // What rose, each with its key; a repeated edge (nothing rose) is new
+      // bytes when the socket is readable, else room to write.
+      let key = 0;
+      if ((rose & IN) !== 0 || (rose === 0 && (now & IN) !== 0)) key |= READ_KEY;
+      if ((rose & OUT) !== 0 || (rose === 0 && (now & (IN | OUT)) === OUT)) key |= WRITE_KEY;
+      key |= rose & ~(IN | OUT);
+      if (key === 0) key = now;
+      if (key !== 0) this.notify(key >>> 0);
+    }
   }
 
   /** The kernel said `bits` are down (a would-block or short result): certain now. */
@@ -256,14 +281,22 @@ export class NativeSocket extends SocketDescription {
     return queued >= 0 && received - this.#readTotal > queued;
   }
 
-  /** Re-reads the mask after a state change of ours, and wakes watchers for what rose. */
-  #refresh(): void {
+  /**
+   * Re-reads the mask after a state change of ours, and wakes watchers for
+   * what rose, or every watcher (`all`: a shutdown, whose sk_state_change
+   * Linux signals to all whatever changed).
+   */
+  #refresh(all = false): void {
     if (this.#kfd < 0) return;
+    // Wake-ups the kernel made before this change come first (and this
+    // socket's own pending edge is taken now, not inside the notify below).
+    this.#driver.pollNow();
     const old = this.#mask;
     this.#mask = this.#pollKernel();
     this.#uncertain = 0;
     const raised = this.#mask & ~old;
-    if (raised !== 0) this.notify(raised >>> 0);
+    if (all) this.notify(0, true);
+    else if (raised !== 0) this.notify(raised >>> 0);
   }
 
   override read(buf: Uint8Array): number {
@@ -479,17 +512,19 @@ export class NativeSocket extends SocketDescription {
     // AF_UNSPEC dissolves a datagram socket's peer (and disconnects TCP): the kernel's call.
     const bad = addr.family === AF_UNSPEC ? 0 : validateAddr(this.domain, addr);
     if (bad) return bad;
+    this.#connecting = true;
     const r = this.#libc.connect(this.#kfd, addr);
+    if (r !== -EINPROGRESS) this.#connecting = false;
     this.#refresh();
     return r;
   }
 
   override shutdown(how: number): number {
     const r = this.#libc.shutdown(this.#kfd, cint(how));
-    if (r === 0) {
-      if (how !== SHUT_RD) this.#wrShut = true;
-      this.#refresh();
-    }
+    if (r === 0 && how !== SHUT_RD) this.#wrShut = true;
+    // inet_shutdown signals a state change to every watcher once `how` is
+    // valid, even when it then answers ENOTCONN (a closed or reset socket).
+    if (r === 0 || r === -ENOTCONN) this.#refresh(true);
     return r;
   }
 

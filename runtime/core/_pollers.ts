@@ -27,10 +27,25 @@ export class Pollers {
     if (!this.#list.includes(p)) this.#list.push(p);
   }
 
-  /** Lets every poller raise the readiness that is already there. */
+  #polling = false;
+
+  /**
+   * Lets every poller raise the readiness that is already there. Also
+   * called before readiness of another kind is queued (an in-memory
+   * wake-up, an `EPOLL_CTL_ADD`/`MOD`), so that a ready list holds kernel
+   * wake-ups and the others in the order they happened, as Linux's does. A
+   * call made while the pollers deliver (a wake-up they raise) returns at
+   * once.
+   */
   pollNow(): void {
     const list = this.#list;
-    for (let i = 0; i < list.length; i++) list[i].pollNow();
+    if (this.#polling || list.length === 0) return;
+    this.#polling = true;
+    try {
+      for (let i = 0; i < list.length; i++) list[i].pollNow();
+    } finally {
+      this.#polling = false;
+    }
   }
 
   /** A task starts sleeping in a wait. */

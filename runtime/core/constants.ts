@@ -173,6 +173,31 @@ export const TFD_NONBLOCK = 0o4000;
 /** `timerfdCreate` flag; accepted (there is no `exec` to close on). */
 export const TFD_CLOEXEC = 0o2000000;
 
+// Signals and process descriptors (signalfd, EVFILT_SIGNAL; Linux x86-64 numbers).
+
+/** Hang-up: the terminal closed, or (by convention) reload the configuration. */
+export const SIGHUP = 1;
+/** Interrupt from the keyboard (Ctrl-C). */
+export const SIGINT = 2;
+/** Quit from the keyboard (Ctrl-\). */
+export const SIGQUIT = 3;
+/** User-defined signal 1. */
+export const SIGUSR1 = 10;
+/** User-defined signal 2. */
+export const SIGUSR2 = 12;
+/** Termination request: what `kill` and service managers send to stop a server. */
+export const SIGTERM = 15;
+/** The terminal's window size changed. */
+export const SIGWINCH = 28;
+/** kqueue filter: a signal arrived; `ident` is its number, `data` the arrivals since the last retrieval. */
+export const EVFILT_SIGNAL: number = -6;
+/** `signalfd` flag; accepted (every descriptor here is non-blocking). */
+export const SFD_NONBLOCK = 0o4000;
+/** `signalfd` flag; accepted (there is no `exec` to close on). */
+export const SFD_CLOEXEC = 0o2000000;
+/** The size of one `signalfd_siginfo` record that `read` on a signalfd returns. */
+export const SIGNALFD_SIGINFO_SIZE = 128;
+
 // Datagram sockets (issue 17; Linux's values).
 
 /** Datagram sockets: one `sendto` is one datagram, one `recvfrom` takes at most one. */

@@ -168,6 +168,7 @@ export class EpollDescription extends Description {
    * nobody (ep_insert and ep_modify only wake when they link the item).
    */
   #queueIfReady(item: Interest): void {
+    this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
     if ((item.desc.poll(item.events) & item.events) === 0 || item.queued) return;
     this.itemRaised(item, 0);
   }
@@ -185,7 +186,10 @@ export class EpollDescription extends Description {
 
   /** A watched description raised bits for `item`: queue it and wake a waiter. */
   itemRaised(item: Interest, events: number): boolean {
-    if (!item.queued) this.#ready.append(item);
+    if (!item.queued) {
+      this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
+      this.#ready.append(item);
+    }
     const woke = this.#waiters.wakeOne();
     // Nested epolls: we became (or stay) readable; tell our own watchers
     // with ep_poll_safewake's key, EPOLLIN alone.

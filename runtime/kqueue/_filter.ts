@@ -2,8 +2,8 @@
  * The kevent record ({@linkcode KEvent}, FreeBSD's `struct kevent`), the
  * filter interface (FreeBSD's `struct filterops`), the knote a filter works
  * on, and the table from filter numbers to filters. Filters outside the
- * table (FreeBSD's AIO, VNODE, PROC, SIGNAL, PROCDESC, FS, LIO, SENDFILE,
- * EMPTY, and any other number) are `EINVAL`. (The knote lives here, not in
+ * table (FreeBSD's AIO, VNODE, PROC, PROCDESC, FS, LIO, SENDFILE, EMPTY,
+ * and any other number) are `EINVAL`. (The knote lives here, not in
  * a module of its own, because a knote carries its filter's operations and
  * the operations take the knote: one module, no import cycle.)
  *

@@ -31,6 +31,7 @@ import { KQueueDescription, writeEvent } from "./_instance.ts";
 import "./_fd_filters.ts";
 import "./_timer_filter.ts";
 import "./_user_filter.ts";
+import "./_signal_filter.ts";
 
 export type { KEvent };
 

@@ -44,6 +44,12 @@ export type Op =
   | { k: "recv"; h: number; len: number; flags: number }
   | { k: "eventfd"; out: number; init: number; flags: number }
   | { k: "epoll"; out: number }
+  /** A TCP socket listening on 127.0.0.1 (an ephemeral port). */
+  | { k: "listen"; out: number }
+  /** A TCP socket connecting to the listener `l`'s port (non-blocking `connect`). */
+  | { k: "connect"; l: number; out: number }
+  /** `accept4` on the listener `l`: the oldest pending connection. */
+  | { k: "accept"; l: number; out: number }
   | { k: "dup"; h: number; out: number }
   | { k: "ctl"; ep: number; op: number; fd: number; events: number; data: number }
   | { k: "wait"; ep: number; max: number }
@@ -71,7 +77,11 @@ export function uses(op: Op): number[] {
     case "eventfd":
     case "epoll":
     case "wait-closed":
+    case "listen":
       return [];
+    case "connect":
+    case "accept":
+      return [op.l];
     case "ctl":
       return [op.ep, op.fd];
     case "wait":
@@ -81,7 +91,13 @@ export function uses(op: Op): number[] {
   }
 }
 
-type Kind = "pipe-r" | "pipe-w" | "sock" | "dgram" | "eventfd" | "epoll";
+type Kind = "pipe-r" | "pipe-w" | "sock" | "dgram" | "eventfd" | "epoll" | "tcp" | "tcp-l";
+
+/** What a generator makes, besides epolls: in-memory objects and, when asked, TCP sockets. */
+export interface GenerateOptions {
+  /** Also make TCP listeners and connections over loopback (the native backend's sockets). */
+  tcp?: boolean;
+}
 
 const POLL_BITS = [
   EPOLLIN,
@@ -149,7 +165,7 @@ const EXCLUSIVE_OK = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLE
  * Generates a sequence of `length` ops from `seed` (the same seed gives the
  * same sequence).
  */
-export function generate(seed: number, length: number): Op[] {
+export function generate(seed: number, length: number, options: GenerateOptions = {}): Op[] {
   const rnd = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const chance = (p: number) => rnd() < p;
@@ -181,6 +197,18 @@ export function generate(seed: number, length: number): Op[] {
   /** Interests the generator added and did not delete: `${ep} ${fd}`. */
   const added = new Set<string>();
   const create = () => {
+    if (options.tcp && chance(0.5)) {
+      const listeners = handles(["tcp-l"]);
+      if (listeners.length === 0 || chance(0.1)) {
+        ops.push({ k: "listen", out: next });
+        live.set(next++, "tcp-l");
+      } else {
+        const l = pick(listeners);
+        ops.push({ k: chance(0.5) ? "connect" : "accept", l, out: next });
+        live.set(next++, "tcp");
+      }
+      return;
+    }
     const r = rnd();
     if (r < 0.3) {
       ops.push({ k: "pipe", out: [next, next + 1] });
@@ -221,7 +249,7 @@ export function generate(seed: number, length: number): Op[] {
       } else {
         ep = someHandle(["epoll"], 0.03)!;
         target = chance(0.2) ? someHandle(["epoll"])! : someHandle(
-          ["pipe-r", "pipe-w", "sock", "dgram", "eventfd"],
+          ["pipe-r", "pipe-w", "sock", "dgram", "eventfd", "tcp", "tcp-l"],
           0.05,
         )!;
       }
@@ -235,7 +263,7 @@ export function generate(seed: number, length: number): Op[] {
         ops.push({ k: "wait", ep: someHandle(["epoll"], 0.03)!, max });
       }
     } else if (r < 0.62) {
-      const h = someHandle(["pipe-w", "sock", "dgram", "eventfd"])!;
+      const h = someHandle(["pipe-w", "sock", "dgram", "eventfd", "tcp"])!;
       if (live.get(h) === "dgram") {
         ops.push({ k: "write", h, len: pick(DGRAM_WRITES), tag: ops.length });
       } else if (live.get(h) === "eventfd" || chance(0.03)) {
@@ -250,7 +278,7 @@ export function generate(seed: number, length: number): Op[] {
         ops.push({ k: "write", h, len: pick(STREAM_WRITES), tag: ops.length });
       }
     } else if (r < 0.76) {
-      const h = someHandle(["pipe-r", "sock", "dgram", "eventfd"])!;
+      const h = someHandle(["pipe-r", "sock", "dgram", "eventfd", "tcp"])!;
       const kind = live.get(h);
       if (kind === "dgram" && chance(0.5)) {
         ops.push({ k: "recv", h, len: pick(DGRAM_READS), flags: pick(RECV_FLAGS) });
@@ -263,13 +291,14 @@ export function generate(seed: number, length: number): Op[] {
         ops.push({ k: "read", h, len });
       }
     } else if (r < 0.8) {
-      const h = someHandle(["pipe-w", "sock", "dgram"])!;
+      const h = someHandle(["pipe-w", "sock", "dgram", "tcp"])!;
       const len = pick(live.get(h) === "dgram" ? DGRAM_FILL_CHUNKS : FILL_CHUNKS);
       ops.push({ k: "fill", h, len, tag: ops.length });
     } else if (r < 0.84) {
-      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock", "dgram"])! });
+      ops.push({ k: "drain", h: someHandle(["pipe-r", "sock", "dgram", "tcp"])! });
     } else if (r < 0.88) {
-      ops.push({ k: "shutdown", h: someHandle(["sock", "dgram"])!, how: pick([0, 1, 2, 2, 5]) });
+      const h = someHandle(["sock", "dgram", "tcp"])!;
+      ops.push({ k: "shutdown", h, how: pick([0, 1, 2, 2, 5]) });
     } else if (r < 0.93) {
       const h = pick(handles());
       ops.push({ k: "close", h });
@@ -306,6 +335,12 @@ export function opToCode(op: Op): string {
       return `h[${op.out}] = eventfd(${op.init}, ${op.flags});`;
     case "epoll":
       return `h[${op.out}] = epollCreate1(0);`;
+    case "listen":
+      return `h[${op.out}] = tcpListen(); // socket, TCP_NODELAY, bind 127.0.0.1:0, listen`;
+    case "connect":
+      return `h[${op.out}] = tcpConnect(h[${op.l}]); // socket, TCP_NODELAY, connect to its port`;
+    case "accept":
+      return `h[${op.out}] = accept(h[${op.l}]);`;
     case "dup":
       return `h[${op.out}] = dup(h[${op.h}]);`;
     case "ctl":

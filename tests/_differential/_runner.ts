@@ -49,6 +49,12 @@ import { EPOLL_CTL_ADD, EPOLL_CTL_DEL } from "../../mod.ts";
 
 /** `unix_writable`'s bound: unread truesize at most a quarter of the 212992-byte SO_SNDBUF. */
 const SAFE_TRUESIZE = 212992 / 4;
+/**
+ * Unread bytes a TCP direction stays under unless filled: well inside the
+ * first receive window (64 KiB) and the 16 KiB send buffer's EPOLLOUT
+ * threshold, so every write goes in whole and at once on both systems.
+ */
+const SAFE_TCP = 8192;
 /** A chunk of the drain and of reads run as drains. */
 const DRAIN_CHUNK = 65536;
 /** Most writes or reads one fill or drain makes. */
@@ -83,11 +89,13 @@ export interface Divergence {
 /** The tracker's view of one description (shared by its dups). */
 interface Desc {
   id: number;
-  kind: "sock" | "other";
+  kind: "sock" | "tcp" | "other";
   refs: number;
-  /** Socketpair end: the direction it reads, and its peer. */
+  /** Socketpair end or TCP connection: the direction it reads, and its peer. */
   rx?: Direction;
   peer?: Desc;
+  /** TCP listener: the connections not yet accepted, oldest first (their future peers). */
+  pending?: Desc[];
 }
 
 /** One direction of a socketpair: the unread writes' truesize bounds, or full. */
@@ -97,6 +105,7 @@ interface Direction {
 }
 
 const bound = (d: Direction) => d.chunks.reduce((s, c) => s + c.bound, 0);
+const unread = (d: Direction) => d.chunks.reduce((s, c) => s + c.left, 0);
 
 function pattern(len: number, tag: number, value?: bigint): Uint8Array {
   const buf = new Uint8Array(len);
@@ -127,6 +136,8 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
   const descs = new Map<number, Desc>();
   const keys = new Keys();
   const ran: number[] = [];
+  /** Handles of TCP connections (settled after every op). */
+  const tcp = new Set<number>();
   try {
     for (let index = 0; index < program.length; index++) {
       let op = program[index];
@@ -138,6 +149,12 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
       ran.push(index);
       const seen: Observation[] = [];
       for (const side of sides) seen.push(await apply(op, side, descs));
+      if (tcp.size > 0) {
+        // Both systems' TCP sockets quiet before anything is compared again.
+        for (const side of sides) {
+          await side.sys.settle([...tcp].map((h) => side.fds.get(h)!).filter((f) => f >= 0));
+        }
+      }
       const [sa, sb] = seen.map((s) => JSON.stringify(s));
       if (sa !== sb) {
         return {
@@ -150,6 +167,8 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
       }
       keys.track(op, seen[0], descs);
       track(op, seen[0], descs);
+      for (const h of outs(op)) if (descs.get(h)?.kind === "tcp") tcp.add(h);
+      if (op.k === "close") tcp.delete(op.h);
     }
     return null;
   } finally {
@@ -158,9 +177,21 @@ export async function run(program: Op[], a: Sys, b: Sys): Promise<Divergence | n
 }
 
 function outs(op: Op): number[] {
-  if (op.k === "pipe" || op.k === "socketpair" || op.k === "dgrampair") return op.out;
-  if (op.k === "eventfd" || op.k === "epoll" || op.k === "dup") return [op.out];
-  return [];
+  switch (op.k) {
+    case "pipe":
+    case "socketpair":
+    case "dgrampair":
+      return op.out;
+    case "eventfd":
+    case "epoll":
+    case "dup":
+    case "listen":
+    case "connect":
+    case "accept":
+      return [op.out];
+    default:
+      return [];
+  }
 }
 
 /** Rewrites an op that would leave the room both systems agree on (normalisation 2). */
@@ -172,9 +203,10 @@ function normalise(op: Op, descs: Map<number, Desc>): Op {
   if (op.k === "write" && op.len > 0) {
     const d = descs.get(op.h)!;
     const dir = d.peer?.rx;
-    if (dir !== undefined && !dir.full && bound(dir) + truesizeBound(op.len) > SAFE_TRUESIZE) {
-      return { k: "fill", h: op.h, len: Math.max(op.len, 1000), tag: op.tag };
-    }
+    const over = d.kind === "tcp"
+      ? dir !== undefined && (dir.full || unread(dir) + op.len > SAFE_TCP)
+      : dir !== undefined && !dir.full && bound(dir) + truesizeBound(op.len) > SAFE_TRUESIZE;
+    if (over) return { k: "fill", h: op.h, len: Math.max(op.len, 1000), tag: op.tag };
   }
   return op;
 }
@@ -211,6 +243,19 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
       fds.set(op.out, r);
       return "ok";
     }
+    case "listen":
+    case "accept": {
+      const r = op.k === "listen" ? sys.listen() : sys.accept(fd(op.l));
+      if (r < 0) return r;
+      fds.set(op.out, r);
+      return "ok";
+    }
+    case "connect": {
+      const [s, r] = sys.connect(fd(op.l));
+      if (s < 0) return s;
+      fds.set(op.out, s);
+      return ["ok", r];
+    }
     case "ctl":
       return sys.epollCtl(fd(op.ep), op.op, fd(op.fd), op.events, op.data);
     case "wait":
@@ -234,14 +279,29 @@ async function apply(op: Op, side: Side, descs: Map<number, Desc>): Promise<Obse
       const buf = pattern(op.len, op.tag);
       let total = 0, r = 0;
       for (let i = 0; i < MAX_LOOPS && (r = sys.write(fd(op.h), buf)) >= 0; i++) total += r;
-      const sock = descs.get(op.h)!.kind === "sock";
-      return [sock && total > 0 ? "some" : total, r];
+      const d = descs.get(op.h)!;
+      // A full TCP direction takes a little more as ACKs free send space:
+      // whether it took any is the timing's, not the kernel's rules.
+      if (d.kind === "tcp" && d.peer?.rx?.full) return ["full", r];
+      return [d.kind !== "other" && total > 0 ? "some" : total, r];
     }
     case "drain": {
       const buf = new Uint8Array(DRAIN_CHUNK);
       let total = 0, r = 0;
       for (let i = 0; i < MAX_LOOPS && (r = sys.read(fd(op.h), buf)) > 0; i++) total += r;
-      const full = descs.get(op.h)!.rx?.full === true;
+      const d = descs.get(op.h)!;
+      const full = d.rx?.full === true;
+      if (full && d.kind === "tcp") {
+        // The window the drain opened lets the peer send what it still
+        // holds: drained means that has arrived and been read too.
+        for (let k = 0; k < 100; k++) {
+          await sys.settle([...fds.values()].filter((f) => f >= 0));
+          let more = 0;
+          for (let i = 0; i < MAX_LOOPS && (r = sys.read(fd(op.h), buf)) > 0; i++) more += r;
+          total += more;
+          if (more === 0) break;
+        }
+      }
       return [full && total > 0 ? "some" : total, r];
     }
     case "shutdown":
@@ -328,6 +388,34 @@ function track(op: Op, seen: Observation, descs: Map<number, Desc>): void {
         descs.set(op.out, d);
       }
       return;
+    case "listen":
+      if (seen === "ok") descs.set(op.out, { id: nextId++, kind: "other", refs: 1, pending: [] });
+      return;
+    case "connect": {
+      if (!Array.isArray(seen) || seen[0] !== "ok") return;
+      // The connection waits in the listener's queue; its far end is the
+      // socket a later accept returns.
+      const far: Desc = { id: nextId++, kind: "tcp", refs: 0, rx: { full: false, chunks: [] } };
+      const near: Desc = {
+        id: nextId++,
+        kind: "tcp",
+        refs: 1,
+        rx: { full: false, chunks: [] },
+        peer: far,
+      };
+      far.peer = near;
+      descs.set(op.out, near);
+      descs.get(op.l)!.pending?.push(far);
+      return;
+    }
+    case "accept": {
+      if (seen !== "ok") return;
+      const far = descs.get(op.l)!.pending?.shift() ??
+        { id: nextId++, kind: "tcp", refs: 0, rx: { full: false, chunks: [] } };
+      far.refs = 1;
+      descs.set(op.out, far);
+      return;
+    }
     case "close": {
       const d = descs.get(op.h)!;
       descs.delete(op.h);
