@@ -127,7 +127,7 @@ export class SimNetwork {
   #now = 0;
   #steps = 0;
   /**
-   * Changes a program may observe: readiness raised on a simulated
+   * @internal Changes a program may observe: readiness raised on a simulated
    * socket, a wait's timer, a program started. An event that moves
    * neither needs no barrier after it.
    */
@@ -184,7 +184,7 @@ export class SimNetwork {
     this.#queue.cancel(ev);
   }
 
-  /** Adds an event to the trace. */
+  /** @internal Adds an event to the trace. */
   note(host: string, kind: string, text: string): void {
     this.#trace.add({ at: this.now(), host, kind, text });
   }
@@ -258,7 +258,7 @@ export class SimNetwork {
     return h;
   }
 
-  /** Starts `host`'s program at the next driving call (inside the globals, when installed). */
+  /** @internal Starts `host`'s program at the next driving call (inside the globals, when installed). */
   startSoon(host: Host): void {
     if (!this.#starting.includes(host)) this.#starting.push(host);
   }
@@ -275,7 +275,7 @@ export class SimNetwork {
     for (const h of hosts) h.launch();
   }
 
-  /** A host's program threw: the run fails. */
+  /** @internal A host's program threw: the run fails. */
   hostFailed(host: Host, cause: unknown): void {
     this.note(host.name, "host", `main threw: ${cause instanceof Error ? cause.message : cause}`);
     this.#failure ??= this.#error("the host's program threw", host.name, cause);
@@ -334,7 +334,7 @@ export class SimNetwork {
 
   readonly #parked: ((e: Error) => void)[] = [];
 
-  /** A promise that settles only when the network is disposed (rejecting): where a killed program waits. */
+  /** @internal A promise that settles only when the network is disposed (rejecting): where a killed program waits. */
   parked(): Promise<never> {
     if (this.#disposed) return Promise.reject(new SimHostDown("(disposed)"));
     return new Promise<never>((_, reject) => this.#parked.push(reject));
@@ -342,7 +342,7 @@ export class SimNetwork {
 
   #disposed = false;
 
-  /** A host's wait lets the driver's loop turn once (its fairness policy): one macrotask. */
+  /** @internal A host's wait lets the driver's loop turn once (its fairness policy): one macrotask. */
   async turn(): Promise<void> {
     this.#turning++;
     try {
