@@ -5,7 +5,14 @@
  * @module
  */
 
-import { type Entry, globMatch, keyOf, type Keyspace } from "./_resp_keyspace.ts";
+import {
+  type Entry,
+  globMatch,
+  keyOf,
+  type Keyspace,
+  STRING_VALUE_MAX,
+  type Value,
+} from "./_resp_keyspace.ts";
 import type { ReplyWriter, Request } from "./_resp_protocol.ts";
 
 /** What a handler may touch besides its arguments and the reply. */
@@ -37,14 +44,29 @@ const EXACT = 2n ** 52n;
 const decoder = new TextDecoder();
 
 /** An int64 in Redis's strict decimal form (no sign +, no leading zeros), or null. */
-function int64(b: Uint8Array): bigint | null {
-  const s = keyOf(b);
+function int64(b: Uint8Array | string): bigint | null {
+  const s = typeof b === "string" ? b : keyOf(b);
   if (!/^-?(0|[1-9][0-9]{0,18})$/.test(s) || s === "-0") return null;
   const n = BigInt(s);
   return n >= INT64_MIN && n <= INT64_MAX ? n : null;
 }
 
 const upper = (b: Uint8Array) => keyOf(b).toUpperCase();
+
+/** The value to store for request bytes `b` (see {@linkcode Value}): never a view into the request buffer. */
+function valueOf(b: Uint8Array): Value {
+  return b.length <= STRING_VALUE_MAX ? keyOf(b) : b.slice();
+}
+
+/** A stored value as a binary string (numbers are parsed from it). */
+const textOf = (v: Value): string => typeof v === "string" ? v : keyOf(v);
+
+/** Replies with a stored value (or the null bulk). */
+function bulkValue(out: ReplyWriter, v: Value | undefined): void {
+  if (v === undefined) out.bulk(null);
+  else if (typeof v === "string") out.bulkLatin1(v);
+  else out.bulk(v);
+}
 
 /** A live entry or the memory-bound error; writes that error and returns false when full. */
 function room(s: Session, out: ReplyWriter, bytes: number): boolean {
@@ -73,39 +95,34 @@ function set(args: Request, out: ReplyWriter, s: Session): void {
   if ((nx && old !== undefined) || (xx && old === undefined)) return out.bulk(null);
   if (!room(s, out, args[2].length + key.length)) return;
   const expiresAt = ttlMs >= 0 ? now + ttlMs : keepTtl && old ? old.expiresAt : 0;
-  s.db.set(key, args[2].slice(), expiresAt);
+  s.db.set(key, valueOf(args[2]), expiresAt);
   out.simple("OK");
 }
 
 /** A value of up to 15 digits in the strict form as a number (the fast path), else null. */
-function smallInt(b: Uint8Array): number | null {
-  const neg = b[0] === 45 ? 1 : 0;
+function smallInt(b: string): number | null {
+  const neg = b.charCodeAt(0) === 45 ? 1 : 0;
   const digits = b.length - neg;
-  if (digits < 1 || digits > 15 || (b[neg] === 48 && (digits > 1 || neg))) return null;
+  if (digits < 1 || digits > 15 || (b.charCodeAt(neg) === 48 && (digits > 1 || neg))) return null;
   let n = 0;
   for (let i = neg; i < b.length; i++) {
-    const d = b[i] - 48;
+    const d = b.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return null;
     n = n * 10 + d;
   }
   return neg ? -n : n;
 }
 
-function asciiBytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
-
 function incrBy(args: Request, out: ReplyWriter, s: Session, by: bigint): void {
   const key = keyOf(args[1]);
   const e = s.db.get(key, s.now);
   let next: number | bigint;
-  const small = e === undefined ? 0 : smallInt(e.value);
+  const text = e === undefined ? "0" : textOf(e.value);
+  const small = smallInt(text);
   if (small !== null && by > -EXACT && by < EXACT) {
     next = small + Number(by); // both below 2^52: exact
   } else {
-    const current = e === undefined ? 0n : int64(e.value);
+    const current = int64(text);
     if (current === null) return out.error(NOT_INTEGER);
     next = current + by;
     if (next > INT64_MAX || next < INT64_MIN) {
@@ -113,7 +130,7 @@ function incrBy(args: Request, out: ReplyWriter, s: Session, by: bigint): void {
     }
   }
   if (!room(s, out, 20 + key.length)) return;
-  s.db.set(key, asciiBytes(String(next)), e?.expiresAt ?? 0); // INCR keeps the TTL
+  s.db.set(key, String(next), e?.expiresAt ?? 0); // INCR keeps the TTL
   out.integer(next);
 }
 
@@ -215,7 +232,7 @@ def(
   2,
   ["readonly", "fast"],
   KEY1,
-  (a, out, s) => out.bulk(s.db.get(keyOf(a[1]), s.now)?.value ?? null),
+  (a, out, s) => bulkValue(out, s.db.get(keyOf(a[1]), s.now)?.value),
 );
 def("set", -3, ["write", "denyoom"], KEY1, set);
 def("del", -2, ["write"], ALL_KEYS, (a, out, s) => {
@@ -235,14 +252,14 @@ def("decrby", 3, ["write", "denyoom", "fast"], KEY1, (a, out, s) => incrArg(a, o
 def("mget", -2, ["readonly", "fast"], ALL_KEYS, (a, out, s) => {
   const now = s.now;
   out.array(a.length - 1);
-  for (let i = 1; i < a.length; i++) out.bulk(s.db.get(keyOf(a[i]), now)?.value ?? null);
+  for (let i = 1; i < a.length; i++) bulkValue(out, s.db.get(keyOf(a[i]), now)?.value);
 });
 def("mset", -3, ["write", "denyoom"], [1, -1, 2], (a, out, s) => {
   if (a.length % 2 === 0) return out.error("ERR wrong number of arguments for 'mset' command");
   let bytes = 0;
   for (let i = 1; i < a.length; i++) bytes += a[i].length;
   if (!room(s, out, bytes)) return;
-  for (let i = 1; i < a.length; i += 2) s.db.set(keyOf(a[i]), a[i + 1].slice(), 0);
+  for (let i = 1; i < a.length; i += 2) s.db.set(keyOf(a[i]), valueOf(a[i + 1]), 0);
   out.simple("OK");
 });
 def("expire", -3, ["write", "fast"], KEY1, (a, out, s) => expire(a, out, s, 1000));
@@ -324,10 +341,27 @@ def("command", -1, [], NO_KEYS, (a, out) => {
   } else out.error(`ERR unknown subcommand '${decoder.decode(a[1])}'. Try COMMAND HELP.`);
 });
 
+/**
+ * Commands by the name as clients spell it (`GET`, `get`), so that a
+ * request costs one lookup and no lower-casing; only names of real
+ * commands are kept, at most {@linkcode SPELLINGS} of them.
+ */
+const bySpelling = new Map<string, [string, Command]>();
+const SPELLINGS = 1024;
+
 /** Runs one request, writing its reply (a RESP error for a bad command). */
 export function execute(args: Request, out: ReplyWriter, s: Session): void {
-  const name = keyOf(args[0]).toLowerCase();
-  const cmd = COMMANDS.get(name);
+  const spelled = keyOf(args[0]);
+  let found = bySpelling.get(spelled);
+  if (found === undefined) {
+    const lower = spelled.toLowerCase();
+    const c = COMMANDS.get(lower);
+    if (c !== undefined) {
+      found = [lower, c];
+      if (bySpelling.size < SPELLINGS) bySpelling.set(spelled, found);
+    }
+  }
+  const [name, cmd] = found ?? [spelled.toLowerCase(), undefined];
   if (cmd === undefined) {
     const shown = args.slice(1, 20).map((b) => `'${decoder.decode(b.subarray(0, 128))}'`).join(" ");
     return out.error(

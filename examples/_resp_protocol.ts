@@ -251,6 +251,7 @@ export function splitArgs(line: Uint8Array): Request | null {
 const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
 const encoder = new TextEncoder();
+const OK = encoder.encode("+OK\r\n");
 
 /** Builds replies into one growable buffer; {@linkcode bytes} is what to write. */
 export class ReplyWriter {
@@ -294,6 +295,7 @@ export class ReplyWriter {
 
   /** `+text`. */
   simple(text: string): void {
+    if (text === "OK") return this.raw(OK); // the common reply, without a string per request
     this.latin1(`+${text}\r\n`);
   }
 

@@ -135,7 +135,7 @@ const REASONS: Record<number, string> = {
   501: "Not Implemented",
   505: "HTTP Version Not Supported",
 };
-const responses = new Map<string, Uint8Array>();
+const responses = new Map<number, Uint8Array>();
 let date = "";
 let dateSecond = -1;
 
@@ -150,7 +150,7 @@ function tickDate(): void {
 
 /** The encoded response for a status, cached (there are only a few). */
 function response(status: number, keepAlive: boolean, head: boolean): Uint8Array {
-  const key = `${status} ${keepAlive} ${head}`;
+  const key = status * 4 + (keepAlive ? 2 : 0) + (head ? 1 : 0);
   let res = responses.get(key);
   if (res === undefined) {
     const body = status === 200 ? "Hello, World!\n" : `${REASONS[status]}\n`;

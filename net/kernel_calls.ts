@@ -38,6 +38,8 @@ import { kevent, kqueue } from "../runtime/kqueue/kevent.ts";
 import { timerfdCreate, timerfdGettime, timerfdSettime } from "../runtime/timer/timerfd.ts";
 import { pipe } from "../runtime/memory/pipe.ts";
 import { eventfd } from "../runtime/memory/eventfd.ts";
+import { signalfd } from "../runtime/process/signalfd.ts";
+import { openStdio } from "../runtime/process/stdio.ts";
 import { Epoll } from "../runtime/objects/epoll.ts";
 import { KQueue } from "../runtime/objects/kqueue.ts";
 import { socketpair } from "./pair/socketpair.ts";
@@ -115,6 +117,10 @@ export interface KernelCalls {
   pipe: typeof pipe;
   /** {@linkcode eventfd} in the kernel. */
   eventfd: typeof eventfd;
+  /** {@linkcode signalfd} in the kernel (the signals are the process's). */
+  signalfd: typeof signalfd;
+  /** {@linkcode openStdio} in the kernel: its fds 0, 1 and 2 become the process's standard streams. */
+  openStdio: typeof openStdio;
   /** {@linkcode socketpair} in the kernel. */
   socketpair: typeof socketpair;
   /** {@linkcode socket} in the kernel. */
@@ -192,6 +198,8 @@ const CALLS = {
   timerfdGettime,
   pipe,
   eventfd,
+  signalfd,
+  openStdio,
   socketpair,
   socket,
   bind,

@@ -478,9 +478,10 @@ export async function withPeerReset(body: (fd: number) => Promise<void> | void):
 export const MOD_URL: string = new URL("../mod.ts", import.meta.url).href;
 
 /**
- * A TypeScript snippet run as a child process (`deno eval`, every
- * permission), `$MOD` in it replaced by the library's URL; its stdout is
- * read line by line, its stdin piped or closed.
+ * A TypeScript snippet run as a child process (`deno run -A` of a temporary
+ * file, not `deno eval`, whose event loop stays alive on its own and would
+ * hide a program that exits too early), `$MOD` in it replaced by the
+ * library's URL; its stdout is read line by line, its stdin piped or closed.
  */
 export class ScriptChild implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
@@ -489,11 +490,14 @@ export class ScriptChild implements AsyncDisposable {
   #ended = false;
   #waiting: (() => void) | null = null;
   #pumped: Promise<void>;
+  readonly #file: string;
   stderr = "";
 
   constructor(source: string, opts: { stdin?: "piped" | "null"; args?: string[] } = {}) {
+    this.#file = Deno.makeTempFileSync({ prefix: "script_child_", suffix: ".ts" });
+    Deno.writeTextFileSync(this.#file, source.replaceAll("$MOD", MOD_URL));
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--ext=ts", source.replaceAll("$MOD", MOD_URL), ...(opts.args ?? [])],
+      args: ["run", "-A", "--no-lock", this.#file, ...(opts.args ?? [])],
       stdin: opts.stdin ?? "null",
       stdout: "piped",
       stderr: "piped",
@@ -545,6 +549,7 @@ export class ScriptChild implements AsyncDisposable {
       // not piped, or closed by the test
     }
     await this.status();
+    Deno.removeSync(this.#file);
   }
 }
 

@@ -97,16 +97,19 @@ Deno.test(
 Deno.test("a child's EVFILT_SIGNAL knote catches SIGTERM; closing the kqueue restores the default action", async () => {
   await using child = new ScriptChild(`
     import * as k from "$MOD";
-    const kq = k.kqueue();
-    const add = { ident: k.SIGTERM, filter: k.EVFILT_SIGNAL, flags: k.EV_ADD, fflags: 0, data: 0, udata: null };
-    const out: k.KEvent[] = [];
-    await k.kevent(kq, [add], out, 0, null);
-    console.log("ready");
-    const n = await k.kevent(kq, [], out, 1, null); // the wait keeps this process alive
-    console.log("got", n, out[0].ident, out[0].data);
-    k.close(kq);
-    console.log("closed");
-    setTimeout(() => console.log("survived"), 30_000);
+    async function main(): Promise<void> { // not awaited: only the library keeps the wait alive
+      const kq = k.kqueue();
+      const add = { ident: k.SIGTERM, filter: k.EVFILT_SIGNAL, flags: k.EV_ADD, fflags: 0, data: 0, udata: null };
+      const out: k.KEvent[] = [];
+      await k.kevent(kq, [add], out, 0, null);
+      console.log("ready");
+      const n = await k.kevent(kq, [], out, 1, null);
+      console.log("got", n, out[0].ident, out[0].data);
+      k.close(kq);
+      console.log("closed");
+      setTimeout(() => console.log("survived"), 30_000);
+    }
+    main();
   `);
   assert.equal(await child.line(), "ready");
   child.child.kill("SIGTERM");

@@ -2,11 +2,13 @@
  * The examples under real clients, against the servers people compare them
  * with:
  *
- * - RESP: examples/resp_server.ts against redis-server (started here on a
- *   free loopback port, `--save '' --appendonly no`), under
- *   `redis-benchmark -t ping,set,get,incr,mset`, unpipelined (`-P 1`) and
- *   pipelined (`-P 16`). Before that, `redis-cli --pipe` must report 0
- *   errors against the example.
+ * - RESP: examples/resp_server.ts on the native backend and on the Deno
+ *   backend against redis-server (started here on a free loopback port,
+ *   `--save '' --appendonly no`), under `redis-benchmark -c 50` for each of
+ *   ping, set, get, incr and mset (one run per test, so that the server's
+ *   CPU time per request, from /proc/PID/stat, belongs to it), unpipelined
+ *   (`-P 1`) and pipelined (`-P 16`). Before that, `redis-cli --pipe` must
+ *   report 0 errors against the example on both backends.
  * - HTTP: examples/http_server.ts against `Deno.serve` and Node's `http`
  *   (bench/clients/deno_serve.ts, node_http.mjs: the same status, headers
  *   and body), under `wrk` and `h2load --h1`.
@@ -31,6 +33,7 @@
 import { parseArgs } from "node:util";
 import {
   buildLoadgen,
+  cpuSeconds,
   freePort,
   installExitHandlers,
   ROOT,
@@ -96,7 +99,9 @@ interface Server {
  * Starts `server` on a free port (through the echo benchmark's process
  * harness, so it dies with this driver) and waits until it accepts.
  */
-async function start(server: Server): Promise<{ port: number; stop: () => Promise<void> }> {
+async function start(
+  server: Server,
+): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const port = freePort();
   const child = new ServerProcess(server.command(port));
   try {
@@ -105,7 +110,7 @@ async function start(server: Server): Promise<{ port: number; stop: () => Promis
     await child.stop();
     throw new Error(`${server.name} did not start: ${child.stderr.text}`, { cause: err });
   }
-  return { port, stop: () => child.stop() };
+  return { port, pid: child.pid, stop: () => child.stop() };
 }
 
 /** One measurement: a load against a server in a round. */
@@ -118,6 +123,8 @@ interface Sample {
   /** p50 / p99 latency in ms where the client reports them. */
   p50?: number;
   p99?: number;
+  /** The server's CPU time per request (µs), where measured. */
+  cpuUs?: number;
 }
 
 const samples: Sample[] = [];
@@ -126,6 +133,20 @@ const failures: string[] = [];
 // ---------------------------------------------------------------- RESP
 
 const RESP_SERVERS: Server[] = [
+  {
+    name: "resp_server native (example)",
+    command: (p) => [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-ffi",
+      "examples/resp_server.ts",
+      "--backend",
+      "native",
+      "--port",
+      String(p),
+    ],
+  },
   {
     name: "resp_server (example)",
     command: (
@@ -198,21 +219,28 @@ async function resp(round: number, order: Server[]): Promise<void> {
       for (const pipeline of [1, 16]) {
         // Pipelined runs are ~10x faster: 10x the requests, so each lasts long enough to measure.
         const n = pipeline === 1 ? REQUESTS : 10 * REQUESTS;
-        const r = await redisBenchmark(s.port, pipeline, n, "ping,set,get,incr,mset");
-        if (r.code !== 0 || /error/i.test(r.err)) {
-          failures.push(`${server.name} -P ${pipeline}: exit ${r.code} ${r.err.trim()}`);
-          continue;
-        }
-        for (const line of r.out.trim().split("\n").slice(1)) {
-          const [test, rps, , , p50, , p99] = line.split(",").map((f) => f.replaceAll('"', ""));
-          samples.push({
-            load: `redis-benchmark -P ${pipeline} ${test}`,
-            server: server.name,
-            round,
-            rps: Number(rps),
-            p50: Number(p50),
-            p99: Number(p99),
-          });
+        // One test per run, so that the server's CPU time belongs to it.
+        for (const t of ["ping", "set", "get", "incr", "mset"]) {
+          const cpu0 = cpuSeconds(s.pid);
+          const r = await redisBenchmark(s.port, pipeline, n, t);
+          const cpu = cpuSeconds(s.pid) - cpu0;
+          if (r.code !== 0 || /error/i.test(r.err)) {
+            failures.push(`${server.name} -P ${pipeline}: exit ${r.code} ${r.err.trim()}`);
+            continue;
+          }
+          const lines = r.out.trim().split("\n").slice(1);
+          for (const line of lines) {
+            const [test, rps, , , p50, , p99] = line.split(",").map((f) => f.replaceAll('"', ""));
+            samples.push({
+              load: `redis-benchmark -P ${pipeline} ${test}`,
+              server: server.name,
+              round,
+              rps: Number(rps),
+              p50: Number(p50),
+              p99: Number(p99),
+              cpuUs: cpu / (n * lines.length) * 1e6,
+            });
+          }
         }
       }
     } finally {
@@ -321,9 +349,11 @@ const median = (xs: number[]) => {
 function table(servers: Server[]): string {
   const [mine, ...others] = servers.map((s) => s.name);
   const loads = [...new Set(samples.filter((s) => s.server === mine).map((s) => s.load))];
+  const withCpu = samples.some((s) => s.server === mine && s.cpuUs !== undefined);
+  const cpuHead = withCpu ? ` | ${servers.map((s) => `${s.name} CPU µs/req`).join(" | ")}` : "";
   const head = `| load | ${servers.map((s) => `${s.name} req/s`).join(" | ")} | ${
     others.map((o) => `vs ${o}`).join(" | ")
-  } | ${mine}: rounds |`;
+  } | ${mine}: rounds${cpuHead} |`;
   const rows = loads.map((load) => {
     const med = (server: string) =>
       median(samples.filter((s) => s.load === load && s.server === server).map((s) => s.rps));
@@ -333,11 +363,18 @@ function table(servers: Server[]): string {
     const rounds = samples.filter((s) => s.load === load && s.server === mine).map((s) =>
       fmt(s.rps)
     );
+    const cpu = (server: string) =>
+      median(
+        samples.filter((s) => s.load === load && s.server === server && s.cpuUs !== undefined)
+          .map((s) => s.cpuUs!),
+      ).toFixed(2);
+    const cpuCells = withCpu ? ` | ${servers.map((s) => cpu(s.name)).join(" | ")}` : "";
     return `| ${load} | ${cells.join(" | ")} | ${
       others.map((o) => `${(m / med(o)).toFixed(2)}x`).join(" | ")
-    } | ${rounds.join(", ")} |`;
+    } | ${rounds.join(", ")}${cpuCells} |`;
   });
-  return [head, `|${" --- |".repeat(servers.length * 2 + 1)}`, ...rows].join("\n");
+  const cols = servers.length * 2 + 1 + (withCpu ? servers.length : 0);
+  return [head, `|${" --- |".repeat(cols)}`, ...rows].join("\n");
 }
 
 async function machine(): Promise<string> {
@@ -393,15 +430,19 @@ for (const part of parts) {
   ran.push(part);
 }
 if (ran.some((p) => p.name === "resp")) {
-  const s = await start(RESP_SERVERS[0]);
-  try {
-    const out = await pipeCheck(s.port);
-    console.log(
-      `redis-cli --pipe against the example: ${out.match(/errors: \d+, replies: \d+/)?.[0]}`,
-    );
-    if (!/errors: 0, replies: 20000/.test(out)) failures.push(`redis-cli --pipe: ${out.trim()}`);
-  } finally {
-    await s.stop();
+  for (const server of RESP_SERVERS.slice(0, 2)) {
+    const s = await start(server);
+    try {
+      const out = await pipeCheck(s.port);
+      console.log(
+        `redis-cli --pipe against ${server.name}: ${out.match(/errors: \d+, replies: \d+/)?.[0]}`,
+      );
+      if (!/errors: 0, replies: 20000/.test(out)) {
+        failures.push(`redis-cli --pipe (${server.name}): ${out.trim()}`);
+      }
+    } finally {
+      await s.stop();
+    }
   }
 }
 for (let round = 0; round < ROUNDS; round++) {

@@ -306,6 +306,11 @@ function cpuTicks(pid: number): number | null {
 
 const CLK_TCK = 100;
 
+/** CPU time (user + system) of a process so far, in seconds; 0 when it is gone. */
+export function cpuSeconds(pid: number): number {
+  return (cpuTicks(pid) ?? 0) / CLK_TCK;
+}
+
 /** System-wide busy CPU time (all cores), in clock ticks, from /proc/stat. */
 function systemBusyTicks(): number | null {
   const stat = readProc("self", "../stat");

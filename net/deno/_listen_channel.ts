@@ -22,6 +22,20 @@
  * connection. Any other error (descriptor exhaustion in the process, Deno
  * issue #10148) is retried after a short back-off instead of ending the loop.
  *
+ * Fairness: Deno polls an `accept` once when it starts, so with connections
+ * queued in the kernel each one settles at once, in a microtask, without
+ * the event loop turning. Under a flood (connections arriving, or arriving
+ * and dying, faster than they are taken) the pump alone is an endless
+ * microtask chain, and every other connection's I/O, which completes only
+ * when Deno's runtime polls the kernel (its `epoll_wait`), starves: a run
+ * under a reset flood made one such poll a second. A `MessageChannel` turn
+ * (`_loop_turn.ts`) does not help here, because Deno delivers the message
+ * without that poll; a timer does, because the runtime sleeps in the poll
+ * until it fires. So after {@linkcode ACCEPT_BURST} accepts (or skipped
+ * dead connections) the pump pauses for a 0 ms timer: at most that many
+ * accepts per poll of the kernel, whatever the attacker's rate, while every
+ * established connection gets its completions at each poll.
+ *
  * Closing: Deno closes the listening socket only when the accept in flight
  * has been cancelled, on the event loop's next turn; until then the kernel
  * still completes handshakes, and those clients are reset instead of
@@ -35,13 +49,15 @@
 import type { ChannelEvents } from "./_data_channel.ts";
 import { EPOLLIN, EPOLLRDNORM } from "../../runtime/core/constants.ts";
 import { descriptors } from "../../runtime/core/fd_table.ts";
-import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
+import { registerKeepAlive } from "./_keep_alive.ts";
 import { currentKernel } from "../../runtime/core/kernel.ts";
 import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
 const RETRY_MS = 20;
+/** Accepts (or dead connections skipped) between two turns of the event loop. */
+export const ACCEPT_BURST = 64;
 
 /** Closed listeners whose accept is still in flight (the socket is not closed yet). */
 const closing = new Set<Promise<unknown>>();
@@ -73,7 +89,11 @@ export class ListenChannel {
   #accepting: Promise<void> | undefined;
   #closed = false;
   #retry: Timeout | undefined;
+  /** The pump's pause for a poll of the kernel ({@linkcode ACCEPT_BURST}). */
+  #pause: ReturnType<typeof setTimeout> | undefined;
   #waitingForSlot = false;
+  /** Accepts settled since the pump last paused for a timer. */
+  #burst = 0;
   #onSlot = () => {
     this.#waitingForSlot = false;
     this.#pump();
@@ -83,6 +103,9 @@ export class ListenChannel {
     this.listener = listener;
     this.#owner = owner;
     this.limit = Math.max(1, limit);
+    // Accepts in flight do not keep the process alive; a wait does (_keep_alive.ts).
+    registerKeepAlive();
+    listener.unref();
     this.#pump();
   }
 
@@ -130,6 +153,7 @@ export class ListenChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#retry?.cancel();
+    if (this.#pause !== undefined) clearTimeout(this.#pause);
     if (this.#waitingForSlot) descriptors.cancelSlotWait(this.#onSlot);
     try {
       this.listener.close();
@@ -154,8 +178,10 @@ export class ListenChannel {
   }
 
   #pump(): void {
-    if (this.#accepting !== undefined || this.#closed || this.#retry !== undefined) return;
+    if (this.#accepting !== undefined || this.#closed) return;
+    if (this.#retry !== undefined || this.#pause !== undefined) return;
     if (this.pending >= this.limit) return;
+    if (this.#burst >= ACCEPT_BURST) return this.#pauseForPoll();
     if (!descriptors.hold(this.pending === 0)) {
       if (!this.#waitingForSlot) {
         this.#waitingForSlot = true;
@@ -174,8 +200,8 @@ export class ListenChannel {
   }
 
   #onAccept(conn: Deno.Conn): void {
-    noteLoopTurn();
     this.#accepting = undefined;
+    this.#burst++;
     if (this.#closed) {
       descriptors.unhold();
       conn.close();
@@ -188,16 +214,32 @@ export class ListenChannel {
 
   #onError(err: unknown): void {
     this.#accepting = undefined;
+    this.#burst++;
     descriptors.unhold();
     if (this.#closed) return;
     if (deadConnection(err)) {
       this.#pump();
       return;
     }
+    this.#burst = 0;
     // On the kernel's clock, as every internal timer (runtime/core/clock.ts).
     this.#retry = currentKernel().timers.after(RETRY_MS, () => {
       this.#retry = undefined;
       this.#pump();
     });
+  }
+
+  /**
+   * Pauses the pump for a 0 ms Deno timer: the runtime polls the kernel for
+   * I/O before it fires (see "Fairness" above). A real timer, whatever the
+   * kernel's clock: what it waits for is Deno's event loop, not time.
+   */
+  #pauseForPoll(): void {
+    this.#burst = 0;
+    this.#pause = setTimeout(() => {
+      this.#pause = undefined;
+      this.#pump();
+    }, 0);
+    Deno.unrefTimer(this.#pause);
   }
 }

@@ -55,7 +55,6 @@ import {
   validateAddr,
 } from "../sockaddr.ts";
 import type { FilterCounts } from "../../runtime/core/description.ts";
-import { noteLoopTurn } from "../../runtime/core/_loop_turn.ts";
 import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import {
@@ -285,7 +284,6 @@ export class DenoDatagram extends EmulatedSocket {
         } catch (e) {
           err = errnoOf(e, EIO);
         }
-        noteLoopTurn();
         const was = this.#writable;
         this.#tx.shift();
         this.#txCharge -= d.bytes.length + OVERHEAD;
@@ -341,14 +339,12 @@ export class DenoDatagram extends EmulatedSocket {
         try {
           [data, addr] = await this.#conn.receive(this.#buf);
         } catch (e) {
-          noteLoopTurn();
           if (this.#closed) return;
           // An error a receive reports (a Unix peer gone): pending, and the pump goes on.
           this.soError = errnoOf(e, EIO);
           this.notify(EPOLLERR);
           continue;
         }
-        noteLoopTurn();
         if (this.#closed) return;
         const from = fromDenoAddr(addr) as InetSockAddr;
         if (this.#peer !== null && !sameAddr(from, this.#peer)) continue;

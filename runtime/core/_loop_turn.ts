@@ -17,11 +17,19 @@
  * deliver it), measured at ~3-15 µs, against ~2 ms for `setTimeout(0)`
  * (clamped). A resolved promise does not let the loop turn at all.
  *
- * The loop is "seen to turn" when one of our turns completes or when Deno
- * I/O completes (the socket channels call {@linkcode noteLoopTurn} from
- * their completion callbacks), so a server whose waits sleep between bursts
- * never pays for a forced turn; one that never sleeps pays one turn per
- * interval.
+ * The loop is "seen to turn" only when one of our own turns completes. A
+ * Deno I/O completion is no proof: Deno polls an async op once when it
+ * starts, so an `accept` with a connection queued, or a `read` with bytes
+ * already received, settles its promise without the loop turning. Under a
+ * flood of such operations (connections arriving and being reset faster
+ * than they are served) every completion would claim a turn that never
+ * happened, and the clients whose operations wait in the loop would starve
+ * (issue 16, "Under a reset flood"). So a program that keeps waiting pays
+ * one forced turn (~5 µs) per {@linkcode LOOP_TURN_INTERVAL_MS}, whatever
+ * woke it: at most ~0.3 % of a busy core. (A `MessageChannel` turn runs
+ * Deno's timers and tasks but need not poll the kernel for I/O; the socket
+ * channels that can complete at once bound themselves: see
+ * net/deno/_listen_channel.ts.)
  *
  * Each turn uses a fresh channel whose ports are closed as soon as its
  * message arrives: nothing stays open between turns, so a finished program
@@ -45,11 +53,6 @@ let seenTurns = -1;
 /** When the last seen turn was first found to have passed, or -1 before the clock is read. */
 let seenAt = -1;
 let calls = 0;
-
-/** Records that Deno's event loop has turned (called from I/O completion callbacks). */
-export function noteLoopTurn(): void {
-  turns++;
-}
 
 /**
  * Whether a wait should let the event loop turn before returning events:

@@ -115,6 +115,15 @@ export class WaitQueue {
   /** The kernel of the instance that owns the queue (the one current when it was made). */
   readonly #kernel: Kernel = currentKernel();
 
+  /**
+   * Lets the pollers of this queue's kernel raise the readiness that is
+   * already there (`poller.ts`), so kernel wake-ups that came first are
+   * queued first.
+   */
+  pollNow(): void {
+    this.#kernel.pollers.pollNow();
+  }
+
   /** Wakes the oldest waiter; false when none waits. */
   wakeOne(): boolean {
     const w = this.#waiters.shift();

@@ -2,21 +2,22 @@
  * The poller registry: readiness sources that live outside the JavaScript
  * event loop (the kernel's epoll behind native sockets) and must be driven
  * by whoever waits. Each kernel (`kernel.ts`) keeps its own list
- * (`_pollers.ts`); these calls act on the current kernel's.
+ * (`_pollers.ts`), and its waits (`_wait_queue.ts`) drive that list;
+ * {@linkcode registerPoller} adds to the current kernel's.
  *
  * Descriptions fed by Deno ops or by in-memory writes raise their
  * readiness by themselves. A native socket cannot: the kernel tells its
  * readiness only to a caller of `epoll_wait`. A {@linkcode Poller} is that
  * caller. Waits (the epoll instance's `ep_poll`, and any other blocking
- * primitive built on the readiness core) use three entry points and never
- * need to know what is behind them:
+ * primitive built on the readiness core) use a poller's three entry points
+ * and never need to know what is behind them:
  *
- * - {@linkcode pollNow} before each harvest: raise whatever readiness is
+ * - `pollNow` before each harvest: raise whatever readiness is
  *   already there, without blocking (a zero-timeout `epoll_wait`).
- * - {@linkcode sleepBegin} when a task is about to sleep: the pollers make
+ * - `sleepBegin` when a task is about to sleep: the pollers make
  *   sure readiness will keep arriving while it does (e.g. by parking in an
  *   `epoll_wait` on a worker thread).
- * - {@linkcode sleepEnd} when it wakes, for whatever reason: the result is
+ * - `sleepEnd` when it wakes, for whatever reason: the result is
  *   a promise to await before returning to the caller when a poller must
  *   first finish work off the JS thread (a parked wait that the last
  *   sleeper leaves is woken and awaited, so no operation outlives the wait),
@@ -37,19 +38,4 @@ export type { Poller };
  */
 export function registerPoller(p: Poller): void {
   currentKernel().pollers.register(p);
-}
-
-/** Lets every poller of the current kernel raise the readiness that is already there. */
-export function pollNow(): void {
-  currentKernel().pollers.pollNow();
-}
-
-/** A task starts sleeping in a wait of the current kernel. */
-export function sleepBegin(): void {
-  currentKernel().pollers.sleepBegin();
-}
-
-/** A task stops sleeping; await the result (when defined) before returning. */
-export function sleepEnd(): Promise<void> | undefined {
-  return currentKernel().pollers.sleepEnd();
 }

@@ -37,7 +37,6 @@ import { Description, type FilterCounts, type Watcher } from "../core/descriptio
 import { checkNesting } from "../core/_nesting.ts";
 import { ReadyList } from "../core/_ready_list.ts";
 import { WaitQueue } from "../core/_wait_queue.ts";
-import { pollNow } from "../core/poller.ts";
 import {
   EPOLLET,
   EPOLLEXCLUSIVE,
@@ -169,7 +168,7 @@ export class EpollDescription extends Description {
    * nobody (ep_insert and ep_modify only wake when they link the item).
    */
   #queueIfReady(item: Interest): void {
-    pollNow(); // kernel wake-ups that came first are queued first (poller.ts)
+    this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
     if ((item.desc.poll(item.events) & item.events) === 0 || item.queued) return;
     this.itemRaised(item, 0);
   }
@@ -188,7 +187,7 @@ export class EpollDescription extends Description {
   /** A watched description raised bits for `item`: queue it and wake a waiter. */
   itemRaised(item: Interest, events: number): boolean {
     if (!item.queued) {
-      pollNow(); // kernel wake-ups that came first are queued first (poller.ts)
+      this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
       this.#ready.append(item);
     }
     const woke = this.#waiters.wakeOne();

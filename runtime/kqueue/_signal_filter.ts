@@ -22,6 +22,7 @@
 import { EINVAL } from "../core/errno.ts";
 import { EV_CLEAR, EVFILT_SIGNAL } from "../core/constants.ts";
 import { isSignalNumber, subscribeSignal } from "../process/_signal_source.ts";
+import { keepAliveWhileWaiting } from "../process/_keep_alive.ts";
 import { defineFilter, type FilterOps, type Knote } from "./_filter.ts";
 
 /** A signal knote's subscription and its arrivals not yet retrieved. */
@@ -37,12 +38,17 @@ const signalFilter: FilterOps = {
   validate: (ch) => (isSignalNumber(ch.ident) ? 0 : EINVAL),
   attach(kn: Knote): number {
     const state: Arrivals = { count: 0, stop: () => {} };
-    const stop = subscribeSignal(kn.ident, () => {
+    const unsubscribe = subscribeSignal(kn.ident, () => {
       state.count++;
       kn.kq.knoteRaised(kn, 0);
     });
-    if (typeof stop === "number") return -stop;
-    state.stop = stop;
+    if (typeof unsubscribe === "number") return -unsubscribe;
+    // A kevent sleeping on this knote keeps the process alive, as one on a signalfd does.
+    const release = keepAliveWhileWaiting();
+    state.stop = () => {
+      unsubscribe();
+      release();
+    };
     arrivals.set(kn, state);
     kn.flags |= EV_CLEAR;
     return 0;

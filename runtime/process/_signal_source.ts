@@ -57,7 +57,7 @@ const NAMES: readonly (Deno.Signal | undefined)[] = [
 ];
 
 /** The highest signal number a signalfd or knote may name (the last standard signal). */
-export const MAX_SIGNAL = NAMES.length - 1;
+const MAX_SIGNAL = NAMES.length - 1;
 
 /** Called with the signal number on each arrival Deno reports. */
 export type SignalHandler = (signo: number) => void;
@@ -114,9 +114,4 @@ export function subscribeSignal(signo: number, handler: SignalHandler): (() => v
     sources.delete(signo);
     Deno.removeSignalListener(held.name, held.listener);
   };
-}
-
-/** How many subscriptions hold `signo` (0: its default action is in force). For tests. */
-export function signalSubscribers(signo: number): number {
-  return sources.get(signo)?.handlers.length ?? 0;
 }

@@ -1,0 +1,235 @@
+/**
+ * The regression benchmark (issue 16): this working tree against a pinned
+ * older version, interleaved, so that a regression in the Deno backend's CPU
+ * per message cannot land silently; and the HTTP example against
+ * `Deno.serve` under `wrk`.
+ *
+ * ```sh
+ * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,http]
+ * ```
+ *
+ * - echo: the pinned commit is checked out into a temporary git worktree.
+ *   In each of `--rounds` paired rounds, for each scenario (100 and 1,000
+ *   connections of 1 KiB at depth 1, and 100 connections of pipelined 64 B
+ *   at depth 16; bench/echo's C load generator), the LT echo example of the
+ *   pinned version and of this tree each run once, in alternating order.
+ *   The figure is the server's CPU time per echoed message (from
+ *   /proc/PID/stat); reported per scenario: the median over the rounds of
+ *   the ratio this tree / pinned, with its range.
+ * - http: in each round, examples/http_server.ts and
+ *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
+ *   in alternating order; reported: each one's median CPU per request and
+ *   the median of the per-round ratios.
+ *
+ * The machine may be shared: the paired, alternating rounds and the medians
+ * of ratios are what makes the figures comparable; absolute CPU per
+ * message moves with the load. Needs git and gcc (and wrk for http).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runOne } from "./echo/_measure.ts";
+import {
+  buildLoadgen,
+  cpuSeconds,
+  freePort,
+  installExitHandlers,
+  ROOT,
+  ServerProcess,
+  waitForAccept,
+} from "./echo/_procs.ts";
+import { SCENARIOS, type ServerDef } from "./echo/_scenarios.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    pin: { type: "string", default: "4b58260" },
+    rounds: { type: "string", default: "9" },
+    seconds: { type: "string", default: "3" },
+    warmup: { type: "string", default: "0.5" },
+    parts: { type: "string", default: "echo,http" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const PARTS = values.parts.split(",");
+const DENO = Deno.execPath();
+
+installExitHandlers();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function git(...args: string[]): Promise<string> {
+  const o = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!o.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
+  return new TextDecoder().decode(o.stdout).trim();
+}
+
+const fmt = (x: number, d = 3) => x.toFixed(d);
+const lines: string[] = [];
+const say = (s: string) => {
+  lines.push(s);
+  console.log(s);
+};
+
+// ---------------------------------------------------------------- echo
+
+async function echo(): Promise<void> {
+  const pinned = await git("rev-parse", "--short", values.pin);
+  const head = await git("rev-parse", "--short", "HEAD");
+  const dirty = (await git("status", "--porcelain", "--untracked-files=no")) !== "";
+  const dir = await Deno.makeTempDir({ prefix: "deno-epoll-pinned-" });
+  await git("worktree", "add", "--detach", dir, pinned);
+  try {
+    await buildLoadgen();
+    const server = (name: string, root: string): ServerDef => ({
+      key: name,
+      name,
+      file: "examples/echo_server.ts",
+      cmd: (p) => [DENO, "run", "-A", `${root}/examples/echo_server.ts`, "--port", String(p)],
+    });
+    const pair = [server(`pinned ${pinned}`, dir), server("this tree", ROOT.slice(0, -1))];
+    const scenarios = SCENARIOS.filter((s) =>
+      s.key === "100conns" || s.key === "1000conns" || s.key === "pipelined"
+    );
+    const opts = {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      warmup: WARMUP,
+      quick: false,
+      only: null,
+      servers: null,
+    };
+    const ratios = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
+    const cpus = new Map<string, number[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const sc of scenarios) {
+        const order = (round + scenarios.indexOf(sc)) % 2 === 0 ? pair : [...pair].reverse();
+        const per: Record<string, number> = {};
+        for (const srv of order) {
+          const rec = await runOne(sc, srv, round, opts);
+          if (rec.error || !rec.result || rec.server_cpu === undefined) {
+            console.error(`  ${sc.key} ${srv.name} round ${round}: ${rec.error ?? "no result"}`);
+            continue;
+          }
+          per[srv.name] = rec.server_cpu / rec.result.msgs_per_s * 1e6; // µs per message
+          const key = `${sc.key} ${srv.name}`;
+          cpus.set(key, [...(cpus.get(key) ?? []), per[srv.name]]);
+        }
+        const [a, b] = [per[pair[1].name], per[pair[0].name]];
+        if (a !== undefined && b !== undefined) ratios.get(sc.key)!.push(a / b);
+        console.error(
+          `round ${round} ${sc.key}: ${
+            pair.map((s) => `${s.name} ${fmt(per[s.name] ?? NaN, 2)}`)
+              .join(", ")
+          } µs/msg`,
+        );
+      }
+    }
+    say(
+      `\nLT echo example, CPU per echoed message: this tree (${head}${
+        dirty ? ", uncommitted changes" : ""
+      }) against ${pinned}, ${ROUNDS} paired rounds of ${SECONDS} s`,
+    );
+    say("");
+    say(
+      "| scenario | pinned µs/msg (median) | this tree µs/msg (median) | ratio, median of rounds | range | rounds |",
+    );
+    say("| --- | ---: | ---: | ---: | --- | ---: |");
+    for (const sc of scenarios) {
+      const r = ratios.get(sc.key)!;
+      if (r.length === 0) continue;
+      say(
+        `| ${sc.title} | ${fmt(median(cpus.get(`${sc.key} ${pair[0].name}`)!), 2)} | ${
+          fmt(median(cpus.get(`${sc.key} ${pair[1].name}`)!), 2)
+        } | ${fmt(median(r))} | ${fmt(Math.min(...r))}-${fmt(Math.max(...r))} | ${r.length} |`,
+      );
+    }
+  } finally {
+    await git("worktree", "remove", "--force", dir);
+  }
+}
+
+// ---------------------------------------------------------------- http
+
+/** Starts a server, runs wrk against it, returns requests/s and CPU µs per request. */
+async function wrkRun(cmd: string[], port: number): Promise<{ rps: number; us: number } | null> {
+  const server = new ServerProcess(cmd);
+  try {
+    await waitForAccept(port, server.child.status, 15_000);
+    const url = `http://127.0.0.1:${port}/`;
+    await new Deno.Command("wrk", { args: ["-t2", "-c100", "-d1s", url], stdout: "null" })
+      .output();
+    const cpu0 = cpuSeconds(server.pid);
+    const o = await new Deno.Command("wrk", {
+      args: ["-t2", "-c100", `-d${SECONDS}s`, url],
+      stdout: "piped",
+    }).output();
+    const cpu = cpuSeconds(server.pid) - cpu0;
+    const out = new TextDecoder().decode(o.stdout);
+    const reqs = Number(out.match(/(\d+) requests in/)?.[1]);
+    const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+    if (!(reqs > 0) || /Non-2xx|Socket errors/.test(out)) return null;
+    return { rps, us: cpu / reqs * 1e6 };
+  } catch {
+    return null;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function http(): Promise<void> {
+  const servers: [string, (p: number) => string[]][] = [
+    [
+      "http_server (example)",
+      (p) => [DENO, "run", "-A", "examples/http_server.ts", "--port", `${p}`],
+    ],
+    ["Deno.serve", (p) => [DENO, "run", "-A", "bench/clients/deno_serve.ts", "--port", `${p}`]],
+  ];
+  const us = new Map<string, number[]>(servers.map(([n]) => [n, []]));
+  const rps = new Map<string, number[]>(servers.map(([n]) => [n, []]));
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    const per: Record<string, number> = {};
+    for (const [name, cmd] of order) {
+      const port = freePort();
+      const r = await wrkRun(cmd(port), port);
+      if (r === null) {
+        console.error(`  http ${name} round ${round}: failed`);
+        continue;
+      }
+      per[name] = r.us;
+      us.get(name)!.push(r.us);
+      rps.get(name)!.push(r.rps);
+    }
+    const [a, b] = [per[servers[0][0]], per[servers[1][0]]];
+    if (a !== undefined && b !== undefined) ratios.push(a / b);
+    console.error(`round ${round} http: ${fmt(a ?? NaN, 2)} vs ${fmt(b ?? NaN, 2)} µs/request`);
+  }
+  say(`\nHTTP under wrk -t2 -c100, ${ROUNDS} alternating rounds of ${SECONDS} s`);
+  say("");
+  say("| server | requests/s (median) | CPU µs/request (median) |");
+  say("| --- | ---: | ---: |");
+  for (const [name] of servers) {
+    say(`| ${name} | ${fmt(median(rps.get(name)!), 0)} | ${fmt(median(us.get(name)!), 2)} |`);
+  }
+  if (ratios.length > 0) {
+    say(
+      `\nexample / Deno.serve CPU per request: median ${fmt(median(ratios))} (range ${
+        fmt(Math.min(...ratios))
+      }-${fmt(Math.max(...ratios))}, ${ratios.length} rounds)`,
+    );
+  }
+}
+
+if (PARTS.includes("echo")) await echo();
+if (PARTS.includes("http")) await http();
+Deno.exit(0);

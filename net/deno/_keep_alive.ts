@@ -1,0 +1,100 @@
+/**
+ * What keeps a program on the Deno backend alive: only a wait it is in, as
+ * with C on Linux.
+ *
+ * A C program whose `main` returns with a listener or a connected socket
+ * open exits at once; the kernel goes on with what the sockets still owe
+ * (bytes already written are delivered, a listener's queued clients are
+ * reset). Deno, though, keeps a process alive while any operation is in
+ * flight, and this backend always has one: the accept pump's
+ * `listener.accept()` and the read pump's `conn.read()`. So those are
+ * unref'd (`Deno.Listener.unref()`, `Deno.Conn.unref()`, and the accept
+ * pump's timers), and while a wait sleeps, one timer that never fires is
+ * ref'd instead: the process stays alive while a task waits (`epollWait`,
+ * `kevent`) and exits when the program has nothing left to wait for
+ * (within {@linkcode CHECK_MS}).
+ *
+ * Kept alive, by choice:
+ * - a write in flight (`conn.write()` of bytes in this library's send
+ *   buffer): on Linux those bytes would already be in the kernel, which
+ *   delivers them after the process exits, so the process waits until
+ *   Deno has handed them to the kernel. With a peer that never reads and
+ *   a full kernel buffer, that is until the peer reads or the connection
+ *   fails; a closed socket's lingering write gives up after
+ *   `ORPHAN_TIMEOUT_MS` (`_data_channel.ts`).
+ * - a `connect` in flight (`Deno.connect` cannot be unref'd): until the
+ *   handshake completes or fails, at once on loopback.
+ *
+ * The hook is the poller registry (runtime/core/poller.ts), where this
+ * module registers its sleeper count when it loads.
+ *
+ * @module
+ */
+
+import { type Poller, registerPoller } from "../../runtime/core/poller.ts";
+
+/**
+ * How often the keep-alive timer checks whether any wait still sleeps. A
+ * program whose last wait has ended exits within about this long.
+ */
+const CHECK_MS = 50;
+
+/**
+ * The poller that keeps the process alive while any wait sleeps, from the
+ * program's first Deno socket operation on. A sleep only counts itself and
+ * refs the timer if it is not ref'd yet; the timer's own tick unrefs it when
+ * no wait sleeps any more. So a busy server pays a counter per sleep, not a
+ * ref and an unref (~0.4 µs). It counts every sleeper from the start (a task
+ * may sleep on a pipe before the program opens its first socket). The timer
+ * is made, unref'd, when this module loads: one made inside a test would be
+ * reported by the test's op sanitizer.
+ */
+class KeepAlive implements Poller {
+  #timer = setInterval(() => this.#check(), CHECK_MS);
+  #sleepers = 0;
+  #active = false;
+  #reffed = false;
+
+  constructor() {
+    Deno.unrefTimer(this.#timer);
+  }
+
+  pollNow(): void {}
+
+  sleepBegin(): void {
+    this.#sleepers++;
+    if (!this.#reffed && this.#active) this.#ref();
+  }
+
+  sleepEnd(): undefined {
+    this.#sleepers--;
+    return undefined;
+  }
+
+  /** The first unref'd operation: from now on a sleeper refs the timer. */
+  activate(): void {
+    if (this.#active) return;
+    this.#active = true;
+    if (this.#sleepers > 0) this.#ref();
+  }
+
+  #ref(): void {
+    this.#reffed = true;
+    Deno.refTimer(this.#timer);
+  }
+
+  #check(): void {
+    if (this.#reffed && this.#sleepers === 0) {
+      this.#reffed = false;
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+}
+
+const keepAlive = new KeepAlive();
+registerPoller(keepAlive);
+
+/** Makes waits keep the process alive: called by each channel before it unrefs its first operation. */
+export function registerKeepAlive(): void {
+  keepAlive.activate();
+}
