@@ -5,7 +5,7 @@
  * `Deno.serve` under `wrk`.
  *
  * ```sh
- * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,http]
+ * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,http] [--scenarios 100conns,1000conns,pipelined]
  * ```
  *
  * - echo: the pinned commit is checked out into a temporary git worktree.
@@ -49,6 +49,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     warmup: { type: "string", default: "0.5" },
     parts: { type: "string", default: "echo,http" },
+    scenarios: { type: "string", default: "100conns,1000conns,pipelined" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -96,9 +97,8 @@ async function echo(): Promise<void> {
       cmd: (p) => [DENO, "run", "-A", `${root}/examples/echo_server.ts`, "--port", String(p)],
     });
     const pair = [server(`pinned ${pinned}`, dir), server("this tree", ROOT.slice(0, -1))];
-    const scenarios = SCENARIOS.filter((s) =>
-      s.key === "100conns" || s.key === "1000conns" || s.key === "pipelined"
-    );
+    const keys = values.scenarios.split(",");
+    const scenarios = SCENARIOS.filter((s) => keys.includes(s.key));
     const opts = {
       rounds: ROUNDS,
       seconds: SECONDS,

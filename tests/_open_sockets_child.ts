@@ -10,6 +10,8 @@
  *   the parent makes after it has seen `port N`, prints `accepted`, and
  *   returns with everything open.
  *
+ * With a third argument `kernel` it runs in a `new Kernel()` of its own.
+ *
  * @module
  */
 
@@ -25,6 +27,7 @@ import {
   EPOLLIN,
   epollWait,
   getsockname,
+  Kernel,
   listen,
   setSocketBackend,
   SOCK_STREAM,
@@ -73,7 +76,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+// A third argument `kernel`: the whole program runs in a kernel of its own.
+const run = Deno.args[2] === "kernel" ? () => new Kernel({ name: "child" }).run(main) : main;
+run().catch((err) => {
   console.error(err);
   Deno.exit(1);
 });

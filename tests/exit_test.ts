@@ -18,9 +18,10 @@ async function runChild(
   backend: string,
   mode: string,
   onPort?: (port: number) => Promise<void>,
+  where = "default",
 ): Promise<{ code: number; killed: boolean; out: string; err: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, backend, mode],
+    args: ["run", "-A", CHILD, backend, mode, where],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -78,3 +79,15 @@ for (const backend of ["deno", "native"]) {
     },
   });
 }
+
+Deno.test("deno: a wait in a kernel of its own keeps the program alive until its event", async () => {
+  let conn: Deno.Conn | undefined;
+  const r = await runChild("deno", "wait", async (port) => {
+    await new Promise((res) => setTimeout(res, 300));
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  }, "kernel");
+  conn?.close();
+  assert.equal(r.killed, false, `still running after ${GIVE_UP_MS} ms`);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^accepted$/m, `the child ended before its wait did: ${r.out}`);
+});

@@ -25,8 +25,9 @@
  * - a `connect` in flight (`Deno.connect` cannot be unref'd): until the
  *   handshake completes or fails, at once on loopback.
  *
- * The hook is the poller registry (runtime/core/poller.ts), where this
- * module registers its sleeper count when it loads.
+ * The hook is the poller registry (runtime/core/poller.ts): this module
+ * registers its sleeper count with the default kernel when it loads, and
+ * with any other kernel when a channel is made in it.
  *
  * @module
  */
@@ -67,7 +68,8 @@ class KeepAlive implements Poller {
   }
 
   sleepEnd(): undefined {
-    this.#sleepers--;
+    // A sleep that began in a kernel before the keep-alive joined it ends uncounted.
+    if (this.#sleepers > 0) this.#sleepers--;
     return undefined;
   }
 
@@ -92,9 +94,16 @@ class KeepAlive implements Poller {
 }
 
 const keepAlive = new KeepAlive();
+// The default kernel's sleepers are counted from the start.
 registerPoller(keepAlive);
 
-/** Makes waits keep the process alive: called by each channel before it unrefs its first operation. */
+/**
+ * Makes waits keep the process alive: called by each channel before it
+ * unrefs its first operation. Registers the keep-alive with the current
+ * kernel too (each kernel has its own pollers; registering again does
+ * nothing).
+ */
 export function registerKeepAlive(): void {
+  registerPoller(keepAlive);
   keepAlive.activate();
 }
