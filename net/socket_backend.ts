@@ -42,9 +42,24 @@ function getNative(): SocketBackend | string {
 const registered = new Map<string, SocketBackend>();
 
 /** Each kernel's choice; a new kernel starts with the default kernel's. */
-const chosen: PerKernel<{ backend: SocketBackend }> = new PerKernel((k) => ({
+const chosen: PerKernel<{ backend: SocketBackend; pinned: boolean }> = new PerKernel((k) => ({
   backend: k === Kernel.default ? denoBackend : chosen.of(Kernel.default).backend,
+  pinned: false,
 }));
+
+/**
+ * Selects a registered backend for the current kernel for good: a later
+ * {@linkcode setSocketBackend} there succeeds and changes nothing, so a
+ * program that asks for `deno` or `native` runs unchanged on it (a
+ * simulated host's kernel pins the simulated network). Internal.
+ */
+export function pinSocketBackend(name: string): void {
+  const b = registered.get(name);
+  if (b === undefined) throw new TypeError(`unknown socket backend: ${name}`);
+  const state = chosen.of();
+  state.backend = b;
+  state.pinned = true;
+}
 
 /** The backend new sockets of the current kernel use (internal: `socket()` calls it). */
 export function currentBackend(): SocketBackend {
@@ -74,7 +89,8 @@ export function registerSocketBackend(backend: SocketBackend): void {
  * @param name `"deno"`, `"native"`, or a backend registered by a third
  * party (a simulated network's).
  * @returns 0; `-ENOSYS` when `native` cannot run here
- * ({@linkcode socketBackendError} says why).
+ * ({@linkcode socketBackendError} says why). In a simulated host's kernel
+ * the backend is pinned: the call returns 0 and changes nothing.
  * @throws {TypeError} For a name no backend has.
  *
  * @example Use kernel sockets where they are available
@@ -100,8 +116,10 @@ export function setSocketBackend(
   else if (name === "native") b = getNative();
   else b = registered.get(name);
   if (b === undefined) throw new TypeError(`unknown socket backend: ${String(name)}`);
+  const state = chosen.of();
+  if (state.pinned) return 0; // a simulated host: its sockets stay simulated
   if (typeof b === "string") return -ENOSYS;
-  chosen.of().backend = b;
+  state.backend = b;
   return 0;
 }
 

@@ -107,7 +107,8 @@ export function socket(domain: number, type: number, protocol: number): number {
  * backend `bind` only records the address: `Deno.listen` binds and listens
  * in one call, so the port is taken, and an address in use reported, by
  * {@linkcode listen}; and `Deno.connect` takes no local address, so a
- * `bind` before `connect` does not choose the local port.
+ * `bind` before `connect` does not choose the local port. A datagram
+ * socket binds at once on both backends (`Deno.listenDatagram` on `deno`).
  *
  * @param fd The socket.
  * @param addr The address; its family must match the socket's.
@@ -233,6 +234,10 @@ export function accept(fd: number): number {
  * completes at once (0, or `-ECONNREFUSED`, `-ENOENT`, `-EAGAIN` when the
  * listener's backlog is full); on `deno` it is `-EINPROGRESS` like TCP,
  * since `Deno.connect` is asynchronous for both.
+ *
+ * A datagram socket's connect returns 0 at once: it sets the default
+ * destination, and only that peer's datagrams are received from then on;
+ * `{ family: AF_UNSPEC }` dissolves it.
  *
  * @param fd The socket.
  * @param addr Where to connect.

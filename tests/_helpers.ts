@@ -52,6 +52,7 @@ import {
   SOL_SOCKET,
   write,
 } from "../mod.ts";
+import type { SimOs } from "../sim.ts";
 import { type KEvent, kevent, kqueue } from "../mod.ts";
 import { openLibc } from "../net/native/libc.ts";
 
@@ -617,5 +618,82 @@ export async function recvWithin(
     const n = recvfrom(fd, buf, flags, from);
     if (n !== -EAGAIN) return n;
     assert.ok((await waitFor(fd, EPOLLIN, ms)) & (EPOLLIN | EPOLLERR), `fd ${fd}: no EPOLLIN`);
+  }
+}
+
+// ---- The simulated network (tests/sim_*_test.ts) ---------------------------
+
+/** A listening simulated socket on `port` of the host that runs `os`. */
+export function simListen(os: SimOs, port: number, backlog = 128): number {
+  const fd = os.socket(AF_INET, SOCK_STREAM, 0);
+  assert.equal(os.bind(fd, { family: AF_INET, address: "0.0.0.0", port }), 0);
+  assert.equal(os.listen(fd, backlog), 0);
+  return fd;
+}
+
+/** A simulated socket connecting to `address:port` (connect gave `-EINPROGRESS`). */
+export function simConnect(os: SimOs, address: string, port: number): number {
+  const fd = os.socket(AF_INET, SOCK_STREAM, 0);
+  assert.equal(os.connect(fd, { family: AF_INET, address, port }), -EINPROGRESS);
+  return fd;
+}
+
+/** A host fd's readiness now for `events` (every bit by default), or 0. */
+export async function simReadiness(os: SimOs, fd: number, events = ALL_EVENTS): Promise<number> {
+  return await simWait(os, fd, events, 0);
+}
+
+/** Waits (virtual `ms`, -1 forever) until `fd` reports something for `events`; the mask or 0. */
+export async function simWait(os: SimOs, fd: number, events: number, ms = -1): Promise<number> {
+  const ep = os.epollCreate1(0);
+  try {
+    assert.equal(os.epollCtl(ep, EPOLL_CTL_ADD, fd, { events, data: fd }), 0);
+    const out: EpollEvent[] = [];
+    const n = await os.epollWait(ep, out, 1, ms);
+    assert.ok(n >= 0, `epollWait gave ${n}`);
+    return n === 0 ? 0 : out[0].events;
+  } finally {
+    os.close(ep);
+  }
+}
+
+/** Reads until EOF (or an error, returned with the bytes) from a host fd. */
+export async function simReadAll(
+  os: SimOs,
+  fd: number,
+): Promise<{ data: Uint8Array; end: number }> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const r = os.read(fd, buf);
+    if (r === -EAGAIN) {
+      await simWait(os, fd, EPOLLIN | EPOLLRDHUP);
+      continue;
+    }
+    if (r <= 0) {
+      const len = chunks.reduce((a, c) => a + c.length, 0);
+      const data = new Uint8Array(len);
+      let off = 0;
+      for (const c of chunks) {
+        data.set(c, off);
+        off += c.length;
+      }
+      return { data, end: r };
+    }
+    chunks.push(buf.slice(0, r));
+  }
+}
+
+/** Writes all of `data` to a host fd, waiting for `EPOLLOUT` when the buffer is full. */
+export async function simWriteAll(os: SimOs, fd: number, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const w = os.write(fd, data.subarray(off));
+    if (w === -EAGAIN) {
+      await simWait(os, fd, EPOLLOUT);
+      continue;
+    }
+    if (w < 0) throw new Error(`write gave ${w} after ${off} bytes`);
+    off += w;
   }
 }

@@ -50,7 +50,7 @@ export function examples(file: string, text: string): Example[] {
 
 /** Every documented example of the package. */
 async function allExamples(): Promise<Example[]> {
-  const files = ["README.md", "bench/README.md", "mod.ts"];
+  const files = ["README.md", "bench/README.md", "mod.ts", "sim.ts"];
   for (const dir of ["runtime", "net"]) for await (const f of tsFiles(dir)) files.push(f);
   const all: Example[] = [];
   for (const file of files) {
@@ -87,9 +87,13 @@ Deno.test("deno lint and deno check pass on every documented example as written"
   const dir = await Deno.makeTempDir();
   try {
     const mod = new URL("mod.ts", ROOT).href;
+    const sim = new URL("sim.ts", ROOT).href;
     await Deno.writeTextFile(
       `${dir}/deno.json`,
-      JSON.stringify({ imports: { "@deno-epoll/epoll": mod }, unstable: ["net"] }),
+      JSON.stringify({
+        imports: { "@deno-epoll/epoll": mod, "@deno-epoll/epoll/sim": sim },
+        unstable: ["net"],
+      }),
     );
     const names: string[] = [];
     for (const [i, ex] of all.entries()) {

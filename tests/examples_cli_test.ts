@@ -287,7 +287,8 @@ Deno.test("every example has a deno.json task with --allow-net at most (dns_serv
   const tasks: Record<string, string> =
     JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
   for await (const e of Deno.readDir(new URL("examples/", root))) {
-    if (!e.name.endsWith(".ts") || e.name.startsWith("_")) continue;
+    // Helpers (_*.ts) and tests (*_test.ts, run by deno test) are not programs.
+    if (!e.name.endsWith(".ts") || e.name.startsWith("_") || e.name.endsWith("_test.ts")) continue;
     const runs = Object.entries(tasks).filter(([, t]) => t.includes(`examples/${e.name}`));
     assert.ok(runs.length > 0, `no task runs examples/${e.name}`);
     for (const [name, t] of runs) {

@@ -71,8 +71,13 @@ const unconfirmed: number[] = [];
 const started = performance.now();
 let found = 0;
 let sequences = 0;
-for (let i = 0; i < count && found < stop; i++) {
-  const s = seed + i;
+const listed = Deno.args.indexOf("--seeds");
+/** `--seeds A,B,…`: exactly these seeds (e.g. those that once found a bug), else `count` from `seed`. */
+const seeds = listed >= 0
+  ? Deno.args[listed + 1].split(",").map(Number)
+  : Array.from({ length: count }, (_, i) => seed + i);
+for (let i = 0; i < seeds.length && found < stop; i++) {
+  const s = seeds[i];
   const length = minOps + Math.floor(mulberry32(s ^ 0x5eed)() * (maxOps - minOps + 1));
   const program = generate(s, length, { tcp });
   sequences++;
@@ -99,7 +104,7 @@ const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(
   `\nfuzz: ${sequences} sequences, ${stats.ops} operations, ${found} divergences ` +
     `(${subject.name} vs ${kernel.name}${tcp ? ", with TCP" : ""}, ` +
-    `seeds ${seed}..${seed + sequences - 1}, ${seconds} s)` +
+    `seeds ${listed >= 0 ? seeds.join(",") : `${seed}..${seed + sequences - 1}`}, ${seconds} s)` +
     (unconfirmed.length > 0
       ? `; ${unconfirmed.length} more did not come back in ${confirm} reruns (timing): ` +
         `seeds ${unconfirmed.join(", ")}`

@@ -438,8 +438,9 @@ Deno.test({
     assert.equal(out.code, 0, out.stderr);
     const { before, after, r } = JSON.parse(out.stdout);
     assert.deepEqual(r, [0, 0]);
-    assert.ok(before < 1024, `a fresh process starts small (${before})`);
-    assert.ok(after >= 1024, `reserved at listen (${before} -> ${after})`);
+    // A child of a process with many fds open starts with its parent's table
+    // size (exec closes close-on-exec fds but keeps the table): compare.
+    assert.ok(after >= 1024 && after > before, `reserved at listen (${before} -> ${after})`);
   },
 });
 
@@ -449,8 +450,7 @@ Deno.test({
   async fn() {
     // In a fresh process: 200 sockets (about 230 fds in all) fit the 256
     // slots a Deno process starts with, so without the reservation the
-    // table would still be that small; the burst (a descriptor past 128)
-    // reserves it once.
+    // table would not grow; the burst (a descriptor past 128) reserves it.
     const out = await child(
       ["-A"],
       { DENO_EPOLL_BACKEND: "native" },
@@ -466,7 +466,8 @@ Deno.test({
     assert.equal(out.code, 0, out.stderr);
     const { before, after, bad } = JSON.parse(out.stdout);
     assert.deepEqual(bad, []);
-    assert.ok(before <= 256, `a fresh process starts small (${before})`);
-    assert.ok(after >= 1024, `reserved in the burst (${before} -> ${after})`);
+    // (A table inherited larger than 256 slots only makes the growth needless
+    // without the reservation: after would equal before.)
+    assert.ok(after >= 1024 && after > before, `reserved in the burst (${before} -> ${after})`);
   },
 });

@@ -23,7 +23,7 @@ Deno.test("deno publish --dry-run passes and would upload the library, README an
   assert.ok(files.includes("mod.ts") && files.includes("LICENSE") && files.includes("README.md"));
   assert.ok(files.some((f) => f.startsWith("runtime/")) && files.some((f) => f.startsWith("net/")));
   for (const f of files) {
-    assert.match(f, /^(mod\.ts|README\.md|LICENSE|deno\.json|(runtime|net)\/.+\.ts)$/, f);
+    assert.match(f, /^(mod\.ts|sim\.ts|README\.md|LICENSE|deno\.json|(runtime|net)\/.+\.ts)$/, f);
     assert.doesNotMatch(f, /_test\.ts$/, f);
   }
 });
@@ -56,7 +56,7 @@ function docImports(text: string, markdown: boolean): string[] {
 Deno.test("every doc example imports the package by its bare name (the form deno lint accepts), never another way", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const wanted = config.name;
-  const files = ["README.md", "bench/README.md", "mod.ts"];
+  const files = ["README.md", "bench/README.md", "mod.ts", "sim.ts"];
   for (const dir of ["runtime", "net"]) for await (const f of tsFiles(dir)) files.push(f);
   let packageImports = 0;
   for (const file of files) {
@@ -68,7 +68,7 @@ Deno.test("every doc example imports the package by its bare name (the form deno
       throw err;
     }
     for (const spec of docImports(text, file.endsWith(".md"))) {
-      if (spec === wanted) {
+      if (spec === wanted || spec === `${wanted}/sim`) {
         packageImports++;
         continue;
       }

@@ -305,6 +305,12 @@ Deno.test({ name: "sendto checks its arguments' types", ignore: !DATAGRAMS }, ()
     assert.throws(() => sendto(s, bytes(1), 0, any(5)), TypeError);
     assert.throws(() => recvfrom(s, bytes(1), 0, any(null)), TypeError);
     assert.equal(sendto(-1, bytes(1), 0), -9); // EBADF
+    // A malformed address or port is EINVAL on both backends.
+    assert.equal(sendto(s, bytes(1), 0, { family: AF_INET, address: "1.2.3", port: 9 }), -EINVAL);
+    assert.equal(
+      sendto(s, bytes(1), 0, { family: AF_INET, address: LOOPBACK, port: 70000 }),
+      -EINVAL,
+    );
   } finally {
     close(s);
   }

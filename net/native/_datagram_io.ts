@@ -218,7 +218,9 @@ export class DatagramIo {
     }
     // IPv4, the common case: a server answering many ports of a few hosts
     // parses each host's text once.
-    const ip = addr.family === AF_INET ? this.#v4(addr.address) : undefined;
+    const ip = addr.family === AF_INET && typeof addr.address === "string"
+      ? this.#v4(addr.address)
+      : undefined;
     const len = ip !== undefined && Number.isInteger(port) && port >= 0 && port <= 65535
       ? this.#encodeV4(ip, port)
       : encodeSockaddr(addr, this.#encView);

@@ -26,7 +26,10 @@
  * - Peer close: nothing is reported to the survivor; what the peer sent is
  *   still readable, then reads say `-EAGAIN` (never 0: a datagram socket
  *   has no end of stream); the first send says `-ECONNREFUSED`, forgets the
- *   peer and drops the survivor's own queue, later sends `-ENOTCONN`.
+ *   peer and drops the survivor's own queue, later sends `-ENOTCONN`. Linux
+ *   6.18 looks the peer up after charging the datagram, so `-EMSGSIZE`, a
+ *   pending error, `-EPIPE` (our `SHUT_WR`) and `-EAGAIN` come before
+ *   `-ENOTCONN`, and the charge freed on the way wakes `EPOLLOUT` watchers.
  * - `shutdown` marks only this end (`unix_shutdown` mirrors it onto the peer
  *   for stream sockets only) and wakes its watchers: `SHUT_WR` makes sends
  *   `-EPIPE`; `SHUT_RD` gives `EPOLLIN | EPOLLRDHUP` (and the peer's sends

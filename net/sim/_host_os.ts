@@ -1,0 +1,108 @@
+/**
+ * A host's system calls (`host.os`): every call of `mod.ts` bound to the
+ * host's kernel (`kernelCalls`), each traced with its result, plus what
+ * only a simulated host has: `now()`, `sleep()`, `random()` and
+ * `resolve()`. The module-level calls of `mod.ts`, made by the host's
+ * program, act on the same kernel (untraced).
+ *
+ * @module
+ */
+
+import type { Kernel } from "../../runtime/core/kernel.ts";
+import { type KernelCalls, kernelCalls } from "../kernel_calls.ts";
+import type { Host } from "./host.ts";
+
+/** What a simulated host's program has beside the calls of `mod.ts`. */
+export interface SimHostCalls {
+  /** The host's name. */
+  readonly hostname: string;
+  /** Virtual milliseconds since the simulation started. */
+  now(): number;
+  /**
+   * Resolves after `ms` virtual milliseconds; rejects with `signal.reason`
+   * when aborted. A killed program's sleep never returns.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** A float in [0, 1) from the host's seeded stream. */
+  random(): number;
+  /** The first address of a host name (the sim's DNS), or `null`. */
+  resolve(name: string): string | null;
+}
+
+/**
+ * The calls of a simulated host's program: every call of `mod.ts` bound to
+ * the host's kernel, and {@linkcode SimHostCalls}.
+ */
+export type SimOs = KernelCalls & SimHostCalls;
+
+function show(v: unknown): string {
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v instanceof Uint8Array) return `[${v.length} bytes]`;
+  if (Array.isArray(v)) return `[${v.length}]`;
+  if (v !== null && typeof v === "object" && "port" in v) {
+    const a = v as { address?: string; port: number };
+    return `${a.address}:${a.port}`;
+  }
+  return v === null ? "null" : v === undefined ? "-" : "{}";
+}
+
+/** Builds `host.os` for one life of the host's program. */
+export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
+  const net = host.net;
+  const calls = kernelCalls(kernel);
+  const os: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(calls)) {
+    // Classes (Epoll, Socket, ...) and the kernel pass through; functions are traced.
+    if (typeof value !== "function" || /^[A-Z]/.test(name)) {
+      os[name] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    os[name] = (...args: unknown[]) => {
+      host.calls++;
+      const r = fn(...args);
+      const call = `${name}(${args.map(show).join(", ")})`;
+      if (r instanceof Promise) {
+        return r.then((v) => {
+          net.note(host.name, "call", `${call} = ${show(v)}`);
+          return v;
+        });
+      }
+      net.note(host.name, "call", `${call} = ${show(r)}`);
+      return r;
+    };
+  }
+  const extras: SimHostCalls = {
+    hostname: host.name,
+    now: () => net.now(),
+    random: () => host.prng.float(),
+    resolve: (name: string) => net.resolve(name),
+    sleep(ms: number, signal?: AbortSignal): Promise<void> {
+      host.calls++;
+      return new Promise<void>((resolve, reject) => {
+        const label = `sleep(${ms}) from ${net.now()} ms`;
+        const onAbort = () => {
+          net.cancel(ev);
+          host.sleeps.delete(label);
+          reject(signal!.reason);
+        };
+        const ev = net.after(Math.max(0, ms), async () => {
+          if (host.gen !== gen) return; // killed: never returns
+          host.sleeps.delete(label);
+          signal?.removeEventListener("abort", onAbort);
+          net.pokes++;
+          const gate = host.gate();
+          if (gate !== undefined) await gate;
+          if (host.gen !== gen) return;
+          net.note(host.name, "call", `sleep(${ms}) = 0`);
+          resolve();
+        });
+        if (signal?.aborted) return onAbort();
+        host.sleeps.add(label);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+  };
+  return Object.assign(os, extras) as unknown as SimOs;
+}

@@ -1,0 +1,61 @@
+/**
+ * A connection's send buffer: bytes written and not yet acknowledged, in
+ * sequence order, so that any of them can be sent again. `base` is the
+ * sequence number of the first byte held.
+ *
+ * @module
+ */
+
+/** Bytes from `base` to `end`, at most `limit` of them. */
+export class SendBuffer {
+  #buf = new Uint8Array(0);
+  #len = 0;
+
+  constructor(public limit: number, public base: number) {}
+
+  /** Bytes held. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Free space. */
+  get room(): number {
+    return Math.max(0, this.limit - this.#len);
+  }
+
+  /** Sequence number after the last byte held. */
+  get end(): number {
+    return this.base + this.#len;
+  }
+
+  /** Copies in as much of `src` as fits; returns the count. */
+  push(src: Uint8Array): number {
+    const n = Math.min(src.length, this.room);
+    if (n === 0) return 0;
+    if (this.#buf.length < this.#len + n) {
+      const next = new Uint8Array(
+        Math.max(this.#len + n, Math.min(this.limit, this.#buf.length * 2)),
+      );
+      next.set(this.#buf.subarray(0, this.#len));
+      this.#buf = next;
+    }
+    this.#buf.set(src.subarray(0, n), this.#len);
+    this.#len += n;
+    return n;
+  }
+
+  /** Drops the bytes before sequence number `seq` (acknowledged). */
+  ackTo(seq: number): void {
+    const n = Math.min(Math.max(0, seq - this.base), this.#len);
+    if (n === 0) return;
+    this.#buf.copyWithin(0, n, this.#len);
+    this.#len -= n;
+    this.base += n;
+  }
+
+  /** A copy of `n` bytes from sequence number `seq`. */
+  slice(seq: number, n: number): Uint8Array {
+    const off = seq - this.base;
+    return this.#buf.slice(off, off + n);
+  }
+}

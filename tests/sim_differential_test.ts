@@ -1,0 +1,261 @@
+// The same programs on the simulated network (no faults) and on the native
+// backend over loopback: echo, half-close, reset, backpressure and ET
+// draining give the same results and the same readiness sequences.
+import assert from "node:assert/strict";
+import {
+  accept,
+  AF_INET,
+  bind,
+  close,
+  connect,
+  EAGAIN,
+  EINPROGRESS,
+  EPOLL_CTL_ADD,
+  epollCreate1,
+  epollCtl,
+  EPOLLERR,
+  EPOLLET,
+  type EpollEvent,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  epollWait,
+  getsockname,
+  Kernel,
+  kernelCalls,
+  listen,
+  read,
+  SHUT_WR,
+  shutdown,
+  SOCK_STREAM,
+  type SockAddr,
+  socket,
+  socketBackendError,
+  write,
+} from "../mod.ts";
+import { createSimNetwork } from "../sim.ts";
+
+/** The readiness `fd` reports for `events` within `ms`, or 0 (a private epoll). */
+async function mask(fd: number, events: number, ms = 5000): Promise<number> {
+  const ep = epollCreate1(0);
+  try {
+    epollCtl(ep, EPOLL_CTL_ADD, fd, { events, data: fd });
+    const out: EpollEvent[] = [];
+    return (await epollWait(ep, out, 1, ms)) === 1 ? out[0].events : 0;
+  } finally {
+    close(ep);
+  }
+}
+
+async function readN(fd: number, n: number): Promise<string> {
+  let s = "";
+  const buf = new Uint8Array(n);
+  while (s.length < n) {
+    const r = read(fd, buf.subarray(0, n - s.length));
+    if (r === -EAGAIN) await mask(fd, EPOLLIN);
+    else if (r <= 0) return `${s}<${r}>`;
+    else s += new TextDecoder().decode(buf.subarray(0, r));
+  }
+  return s;
+}
+
+const IN = EPOLLIN | EPOLLRDHUP;
+
+/** Waits and reads until the end; the last result (0 at EOF, or -errno). */
+async function readEnd(fd: number): Promise<number> {
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const r = read(fd, buf);
+    if (r === -EAGAIN) await mask(fd, IN);
+    else if (r <= 0) return r;
+  }
+}
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** A scenario: the server's side (on an accepted fd) and the client's (on a connected fd); each logs. */
+interface Scenario {
+  name: string;
+  server(fd: number, log: unknown[]): Promise<void>;
+  client(fd: number, log: unknown[]): Promise<void>;
+  /** Makes the logs comparable across backends (buffer sizes differ). */
+  compare?(server: unknown[], client: unknown[]): unknown[][];
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: "echo",
+    async server(fd, log) {
+      log.push(await mask(fd, IN), await readN(fd, 5));
+      log.push(write(fd, text("hello")));
+      log.push(await readEnd(fd)); // the client closed: EOF
+    },
+    async client(fd, log) {
+      log.push(write(fd, text("hello")), await readN(fd, 5));
+      close(fd);
+    },
+  },
+  {
+    name: "half-close",
+    async server(fd, log) {
+      log.push(await readN(fd, 4), await mask(fd, IN | EPOLLHUP), read(fd, new Uint8Array(8)));
+      log.push(write(fd, text("bye")), shutdown(fd, SHUT_WR));
+    },
+    async client(fd, log) {
+      log.push(write(fd, text("ping")), shutdown(fd, SHUT_WR), write(fd, text("x")));
+      log.push(await readN(fd, 3), await mask(fd, IN | EPOLLHUP), read(fd, new Uint8Array(8)));
+    },
+  },
+  {
+    name: "reset",
+    async server(fd, log) {
+      log.push(await mask(fd, IN));
+      close(fd); // "data" is unread: RST
+    },
+    async client(fd, log) {
+      log.push(write(fd, text("data")));
+      log.push(await mask(fd, EPOLLERR));
+      log.push(read(fd, new Uint8Array(8)), write(fd, text("more")), read(fd, new Uint8Array(8)));
+    },
+  },
+  {
+    name: "backpressure",
+    async server(fd, log) {
+      const first = await readN(fd, 1); // the client starts writing
+      await mask(fd, EPOLLIN, 300); // let its buffers fill
+      let total = first.length;
+      const buf = new Uint8Array(65536);
+      for (;;) {
+        const r = read(fd, buf);
+        if (r > 0) total += r;
+        else if (r === -EAGAIN) await mask(fd, IN);
+        else break;
+      }
+      log.push(total);
+    },
+    async client(fd, log) {
+      const chunk = new Uint8Array(65536);
+      let total = 0, w = 0;
+      while ((w = write(fd, chunk)) > 0) total += w;
+      log.push(w);
+      const m = await mask(fd, EPOLLOUT | EPOLLET); // the server drains: EPOLLOUT comes back
+      log.push(m);
+      shutdown(fd, SHUT_WR);
+      log.push(total);
+    },
+    // How much the buffers take differs (Linux autotunes them); that it all arrives does not.
+    compare: (server, client) => [[server[0] === client[2]], client.slice(0, 2)],
+  },
+  {
+    name: "ET draining",
+    async server(fd, log) {
+      const ep = epollCreate1(0);
+      epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN | EPOLLET, data: fd });
+      const out: EpollEvent[] = [];
+      const buf = new Uint8Array(1000);
+      let total = 0;
+      while (total < 100_000) {
+        assert.equal(await epollWait(ep, out, 1, 5000), 1);
+        for (let r = read(fd, buf); r > 0; r = read(fd, buf)) total += r; // drain to EAGAIN
+      }
+      log.push(total, await epollWait(ep, out, 1, 200)); // drained: no further edge
+      close(ep);
+    },
+    async client(fd, log) {
+      const data = new Uint8Array(100_000);
+      let off = 0;
+      while (off < data.length) {
+        const w = write(fd, data.subarray(off));
+        if (w === -EAGAIN) await mask(fd, EPOLLOUT);
+        else off += w;
+      }
+      log.push(off);
+      await mask(fd, IN, 1000);
+    },
+  },
+];
+
+/** Connects a client to `addr` and returns its fd once connected. */
+async function dial(addr: SockAddr): Promise<number> {
+  const fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert.equal(connect(fd, addr), -EINPROGRESS);
+  assert.equal(await mask(fd, EPOLLOUT) & EPOLLOUT, EPOLLOUT);
+  return fd;
+}
+
+/** Accepts one connection on `lfd`. */
+async function take(lfd: number): Promise<number> {
+  await mask(lfd, EPOLLIN);
+  const fd = accept(lfd);
+  assert.ok(fd >= 0);
+  return fd;
+}
+
+/** Runs `s` over the native backend on loopback, in a kernel of its own. */
+async function onNative(s: Scenario): Promise<unknown[][]> {
+  const k = new Kernel({ name: "native" });
+  try {
+    return await k.run(async () => {
+      assert.equal(kernelCalls(k).setSocketBackend("native"), 0);
+      const lfd = socket(AF_INET, SOCK_STREAM, 0);
+      bind(lfd, { family: AF_INET, address: "127.0.0.1", port: 0 });
+      listen(lfd, 16);
+      const addr = {} as SockAddr;
+      getsockname(lfd, addr);
+      const server: unknown[] = [], client: unknown[] = [];
+      await Promise.all([
+        take(lfd).then(async (fd) => {
+          await s.server(fd, server);
+          close(fd);
+        }),
+        dial(addr).then(async (fd) => {
+          await s.client(fd, client);
+          close(fd);
+        }),
+      ]);
+      close(lfd);
+      return [server, client];
+    });
+  } finally {
+    k.shutdown();
+  }
+}
+
+/** Runs `s` on the simulated network: a server host and a client host. */
+async function onSim(s: Scenario): Promise<unknown[][]> {
+  using sim = createSimNetwork({ seed: 1 });
+  const server: unknown[] = [], client: unknown[] = [];
+  const host = sim.addHost("server");
+  sim.spawn(host, async () => {
+    const lfd = socket(AF_INET, SOCK_STREAM, 0);
+    bind(lfd, { family: AF_INET, address: "0.0.0.0", port: 80 });
+    listen(lfd, 16);
+    const fd = await take(lfd);
+    await s.server(fd, server);
+    close(fd);
+  });
+  sim.client("client", async () => {
+    const fd = await dial({ family: AF_INET, address: host.addresses[0], port: 80 });
+    await s.client(fd, client);
+    close(fd);
+    await host.os.sleep(0);
+  });
+  await sim.run();
+  await sim.runFor(1000); // the server's side finishes too
+  return [server, client];
+}
+
+const native = socketBackendError() === null;
+for (const s of SCENARIOS) {
+  Deno.test({
+    name:
+      `${s.name}: the simulated network and the native backend give the same results and events`,
+    ignore: !native,
+    fn: async () => {
+      const cmp = s.compare ?? ((a: unknown[], b: unknown[]) => [a, b]);
+      const [rs, rc] = await onNative(s);
+      const [ss, sc] = await onSim(s);
+      assert.deepEqual(cmp(ss, sc), cmp(rs, rc));
+    },
+  });
+}
