@@ -37,6 +37,9 @@ import {
 /** What a connection that died in the queue gives: skip it (accept(2), "Error handling"). */
 const SKIP = [-ECONNABORTED, -EINTR];
 
+/** Connections accepted per listener event before the other ready events get their turn. */
+export const ACCEPT_BATCH = 64;
+
 /** A listener watched by an epoll set, unwatched while descriptors run out. */
 export class AcceptGate {
   /** Whether the listener is unwatched because `accept` hit the descriptor limit. */
@@ -60,18 +63,26 @@ export class AcceptGate {
   }
 
   /**
-   * Accepts every pending connection, calling `onConnection` with each new
-   * fd. On `EMFILE` it stops watching the listener (see
-   * {@linkcode fdClosed}).
+   * Accepts pending connections, calling `onConnection` with each new fd:
+   * until `-EAGAIN`, or at most `max` of them. On `EMFILE` it stops watching
+   * the listener (see {@linkcode fdClosed}).
+   *
+   * The bound keeps a connection flood from starving the established
+   * connections: the events already harvested wait while this loop runs,
+   * and a flood can keep the queue full for as long as it lasts. After
+   * `max` accepts the listener is re-armed (`EPOLL_CTL_MOD` re-polls it, so
+   * an edge-triggered set gets a fresh edge for the connections still
+   * queued) and comes back behind the events ready now.
    */
-  acceptAll(onConnection: (fd: number) => void): void {
-    for (;;) {
+  acceptAll(onConnection: (fd: number) => void, max = ACCEPT_BATCH): void {
+    for (let n = 0; n < max; n++) {
       const fd = accept(this.listenFd);
       if (fd >= 0) {
         onConnection(fd);
         continue;
       }
-      if (SKIP.includes(fd)) continue;
+      // A connection that died in the queue: skip it (accept(2), "Error handling").
+      if (fd === -ECONNABORTED || fd === -EINTR) continue;
       if (fd === -EMFILE) {
         this.paused = true;
         this.pauses++;
@@ -79,6 +90,7 @@ export class AcceptGate {
       }
       return; // -EAGAIN: nothing more queued
     }
+    epollCtl(this.epfd, EPOLL_CTL_MOD, this.listenFd, { events: this.events, data: this.data });
   }
 
   /** Call after closing a descriptor: watches the listener again if it was paused. */

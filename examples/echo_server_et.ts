@@ -110,7 +110,8 @@ for (;;) {
   for (let i = 0; i < n; i++) {
     const ev = events[i];
     if (ev.data === LISTENER) {
-      // Edge-triggered: accept until EAGAIN (or EMFILE), or later connections are missed.
+      // Edge-triggered: accept until EAGAIN (or EMFILE), or later connections are missed;
+      // after a batch of 64 the gate re-arms the listener for a fresh edge (_accept_gate.ts).
       gate.acceptAll((fd) => {
         const c: Conn = { fd, pending: null };
         epollCtl(epfd, EPOLL_CTL_ADD, fd, {

@@ -121,3 +121,29 @@ for (const script of SERVERS.filter((s) => PROBE[s][0] !== "")) {
     await served(server.port, PROBE[script]);
   });
 }
+
+Deno.test("AcceptGate (edge-triggered): a batch bound re-arms the listener, so the connections still queued are reported again", async () => {
+  const { fd: lfd, port } = listenLoopback();
+  const ep = epollCreate1(0);
+  const clients: Deno.Conn[] = [];
+  const fds: number[] = [];
+  const out: EpollEvent[] = [];
+  try {
+    const gate = new AcceptGate(ep, lfd, "listener", EPOLLIN | EPOLLET);
+    for (let i = 0; i < 5; i++) clients.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    // Wait until all five are queued, then take two at a time.
+    for (let i = 0; i < 100; i++) {
+      assert.equal(await epollWait(ep, out, 4, 10_000), 1, "the listener never became readable");
+      gate.acceptAll((fd) => fds.push(fd), 2);
+      if (fds.length >= 5) break;
+    }
+    // Without the re-arm an edge-triggered set would not report the rest: the
+    // loop above would stop at 2 (no new connection arrives to make an edge).
+    assert.equal(fds.length, 5);
+  } finally {
+    for (const fd of fds) close(fd);
+    for (const c of clients) c.close();
+    close(ep);
+    close(lfd);
+  }
+});

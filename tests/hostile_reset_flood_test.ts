@@ -66,7 +66,13 @@ for (const backend of ["deno", "native"]) {
           try {
             const rss = server.memory().rss;
             let peak = rss;
-            const sampler = setInterval(() => peak = Math.max(peak, server.memory().rss), 100);
+            const sampler = setInterval(() => {
+              try {
+                peak = Math.max(peak, server.memory().rss);
+              } catch {
+                // the server has exited (its /proc entry has no VmRSS): the checks below say so
+              }
+            }, 100);
             let r: FloodResult;
             try {
               r = await runFlood(bin, server.port, {
