@@ -50,11 +50,14 @@ import {
   errnoName,
   getSocketBackend,
   getsockname,
+  read,
   type RecvMessage,
   recvmmsg,
   type SendMessage,
   sendmmsg,
   setsockopt,
+  SFD_NONBLOCK,
+  signalfd,
   SO_RCVBUF,
   SO_SNDBUF,
   SOCK_DGRAM,
@@ -64,6 +67,7 @@ import {
   SOL_SOCKET,
   strerror,
 } from "../mod.ts";
+import { STOP_SIGNALS } from "./_graceful.ts";
 import { intFlag } from "./_flags.ts";
 import { resolveHost, type ServerOptions, socketError } from "./_listen.ts";
 import type { Stats } from "./_stats.ts";
@@ -94,7 +98,8 @@ export function udpPortFlag(fallback: number): ReturnType<typeof intFlag> & { sh
 /**
  * Opens a UDP socket bound to `--host`:`--port` with 4 MiB socket buffers
  * and prints `NAME listening on HOST:PORT (BACKEND backend) for UDP datagrams`. Exits with
- * one line on stderr when it cannot. Ctrl-C and SIGTERM exit 0.
+ * one line on stderr when it cannot. SIGINT and SIGTERM stop the server
+ * from its own loop ({@linkcode serveDatagrams}).
  */
 export async function openDatagram(name: string, opts: ServerOptions): Promise<number> {
   const { family, address } = await resolveHost(opts.host);
@@ -117,7 +122,6 @@ export async function openDatagram(name: string, opts: ServerOptions): Promise<n
   getsockname(fd, addr);
   if (addr.family !== AF_INET && addr.family !== AF_INET6) fail(name, "unexpected local address");
   const host = addr.family === AF_INET6 ? `[${addr.address}]` : addr.address;
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
   console.log(
     `${name} listening on ${host}:${addr.port} (${getSocketBackend()} backend) for UDP datagrams`,
   );
@@ -164,6 +168,10 @@ export async function serveDatagrams(
   getsockname(fd, self);
   const epfd = epollCreate1(0);
   epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: fd });
+  // SIGINT and SIGTERM arrive as events in this loop (a signalfd), like the TCP servers'.
+  const stop = signalfd(-1, [...STOP_SIGNALS], SFD_NONBLOCK);
+  if (stop < 0) fail(name, `signalfd: ${strerror(stop)} (${errnoName(stop)})`);
+  epollCtl(epfd, EPOLL_CTL_ADD, stop, { events: EPOLLIN, data: stop });
   const slots: RecvMessage[] = [];
   for (let i = 0; i < batch; i++) {
     slots.push({ buf: new Uint8Array(MAX_DATAGRAM), addr: {} as SockAddr });
@@ -188,8 +196,22 @@ export async function serveDatagrams(
     return true;
   };
 
+  const siginfo = new Uint8Array(128);
   for (;;) {
-    stats.events += await epollWait(epfd, events, 1, -1);
+    const n = await epollWait(epfd, events, 2, -1);
+    stats.events += n;
+    if (events.slice(0, n).some((e) => e.data === stop) && read(stop, siginfo) === 128) {
+      // Stop: the replies owed for what was read go out first (a datagram
+      // server holds no connection to drain), then one line and exit 0.
+      const sent = flush();
+      const signo = new DataView(siginfo.buffer).getUint32(0, true);
+      console.log(
+        `${name}: ${signo === STOP_SIGNALS[0] ? "SIGINT" : "SIGTERM"}: stopped; ` +
+          `${stats.datagramsIn} datagrams in, ${stats.datagramsOut} out` +
+          (sent ? "" : ` (${out.length} replies unsent: the send buffer stayed full)`),
+      );
+      Deno.exit(0);
+    }
     if (out.length > 0) {
       if (!flush()) continue; // still full: keep waiting for EPOLLOUT
       epollCtl(epfd, EPOLL_CTL_MOD, fd, { events: EPOLLIN, data: fd });

@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RunningExample } from "./_examples.ts";
+import { RunningExample, UdpClient } from "./_examples.ts";
 
 const enc = new TextEncoder();
 
@@ -209,3 +209,28 @@ Deno.test("a client that neither reads nor closes is cut at --drain-timeout and 
     await server.stop();
   }
 });
+
+for (const script of ["udp_echo_server.ts", "dns_server.ts"]) {
+  Deno.test(`${script} stops on SIGTERM from its own loop (a signalfd): every datagram it read is answered, exit 0`, async () => {
+    const server = await RunningExample.start(script, ["--port", "0"], ["-A"]);
+    try {
+      await using udp = new UdpClient();
+      // A DNS query for the built-in zone's apex, or any bytes for the echo server.
+      const query = script === "dns_server.ts"
+        ? new Uint8Array([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1])
+        : enc.encode("a datagram before the signal");
+      const reply = await udp.exchange(server.port, query);
+      assert.ok(reply !== null && reply.length > 0, "served before the signal");
+      server.child.kill("SIGTERM");
+      const status = await server.child.status;
+      await Promise.allSettled([server.stdout.done, server.stderr.done]);
+      assert.equal(status.code, 0, server.stderr.text);
+      const m = server.stdout.text.match(/: SIGTERM: stopped; (\d+) datagrams in, (\d+) out\n/);
+      assert.ok(m, server.stdout.text);
+      assert.ok(Number(m[1]) >= 1, "it read the datagram");
+      assert.equal(m[2], m[1], "every datagram it read was answered");
+    } finally {
+      await server.stop();
+    }
+  });
+}
