@@ -243,9 +243,14 @@ export class NativeSocket extends SocketDescription {
       this.notify(0, true);
     } else {
       // What rose, each with its key; a repeated edge (nothing rose) is new
-      // bytes when the socket is readable, else room to write.
+      // bytes when the socket is readable, else room to write. One edge may
+      // also carry both wake-ups: bytes that arrived with the ACK that made
+      // room (OUT rose while IN stayed up) are new bytes too, and a reader
+      // that consumed its edge (EV_CLEAR, EPOLLET) must hear of them, so an
+      // edge on a readable socket always wakes the readers (at worst a
+      // spurious edge-triggered wake-up, never a lost one).
       let key = 0;
-      if ((rose & IN) !== 0 || (rose === 0 && (now & IN) !== 0)) key |= READ_KEY;
+      if ((now & IN) !== 0) key |= READ_KEY;
       if ((rose & OUT) !== 0 || (rose === 0 && (now & (IN | OUT)) === OUT)) key |= WRITE_KEY;
       key |= rose & ~(IN | OUT);
       if (key === 0) key = now;
