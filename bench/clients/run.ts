@@ -36,6 +36,7 @@ import {
   cpuSeconds,
   freePort,
   installExitHandlers,
+  onPath,
   ROOT,
   ServerProcess,
   waitForAccept,
@@ -53,18 +54,6 @@ const { values: flags } = parseArgs({
 const ROUNDS = Number(flags.rounds);
 const SECONDS = Number(flags.seconds);
 const REQUESTS = Number(flags.requests);
-
-/** Whether `tool` is an executable on PATH. */
-function have(tool: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (Deno.statSync(`${dir}/${tool}`).isFile) return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
 
 /** Runs a command to its end; throws if it does not finish in `ms`. */
 async function run(
@@ -382,7 +371,7 @@ async function machine(): Promise<string> {
   const cores = navigator.hardwareConcurrency;
   const load = Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
   const version = async (cmd: string[]) => {
-    if (!have(cmd[0])) return `${cmd[0]} absent`;
+    if (!onPath(cmd[0])) return `${cmd[0]} absent`;
     const r = await run(cmd);
     return (r.out + r.err).trim().split("\n")[0];
   };
@@ -419,7 +408,7 @@ console.log(`# Client benchmark (${ROUNDS} rounds, interleaved)\n\n${await machi
 const ran: typeof parts = [];
 for (const part of parts) {
   if (flags.only && flags.only !== part.name) continue;
-  const missing = part.tools.filter(([tool]) => !have(tool));
+  const missing = part.tools.filter(([tool]) => !onPath(tool));
   if (missing.length > 0) {
     console.log(
       `skipping ${part.name}: ${missing.map(([t]) => t).join(", ")} not found ` +

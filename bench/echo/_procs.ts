@@ -116,6 +116,18 @@ export function exists(path: string): boolean {
   return mtime(path) !== null;
 }
 
+/** Whether `program` is an executable file in a directory of PATH. */
+export function onPath(program: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${program}`).isFile) return true;
+    } catch {
+      // not there
+    }
+  }
+  return false;
+}
+
 /**
  * Compiles `DIR/NAME.c` with gcc into `DIR/NAME` unless the binary is up to
  * date; `dir` is a folder path ending in `/` (default bench/echo/).

@@ -194,15 +194,3 @@ export const DNS_SERVERS: DnsServer[] = [
     cmd: (_port: number, _zone: string, dir: string) => ["nsd", "-d", "-c", `${dir}/nsd.conf`],
   },
 ];
-
-/** Whether `program` is on PATH. */
-export function onPath(program: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (Deno.statSync(`${dir}/${program}`).isFile) return true;
-    } catch {
-      // not there
-    }
-  }
-  return false;
-}

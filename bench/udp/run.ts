@@ -26,6 +26,7 @@ import {
   exists,
   exitWith,
   installExitHandlers,
+  onPath,
   ROOT,
   sleep,
 } from "../echo/_procs.ts";
@@ -38,7 +39,6 @@ import {
   ECHO_SERVERS,
   NATIVE_EXAMPLE,
   NODE_DGRAM,
-  onPath,
   SCENARIOS,
 } from "./_servers.ts";
 
