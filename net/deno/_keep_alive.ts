@@ -9,10 +9,11 @@
  * flight, and this backend always has one: the accept pump's
  * `listener.accept()` and the read pump's `conn.read()`. So those are
  * unref'd (`Deno.Listener.unref()`, `Deno.Conn.unref()`, and the accept
- * pump's timers), and while a wait sleeps, one timer that never fires is
+ * pump's timers), and while a wait sleeps, the shared hold
+ * (`runtime/core/_loop_hold.ts`, one timer that never does anything) is
  * ref'd instead: the process stays alive while a task waits (`epollWait`,
  * `kevent`) and exits when the program has nothing left to wait for
- * (within {@linkcode CHECK_MS}).
+ * (within the hold's `HOLD_CHECK_MS`).
  *
  * Kept alive, by choice:
  * - a write in flight (`conn.write()` of bytes in this library's send
@@ -33,38 +34,24 @@
  */
 
 import { type Poller, registerPoller } from "../../runtime/core/poller.ts";
-
-/**
- * How often the keep-alive timer checks whether any wait still sleeps. A
- * program whose last wait has ended exits within about this long.
- */
-const CHECK_MS = 50;
+import { addHoldReason, holdLoop, type HoldReason } from "../../runtime/core/_loop_hold.ts";
 
 /**
  * The poller that keeps the process alive while any wait sleeps, from the
  * program's first Deno socket operation on. A sleep only counts itself and
- * refs the timer if it is not ref'd yet; the timer's own tick unrefs it when
- * no wait sleeps any more. So a busy server pays a counter per sleep, not a
- * ref and an unref (~0.4 µs). It counts every sleeper from the start (a task
- * may sleep on a pipe before the program opens its first socket). The timer
- * is made, unref'd, when this module loads: one made inside a test would be
- * reported by the test's op sanitizer.
+ * asks for the shared hold (`runtime/core/_loop_hold.ts`: one boolean test
+ * once it is held); the hold's own tick lets go when no wait sleeps any
+ * more. So a busy server pays a counter per sleep, not a ref and an unref.
+ * It counts every sleeper from the start (a task may sleep on a pipe before
+ * the program opens its first socket).
  */
-class KeepAlive implements Poller {
-  #timer = setInterval(() => this.#check(), CHECK_MS);
+class KeepAlive implements Poller, HoldReason {
   #sleepers = 0;
   #active = false;
-  #reffed = false;
-
-  constructor() {
-    Deno.unrefTimer(this.#timer);
-  }
-
-  pollNow(): void {}
 
   sleepBegin(): void {
     this.#sleepers++;
-    if (!this.#reffed && this.#active) this.#ref();
+    if (this.#active) holdLoop();
   }
 
   sleepEnd(): undefined {
@@ -73,23 +60,16 @@ class KeepAlive implements Poller {
     return undefined;
   }
 
-  /** The first unref'd operation: from now on a sleeper refs the timer. */
+  holding(): boolean {
+    return this.#active && this.#sleepers > 0;
+  }
+
+  /** The first unref'd operation: from now on a sleeper holds the process. */
   activate(): void {
     if (this.#active) return;
     this.#active = true;
-    if (this.#sleepers > 0) this.#ref();
-  }
-
-  #ref(): void {
-    this.#reffed = true;
-    Deno.refTimer(this.#timer);
-  }
-
-  #check(): void {
-    if (this.#reffed && this.#sleepers === 0) {
-      this.#reffed = false;
-      Deno.unrefTimer(this.#timer);
-    }
+    addHoldReason(this);
+    if (this.#sleepers > 0) holdLoop();
   }
 }
 
