@@ -58,7 +58,7 @@ import { currentKernel } from "../../runtime/core/kernel.ts";
 import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
-import { registerKeepAlive } from "./_keep_alive.ts";
+import { registerKeepAlive, trackConn, untrackConn } from "./_keep_alive.ts";
 import {
   impossible,
   Recv,
@@ -128,9 +128,9 @@ export class DataChannel {
     this.#owner = owner;
     this.#rx = new ByteQueue(rcvbuf);
     this.#tx = new ByteQueue(sndbuf);
-    // Reads in flight do not keep the process alive; a wait does (_keep_alive.ts).
+    // Reads in flight keep the process alive only while the program waits (_keep_alive.ts).
     registerKeepAlive();
-    conn.unref();
+    trackConn(conn);
     this.#startRead();
   }
 
@@ -406,6 +406,7 @@ export class DataChannel {
       this.#orphanTimer = undefined;
     }
     if (this.#send !== Send.closed) this.#toSend(Send.closed);
+    untrackConn(this.conn);
     try {
       this.conn.close();
     } catch {

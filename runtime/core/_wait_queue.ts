@@ -33,6 +33,7 @@ import type { Description } from "./description.ts";
 import { EINTR } from "./errno.ts";
 import { currentKernel, type Kernel, type Sleeper } from "./kernel.ts";
 import type { TimerEntry } from "./_timer_queue.ts";
+import { noteWait } from "./_loop_hold.ts";
 
 /** Why a sleep ended. */
 export type WakeReason = "wake" | "timeout" | "abort";
@@ -153,6 +154,7 @@ export class WaitQueue {
     signal: AbortSignal | undefined,
   ): Promise<number> {
     const k = this.#kernel;
+    noteWait(); // the program runs its loop: what keeps it alive stays (_loop_hold.ts)
     if (k.isShutdown) return never();
     if (k.loopTurns.due()) {
       return held(owner, async () => {
