@@ -5,17 +5,21 @@
  * `Deno.serve` under `wrk`.
  *
  * ```sh
- * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,http] [--scenarios 100conns,1000conns,pipelined]
+ * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--against REV] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,http] [--scenarios 100conns,1000conns,pipelined]
  * ```
  *
- * - echo: the pinned commit is checked out into a temporary git worktree.
- *   In each of `--rounds` paired rounds, for each scenario (100 and 1,000
- *   connections of 1 KiB at depth 1, and 100 connections of pipelined 64 B
- *   at depth 16; bench/echo's C load generator), the LT echo example of the
- *   pinned version and of this tree each run once, in alternating order.
- *   The figure is the server's CPU time per echoed message (from
- *   /proc/PID/stat); reported per scenario: the median over the rounds of
- *   the ratio this tree / pinned, with its range.
+ * - echo: the pinned commit is checked out into a temporary git worktree
+ *   from this repository's own history (and, with `--against REV`, that
+ *   revision into another one, in place of this working tree: to bisect a
+ *   regression by benchmark). In each of `--rounds` paired rounds, for each
+ *   scenario (100 and 1,000 connections of 1 KiB at depth 1, and 100
+ *   connections of pipelined 64 B at depth 16; bench/echo's C load
+ *   generator, the same binary for both), the LT echo example of the pinned
+ *   version and of this tree each run once with the same flags, fresh, in
+ *   alternating order. The figure is the server's CPU time per echoed
+ *   message (from /proc/PID/stat) over the same measured window; reported
+ *   per scenario: the median over the rounds of the ratio this tree /
+ *   pinned, with its range, and the load average before and after.
  * - http: in each round, examples/http_server.ts and
  *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
  *   in alternating order; reported: each one's median CPU per request and
@@ -45,6 +49,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     pin: { type: "string", default: "4b58260" },
+    against: { type: "string" },
     rounds: { type: "string", default: "9" },
     seconds: { type: "string", default: "3" },
     warmup: { type: "string", default: "0.5" },
@@ -84,10 +89,19 @@ const say = (s: string) => {
 
 async function echo(): Promise<void> {
   const pinned = await git("rev-parse", "--short", values.pin);
-  const head = await git("rev-parse", "--short", "HEAD");
-  const dirty = (await git("status", "--porcelain", "--untracked-files=no")) !== "";
+  const against = values.against === undefined
+    ? undefined
+    : await git("rev-parse", "--short", values.against);
+  const head = against ?? await git("rev-parse", "--short", "HEAD");
+  const dirty = against === undefined &&
+    (await git("status", "--porcelain", "--untracked-files=no")) !== "";
+  await git("worktree", "prune"); // a run killed before its cleanup left its entries behind
   const dir = await Deno.makeTempDir({ prefix: "deno-epoll-pinned-" });
+  const dirB = against === undefined
+    ? undefined
+    : await Deno.makeTempDir({ prefix: "deno-epoll-against-" });
   await git("worktree", "add", "--detach", dir, pinned);
+  if (dirB !== undefined) await git("worktree", "add", "--detach", dirB, against!);
   try {
     await buildLoadgen();
     const server = (name: string, root: string): ServerDef => ({
@@ -96,7 +110,11 @@ async function echo(): Promise<void> {
       file: "examples/echo_server.ts",
       cmd: (p) => [DENO, "run", "-A", `${root}/examples/echo_server.ts`, "--port", String(p)],
     });
-    const pair = [server(`pinned ${pinned}`, dir), server("this tree", ROOT.slice(0, -1))];
+    const pair = [
+      server(`pinned ${pinned}`, dir),
+      server(against ?? "this tree", dirB ?? ROOT.slice(0, -1)),
+    ];
+    const load0 = loadAverage();
     const keys = values.scenarios.split(",");
     const scenarios = SCENARIOS.filter((s) => keys.includes(s.key));
     const opts = {
@@ -134,13 +152,15 @@ async function echo(): Promise<void> {
       }
     }
     say(
-      `\nLT echo example, CPU per echoed message: this tree (${head}${
+      `\nLT echo example, CPU per echoed message: ${against ?? "this tree"} (${head}${
         dirty ? ", uncommitted changes" : ""
-      }) against ${pinned}, ${ROUNDS} paired rounds of ${SECONDS} s`,
+      }) against ${pinned}, ${ROUNDS} paired rounds of ${SECONDS} s; load average ${load0} before, ${loadAverage()} after`,
     );
     say("");
     say(
-      "| scenario | pinned µs/msg (median) | this tree µs/msg (median) | ratio, median of rounds | range | rounds |",
+      `| scenario | pinned µs/msg (median) | ${
+        pair[1].name
+      } µs/msg (median) | ratio, median of rounds | range | rounds |`,
     );
     say("| --- | ---: | ---: | ---: | --- | ---: |");
     for (const sc of scenarios) {
@@ -154,6 +174,16 @@ async function echo(): Promise<void> {
     }
   } finally {
     await git("worktree", "remove", "--force", dir);
+    if (dirB !== undefined) await git("worktree", "remove", "--force", dirB);
+  }
+}
+
+/** The 1-minute load average (the machine may be shared: say how busy it was). */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
   }
 }
 
@@ -196,6 +226,7 @@ async function http(): Promise<void> {
   const us = new Map<string, number[]>(servers.map(([n]) => [n, []]));
   const rps = new Map<string, number[]>(servers.map(([n]) => [n, []]));
   const ratios: number[] = [];
+  const load0 = loadAverage();
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? servers : [...servers].reverse();
     const per: Record<string, number> = {};
@@ -214,7 +245,9 @@ async function http(): Promise<void> {
     if (a !== undefined && b !== undefined) ratios.push(a / b);
     console.error(`round ${round} http: ${fmt(a ?? NaN, 2)} vs ${fmt(b ?? NaN, 2)} µs/request`);
   }
-  say(`\nHTTP under wrk -t2 -c100, ${ROUNDS} alternating rounds of ${SECONDS} s`);
+  say(
+    `\nHTTP under wrk -t2 -c100, ${ROUNDS} alternating rounds of ${SECONDS} s; load average ${load0} before, ${loadAverage()} after`,
+  );
   say("");
   say("| server | requests/s (median) | CPU µs/request (median) |");
   say("| --- | ---: | ---: |");
