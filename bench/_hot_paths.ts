@@ -4,9 +4,9 @@
  * `read`/`write` (a pipe, a datagram socketpair), `epollWait`, `epollCtl`,
  * a 64-socketpair event loop, and the object layer's `Epoll.wait`, all on
  * in-memory descriptors; and, when the native backend loads (`--allow-ffi`
- * on Linux), `write` + `read` of 64 bytes each way over a loopback TCP
- * connection of kernel sockets (the native socket's per-message path, the
- * system calls included). Each figure is the least CPU per operation over 7
+ * on Linux), a `read` that finds nothing and `write` + `read` of 64 bytes
+ * each way over a loopback TCP connection of kernel sockets (the native
+ * socket's per-message path, the system calls included). Each figure is the least CPU per operation over 7
  * repetitions of a fixed count, after a warm-up. Prints one JSON object
  * `{name: ns}`.
  *
@@ -163,6 +163,9 @@ if (setSocketBackend("native") === 0) {
       else if (r !== -EAGAIN) throw new Error(`native read: ${r}`);
     }
   };
+  results["native TCP: read of an empty socket (EAGAIN)"] = await cpuPerOp(200_000, () => {
+    if (read(sfd, buf) !== -EAGAIN) throw new Error("native read");
+  });
   results["native TCP: write 64 B + read 64 B, each way"] = await cpuPerOp(50_000, () => {
     if (write(cfd, payload) !== 64) throw new Error("native write");
     readAll(sfd, 64);
