@@ -4,7 +4,8 @@
  *
  * - `loopTurnDue()`: the check every wait makes (a counter compare; the
  *   clock only every 16th call without a turn).
- * - `loopTurn()`: one forced turn (a `MessageChannel` message), against
+ * - `loopTurn()`: one forced turn (a message on the channel kept for
+ *   turns), against a fresh channel per turn (how it was done before),
  *   `setTimeout(0)` and a resolved promise (which lets no loop turn at all).
  * - A wait loop that always finds an event (the worst case: no I/O marks a
  *   turn, so one is forced every `LOOP_TURN_INTERVAL_MS`): the whole cost
@@ -39,6 +40,23 @@ Deno.bench({
   baseline: true,
   async fn() {
     await loopTurn();
+  },
+});
+
+Deno.bench({
+  name:
+    "await a message on a fresh MessageChannel, ports closed after (loopTurn before issue 16's lean work)",
+  group: "turn",
+  async fn() {
+    await new Promise<void>((resolve) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        port1.close();
+        port2.close();
+        resolve();
+      };
+      port2.postMessage(null);
+    });
   },
 });
 
