@@ -7,9 +7,9 @@
  *
  * The channel holds its states as small integers ({@linkcode Recv},
  * {@linkcode Send}) and checks a step against a bit mask derived from the
- * tables once, at load: a step is an array load and a bit test (~5 ns),
- * where looking the state's name up and searching its list cost ~30 ns,
- * four times per echoed message.
+ * tables once, at load: a step is an array load and a bit test, not a
+ * lookup of the state's name and a search of its list (four steps per
+ * echoed message).
  *
  * ```text
  * receive: paused <-> reading -> eof     reading, paused -> failed -> eof     (any) -> closed

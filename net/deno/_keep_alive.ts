@@ -51,7 +51,8 @@ import { addHoldReason, holdLoop, type HoldReason } from "../../runtime/core/_lo
  *
  * The read pump's `conn.read()` stays ref'd while the program runs its
  * loop: an unref'd `Deno.Conn` pays an `unrefOpPromise` (an op) on every
- * read, about 1 % of the CPU per echoed message. When no wait has begun
+ * read (about 1 % of the busy time in a `--cpu-prof` profile of the LT echo
+ * example at 100 connections, bench/README.md). When no wait has begun
  * for a whole tick and none sleeps (the program has returned, or awaits
  * something else), every open connection is unref'd (`idle`), and so is
  * each one opened meanwhile; the next wait refs them again (`resume`).

@@ -14,8 +14,7 @@
  * the loop has not been seen to turn for {@linkcode LOOP_TURN_INTERVAL_MS},
  * the wait awaits {@linkcode loopTurn} before it harvests. The turn is one
  * `MessageChannel` message (a macrotask: Deno polls its I/O and timers to
- * deliver it), ~3.5 µs of CPU, against ~2 ms for `setTimeout(0)`
- * (clamped). A resolved promise does not let the loop turn at all.
+ * deliver it), a few µs, against ~2 ms for `setTimeout(0)` (clamped). A resolved promise does not let the loop turn at all.
  *
  * The loop is "seen to turn" only when one of our own turns completes. A
  * Deno I/O completion is no proof: Deno polls an async op once when it
@@ -103,10 +102,11 @@ receiver.unref();
  * Resolves after Deno's event loop has turned once (one macrotask: a
  * message on a channel kept open for it). A call made while a turn is
  * under way shares it: its message arrives in a later macrotask than the
- * call. About 3.5 µs of CPU; a fresh `MessageChannel` per turn (its ports
- * made, started and closed) cost 25-30 µs on a loaded machine, which at one
- * turn per 2 ms of a busy server's wall time was several per cent of its
- * CPU per echoed message (issue 16).
+ * call. A fresh `MessageChannel` per turn (its ports made, started and
+ * closed) cost several times more (`deno task bench:loopturn` compares the
+ * two), which at one turn per 2 ms of a busy server's wall time was
+ * several per cent of its CPU per echoed message on a loaded machine
+ * (issue 16, bench/README.md).
  */
 export function loopTurn(): Promise<void> {
   if (pending !== null) return pending;
