@@ -7,7 +7,7 @@
  * @module
  */
 
-import { AF_INET, IPPROTO_UDP } from "../mod.ts";
+import { AF_INET, currentKernel, IPPROTO_UDP, type Kernel } from "../mod.ts";
 import { openLibc } from "../net/native/libc.ts";
 import { encodeSockaddr } from "../net/native/sockaddr_codec.ts";
 
@@ -347,4 +347,23 @@ export function forgeUdp(fromPort: number, toPort: number, payload: Uint8Array):
   } finally {
     libc.close(fd);
   }
+}
+
+/**
+ * Per-host `Deno.args` while it is in use, so that an example imported into
+ * a simulated host (tests/sim_examples_test.ts, sim_udp_examples_test.ts)
+ * reads its own arguments: `set(host.kernel, args)`.
+ */
+export function hostArgs(): { set(k: Kernel, args: string[]): void; [Symbol.dispose](): void } {
+  const byKernel = new Map<Kernel, string[]>();
+  const saved = Object.getOwnPropertyDescriptor(Deno, "args")!;
+  const real = Deno.args;
+  Object.defineProperty(Deno, "args", {
+    get: () => byKernel.get(currentKernel()) ?? real,
+    configurable: true,
+  });
+  return {
+    set: (k, args) => byKernel.set(k, args),
+    [Symbol.dispose]: () => Object.defineProperty(Deno, "args", saved),
+  };
 }

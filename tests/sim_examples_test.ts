@@ -6,7 +6,6 @@ import {
   AF_INET,
   close,
   connect,
-  currentKernel,
   EAGAIN,
   EINPROGRESS,
   EPOLL_CTL_ADD,
@@ -29,7 +28,7 @@ import {
   write,
 } from "../mod.ts";
 import { createSimNetwork } from "../sim.ts";
-import { allSettled, RunningExample } from "./_examples.ts";
+import { allSettled, hostArgs, RunningExample } from "./_examples.ts";
 
 const CLIENTS = 10;
 const enc = new TextEncoder();
@@ -129,21 +128,6 @@ async function overRealTcp(c: typeof CASES[number]): Promise<string[]> {
       (_, i) => converse(server.host, server.port, enc.encode(c.request(i))),
     ),
   );
-}
-
-/** Per-host `Deno.args`, so that an example imported into a host reads its own. */
-function hostArgs(): { set(k: Kernel, args: string[]): void; [Symbol.dispose](): void } {
-  const byKernel = new Map<Kernel, string[]>();
-  const saved = Object.getOwnPropertyDescriptor(Deno, "args")!;
-  const real = Deno.args;
-  Object.defineProperty(Deno, "args", {
-    get: () => byKernel.get(currentKernel()) ?? real,
-    configurable: true,
-  });
-  return {
-    set: (k, args) => byKernel.set(k, args),
-    [Symbol.dispose]: () => Object.defineProperty(Deno, "args", saved),
-  };
 }
 
 let imports = 0;

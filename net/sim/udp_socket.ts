@@ -11,9 +11,8 @@
  *   not name (a socket bound to port 0 or only autobound loses its port).
  * - A send is one datagram, put on the link at once: the send buffer never
  *   fills (loopback and a fast NIC free it at transmission), so `EPOLLOUT`
- *   always holds; `-EMSGSIZE` past 65,507 bytes (IPv4) or 65,527 (IPv6),
- *   `-EDESTADDRREQ` unconnected without an address, `-EINVAL` to port 0,
- *   `-EPIPE` after `SHUT_WR`, a pending error first.
+ *   always holds. Its errors are `udp_sendmsg`'s, in its order
+ *   (`InetDatagram.sendCheck`, shared with the Deno backend's UDP).
  * - Arrivals are charged to `SO_RCVBUF` by {@linkcode udpTruesize} (the
  *   kernel's `skb->truesize`, measured); one that does not fit is dropped,
  *   unless the queue is empty (`__udp_enqueue_schedule_skb`), and counted.
@@ -21,59 +20,21 @@
  *   as the shared datagram queue does them); a pending error comes first.
  * - An ICMP port unreachable for a connected socket's peer sets
  *   `ECONNREFUSED` (`EPOLLERR`), returned by the next send or receive.
- * - Readiness is `datagram_poll`'s: `IN` while a datagram is queued, `OUT`
- *   always, `ERR` while an error is pending, `IN|RDHUP` after `SHUT_RD`,
- *   `HUP` when both directions are shut.
+ * - Readiness is `datagram_poll`'s (`EmulatedDatagram`): `IN` while a
+ *   datagram is queued, `OUT` always, `ERR` while an error is pending,
+ *   `IN|RDHUP` after `SHUT_RD`, `HUP` when both directions are shut.
  *
  * @module
  */
 
-import {
-  EACCES,
-  EADDRNOTAVAIL,
-  EAGAIN,
-  EDESTADDRREQ,
-  EINVAL,
-  EMSGSIZE,
-  ENOPROTOOPT,
-  ENOTCONN,
-  EOPNOTSUPP,
-  EPIPE,
-} from "../../runtime/core/errno.ts";
-import {
-  AF_INET,
-  AF_INET6,
-  AF_UNSPEC,
-  EPOLLERR,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
-  EPOLLRDNORM,
-  EPOLLWRBAND,
-  EPOLLWRNORM,
-  IPPROTO_TCP,
-  MSG_PEEK,
-  SHUT_RD,
-  SHUT_RDWR,
-  SHUT_WR,
-  SOCK_DGRAM,
-} from "../../runtime/core/constants.ts";
-import type { FilterCounts } from "../../runtime/core/description.ts";
-import type { RecvMessage } from "../socket_description.ts";
-import { EmulatedSocket } from "../socket_state.ts";
+import { EADDRNOTAVAIL, EINVAL } from "../../runtime/core/errno.ts";
+import { AF_INET, AF_INET6, AF_UNSPEC, EPOLLERR } from "../../runtime/core/constants.ts";
 import { copyAddr, type SockAddr, type UnspecSockAddr, validateAddr } from "../sockaddr.ts";
-import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
+import { READABLE_KEY } from "../_datagram_queue.ts";
+import { InetDatagram, UDP_BUFFER } from "../_inet_datagram.ts";
 import { datagram, describe, type Endpoint, type Segment } from "./_segment.ts";
 import { type Stack, WILDCARDS } from "./_stack.ts";
 
-/** Linux's default `SO_SNDBUF` and `SO_RCVBUF` (`wmem_default`, `rmem_default`). */
-const BUFFER = 212992;
-/** The largest UDP payload over IPv4 and over IPv6. */
-const MAX_UDP4 = 65507;
-const MAX_UDP6 = 65527;
-const IN = EPOLLIN | EPOLLRDNORM;
-const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 /** `SKB_MAX_ALLOC` on x86-64: a larger datagram is built with page fragments. */
 const SKB_MAX_ALLOC = 16384 - 320;
 /** A small head (`skb_small_head_cache`, 576) plus the 256 of `sk_buff`. */
@@ -106,7 +67,7 @@ interface Received {
 }
 
 /** A simulated UDP socket of one host. */
-export class SimUdpSocket extends EmulatedSocket {
+export class SimUdpSocket extends InetDatagram<Received> {
   readonly kind = "sim-udp";
   readonly domain: number;
   readonly stack: Stack;
@@ -114,8 +75,6 @@ export class SimUdpSocket extends EmulatedSocket {
   readonly epoch: number;
   /** The local address and port, once bound (or autobound). */
   local: Endpoint | null = null;
-  /** The connected peer, or `null`. */
-  peer: Endpoint | null = null;
   /** Bytes charged to the receive buffer (`sk_rmem_alloc`: `ss`'s Recv-Q). */
   rmem = 0;
   /** Datagrams dropped for want of receive buffer (`sk_drops`). */
@@ -123,19 +82,12 @@ export class SimUdpSocket extends EmulatedSocket {
   /** `bind` named the address / the port (`SOCK_BINDADDR_LOCK` / `SOCK_BINDPORT_LOCK`). */
   #addrLocked = false;
   #portLocked = false;
-  #rdShut = false;
-  #wrShut = false;
-  readonly #rx = new DatagramQueue<Received>();
 
   constructor(stack: Stack, domain: number) {
-    super(BUFFER, BUFFER);
+    super(UDP_BUFFER, UDP_BUFFER);
     this.stack = stack;
     this.domain = domain;
     this.epoch = stack.epoch;
-  }
-
-  override get sockType(): number {
-    return SOCK_DGRAM;
   }
 
   /** Whether the host crashed since this socket was made. */
@@ -160,7 +112,7 @@ export class SimUdpSocket extends EmulatedSocket {
       return;
     }
     this.rmem += charge;
-    this.#rx.push({ bytes: seg.data, from: seg.src, charge });
+    this.queue.push({ bytes: seg.data, from: seg.src, charge });
     this.stack.poked();
     this.notify(READABLE_KEY);
   }
@@ -173,26 +125,24 @@ export class SimUdpSocket extends EmulatedSocket {
     this.notify(EPOLLERR);
   }
 
-  // ---- Readiness ------------------------------------------------------------
+  // ---- What EmulatedDatagram asks -------------------------------------------
 
-  poll(): number {
-    let mask = OUT;
-    if (this.soError) mask |= EPOLLERR;
-    if (this.#rdShut) mask |= EPOLLRDHUP | IN;
-    if (this.#rdShut && this.#wrShut) mask |= EPOLLHUP;
-    if (this.#rx.length > 0) mask |= IN;
-    return mask;
+  /** A send leaves at once: nothing stays charged to `SO_SNDBUF`. */
+  protected override get sendCharge(): number {
+    return 0;
   }
 
-  /** kqueue: the next datagram's size (fires for an empty one too), the whole send buffer. */
-  override counts(out: FilterCounts): void {
-    out.readable = this.#rx.first?.bytes.length ?? 0;
-    out.readReady = this.#rx.length > 0;
-    out.readEof = this.#rdShut;
-    out.writable = this.sndbuf;
-    out.writeReady = true;
-    out.writeEof = this.#wrShut;
-    out.error = this.soError;
+  /** Always (`sock_writeable` with nothing charged). */
+  protected override get writable(): boolean {
+    return true;
+  }
+
+  protected override sourceOf(d: Received, out: SockAddr): void {
+    copyAddr({ family: this.domain as typeof AF_INET, ...d.from }, out);
+  }
+
+  protected override taken(d: Received): void {
+    this.rmem -= d.charge;
   }
 
   // ---- Calls ----------------------------------------------------------------
@@ -233,68 +183,25 @@ export class SimUdpSocket extends EmulatedSocket {
     if (r < 0) return r;
     const { source, remote } = this.stack.route(addr as Endpoint, this.local!.address);
     this.local!.address = source;
-    this.peer = { address: remote.address, port: remote.port };
+    this.peer = {
+      family: this.domain as typeof AF_INET,
+      address: remote.address,
+      port: remote.port,
+    };
     return 0;
   }
 
   override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
-    if (flags & MSG_OOB) return -EOPNOTSUPP;
-    if (addr !== null) {
-      const bad = validateAddr(this.domain, addr);
-      if (bad) return bad;
-      if ((addr as Endpoint).port === 0) return -EINVAL; // udp_sendmsg: no port 0
-    }
-    const to = (addr as Endpoint | null) ?? this.peer;
-    if (to === null) return -EDESTADDRREQ;
-    if (buf.length > (this.domain === AF_INET ? MAX_UDP4 : MAX_UDP6)) return -EMSGSIZE;
-    if (this.soError) return -this.takeError();
-    if (this.#wrShut) return -EPIPE;
-    if (to.address === "255.255.255.255" && !this.broadcast) return -EACCES;
+    const to = this.sendCheck(buf, flags, addr);
+    if (typeof to === "number") return to;
     const r = this.#autobind();
     if (r < 0) return r;
     const { source, remote } = this.stack.route(to, this.local!.address);
     const src = { address: source, port: this.local!.port };
-    this.stack.transmit(datagram(src, { ...remote }, buf.slice(), ""));
+    this.stack.transmit(
+      datagram(src, { address: remote.address, port: remote.port }, buf.slice(), ""),
+    );
     return buf.length;
-  }
-
-  override recvmsg(msg: RecvMessage, flags: number): number {
-    if (flags & MSG_OOB) return -EOPNOTSUPP;
-    if (this.soError) return -this.takeError();
-    const d = this.#rx.first;
-    if (d === undefined) return -EAGAIN;
-    const n = deliver(d.bytes, msg.buf, flags, msg);
-    if (msg.addr !== undefined) {
-      copyAddr({ family: this.domain as typeof AF_INET, ...d.from }, msg.addr);
-    }
-    if ((flags & MSG_PEEK) === 0) {
-      this.#rx.shift();
-      this.rmem -= d.charge;
-    }
-    return n;
-  }
-
-  override recvmmsg(msgs: RecvMessage[], flags: number): number {
-    for (const m of msgs) m.addr ??= {} as SockAddr;
-    return super.recvmmsg(msgs, flags);
-  }
-
-  override read(buf: Uint8Array): number {
-    // sock_read_iter: a read of nothing is 0 and takes no datagram (recv would take one).
-    return buf.length === 0 ? 0 : this.recvmsg({ buf }, 0);
-  }
-
-  override write(buf: Uint8Array): number {
-    return this.sendto(buf, 0, null);
-  }
-
-  override shutdown(how: number): number {
-    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
-    if (how !== SHUT_WR) this.#rdShut = true;
-    if (how !== SHUT_RD) this.#wrShut = true;
-    this.notify(0, true);
-    // inet_shutdown: an unconnected socket is shut anyway, and says ENOTCONN.
-    return this.peer === null ? -ENOTCONN : 0;
   }
 
   override getsockname(out: SockAddr): number {
@@ -304,25 +211,9 @@ export class SimUdpSocket extends EmulatedSocket {
     return 0;
   }
 
-  override getpeername(out: SockAddr): number {
-    if (this.peer === null) return -ENOTCONN;
-    copyAddr({ family: this.domain as typeof AF_INET, ...this.peer }, out);
-    return 0;
-  }
-
-  override getsockopt(level: number, name: number): number {
-    if (level === IPPROTO_TCP) return this.domain === AF_INET ? -EOPNOTSUPP : -ENOPROTOOPT;
-    return super.getsockopt(level, name);
-  }
-
-  override setsockopt(level: number, name: number, value: number): number {
-    if (level === IPPROTO_TCP) return this.domain === AF_INET ? -EOPNOTSUPP : -ENOPROTOOPT;
-    return super.setsockopt(level, name, value);
-  }
-
   /** `close` (or a kill): the port is free, queued datagrams are gone. */
   protected override onRelease(): void {
-    this.#rx.clear();
+    this.queue.clear();
     this.rmem = 0;
     if (!this.stale) this.stack.udp.unbind(this);
   }
