@@ -122,6 +122,9 @@ Deno.test("faults per datagram: loss, duplicates, bandwidth, partition, hold and
   off();
   assert.deepEqual(got, [[1, 11], [1, 11], [3, 551], [5, 761], [6, 761], [8, 841]]);
   assert.deepEqual(proto, ["udp"]);
+  const udp = (kind: string) =>
+    sim.trace.filter((e) => e.kind === kind && e.text.includes(" udp "));
+  assert.deepEqual([udp("send").length, udp("deliver").length], [8, 6]); // every datagram traced
   const drops = sim.trace.filter((e) => e.kind === "drop").map((e) => e.text.split(" ")[0]);
   assert.deepEqual(drops, ["loss", "partition", "partition"]);
   sim.dispose();

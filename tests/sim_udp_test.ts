@@ -8,6 +8,7 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
+  DatagramSocket,
   EADDRINUSE,
   EADDRNOTAVAIL,
   EAGAIN,
@@ -16,6 +17,7 @@ import {
   EMSGSIZE,
   ENOTCONN,
   EPIPE,
+  Epoll,
   EPOLL_CTL_ADD,
   EPOLLET,
   type EpollEvent,
@@ -24,6 +26,7 @@ import {
   EV_ADD,
   EVFILT_READ,
   type KEvent,
+  MSG_DONTWAIT,
   MSG_PEEK,
   MSG_TRUNC,
   type RecvMessage,
@@ -140,7 +143,7 @@ Deno.test("MSG_PEEK, MSG_TRUNC, empty datagrams, a read of nothing, recvmmsg and
     assert.equal(os.sendmmsg(b, out, 0), 3);
     await os.sleep(1); // three arrivals (loopback: each its own event at 0 ms)
     const two = new Uint8Array(2);
-    assert.equal(os.recv(a, two, MSG_PEEK), 2);
+    assert.equal(os.recv(a, two, MSG_PEEK | MSG_DONTWAIT), 2); // MSG_DONTWAIT: accepted
     assert.equal(os.recv(a, two, MSG_PEEK | MSG_TRUNC), 4); // the real length
     assert.equal(os.read(a, new Uint8Array(0)), 0); // takes nothing
     assert.equal(os.recv(a, two, 0), 2); // the rest is discarded
@@ -228,4 +231,31 @@ Deno.test("the module-level calls inside a spawned main make simulated UDP socke
   });
   await sim.run();
   assert.equal(sim.netstat().length, 0);
+});
+
+Deno.test("DatagramSocket and Epoll, the object layer, run in a host unchanged", async () => {
+  using sim = createSimNetwork({ seed: 13, link: { latency: 3 } });
+  const got: unknown[] = [];
+  const srv = sim.addHost("srv");
+  sim.spawn(srv, async () => {
+    using server = DatagramSocket.bind({ family: AF_INET, address: "0.0.0.0", port: 53 });
+    using ep = new Epoll();
+    ep.add(server.fd, EPOLLIN);
+    await ep.wait(1, -1);
+    const buf = new Uint8Array(16);
+    const d = server.receiveFrom(buf)!;
+    server.sendTo(buf.subarray(0, d.length), d.from);
+  });
+  sim.client("cli", async (os) => {
+    using client = DatagramSocket.create(AF_INET);
+    client.connect({ family: AF_INET, address: srv.addresses[0], port: 53 });
+    client.sendTo(bytes(4, 2));
+    using ep = new Epoll();
+    ep.add(client.fd, EPOLLIN);
+    await ep.wait(1, -1);
+    const buf = new Uint8Array(16);
+    got.push(client.receiveFrom(buf)!.length, [...buf.subarray(0, 2)], os.now());
+  });
+  await sim.run();
+  assert.deepEqual(got, [2, [4, 2], 6]);
 });
