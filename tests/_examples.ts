@@ -8,6 +8,7 @@
  */
 
 import { AF_INET, currentKernel, IPPROTO_UDP, type Kernel } from "../mod.ts";
+import { createSimNetwork, type SimHost, type SimOs, type SimTraceEvent } from "../sim.ts";
 import { openLibc } from "../net/native/libc.ts";
 import { encodeSockaddr } from "../net/native/sockaddr_codec.ts";
 
@@ -351,10 +352,10 @@ export function forgeUdp(fromPort: number, toPort: number, payload: Uint8Array):
 
 /**
  * Per-host `Deno.args` while it is in use, so that an example imported into
- * a simulated host (tests/sim_examples_test.ts, sim_udp_examples_test.ts)
- * reads its own arguments: `set(host.kernel, args)`.
+ * a simulated host ({@linkcode exampleInSim}) reads its own arguments:
+ * `set(host.kernel, args)`.
  */
-export function hostArgs(): { set(k: Kernel, args: string[]): void; [Symbol.dispose](): void } {
+function hostArgs(): { set(k: Kernel, args: string[]): void; [Symbol.dispose](): void } {
   const byKernel = new Map<Kernel, string[]>();
   const saved = Object.getOwnPropertyDescriptor(Deno, "args")!;
   const real = Deno.args;
@@ -366,4 +367,43 @@ export function hostArgs(): { set(k: Kernel, args: string[]): void; [Symbol.disp
     set: (k, args) => byKernel.set(k, args),
     [Symbol.dispose]: () => Object.defineProperty(Deno, "args", saved),
   };
+}
+
+let simImports = 0;
+
+/**
+ * Runs `examples/<script>` unchanged in a simulated host named "server"
+ * (a fresh module instance evaluated in its kernel, `args` its `Deno.args`,
+ * the globals virtual) under `clients` client hosts, every link 5 ms and
+ * 5 % loss; `client(i, server, os)` is client `i`'s program. Resolves with
+ * each client's result and the run's trace once every client is done.
+ */
+export async function exampleInSim<T>(
+  script: string,
+  args: string[],
+  clients: number,
+  client: (i: number, server: SimHost, os: SimOs) => Promise<T>,
+  seed = 1,
+): Promise<{ results: T[]; trace: SimTraceEvent[] }> {
+  using argv = hostArgs();
+  using sim = createSimNetwork({ seed, link: { latency: 5, loss: 0.05 } });
+  sim.installGlobals();
+  const server = sim.addHost("server");
+  argv.set(server.kernel, args);
+  const url = new URL(`../examples/${script}?sim=${simImports++}`, import.meta.url).href;
+  sim.spawn(server, () => import(url).then(() => {}));
+  const results: T[] = new Array(clients);
+  for (let i = 0; i < clients; i++) {
+    sim.client(`client${i}`, async (os) => {
+      results[i] = await client(i, server, os);
+    });
+  }
+  const quiet = console.log;
+  console.log = () => {}; // the server's "listening on" line
+  try {
+    await sim.run({ maxSteps: 2_000_000 });
+  } finally {
+    console.log = quiet;
+  }
+  return { results, trace: sim.trace };
 }

@@ -27,8 +27,7 @@ import {
   SOL_SOCKET,
   write,
 } from "../mod.ts";
-import { createSimNetwork } from "../sim.ts";
-import { allSettled, hostArgs, RunningExample } from "./_examples.ts";
+import { allSettled, exampleInSim, RunningExample } from "./_examples.ts";
 
 const CLIENTS = 10;
 const enc = new TextEncoder();
@@ -130,34 +129,15 @@ async function overRealTcp(c: typeof CASES[number]): Promise<string[]> {
   );
 }
 
-let imports = 0;
-
 /** Runs `script` in a simulated host under ten clients and 5 % loss; every client's answer. */
 async function inTheSim(c: typeof CASES[number], seed: number): Promise<string[]> {
-  using args = hostArgs();
-  using sim = createSimNetwork({ seed, link: { latency: 5, loss: 0.05 } });
-  sim.installGlobals();
-  const server = sim.addHost("server");
-  args.set(server.kernel, ["--host", "0.0.0.0", "--port", "8080"]);
-  // The example, unchanged: a fresh module instance, evaluated inside the host's kernel.
-  const url = new URL(`../examples/${c.script}?sim=${imports++}`, import.meta.url).href;
-  sim.spawn(server, () => import(url).then(() => {}));
-  const answers: string[] = new Array(CLIENTS);
-  for (let i = 0; i < CLIENTS; i++) {
-    sim.client(`client${i}`, async (os) => {
-      await os.sleep(10); // the server is listening
-      answers[i] = await converse(server.addresses[0], 8080, enc.encode(c.request(i)));
-    });
-  }
-  const quiet = console.log;
-  console.log = () => {}; // the server's "listening on" line
-  try {
-    await sim.run({ maxSteps: 2_000_000 });
-  } finally {
-    console.log = quiet;
-  }
-  assert.ok(sim.trace.some((e) => e.kind === "drop" && e.text.startsWith("loss")), "loss happened");
-  return answers;
+  const args = ["--host", "0.0.0.0", "--port", "8080"];
+  const { results, trace } = await exampleInSim(c.script, args, CLIENTS, async (i, server, os) => {
+    await os.sleep(10); // the server is listening
+    return await converse(server.addresses[0], 8080, enc.encode(c.request(i)));
+  }, seed);
+  assert.ok(trace.some((e) => e.kind === "drop" && e.text.startsWith("loss")), "loss happened");
+  return results;
 }
 
 for (const c of CASES) {

@@ -21,8 +21,7 @@ import {
   SOCK_DGRAM,
   socket,
 } from "../mod.ts";
-import { createSimNetwork } from "../sim.ts";
-import { allSettled, hostArgs, RunningExample } from "./_examples.ts";
+import { allSettled, exampleInSim, RunningExample } from "./_examples.ts";
 import { query } from "./_dns.ts";
 import { TYPE } from "../examples/_dns_wire.ts";
 
@@ -122,36 +121,20 @@ async function overRealUdp(c: typeof CASES[number]): Promise<string[][]> {
   );
 }
 
-let imports = 0;
-
 /** Runs `script` in a simulated host under ten clients and 5 % loss; every client's replies. */
 async function inTheSim(c: typeof CASES[number], seed: number): Promise<string[][]> {
-  using args = hostArgs();
-  using sim = createSimNetwork({ seed, link: { latency: 5, loss: 0.05 } });
-  sim.installGlobals();
-  const server = sim.addHost("server");
-  args.set(server.kernel, ["--host", "0.0.0.0", "--port", "5353"]);
-  // The example, unchanged: a fresh module instance, evaluated inside the host's kernel.
-  const url = new URL(`../examples/${c.script}?sim=${imports++}`, import.meta.url).href;
-  sim.spawn(server, () => import(url).then(() => {}));
-  const answers: string[][] = new Array(CLIENTS);
-  for (let i = 0; i < CLIENTS; i++) {
-    sim.client(`client${i}`, async () => {
-      answers[i] = await ask(server.addresses[0], 5353, c.requests(i), c.match);
-    });
-  }
-  const quiet = console.log;
-  console.log = () => {}; // the server's "listening on" line
-  try {
-    await sim.run({ maxSteps: 2_000_000 });
-  } finally {
-    console.log = quiet;
-  }
-  const lost = sim.trace.filter((e) => e.kind === "drop" && e.text.startsWith("loss")).length;
-  assert.ok(lost > 0, "loss happened");
-  const sent = sim.trace.filter((e) => e.kind === "send" && e.host.startsWith("client")).length;
+  const args = ["--host", "0.0.0.0", "--port", "5353"];
+  const { results, trace } = await exampleInSim(
+    c.script,
+    args,
+    CLIENTS,
+    (i, server) => ask(server.addresses[0], 5353, c.requests(i), c.match),
+    seed,
+  );
+  assert.ok(trace.some((e) => e.kind === "drop" && e.text.startsWith("loss")), "loss happened");
+  const sent = trace.filter((e) => e.kind === "send" && e.host.startsWith("client")).length;
   assert.ok(sent > CLIENTS * c.requests(0).length, "clients retried");
-  return answers;
+  return results;
 }
 
 for (const c of CASES) {
