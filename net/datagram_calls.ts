@@ -15,6 +15,7 @@ import { ENOTSOCK } from "../runtime/core/errno.ts";
 import { checkBuffer, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
 import type { SockAddr } from "./sockaddr.ts";
 import { type RecvMessage, type SendMessage, SocketDescription } from "./socket_description.ts";
+import { traced, tracing } from "../runtime/core/_call_trace.ts";
 
 function sock(fd: number): SocketDescription | number {
   return lookupAs(fd, SocketDescription, ENOTSOCK);
@@ -92,6 +93,7 @@ export function sendto(
   flags: number,
   addr?: SockAddr | null,
 ): number {
+  if (tracing) return traced("sendto", sendto, fd, buf, flags, addr);
   checkBuffer(buf);
   requireNumber(flags, "flags");
   optionalAddr(addr, "addr");
@@ -129,6 +131,7 @@ export function sendto(
  * ```
  */
 export function recvfrom(fd: number, buf: Uint8Array, flags: number, from?: SockAddr): number {
+  if (tracing) return traced("recvfrom", recvfrom, fd, buf, flags, from);
   checkBuffer(buf);
   requireNumber(flags, "flags");
   if (from !== undefined && (from === null || typeof from !== "object")) {
@@ -168,6 +171,7 @@ export function recvfrom(fd: number, buf: Uint8Array, flags: number, from?: Sock
  * ```
  */
 export function send(fd: number, buf: Uint8Array, flags: number): number {
+  if (tracing) return traced("send", send, fd, buf, flags);
   return sendto(fd, buf, flags, null);
 }
 
@@ -194,6 +198,7 @@ export function send(fd: number, buf: Uint8Array, flags: number): number {
  * ```
  */
 export function recv(fd: number, buf: Uint8Array, flags: number): number {
+  if (tracing) return traced("recv", recv, fd, buf, flags);
   return recvfrom(fd, buf, flags);
 }
 
@@ -224,6 +229,7 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
  * ```
  */
 export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number): number {
+  if (tracing) return traced("sendmmsg", sendmmsg, fd, msgs, flags);
   checkMessages(msgs, true);
   requireNumber(flags, "flags");
   const s = sock(fd);
@@ -257,6 +263,7 @@ export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number
  * ```
  */
 export function recvmmsg(fd: number, msgs: RecvMessage[], flags: number): number {
+  if (tracing) return traced("recvmmsg", recvmmsg, fd, msgs, flags);
   checkMessages(msgs, false);
   requireNumber(flags, "flags");
   const s = sock(fd);

@@ -32,6 +32,7 @@ import type { SockAddr, UnspecSockAddr } from "./sockaddr.ts";
 import { SocketDescription } from "./socket_description.ts";
 import { installDescription, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
 import { currentBackend } from "./socket_backend.ts";
+import { traced, tracing } from "../runtime/core/_call_trace.ts";
 
 function object(v: unknown, what: string): void {
   if (v === null || typeof v !== "object") throw new TypeError(`${what} must be an object`);
@@ -78,6 +79,7 @@ function sock(fd: number): SocketDescription | number {
  * ```
  */
 export function socket(domain: number, type: number, protocol: number): number {
+  if (tracing) return traced("socket", socket, domain, type, protocol);
   requireNumber(domain, "domain");
   requireNumber(type, "type");
   requireNumber(protocol, "protocol");
@@ -129,6 +131,7 @@ export function socket(domain: number, type: number, protocol: number): number {
  * ```
  */
 export function bind(fd: number, addr: SockAddr): number {
+  if (tracing) return traced("bind", bind, fd, addr);
   object(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.bind(addr);
@@ -168,6 +171,7 @@ export function bind(fd: number, addr: SockAddr): number {
  * ```
  */
 export function listen(fd: number, backlog: number): number {
+  if (tracing) return traced("listen", listen, fd, backlog);
   requireNumber(backlog, "backlog");
   const s = sock(fd);
   return typeof s === "number" ? s : s.listen(backlog);
@@ -194,6 +198,7 @@ export function listen(fd: number, backlog: number): number {
  * ```
  */
 export function accept4(fd: number, flags: number): number {
+  if (tracing) return traced("accept4", accept4, fd, flags);
   requireNumber(flags, "flags");
   const s = sock(fd);
   if (typeof s === "number") return s;
@@ -220,6 +225,7 @@ export function accept4(fd: number, flags: number): number {
  * ```
  */
 export function accept(fd: number): number {
+  if (tracing) return traced("accept", accept, fd);
   return accept4(fd, 0);
 }
 
@@ -272,6 +278,7 @@ export function accept(fd: number): number {
  * ```
  */
 export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
+  if (tracing) return traced("connect", connect, fd, addr);
   object(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.connect(addr);
@@ -301,6 +308,7 @@ export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
  * ```
  */
 export function shutdown(fd: number, how: number): number {
+  if (tracing) return traced("shutdown", shutdown, fd, how);
   requireNumber(how, "how");
   const s = sock(fd);
   return typeof s === "number" ? s : s.shutdown(how);
@@ -329,6 +337,7 @@ export function shutdown(fd: number, how: number): number {
  * ```
  */
 export function getsockname(fd: number, out: SockAddr): number {
+  if (tracing) return traced("getsockname", getsockname, fd, out);
   object(out, "out");
   const s = sock(fd);
   return typeof s === "number" ? s : s.getsockname(out);
@@ -353,6 +362,7 @@ export function getsockname(fd: number, out: SockAddr): number {
  * ```
  */
 export function getpeername(fd: number, out: SockAddr): number {
+  if (tracing) return traced("getpeername", getpeername, fd, out);
   object(out, "out");
   const s = sock(fd);
   return typeof s === "number" ? s : s.getpeername(out);
@@ -383,6 +393,7 @@ export function getpeername(fd: number, out: SockAddr): number {
  * ```
  */
 export function getsockopt(fd: number, level: number, name: number): number {
+  if (tracing) return traced("getsockopt", getsockopt, fd, level, name);
   requireNumber(level, "level");
   requireNumber(name, "name");
   const s = sock(fd);
@@ -417,6 +428,7 @@ export function getsockopt(fd: number, level: number, name: number): number {
  * ```
  */
 export function setsockopt(fd: number, level: number, name: number, value: number): number {
+  if (tracing) return traced("setsockopt", setsockopt, fd, level, name, value);
   requireNumber(level, "level");
   requireNumber(name, "name");
   requireNumber(value, "value");

@@ -82,6 +82,7 @@ import { DEFAULT_LIMIT, DescriptorTable } from "./_descriptor_table.ts";
 import { TimerQueue } from "./_timer_queue.ts";
 import { Pollers } from "./_pollers.ts";
 import { countedLoopTurns, eventLoopTurns, type LoopTurns } from "./_loop_turn.ts";
+import type { CallTracer } from "./_call_trace.ts";
 
 /**
  * How to build a {@linkcode Kernel}.
@@ -193,6 +194,8 @@ export class Kernel {
   readonly loopTurns: LoopTurns;
   /** @internal Its parked waits. */
   readonly sleepers: Set<Sleeper> = new Set();
+  /** @internal What hears each call made in it (`_call_trace.ts`); set by `setCallTracer`. */
+  tracer: CallTracer | undefined = undefined;
   #slots: unknown[] = [];
   #down = false;
 
