@@ -61,6 +61,9 @@
  *   (`host.run(() => registerPoller(p))`, `poller.ts`) hears every wait
  *   that parks (`sleepBegin`) and leaves (`sleepEnd`);
  *   {@linkcode Kernel.pendingWaits} counts them;
+ * - its trace: a tracer set with `setCallTracer` (`_call_trace.ts`) hears
+ *   every call made in the kernel, once, with its result; the process's
+ *   kernel has none, and while no kernel has one the calls do not look;
  * - kill or crash: {@linkcode Kernel.shutdown}; a restart is a new kernel
  *   for the host (an empty table), the old one staying dead.
  *
