@@ -197,3 +197,23 @@ Deno.test("virtual time keeps epollPwait2's nanoseconds", async () => {
   await sim.run();
   assert.deepEqual(at, [0.0015, 0.0015]);
 });
+
+Deno.test("restart refuses a host that was neither killed nor crashed, and spawn one whose program runs", async () => {
+  using sim = createSimNetwork({ seed: 11 });
+  const server = sim.addHost("server");
+  let starts = 0;
+  sim.spawn(server, async (os) => {
+    starts++;
+    simListen(os, 80);
+    await os.sleep(1000);
+  });
+  await sim.runFor(10);
+  assert.throws(() => sim.restart(server), /server is running: kill or crash it first/);
+  assert.throws(() => sim.spawn(server, () => {}), /server is running/);
+  await sim.run();
+  assert.equal(starts, 1);
+  sim.kill(server);
+  sim.restart(server);
+  await sim.runFor(10);
+  assert.equal(starts, 2);
+});
