@@ -217,3 +217,20 @@ Deno.test("restart refuses a host that was neither killed nor crashed, and spawn
   await sim.runFor(10);
   assert.equal(starts, 2);
 });
+
+Deno.test("setLink jitter adds up to jitter ms per segment, drawn per segment", async () => {
+  using sim = createSimNetwork({ seed: 12, link: { latency: 10, jitter: 20 } });
+  const server = sim.addHost("server");
+  sim.spawn(server, (os) => void simListen(os, 80));
+  const at: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    sim.client(`c${i}`, async (os) => {
+      const fd = simConnect(os, server.addresses[0], 80);
+      await simWait(os, fd, EPOLLOUT);
+      at.push(os.now());
+    });
+  }
+  await sim.run();
+  assert.ok(at.every((t) => t >= 20 && t <= 60), `${at}`); // two trips of 10 + [0, 20] ms
+  assert.ok(new Set(at).size > 1, `${at}`);
+});
