@@ -33,13 +33,16 @@ import {
   recvfrom,
   send,
   sendto,
+  setsockopt,
   SHUT_WR,
   shutdown,
+  SO_RCVBUF,
   SOCK_DGRAM,
   SOCK_STREAM,
   type SockAddr,
   socket,
   socketBackendError,
+  SOL_SOCKET,
   write,
 } from "../mod.ts";
 import { createSimNetwork } from "../sim.ts";
@@ -370,3 +373,52 @@ for (const s of SCENARIOS) {
     },
   });
 }
+
+/**
+ * How many datagrams of each size a UDP socket with `SO_RCVBUF` 65,536
+ * (doubled: 131,072) holds when nobody reads: sent on loopback, then
+ * counted. On Linux a loopback send queues (or drops) before it returns.
+ */
+async function held(sizes: number[], pause: () => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (const size of sizes) {
+    const r = serve({ name: "", type: SOCK_DGRAM } as Scenario, "127.0.0.1", 0);
+    setsockopt(r, SOL_SOCKET, SO_RCVBUF, 65536);
+    const addr = {} as SockAddr;
+    getsockname(r, addr);
+    const w = socket(AF_INET, SOCK_DGRAM, 0);
+    for (let i = 0; i < 400; i++) sendto(w, new Uint8Array(size), 0, addr);
+    await pause();
+    let n = 0;
+    while (recv(r, new Uint8Array(size + 1), 0) >= 0) n++;
+    out.push(n);
+    close(w);
+    close(r);
+  }
+  return out;
+}
+
+Deno.test({
+  name: "a full UDP receive buffer drops what the kernel drops: each datagram charged its truesize",
+  ignore: !native,
+  fn: async () => {
+    const sizes = [0, 100, 200, 1000, 1472, 2000, 8000, 16000, 32000, 65000];
+    const k = new Kernel({ name: "native" });
+    let real: number[];
+    try {
+      real = await k.run(() => {
+        kernelCalls(k).setSocketBackend("native");
+        return held(sizes, () => Promise.resolve());
+      });
+    } finally {
+      k.shutdown();
+    }
+    using sim = createSimNetwork({ seed: 1 });
+    let simulated: number[] = [];
+    sim.client("h", async (os) => {
+      simulated = await held(sizes, () => os.sleep(1));
+    });
+    await sim.run();
+    assert.deepEqual(simulated, real);
+  },
+});

@@ -43,7 +43,9 @@ const SMALL_SKB = 832;
 /**
  * What a received datagram of `len` bytes charges the receive buffer: the
  * kernel's `skb->truesize` for UDP over loopback on x86-64 (measured from
- * `/proc/net/udp`'s rx_queue on Linux 6.18, 0 to 65,507 bytes).
+ * `/proc/net/udp`'s rx_queue on Linux 6.18, 0 to 65,507 bytes; how many
+ * datagrams a full buffer holds is checked against the kernel in
+ * tests/sim_differential_test.ts).
  * `ip_append_data` builds a linear skb while the bytes, the IP and UDP
  * headers and 31 of reserve fit `SKB_MAX_ALLOC`: a small head when that
  * plus 320 of shared info fits 576, else a power-of-two `kmalloc`, plus
