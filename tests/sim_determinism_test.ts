@@ -64,6 +64,17 @@ Deno.test("a host that reads the real clock makes checkDeterminism fail and name
   });
 });
 
+Deno.test("checkDeterminism compares the results too: the same trace with different results fails", async () => {
+  let run = 0;
+  await assert.rejects(
+    checkDeterminism(async (sim) => {
+      await sim.run();
+      return { run: run++ };
+    }, { seed: 6 }),
+    /not deterministic: same trace, different results \(seed 6\)/,
+  );
+});
+
 Deno.test("forEachSeed runs each seed on a fresh network and names the failing seed as DENO_EPOLL_SIM_SEED=n", async () => {
   const seen: number[] = [];
   const ran = await forEachSeed({ from: 3, to: 6 }, async (sim) => {
@@ -105,4 +116,17 @@ Deno.test("DENO_EPOLL_SIM_SEED replays one seed in forEachSeed and seeds createS
   const out = await child.output();
   assert.equal(out.code, 0);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), { seeds: [42], fresh: 42 });
+});
+
+Deno.test("a disposed network's trace no longer grows: a killed program's last calls are not the run's", async () => {
+  const sim = createSimNetwork({ seed: 7 });
+  sim.spawn(sim.addHost("server"), async (os) => {
+    const lfd = simListen(os, 80);
+    await simWait(os, lfd, EPOLLIN); // forever; its finally closes the wait's epoll
+  });
+  await sim.runFor(10);
+  sim.dispose();
+  const n = sim.trace.length;
+  await new Promise((r) => setTimeout(r, 10)); // the parked wait rejects, the finally runs
+  assert.equal(sim.trace.length, n);
 });

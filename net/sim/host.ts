@@ -16,7 +16,9 @@ import { pinSocketBackend } from "../socket_backend.ts";
 import type { Prng } from "./_prng.ts";
 import type { Stack } from "./_stack.ts";
 import { SimSocket } from "./socket.ts";
-import { hostCalls, type SimOs } from "./_host_os.ts";
+import { SimUdpSocket } from "./udp_socket.ts";
+import { hostCalls, recordCall, type SimOs } from "./_host_os.ts";
+import { setCallTracer } from "../../runtime/core/_call_trace.ts";
 import { bindKernel } from "./_ambient.ts";
 import { SIM_BACKEND } from "./backend.ts";
 import type { SimNetwork } from "./network.ts";
@@ -137,7 +139,7 @@ export class Host implements SimHost {
     return this.#startedAt >= 0;
   }
 
-  /** Calls the current program made through `host.os`, `sleep` and virtual timers included. */
+  /** Calls the current program made (`host.os`, ambient or the object layer), `sleep` and virtual timers included. */
   calls = 0;
 
   #fresh(): void {
@@ -149,6 +151,7 @@ export class Host implements SimHost {
     });
     bindKernel(k, this);
     k.run(() => pinSocketBackend(SIM_BACKEND));
+    setCallTracer(k, (name, args, result, threw) => recordCall(this, name, args, result, threw));
     this.#kernel = k;
     this.#os = hostCalls(this, k, this.gen);
   }
@@ -198,6 +201,7 @@ export class Host implements SimHost {
     for (const s of [...this.#kernel.sleepers]) (s as { end?(why: string): void }).end?.("wake");
     if (crash) this.stack.crash();
     this.#kernel.shutdown();
+    setCallTracer(this.#kernel, undefined);
     this.resume();
   }
 
@@ -232,15 +236,15 @@ export class Host implements SimHost {
     return out.concat([...this.sleeps]);
   }
 
-  /** Every (fd, simulated socket) of the host's table, in fd order. */
-  sockets(): [number, SimSocket][] {
-    const out: [number, SimSocket][] = [];
+  /** Every (fd, simulated TCP or UDP socket) of the host's table, in fd order. */
+  sockets(): [number, SimSocket | SimUdpSocket][] {
+    const out: [number, SimSocket | SimUdpSocket][] = [];
     const fds = this.#kernel.fds;
     for (let fd = 0, seen = 0; seen < fds.open; fd++) {
       const d = fds.get(fd);
       if (d === undefined) continue;
       seen++;
-      if (d instanceof SimSocket) out.push([fd, d]);
+      if (d instanceof SimSocket || d instanceof SimUdpSocket) out.push([fd, d]);
     }
     return out;
   }

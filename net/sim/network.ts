@@ -74,6 +74,7 @@ export class SimNetwork {
   readonly #hosts = new Map<string, Host>();
   readonly #byAddress = new Map<string, Host>();
   #clients = new Set<Host>();
+  #disposed = false;
 
   /** Use {@linkcode createSimNetwork}. */
   constructor(opts: SimNetworkOptions = {}) {
@@ -138,8 +139,9 @@ export class SimNetwork {
     this.#driver.cancel(ev);
   }
 
-  /** @internal Adds an event to the trace. */
+  /** @internal Adds an event to the trace (none once disposed: a dead program's last calls are not the run's). */
   note(host: string, kind: string, text: string): void {
+    if (this.#disposed) return;
     this.#trace.add({ at: this.now(), host, kind, text });
   }
 
@@ -197,9 +199,10 @@ export class SimNetwork {
     return this.#hosts.get(name)?.addresses[0] ?? null;
   }
 
-  /** Starts `main` on `host` (kept, so that `restart` runs it again). */
+  /** Starts `main` on `host` (kept, so that `restart` runs it again); an `Error` while its program runs. */
   spawn(host: HostRef, main: SimMain): void {
     const h = this.host(host);
+    if (!h.settled) throw new Error(`host ${h.name} is running a program`);
     h.main = main;
     h.start();
   }
@@ -365,9 +368,10 @@ export class SimNetwork {
     h.kill(true);
   }
 
-  /** After kill or crash: an empty descriptor table, `main` runs again. */
+  /** After kill or crash: an empty descriptor table, `main` runs again (an `Error` before). */
   restart(host: HostRef): void {
     const h = this.host(host);
+    if (!h.kernel.isShutdown) throw new Error(`host ${h.name} is running: kill or crash it first`);
     this.note(h.name, "fault", "restart");
     h.stack.up = true;
     h.start();
@@ -392,6 +396,7 @@ export class SimNetwork {
   dispose(): void {
     for (const h of this.#hosts.values()) if (!h.kernel.isShutdown) h.kill(true);
     this.#driver.dispose();
+    this.#disposed = true;
   }
 
   /** {@linkcode SimNetwork.dispose}, for `using`. */
