@@ -247,11 +247,11 @@ if (pair >= 0) {
   Deno.exit(0);
 }
 
-await bulk();
-await thousand();
-await heartbeats();
-await ambient();
-await barriers();
+const parts = { bulk, thousand, heartbeats, ambient, barriers };
+const only = Deno.args.filter((a) => a in parts) as (keyof typeof parts)[];
+for (const name of only.length > 0 ? only : (Object.keys(parts) as (keyof typeof parts)[])) {
+  await parts[name]();
+}
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`${"measure".padEnd(w)} | result`);
 console.log(`${"-".repeat(w)} | ------`);

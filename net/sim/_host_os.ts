@@ -11,6 +11,7 @@
 import type { Kernel } from "../../runtime/core/kernel.ts";
 import { type KernelCalls, kernelCalls } from "../kernel_calls.ts";
 import type { Host } from "./host.ts";
+import { argsNow } from "./_trace.ts";
 
 /** What a simulated host's program has beside the calls of `mod.ts`. */
 export interface SimHostCalls {
@@ -35,18 +36,6 @@ export interface SimHostCalls {
  */
 export type SimOs = KernelCalls & SimHostCalls;
 
-function show(v: unknown): string {
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v instanceof Uint8Array) return `[${v.length} bytes]`;
-  if (Array.isArray(v)) return `[${v.length}]`;
-  if (v !== null && typeof v === "object" && "port" in v) {
-    const a = v as { address?: string; port: number };
-    return `${a.address}:${a.port}`;
-  }
-  return v === null ? "null" : v === undefined ? "-" : "{}";
-}
-
 /** Builds `host.os` for one life of the host's program. */
 export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const net = host.net;
@@ -62,14 +51,14 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     os[name] = (...args: unknown[]) => {
       host.calls++;
       const r = fn(...args);
-      const call = `${name}(${args.map(show).join(", ")})`;
       if (r instanceof Promise) {
+        const shown = argsNow(args);
         return r.then((v) => {
-          net.note(host.name, "call", `${call} = ${show(v)}`);
+          net.noteCall(host.name, name, shown, v);
           return v;
         });
       }
-      net.note(host.name, "call", `${call} = ${show(r)}`);
+      net.noteCall(host.name, name, args, r);
       return r;
     };
   }
@@ -95,7 +84,7 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
           const gate = host.gate();
           if (gate !== undefined) await gate;
           if (host.gen !== gen) return;
-          net.note(host.name, "call", `sleep(${ms}) = 0`);
+          net.noteCall(host.name, "sleep", [ms], 0);
           resolve();
         });
         if (signal?.aborted) return onAbort();

@@ -1,11 +1,29 @@
 /**
  * The run's trace: every call each host made with its result, every
  * segment sent, delivered or dropped, every fault, in order, and a running
- * 64-bit digest of it (two FNV-1a lanes, one pass), so that two runs compare by one
- * string and, when they differ, by their first differing event.
+ * 64-bit digest of it (two FNV-1a lanes, one pass), so that two runs
+ * compare by one string and, when they differ, by their first differing
+ * event.
+ *
+ * Recording is the simulation's hottest path (a day of heartbeats is some
+ * 150,000 events), so a record is a few numbers appended to one
+ * `Float64Array` (which the garbage collector never scans), strings are
+ * numbered once (host names, kinds, call names, addresses: a string's
+ * characters enter the digest where it is first numbered, its number
+ * afterwards, so the digest is a function of the text), and the
+ * {@linkcode SimTraceEvent} objects with their one-line text are built
+ * only when someone reads {@linkcode Trace.events}. The text is the same
+ * as if it had been formatted at once.
+ *
+ * Every write into the trace goes through this module: `note` (a line of
+ * text), `segment` (a segment sent, delivered or dropped) and `call` (a
+ * host's call and its result).
  *
  * @module
  */
+
+import type { Segment } from "./_segment.ts";
+import { flagText } from "./_segment.ts";
 
 /** One event of a run. */
 export interface SimTraceEvent {
@@ -24,33 +42,249 @@ export function formatEvent(e: SimTraceEvent): string {
   return `${e.at}ms ${e.host} ${e.kind} ${e.text}`;
 }
 
+const MS = 1_000_000;
+
+// Record layout: [op, at (ns), host (string number), ...operands].
+const NOTE = 0; // kind, text (index into #texts)
+const SEGMENT = 1; // kind, why (string number or -1), src addr, src port, dst addr, dst port, flags, seq, ack, wnd, len
+const CALL = 2; // name, argc, argc x (tag, value), result (tag, value)
+
+// How a call's argument or result is shown (`show`): a tag and a number.
+const T_NUMBER = 0; // the number
+const T_TRUE = 1;
+const T_FALSE = 2;
+const T_STRING = 3; // string number (shown quoted)
+const T_BYTES = 4; // length: `[n bytes]`
+const T_ARRAY = 5; // length: `[n]`
+const T_ENDPOINT = 6; // string number of `address:port`
+const T_NULL = 7;
+const T_UNDEFINED = 8; // `-`
+const T_OBJECT = 9; // `{}`
+
+/** An array argument as it was when the call was made (its length). */
+class ArrayShape {
+  constructor(readonly length: number) {}
+}
+
+/**
+ * The arguments of a call whose result comes later, as they are now: an
+ * array's length is shown as it was when the call was made.
+ */
+export function argsNow(args: readonly unknown[]): readonly unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (!Array.isArray(args[i])) continue;
+    out ??= args.slice();
+    out[i] = new ArrayShape((args[i] as unknown[]).length);
+  }
+  return out ?? args;
+}
+
+const bits = new Float64Array(1);
+const words = new Uint32Array(bits.buffer);
+
 /** The trace of one network. */
 export class Trace {
-  readonly events: SimTraceEvent[] = [];
+  #log = new Float64Array(1 << 12);
+  #len = 0;
+  #records = 0;
+  #strings: string[] = [];
+  #ids = new Map<string, number>();
+  #texts: string[] = [];
   #h1 = 0x811c9dc5;
-  #h2 = 0x01000193;
-  /** Events kept in `events` at most (the digest covers them all). */
-  keep: number;
+  #h2 = 0x01000193 ^ 0x5bd1e995;
+  #events: SimTraceEvent[] = [];
+  /** Where in the log {@linkcode Trace.events} stopped decoding. */
+  #decoded = 0;
 
-  constructor(keep = Infinity) {
-    this.keep = keep;
+  /** Events recorded so far. */
+  get length(): number {
+    return this.#records;
   }
 
-  add(e: SimTraceEvent): void {
-    const line = formatEvent(e);
-    let h1 = this.#h1, h2 = this.#h2 ^ 0x5bd1e995;
-    for (let i = 0; i < line.length; i++) {
-      const c = line.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-      h2 = Math.imul(h2 ^ c, 0x01000193) >>> 0;
+  /**
+   * Every event so far, decoded on demand (the same array each time,
+   * extended with what was recorded since the last read).
+   */
+  get events(): SimTraceEvent[] {
+    const log = this.#log;
+    let i = this.#decoded;
+    while (i < this.#len) {
+      const op = log[i], at = log[i + 1] / MS, host = this.#strings[log[i + 2]];
+      i += 3;
+      if (op === NOTE) {
+        this.#events.push({ at, host, kind: this.#strings[log[i]], text: this.#texts[log[i + 1]] });
+        i += 2;
+      } else if (op === SEGMENT) {
+        const s = this.#strings;
+        const why = log[i + 1] < 0 ? "" : `${s[log[i + 1]]} `;
+        const text = `${why}${s[log[i + 2]]}:${log[i + 3]}>${s[log[i + 4]]}:${log[i + 5]} ` +
+          `${flagText(log[i + 6])} seq=${log[i + 7]} ack=${log[i + 8]} wnd=${log[i + 9]} ` +
+          `len=${log[i + 10]}`;
+        this.#events.push({ at, host, kind: s[log[i]], text });
+        i += 11;
+      } else {
+        const name = this.#strings[log[i]], argc = log[i + 1];
+        i += 2;
+        const args: string[] = [];
+        for (let a = 0; a < argc; a++, i += 2) args.push(this.#show(log[i], log[i + 1]));
+        const text = `${name}(${args.join(", ")}) = ${this.#show(log[i], log[i + 1])}`;
+        i += 2;
+        this.#events.push({ at, host, kind: "call", text });
+      }
     }
-    this.#h1 = h1;
-    this.#h2 = h2;
-    if (this.events.length < this.keep) this.events.push(e);
+    this.#decoded = i;
+    return this.#events;
+  }
+
+  /** A line of text: a fault, a TCP note, a host's start or end. */
+  note(atNs: number, host: string, kind: string, text: string): void {
+    this.#texts.push(text);
+    this.#hashString(text);
+    this.#begin(NOTE, atNs, host, 2);
+    this.#put(this.#id(kind));
+    this.#put(this.#texts.length - 1);
+  }
+
+  /** A segment sent, delivered or dropped (`why`: the drop's reason). */
+  segment(atNs: number, host: string, kind: string, seg: Segment, why?: string): void {
+    const src = this.#id(seg.src.address), dst = this.#id(seg.dst.address);
+    const k = this.#id(kind), w = why === undefined ? -1 : this.#id(why);
+    this.#begin(SEGMENT, atNs, host, 11);
+    this.#put(k);
+    this.#put(w);
+    this.#put(src);
+    this.#put(seg.src.port);
+    this.#put(dst);
+    this.#put(seg.dst.port);
+    this.#put(seg.flags);
+    this.#put(seg.seq);
+    this.#put(seg.ack);
+    this.#put(seg.wnd);
+    this.#put(seg.data.length);
+  }
+
+  /** A host's call `name(...args)` and what it returned (or its promise resolved to). */
+  call(atNs: number, host: string, name: string, args: readonly unknown[], result: unknown): void {
+    const n = this.#id(name);
+    // Number the strings first: their characters enter the digest before the record.
+    for (let a = 0; a < args.length; a++) this.#prepare(args[a]);
+    this.#prepare(result);
+    this.#begin(CALL, atNs, host, 4 + 2 * args.length);
+    this.#put(n);
+    this.#put(args.length);
+    for (let a = 0; a < args.length; a++) this.#value(args[a]);
+    this.#value(result);
   }
 
   /** The digest so far, as 16 hex digits. */
   hash(): string {
-    return this.#h1.toString(16).padStart(8, "0") + this.#h2.toString(16).padStart(8, "0");
+    return (this.#h1 >>> 0).toString(16).padStart(8, "0") +
+      (this.#h2 >>> 0).toString(16).padStart(8, "0");
+  }
+
+  #show(tag: number, v: number): string {
+    switch (tag) {
+      case T_NUMBER:
+        return String(v);
+      case T_TRUE:
+        return "true";
+      case T_FALSE:
+        return "false";
+      case T_STRING:
+        return JSON.stringify(this.#strings[v]);
+      case T_BYTES:
+        return `[${v} bytes]`;
+      case T_ARRAY:
+        return `[${v}]`;
+      case T_ENDPOINT:
+        return this.#strings[v];
+      case T_NULL:
+        return "null";
+      case T_UNDEFINED:
+        return "-";
+      default:
+        return "{}";
+    }
+  }
+
+  #endpoint(v: unknown): string | undefined {
+    if (v !== null && typeof v === "object" && "port" in v) {
+      const a = v as { address?: string; port: number };
+      return `${a.address}:${a.port}`;
+    }
+    return undefined;
+  }
+
+  #prepare(v: unknown): void {
+    if (typeof v === "string") this.#id(v);
+    else if (typeof v === "object" && !(v instanceof Uint8Array || v instanceof ArrayShape)) {
+      const e = this.#endpoint(v);
+      if (e !== undefined) this.#id(e);
+    }
+  }
+
+  #value(v: unknown): void {
+    let tag: number, x = 0;
+    if (typeof v === "number") (tag = T_NUMBER), (x = v);
+    else if (typeof v === "boolean") tag = v ? T_TRUE : T_FALSE;
+    else if (typeof v === "string") (tag = T_STRING), (x = this.#id(v));
+    else if (v instanceof Uint8Array) (tag = T_BYTES), (x = v.length);
+    else if (Array.isArray(v) || v instanceof ArrayShape) (tag = T_ARRAY), (x = v.length);
+    else if (v === null) tag = T_NULL;
+    else if (v === undefined) tag = T_UNDEFINED;
+    else {
+      const e = this.#endpoint(v);
+      if (e === undefined) tag = T_OBJECT;
+      else (tag = T_ENDPOINT), (x = this.#id(e));
+    }
+    this.#put(tag);
+    this.#put(x);
+  }
+
+  /** The number of a string; a new one's characters enter the digest. */
+  #id(s: string): number {
+    let id = this.#ids.get(s);
+    if (id === undefined) {
+      id = this.#strings.length;
+      this.#strings.push(s);
+      this.#ids.set(s, id);
+      this.#hashString(s);
+    }
+    return id;
+  }
+
+  #hashString(s: string): void {
+    let h1 = this.#h1, h2 = this.#h2;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x01000193);
+    }
+    // The length ends the string, so that "ab" + "c" and "a" + "bc" differ.
+    this.#h1 = Math.imul(h1 ^ s.length, 0x01000193);
+    this.#h2 = Math.imul(h2 ^ ~s.length, 0x01000193);
+  }
+
+  #begin(op: number, atNs: number, host: string, operands: number): void {
+    const h = this.#id(host);
+    if (this.#len + 3 + operands > this.#log.length) {
+      const bigger = new Float64Array(Math.max(this.#log.length * 2, this.#len + 3 + operands));
+      bigger.set(this.#log.subarray(0, this.#len));
+      this.#log = bigger;
+    }
+    this.#records++;
+    this.#put(op);
+    this.#put(atNs);
+    this.#put(h);
+  }
+
+  /** Appends one number to the record being written and to the digest (by its 64 bits). */
+  #put(v: number): void {
+    this.#log[this.#len++] = v;
+    bits[0] = v;
+    const lo = words[0], hi = words[1];
+    this.#h1 = Math.imul(Math.imul(this.#h1 ^ lo, 0x01000193) ^ hi, 0x01000193);
+    this.#h2 = Math.imul(Math.imul(this.#h2 ^ hi, 0x01000193) ^ lo, 0x01000193);
   }
 }

@@ -28,7 +28,7 @@ import { EventQueue, type SimEvent } from "./_event_queue.ts";
 import { type LinkOptions, type TcpKnobs, tcpKnobs } from "./_knobs.ts";
 import { LinkDir } from "./_link.ts";
 import { Prng } from "./_prng.ts";
-import { describe, type Segment } from "./_segment.ts";
+import type { Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
 import { type BlockedWait, SimError, SimHostDown } from "./errors.ts";
 import { GlobalPatch, VIRTUAL_EPOCH_MS } from "./globals.ts";
@@ -110,9 +110,7 @@ export class SimNetwork {
   readonly seed: number;
   /** The TCP knobs in force (Linux's defaults unless `opts.tcp` changed them). */
   readonly knobs: TcpKnobs;
-  /** Every event of the run so far. */
-  readonly trace: SimTraceEvent[];
-  readonly #trace: Trace;
+  readonly #trace: Trace = new Trace();
   readonly #queue = new EventQueue();
   readonly #prng: Prng;
   readonly #linkDefaults: LinkOptions;
@@ -158,8 +156,6 @@ export class SimNetwork {
     this.knobs = tcpKnobs(opts.tcp);
     this.#prng = Prng.fork(this.seed, "network");
     this.#linkDefaults = { ...opts.link };
-    this.#trace = new Trace();
-    this.trace = this.#trace.events;
   }
 
   // ---- Time and events ------------------------------------------------------
@@ -184,9 +180,19 @@ export class SimNetwork {
     this.#queue.cancel(ev);
   }
 
-  /** @internal Adds an event to the trace. */
+  /** Every event of the run so far (built when read). */
+  get trace(): SimTraceEvent[] {
+    return this.#trace.events;
+  }
+
+  /** @internal Adds a line to the trace. */
   note(host: string, kind: string, text: string): void {
-    this.#trace.add({ at: this.now(), host, kind, text });
+    this.#trace.note(this.#now, host, kind, text);
+  }
+
+  /** @internal Adds a host's call and its result to the trace. */
+  noteCall(host: string, name: string, args: readonly unknown[], result: unknown): void {
+    this.#trace.call(this.#now, host, name, args, result);
   }
 
   /** The digest of the trace so far. */
@@ -472,7 +478,7 @@ export class SimNetwork {
   }
 
   #drop(seg: Segment, why: string): void {
-    this.note(seg.from, "drop", `${why} ${describe(seg)}`);
+    this.#trace.segment(this.#now, seg.from, "drop", seg, why);
   }
 
   #transmit(seg: Segment): void {
@@ -480,7 +486,7 @@ export class SimNetwork {
       (seg.dst.address === "127.0.0.1" || seg.dst.address === "::1"
         ? this.#hosts.get(seg.from)
         : undefined);
-    this.note(seg.from, "send", describe(seg));
+    this.#trace.segment(this.#now, seg.from, "send", seg);
     if (dst === undefined) return this.#drop(seg, "no route");
     seg.to = dst.name;
     if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
@@ -505,7 +511,7 @@ export class SimNetwork {
     }
     const host = this.#hosts.get(seg.to)!;
     if (!host.stack.up) return this.#drop(seg, "host down");
-    this.note(seg.to, "deliver", describe(seg));
+    this.#trace.segment(this.#now, seg.to, "deliver", seg);
     host.stack.receive(seg);
   }
 
