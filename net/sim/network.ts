@@ -419,7 +419,7 @@ export class SimNetwork {
       if (this.#steps >= maxSteps) {
         throw this.#error(`step limit (${maxSteps}) reached`, null, undefined);
       }
-      await this.step();
+      await this.#step();
     }
     if (this.#failure !== null) throw this.#failure;
     return { seed: this.seed, now: this.now(), steps: this.#steps, traceHash: this.traceHash() };
