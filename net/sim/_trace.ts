@@ -8,12 +8,16 @@
  * Recording is the simulation's hottest path (a day of heartbeats is some
  * 150,000 events), so a record is a few numbers appended to one
  * `Float64Array` (which the garbage collector never scans), strings are
- * numbered once (host names, kinds, call names, addresses: a string's
- * characters enter the digest where it is first numbered, its number
- * afterwards, so the digest is a function of the text), and the
+ * numbered once (host names, kinds, call names, addresses), and the
  * {@linkcode SimTraceEvent} objects with their one-line text are built
  * only when someone reads {@linkcode Trace.events}. The text is the same
  * as if it had been formatted at once.
+ *
+ * The digest is a function of the text: it covers the log's numbers (by
+ * their 64 bits, hashed when the digest is asked for, in one pass over
+ * what was appended since) and, in a lane of their own, the numbered
+ * strings and the notes' texts in the order they first appeared (the
+ * numbering follows that order, so the same text gives the same numbers).
  *
  * Every write into the trace goes through this module: `note` (a line of
  * text), `segment` (a segment sent, delivered or dropped) and `call` (a
@@ -43,6 +47,8 @@ export function formatEvent(e: SimTraceEvent): string {
 }
 
 const MS = 1_000_000;
+/** Numbers per chunk of the log (256 KiB). */
+const CHUNK = 1 << 15;
 
 // Record layout: [op, at (ns), host (string number), ...operands].
 const NOTE = 0; // kind, text (index into #texts)
@@ -80,21 +86,29 @@ export function argsNow(args: readonly unknown[]): readonly unknown[] {
   return out ?? args;
 }
 
-const bits = new Float64Array(1);
-const words = new Uint32Array(bits.buffer);
-
 /** The trace of one network. */
 export class Trace {
-  #log = new Float64Array(1 << 12);
+  /** The log: records never straddle two chunks (growing one big array would copy it). */
+  #chunks: Float64Array[] = [new Float64Array(CHUNK)];
+  /** How much of each full chunk is used (the last one's is {@linkcode Trace.#len}). */
+  #used: number[] = [];
+  #log: Float64Array = this.#chunks[0];
   #len = 0;
   #records = 0;
   #strings: string[] = [];
   #ids = new Map<string, number>();
   #texts: string[] = [];
+  /** The digest of the log up to {@linkcode Trace.#hashed}. */
   #h1 = 0x811c9dc5;
   #h2 = 0x01000193 ^ 0x5bd1e995;
+  #hashedChunk = 0;
+  #hashed = 0;
+  /** The digest of the strings, as they are numbered. */
+  #s1 = 0x811c9dc5;
+  #s2 = 0x01000193 ^ 0x5bd1e995;
   #events: SimTraceEvent[] = [];
   /** Where in the log {@linkcode Trace.events} stopped decoding. */
+  #decodedChunk = 0;
   #decoded = 0;
 
   /** Events recorded so far. */
@@ -107,9 +121,21 @@ export class Trace {
    * extended with what was recorded since the last read).
    */
   get events(): SimTraceEvent[] {
-    const log = this.#log;
+    for (;;) {
+      this.#decode(this.#chunks[this.#decodedChunk], this.#filled(this.#decodedChunk));
+      if (this.#decodedChunk === this.#chunks.length - 1) return this.#events;
+      this.#decodedChunk++;
+      this.#decoded = 0;
+    }
+  }
+
+  #filled(chunk: number): number {
+    return chunk === this.#chunks.length - 1 ? this.#len : this.#used[chunk];
+  }
+
+  #decode(log: Float64Array, end: number): void {
     let i = this.#decoded;
-    while (i < this.#len) {
+    while (i < end) {
       const op = log[i], at = log[i + 1] / MS, host = this.#strings[log[i + 2]];
       i += 3;
       if (op === NOTE) {
@@ -134,7 +160,6 @@ export class Trace {
       }
     }
     this.#decoded = i;
-    return this.#events;
   }
 
   /** A line of text: a fault, a TCP note, a host's start or end. */
@@ -179,8 +204,24 @@ export class Trace {
 
   /** The digest so far, as 16 hex digits. */
   hash(): string {
-    return (this.#h1 >>> 0).toString(16).padStart(8, "0") +
-      (this.#h2 >>> 0).toString(16).padStart(8, "0");
+    let h1 = this.#h1, h2 = this.#h2;
+    for (;;) {
+      const c = this.#hashedChunk, end = this.#filled(c);
+      const w = new Uint32Array(this.#chunks[c].buffer, 0, end * 2);
+      for (let i = this.#hashed * 2; i < w.length; i += 2) {
+        const lo = w[i], hi = w[i + 1];
+        h1 = Math.imul(Math.imul(h1 ^ lo, 0x01000193) ^ hi, 0x01000193);
+        h2 = Math.imul(Math.imul(h2 ^ hi, 0x01000193) ^ lo, 0x01000193);
+      }
+      this.#hashed = end;
+      if (c === this.#chunks.length - 1) break;
+      this.#hashedChunk++;
+      this.#hashed = 0;
+    }
+    this.#h1 = h1;
+    this.#h2 = h2;
+    const x = Math.imul(h1 ^ this.#s1, 0x01000193), y = Math.imul(h2 ^ this.#s2, 0x01000193);
+    return (x >>> 0).toString(16).padStart(8, "0") + (y >>> 0).toString(16).padStart(8, "0");
   }
 
   #show(tag: number, v: number): string {
@@ -255,23 +296,24 @@ export class Trace {
   }
 
   #hashString(s: string): void {
-    let h1 = this.#h1, h2 = this.#h2;
+    let h1 = this.#s1, h2 = this.#s2;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       h1 = Math.imul(h1 ^ c, 0x01000193);
       h2 = Math.imul(h2 ^ c, 0x01000193);
     }
     // The length ends the string, so that "ab" + "c" and "a" + "bc" differ.
-    this.#h1 = Math.imul(h1 ^ s.length, 0x01000193);
-    this.#h2 = Math.imul(h2 ^ ~s.length, 0x01000193);
+    this.#s1 = Math.imul(h1 ^ s.length, 0x01000193);
+    this.#s2 = Math.imul(h2 ^ ~s.length, 0x01000193);
   }
 
   #begin(op: number, atNs: number, host: string, operands: number): void {
     const h = this.#id(host);
     if (this.#len + 3 + operands > this.#log.length) {
-      const bigger = new Float64Array(Math.max(this.#log.length * 2, this.#len + 3 + operands));
-      bigger.set(this.#log.subarray(0, this.#len));
-      this.#log = bigger;
+      this.#used.push(this.#len);
+      this.#log = new Float64Array(Math.max(CHUNK, 3 + operands));
+      this.#chunks.push(this.#log);
+      this.#len = 0;
     }
     this.#records++;
     this.#put(op);
@@ -279,12 +321,8 @@ export class Trace {
     this.#put(h);
   }
 
-  /** Appends one number to the record being written and to the digest (by its 64 bits). */
+  /** Appends one number to the record being written. */
   #put(v: number): void {
     this.#log[this.#len++] = v;
-    bits[0] = v;
-    const lo = words[0], hi = words[1];
-    this.#h1 = Math.imul(Math.imul(this.#h1 ^ lo, 0x01000193) ^ hi, 0x01000193);
-    this.#h2 = Math.imul(Math.imul(this.#h2 ^ hi, 0x01000193) ^ lo, 0x01000193);
   }
 }
