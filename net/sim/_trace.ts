@@ -86,6 +86,18 @@ export function argsNow(args: readonly unknown[]): readonly unknown[] {
   return out ?? args;
 }
 
+/** Mixes 32-bit words `[from, to)` into the two lanes of `digest` (FNV-1a). */
+function mix(digest: Int32Array, words: Int32Array, from: number, to: number): void {
+  let h1 = digest[0], h2 = digest[1];
+  for (let i = from; i < to; i += 2) {
+    const lo = words[i], hi = words[i + 1];
+    h1 = Math.imul(Math.imul(h1 ^ lo, 0x01000193) ^ hi, 0x01000193);
+    h2 = Math.imul(Math.imul(h2 ^ hi, 0x01000193) ^ lo, 0x01000193);
+  }
+  digest[0] = h1;
+  digest[1] = h2;
+}
+
 /** The trace of one network. */
 export class Trace {
   /** The log: records never straddle two chunks (growing one big array would copy it). */
@@ -98,10 +110,8 @@ export class Trace {
   #strings: string[] = [];
   #ids = new Map<string, number>();
   #texts: string[] = [];
-  /** The digest of the log up to {@linkcode Trace.#hashed}. */
-  #h1 = 0x811c9dc5;
-  #h2 = 0x01000193 ^ 0x5bd1e995;
-  #hashedChunk = 0;
+  /** The digest of the log up to {@linkcode Trace.#hashed} in the last chunk. */
+  #digest = Int32Array.of(0x811c9dc5, 0x01000193 ^ 0x5bd1e995);
   #hashed = 0;
   /** The digest of the strings, as they are numbered. */
   #s1 = 0x811c9dc5;
@@ -204,24 +214,16 @@ export class Trace {
 
   /** The digest so far, as 16 hex digits. */
   hash(): string {
-    let h1 = this.#h1, h2 = this.#h2;
-    for (;;) {
-      const c = this.#hashedChunk, end = this.#filled(c);
-      const w = new Uint32Array(this.#chunks[c].buffer, 0, end * 2);
-      for (let i = this.#hashed * 2; i < w.length; i += 2) {
-        const lo = w[i], hi = w[i + 1];
-        h1 = Math.imul(Math.imul(h1 ^ lo, 0x01000193) ^ hi, 0x01000193);
-        h2 = Math.imul(Math.imul(h2 ^ hi, 0x01000193) ^ lo, 0x01000193);
-      }
-      this.#hashed = end;
-      if (c === this.#chunks.length - 1) break;
-      this.#hashedChunk++;
-      this.#hashed = 0;
-    }
-    this.#h1 = h1;
-    this.#h2 = h2;
-    const x = Math.imul(h1 ^ this.#s1, 0x01000193), y = Math.imul(h2 ^ this.#s2, 0x01000193);
+    this.#hashLog();
+    const x = Math.imul(this.#digest[0] ^ this.#s1, 0x01000193);
+    const y = Math.imul(this.#digest[1] ^ this.#s2, 0x01000193);
     return (x >>> 0).toString(16).padStart(8, "0") + (y >>> 0).toString(16).padStart(8, "0");
+  }
+
+  /** Brings the log's digest up to its end (a chunk is hashed as it fills, so this stays warm). */
+  #hashLog(): void {
+    mix(this.#digest, new Int32Array(this.#log.buffer), this.#hashed * 2, this.#len * 2);
+    this.#hashed = this.#len;
   }
 
   #show(tag: number, v: number): string {
@@ -310,6 +312,8 @@ export class Trace {
   #begin(op: number, atNs: number, host: string, operands: number): void {
     const h = this.#id(host);
     if (this.#len + 3 + operands > this.#log.length) {
+      this.#hashLog();
+      this.#hashed = 0;
       this.#used.push(this.#len);
       this.#log = new Float64Array(Math.max(CHUNK, 3 + operands));
       this.#chunks.push(this.#log);
