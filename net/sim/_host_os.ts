@@ -70,25 +70,29 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
       host.calls++;
       return new Promise<void>((resolve, reject) => {
-        const label = `sleep(${ms}) from ${net.now()} ms`;
-        const onAbort = () => {
-          net.cancel(ev);
-          host.sleeps.delete(label);
-          reject(signal!.reason);
-        };
-        const ev = net.after(Math.max(0, ms), async () => {
-          if (host.gen !== gen) return; // killed: never returns
-          host.sleeps.delete(label);
-          signal?.removeEventListener("abort", onAbort);
-          net.pokes++;
-          const gate = host.gate();
-          if (gate !== undefined) await gate;
-          if (host.gen !== gen) return;
+        // Described only when a deadlock report lists it.
+        const pending = { ms, from: net.now() };
+        const wake = () => {
+          if (host.gen !== gen) return; // killed meanwhile: never returns
           net.noteCall(host.name, "sleep", [ms], 0);
           resolve();
+        };
+        const ev = net.after(Math.max(0, ms), () => {
+          if (host.gen !== gen) return; // killed: never returns
+          host.sleeps.delete(pending);
+          if (signal !== undefined) signal.removeEventListener("abort", onAbort);
+          net.pokes++;
+          const gate = host.gate();
+          if (gate === undefined) wake();
+          else gate.then(wake);
         });
+        const onAbort = () => {
+          net.cancel(ev);
+          host.sleeps.delete(pending);
+          reject(signal!.reason);
+        };
         if (signal?.aborted) return onAbort();
-        host.sleeps.add(label);
+        host.sleeps.add(pending);
         signal?.addEventListener("abort", onAbort, { once: true });
       });
     },

@@ -69,8 +69,8 @@ export class Host implements SimHost {
   settled = true;
   /** The program's life: bumped by each start, kill and crash. */
   gen = 0;
-  /** The `sleep` calls pending, by description (the deadlock report lists them). */
-  readonly sleeps: Set<string> = new Set();
+  /** The `sleep` calls pending (the deadlock report lists them). */
+  readonly sleeps: Set<{ ms: number; from: number }> = new Set();
   #kernel!: Kernel;
   #os!: SimOs;
   #paused: { promise: Promise<void>; resolve: () => void } | null = null;
@@ -229,7 +229,8 @@ export class Host implements SimHost {
         : `until ${w.deadline} ms`;
       out.push(`${w.owner?.kind ?? "a"} wait, ${until}`);
     }
-    return out.concat([...this.sleeps]);
+    for (const s of this.sleeps) out.push(`sleep(${s.ms}) from ${s.from} ms`);
+    return out;
   }
 
   /** Every (fd, simulated socket) of the host's table, in fd order. */
