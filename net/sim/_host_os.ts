@@ -43,7 +43,8 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const os: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(calls)) {
     // Classes (Epoll, Socket, ...) and the kernel pass through; functions are traced.
-    if (typeof value !== "function" || /^[A-Z]/.test(name)) {
+    const c = name.charCodeAt(0);
+    if (typeof value !== "function" || (c >= 65 && c <= 90)) {
       os[name] = value;
       continue;
     }

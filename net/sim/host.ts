@@ -72,7 +72,8 @@ export class Host implements SimHost {
   /** The `sleep` calls pending (the deadlock report lists them). */
   readonly sleeps: Set<{ ms: number; from: number }> = new Set();
   #kernel!: Kernel;
-  #os!: SimOs;
+  /** The calls of the current life, made when first asked for. */
+  #os: SimOs | undefined;
   #paused: { promise: Promise<void>; resolve: () => void } | null = null;
   #readyWaits = 0;
 
@@ -94,7 +95,7 @@ export class Host implements SimHost {
 
   /** The calls of the host's current program. */
   get os(): SimOs {
-    return this.#os;
+    return this.#os ??= hostCalls(this, this.#kernel, this.gen);
   }
 
   /**
@@ -150,7 +151,7 @@ export class Host implements SimHost {
     bindKernel(k, this);
     k.run(() => pinSocketBackend(SIM_BACKEND));
     this.#kernel = k;
-    this.#os = hostCalls(this, k, this.gen);
+    this.#os = undefined;
   }
 
   /** Asks for `main` to run at the driver's next step (spawn and restart). */
@@ -165,7 +166,7 @@ export class Host implements SimHost {
     if (this.main === null) return;
     this.gen++;
     if (this.#kernel.isShutdown) this.#fresh();
-    else this.#os = hostCalls(this, this.#kernel, this.gen);
+    else this.#os = undefined;
     this.settled = false;
     this.calls = 0;
     this.#startedAt = realNow();
@@ -178,7 +179,7 @@ export class Host implements SimHost {
       this.net.note(this.name, "host", failed ? "main rejected" : "main returned");
       if (failed) this.net.hostFailed(this, err);
     };
-    const main = this.main, os = this.#os;
+    const main = this.main, os = this.os;
     let p: Promise<void>;
     try {
       p = Promise.resolve(this.#kernel.run(() => main(os)));
