@@ -20,8 +20,9 @@
  * @module
  */
 
+import process from "node:process";
 import { setImmediate } from "node:timers";
-import { close, EPOLLIN, EPOLLOUT, eventfd, read, write } from "../mod.ts";
+import { close, currentKernel, EPOLLIN, EPOLLOUT, eventfd, Kernel, read, write } from "../mod.ts";
 import { createSimNetwork, type SimOs } from "../sim.ts";
 import {
   pattern,
@@ -158,44 +159,90 @@ async function heartbeats(): Promise<void> {
   ]);
 }
 
+/** CPU ns per eventfd write+read pair in the current kernel (median of 7 batches of `n`). */
 function pairCost(n: number): number {
   const efd = eventfd(0, 0);
   const one = new Uint8Array(8);
   one[0] = 1;
   const out = new Uint8Array(8);
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    write(efd, one);
-    read(efd, out);
+  const batches: number[] = [];
+  for (let b = 0; b < 7; b++) {
+    const c0 = cpuUs();
+    for (let i = 0; i < n; i++) {
+      write(efd, one);
+      read(efd, out);
+    }
+    batches.push((cpuUs() - c0) * 1000 / n);
   }
-  const ns = (performance.now() - t0) * 1e6 / n;
   close(efd);
-  return ns;
+  return median(batches);
 }
 
-/** One process's eventfd pair cost, alone or with a simulated network's kernels alive. */
+/** CPU ns per `currentKernel()` (the lookup every module-level call makes), median of 7 batches. */
+function lookupCost(n: number): number {
+  const batches: number[] = [];
+  let same = 0;
+  for (let b = 0; b < 7; b++) {
+    const c0 = cpuUs();
+    for (let i = 0; i < n; i++) if (currentKernel() === Kernel.default) same++;
+    batches.push((cpuUs() - c0) * 1000 / n);
+  }
+  if (same !== 7 * n) throw new Error("the process's kernel was not current");
+  return median(batches);
+}
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The child modes of {@linkcode ambient}. */
+const AMBIENT_MODES = {
+  alone: "no kernel but the process's",
+  alive: "a simulated network's kernels alive",
+  disposed: "after a simulated run, its network disposed",
+} as const;
+
+/**
+ * What ambient calls add to the real backends: the same eventfd
+ * write+read pair in the process's kernel, in child processes that differ
+ * only in which other kernels exist, interleaved (the order rotating each
+ * round); CPU time, medians, and the ratio to `alone`.
+ */
 async function ambient(): Promise<void> {
+  const modes = Object.keys(AMBIENT_MODES) as (keyof typeof AMBIENT_MODES)[];
   const run = async (mode: string) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(import.meta.url).pathname, "--pair", mode],
       stdout: "piped",
     }).output();
-    return Number(new TextDecoder().decode(out.stdout).trim());
+    return new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
   };
-  const alone: number[] = [], withSim: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    alone.push(await run("alone"));
-    withSim.push(await run("sim"));
+  const got = new Map<string, number[]>(modes.map((m) => [m, []]));
+  const lookups = new Map<string, number[]>(modes.map((m) => [m, []]));
+  const rounds = 7;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < modes.length; i++) {
+      const mode = modes[(round + i) % modes.length];
+      const [pairNs, lookupNs] = await run(mode);
+      got.get(mode)!.push(pairNs);
+      lookups.get(mode)!.push(lookupNs);
+    }
   }
-  const med = (a: number[]) => a.sort((x, y) => x - y)[1];
-  rows.push([
-    "eventfd write+read, no other kernel (median of 3 processes)",
-    `${med(alone).toFixed(0)} ns`,
-  ]);
-  rows.push([
-    "eventfd write+read, sim kernels alive (median of 3)",
-    `${med(withSim).toFixed(0)} ns`,
-  ]);
+  const alone = median(got.get("alone")!);
+  for (const mode of modes) {
+    const m = median(got.get(mode)!);
+    const ratio = mode === "alone" ? "" : `, ${(m / alone).toFixed(3)}x alone`;
+    rows.push([
+      `eventfd write+read, ${AMBIENT_MODES[mode]} (CPU, median of ${rounds} processes)`,
+      `${m.toFixed(0)} ns${ratio} (currentKernel(): ${median(lookups.get(mode)!).toFixed(1)} ns)`,
+    ]);
+  }
 }
 
 async function barriers(): Promise<void> {
@@ -238,11 +285,28 @@ async function barriers(): Promise<void> {
 
 const pair = Deno.args.indexOf("--pair");
 if (pair >= 0) {
-  // A child of ambient(): the default kernel's calls, with or without other kernels alive.
-  const sim = Deno.args[pair + 1] === "sim" ? createSimNetwork({ seed: 4 }) : null;
-  sim?.addHost("h");
-  pairCost(300_000);
-  console.log(pairCost(1_000_000).toFixed(1));
+  // A child of ambient(): the process kernel's calls, with or without other kernels.
+  const mode = Deno.args[pair + 1];
+  const sim = mode === "alone" ? null : createSimNetwork({ seed: 4 });
+  if (sim !== null) {
+    const server = sim.addHost("h");
+    sim.spawn(server, async (os) => {
+      const lfd = simListen(os, 80);
+      await simWait(os, lfd, EPOLLIN);
+      await simReadAll(os, os.accept(lfd));
+    });
+    sim.client("c", async (os) => {
+      const fd = simConnect(os, server.addresses[0], 80);
+      await simWait(os, fd, EPOLLOUT);
+      await simWriteAll(os, fd, pattern(10_000));
+      os.close(fd);
+    });
+    await sim.run();
+    if (mode === "disposed") sim.dispose();
+  }
+  pairCost(100_000);
+  lookupCost(1_000_000);
+  console.log(`${pairCost(300_000).toFixed(1)} ${lookupCost(3_000_000).toFixed(2)}`);
   sim?.dispose();
   Deno.exit(0);
 }
