@@ -177,8 +177,8 @@ export interface KernelCalls {
   DatagramSocket: typeof DatagramSocket;
 }
 
-/** The calls, by name. */
-const CALLS = {
+/** @internal The calls, by name (unbound: each acts on the current kernel). */
+export const CALLS = {
   close,
   dup,
   read,

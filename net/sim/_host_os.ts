@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { Kernel } from "../../runtime/core/kernel.ts";
-import { type KernelCalls, kernelCalls } from "../kernel_calls.ts";
+import { currentKernel, type Kernel } from "../../runtime/core/kernel.ts";
+import { CALLS, type KernelCalls, kernelCalls } from "../kernel_calls.ts";
 import type { Host } from "./host.ts";
 import { argsNow } from "./_trace.ts";
 
@@ -48,10 +48,13 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
       os[name] = value;
       continue;
     }
-    const fn = value as (...args: unknown[]) => unknown;
+    // The unbound call, run in the host's kernel (current already when the host's program calls).
+    const fn = ((CALLS as Record<string, unknown>)[name] ?? value) as (
+      ...args: unknown[]
+    ) => unknown;
     os[name] = (...args: unknown[]) => {
       host.calls++;
-      const r = fn(...args);
+      const r = currentKernel() === kernel ? fn(...args) : kernel.run(() => fn(...args));
       if (r instanceof Promise) {
         const shown = argsNow(args);
         return r.then((v) => {
