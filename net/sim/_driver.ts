@@ -138,6 +138,7 @@ export class Driver {
   }
 
   #launch(): void {
+    if (this.#starting.length === 0) return;
     const hosts = this.#starting;
     this.#starting = [];
     for (const h of hosts) h.launch();
@@ -203,15 +204,28 @@ export class Driver {
   }
 
   async #step(): Promise<boolean> {
+    const poked = this.#fire();
+    if (poked === undefined) return false;
+    if (poked) await this.#quiesce();
+    return true;
+  }
+
+  /**
+   * Runs the next event, advancing virtual time to it. Returns whether it
+   * poked (then the programs must run before the next event: the caller
+   * quiesces), or `undefined` when no event is queued. The loops call
+   * this, not `step()`: the step before left the programs quiesced, so a
+   * barrier before the next event would find nothing to run.
+   */
+  #fire(): boolean | undefined {
     const ev = this.#queue.pop();
-    if (ev === undefined) return false;
+    if (ev === undefined) return undefined;
     this.#now = ev.at;
     this.#steps++;
     const pokes = this.pokes;
     ev.fire();
     this.#launch();
-    if (this.pokes !== pokes) await this.#quiesce();
-    return true;
+    return this.pokes !== pokes;
   }
 
   /** Lets the programs settle, then runs `body` (with the globals patched, when installed). */
@@ -255,7 +269,7 @@ export class Driver {
       if (this.#steps >= maxSteps) {
         throw this.error(`step limit (${maxSteps}) reached`, null, undefined);
       }
-      await this.step();
+      if (this.#fire()) await this.#quiesce();
     }
     if (this.#failure !== null) throw this.#failure;
     return {
@@ -277,7 +291,7 @@ export class Driver {
       if (this.#failure !== null) throw this.#failure;
       const next = this.#queue.peek();
       if (next === undefined || next.at > end) break;
-      await this.#step();
+      if (this.#fire()) await this.#quiesce();
     }
     if (this.#failure !== null) throw this.#failure;
     this.#now = Math.max(this.#now, end);

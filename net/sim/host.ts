@@ -170,6 +170,7 @@ export class Host implements SimHost {
     this.settled = false;
     this.calls = 0;
     this.#startedAt = realNow();
+    this.net.launched(this);
     this.net.pokes++;
     const gen = this.gen;
     this.net.note(this.name, "host", `start (life ${gen})`);

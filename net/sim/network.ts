@@ -229,9 +229,20 @@ export class SimNetwork {
     this.#driver.startSoon(host);
   }
 
+  /** Hosts launched whose program may still be loading (the driver asks after every barrier). */
+  readonly #launched = new Set<Host>();
+
+  /** @internal `host`'s program was just launched. */
+  launched(host: Host): void {
+    this.#launched.add(host);
+  }
+
   /** Whether a launched program is still loading (see `Host.starting`). */
   #loading(): boolean {
-    for (const h of this.#hosts.values()) if (h.starting) return true;
+    for (const h of this.#launched) {
+      if (h.starting) return true;
+      this.#launched.delete(h);
+    }
     return false;
   }
 
