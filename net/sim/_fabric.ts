@@ -39,6 +39,8 @@ export class Fabric {
   readonly #world: FabricWorld;
   readonly #linkDefaults: LinkOptions;
   readonly #links = new Map<string, LinkDir<Segment>>();
+  /** The same links by sender, then receiver: a segment's lookup builds no key string. */
+  readonly #linksFrom = new Map<string, Map<string, LinkDir<Segment>>>();
   readonly #linkOpts = new Map<string, LinkOptions>();
   readonly #cuts = new Set<string>();
   readonly #isolated = new Set<string>();
@@ -54,17 +56,21 @@ export class Fabric {
   // ---- The path of a segment ------------------------------------------------
 
   #dir(from: string, to: string): LinkDir<Segment> {
-    const k = `${from}>${to}`;
-    let d = this.#links.get(k);
+    let row = this.#linksFrom.get(from);
+    if (row === undefined) this.#linksFrom.set(from, row = new Map());
+    let d = row.get(to);
     if (d === undefined) {
+      const k = `${from}>${to}`;
       d = new LinkDir<Segment>(this.#linkOpts.get(k) ?? this.#linkDefaults, this.#world.seed, k);
       if (from === to && !this.#linkOpts.has(k)) d.opts = { latency: 0 };
       this.#links.set(k, d);
+      row.set(to, d);
     }
     return d;
   }
 
   #cut(from: string, to: string): boolean {
+    if (this.#cuts.size === 0 && this.#isolated.size === 0) return false;
     return from !== to &&
       (this.#cuts.has(`${from}>${to}`) || this.#isolated.has(from) || this.#isolated.has(to));
   }
@@ -95,7 +101,7 @@ export class Fabric {
 
   #deliver(seg: Segment, at: number): void {
     if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
-    if (this.#holds.has(`${seg.from}>${seg.to}`)) {
+    if (this.#holds.size > 0 && this.#holds.has(`${seg.from}>${seg.to}`)) {
       (this.#dir(seg.from, seg.to).held ??= []).push({ item: seg, at });
       return;
     }
