@@ -176,40 +176,54 @@ export class Trace {
   note(atNs: number, host: string, kind: string, text: string): void {
     this.#texts.push(text);
     this.#hashString(text);
-    this.#begin(NOTE, atNs, host, 2);
-    this.#put(this.#id(kind));
-    this.#put(this.#texts.length - 1);
+    const h = this.#id(host), k = this.#id(kind);
+    const log = this.#room(5), i = this.#len;
+    log[i] = NOTE;
+    log[i + 1] = atNs;
+    log[i + 2] = h;
+    log[i + 3] = k;
+    log[i + 4] = this.#texts.length - 1;
+    this.#len = i + 5;
   }
 
   /** A segment sent, delivered or dropped (`why`: the drop's reason). */
   segment(atNs: number, host: string, kind: string, seg: Segment, why?: string): void {
-    const src = this.#id(seg.src.address), dst = this.#id(seg.dst.address);
+    const h = this.#id(host), src = this.#id(seg.src.address), dst = this.#id(seg.dst.address);
     const k = this.#id(kind), w = why === undefined ? -1 : this.#id(why);
-    this.#begin(SEGMENT, atNs, host, 11);
-    this.#put(k);
-    this.#put(w);
-    this.#put(src);
-    this.#put(seg.src.port);
-    this.#put(dst);
-    this.#put(seg.dst.port);
-    this.#put(seg.flags);
-    this.#put(seg.seq);
-    this.#put(seg.ack);
-    this.#put(seg.wnd);
-    this.#put(seg.data.length);
+    const log = this.#room(14), i = this.#len;
+    log[i] = SEGMENT;
+    log[i + 1] = atNs;
+    log[i + 2] = h;
+    log[i + 3] = k;
+    log[i + 4] = w;
+    log[i + 5] = src;
+    log[i + 6] = seg.src.port;
+    log[i + 7] = dst;
+    log[i + 8] = seg.dst.port;
+    log[i + 9] = seg.flags;
+    log[i + 10] = seg.seq;
+    log[i + 11] = seg.ack;
+    log[i + 12] = seg.wnd;
+    log[i + 13] = seg.data.length;
+    this.#len = i + 14;
   }
 
   /** A host's call `name(...args)` and what it returned (or its promise resolved to). */
   call(atNs: number, host: string, name: string, args: readonly unknown[], result: unknown): void {
-    const n = this.#id(name);
+    const h = this.#id(host), n = this.#id(name), argc = args.length;
     // Number the strings first: their characters enter the digest before the record.
-    for (let a = 0; a < args.length; a++) this.#prepare(args[a]);
+    for (let a = 0; a < argc; a++) this.#prepare(args[a]);
     this.#prepare(result);
-    this.#begin(CALL, atNs, host, 4 + 2 * args.length);
-    this.#put(n);
-    this.#put(args.length);
-    for (let a = 0; a < args.length; a++) this.#value(args[a]);
-    this.#value(result);
+    const log = this.#room(7 + 2 * argc);
+    let i = this.#len;
+    log[i] = CALL;
+    log[i + 1] = atNs;
+    log[i + 2] = h;
+    log[i + 3] = n;
+    log[i + 4] = argc;
+    i += 5;
+    for (let a = 0; a < argc; a++) i = this.#value(log, i, args[a]);
+    this.#len = this.#value(log, i, result);
   }
 
   /** The digest so far, as 16 hex digits. */
@@ -267,7 +281,8 @@ export class Trace {
     }
   }
 
-  #value(v: unknown): void {
+  /** Writes how `v` is shown (a tag and a number) at `log[i]`; returns the index after it. */
+  #value(log: Float64Array, i: number, v: unknown): number {
     let tag: number, x = 0;
     if (typeof v === "number") (tag = T_NUMBER), (x = v);
     else if (typeof v === "boolean") tag = v ? T_TRUE : T_FALSE;
@@ -281,8 +296,9 @@ export class Trace {
       if (e === undefined) tag = T_OBJECT;
       else (tag = T_ENDPOINT), (x = this.#id(e));
     }
-    this.#put(tag);
-    this.#put(x);
+    log[i] = tag;
+    log[i + 1] = x;
+    return i + 2;
   }
 
   /** The number of a string; a new one's characters enter the digest. */
@@ -309,24 +325,16 @@ export class Trace {
     this.#s2 = Math.imul(h2 ^ ~s.length, 0x01000193);
   }
 
-  #begin(op: number, atNs: number, host: string, operands: number): void {
-    const h = this.#id(host);
-    if (this.#len + 3 + operands > this.#log.length) {
-      this.#hashLog();
-      this.#hashed = 0;
-      this.#used.push(this.#len);
-      this.#log = new Float64Array(Math.max(CHUNK, 3 + operands));
-      this.#chunks.push(this.#log);
-      this.#len = 0;
-    }
+  /** Counts a record of `n` numbers and returns the chunk it goes in, at {@linkcode Trace.#len}. */
+  #room(n: number): Float64Array {
     this.#records++;
-    this.#put(op);
-    this.#put(atNs);
-    this.#put(h);
-  }
-
-  /** Appends one number to the record being written. */
-  #put(v: number): void {
-    this.#log[this.#len++] = v;
+    if (this.#len + n <= this.#log.length) return this.#log;
+    this.#hashLog();
+    this.#hashed = 0;
+    this.#used.push(this.#len);
+    this.#log = new Float64Array(Math.max(CHUNK, n));
+    this.#chunks.push(this.#log);
+    this.#len = 0;
+    return this.#log;
   }
 }
