@@ -86,13 +86,15 @@ export function argsNow(args: readonly unknown[]): readonly unknown[] {
   return out ?? args;
 }
 
-/** Mixes 32-bit words `[from, to)` into the two lanes of `digest` (FNV-1a). */
+/**
+ * Mixes the numbers whose 32-bit words are `[from, to)` into `digest`
+ * (FNV-1a: the low words into one lane, the high words into the other).
+ */
 function mix(digest: Int32Array, words: Int32Array, from: number, to: number): void {
   let h1 = digest[0], h2 = digest[1];
   for (let i = from; i < to; i += 2) {
-    const lo = words[i], hi = words[i + 1];
-    h1 = Math.imul(Math.imul(h1 ^ lo, 0x01000193) ^ hi, 0x01000193);
-    h2 = Math.imul(Math.imul(h2 ^ hi, 0x01000193) ^ lo, 0x01000193);
+    h1 = Math.imul(h1 ^ words[i], 0x01000193);
+    h2 = Math.imul(h2 ^ words[i + 1], 0x01000193);
   }
   digest[0] = h1;
   digest[1] = h2;
