@@ -120,9 +120,9 @@ export class Driver {
     return this.#queue.push(this.#now + Math.max(0, Math.round(ms * MS)), tie, fn);
   }
 
-  /** Schedules `fn` at virtual time `at` (ns) with the tie-break `tie`. */
-  at(at: number, tie: number, fn: () => void): SimEvent {
-    return this.#queue.push(at, tie, fn);
+  /** Schedules `fn(arg)` at virtual time `at` (ns) with the tie-break `tie`. */
+  at<A>(at: number, tie: number, fn: (arg: A) => void, arg?: A): SimEvent {
+    return this.#queue.push(at, tie, fn, arg);
   }
 
   /** Cancels a scheduled event. */
@@ -228,7 +228,7 @@ export class Driver {
     this.#now = ev.at;
     this.#steps++;
     const pokes = this.pokes;
-    ev.fire();
+    (ev.fire as (arg: unknown) => void)(ev.arg);
     this.#launch();
     return this.pokes !== pokes;
   }

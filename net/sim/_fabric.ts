@@ -96,8 +96,11 @@ export class Fabric {
     if (dir.lost()) return this.#drop(seg, "loss");
     const at = dir.arrival(this.#driver.nowNs(), seg.data.length) + Math.round(extra * MS);
     const copies = dir.duplicated() ? 2 : 1;
-    for (let i = 0; i < copies; i++) this.#driver.at(at, dir.tie, () => this.#deliver(seg, at));
+    for (let i = 0; i < copies; i++) this.#driver.at(at, dir.tie, this.#arrive, seg);
   }
+
+  /** A segment's arrival (one function for every one: the segment is the event's argument). */
+  readonly #arrive = (seg: Segment): void => this.#deliver(seg, this.#driver.nowNs());
 
   #deliver(seg: Segment, at: number): void {
     if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
@@ -159,7 +162,7 @@ export class Fabric {
     const now = this.#driver.nowNs();
     for (const h of held) {
       const at = Math.max(now, h.at);
-      this.#driver.at(at, d.tie, () => this.#deliver(h.item, at));
+      this.#driver.at(at, d.tie, this.#arrive, h.item);
     }
   }
 

@@ -239,6 +239,7 @@ export class SimNetwork {
 
   /** Whether a launched program is still loading (see `Host.starting`). */
   #loading(): boolean {
+    if (this.#launched.size === 0) return false; // no iterator made after every barrier
     for (const h of this.#launched) {
       if (h.starting) return true;
       this.#launched.delete(h);
