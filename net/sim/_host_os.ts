@@ -36,6 +36,9 @@ export interface SimHostCalls {
  */
 export type SimOs = KernelCalls & SimHostCalls;
 
+/** A rejection reaches the caller through the call's own promise; the trace's reaction ignores it. */
+function ignore(): void {}
+
 /** Builds `host.os` for one life of the host's program. */
 export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const net = host.net;
@@ -56,11 +59,11 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
       host.calls++;
       const r = currentKernel() === kernel ? fn(...args) : kernel.run(() => fn(...args));
       if (r instanceof Promise) {
+        // Recorded when it resolves, before the caller's own continuation
+        // (registered first); the caller gets the call's promise itself.
         const shown = argsNow(args);
-        return r.then((v) => {
-          net.noteCall(host.name, name, shown, v);
-          return v;
-        });
+        r.then((v) => net.noteCall(host.name, name, shown, v), ignore);
+        return r;
       }
       net.noteCall(host.name, name, args, r);
       return r;
