@@ -1,23 +1,22 @@
 /**
  * The run's trace: every call each host made with its result, every
- * segment sent, delivered or dropped, every fault, in order, and a running
- * 64-bit digest of it (two FNV-1a lanes, one pass), so that two runs
- * compare by one string and, when they differ, by their first differing
- * event.
+ * segment sent, delivered or dropped, every fault, in order, and a 64-bit
+ * digest of it (FNV-1a lanes), so that two runs compare by one string and,
+ * when they differ, by their first differing event.
  *
  * Recording is the simulation's hottest path (a day of heartbeats is some
- * 150,000 events), so a record is a few numbers appended to one
- * `Float64Array` (which the garbage collector never scans), strings are
- * numbered once (host names, kinds, call names, addresses), and the
+ * 130,000 events), so a record is a few numbers stored into a chunk of a
+ * `Float64Array` log (which the garbage collector never scans), strings
+ * are numbered once (host names, kinds, call names, addresses), and the
  * {@linkcode SimTraceEvent} objects with their one-line text are built
  * only when someone reads {@linkcode Trace.events}. The text is the same
  * as if it had been formatted at once.
  *
  * The digest is a function of the text: it covers the log's numbers (by
- * their 64 bits, hashed when the digest is asked for, in one pass over
- * what was appended since) and, in a lane of their own, the numbered
- * strings and the notes' texts in the order they first appeared (the
- * numbering follows that order, so the same text gives the same numbers).
+ * their 64 bits, each chunk as it fills and the rest when the digest is
+ * asked for) and, in lanes of their own, the numbered strings and the
+ * notes' texts in the order they first appeared (the numbering follows
+ * that order, so the same text gives the same numbers).
  *
  * Every write into the trace goes through this module: `note` (a line of
  * text), `segment` (a segment sent, delivered or dropped) and `call` (a
@@ -108,7 +107,6 @@ export class Trace {
   #used: number[] = [];
   #log: Float64Array = this.#chunks[0];
   #len = 0;
-  #records = 0;
   #strings: string[] = [];
   #ids = new Map<string, number>();
   #texts: string[] = [];
@@ -122,11 +120,6 @@ export class Trace {
   /** Where in the log {@linkcode Trace.events} stopped decoding. */
   #decodedChunk = 0;
   #decoded = 0;
-
-  /** Events recorded so far. */
-  get length(): number {
-    return this.#records;
-  }
 
   /**
    * Every event so far, decoded on demand (the same array each time,
@@ -327,9 +320,8 @@ export class Trace {
     this.#s2 = Math.imul(h2 ^ ~s.length, 0x01000193);
   }
 
-  /** Counts a record of `n` numbers and returns the chunk it goes in, at {@linkcode Trace.#len}. */
+  /** The chunk a record of `n` numbers goes in, at {@linkcode Trace.#len}. */
   #room(n: number): Float64Array {
-    this.#records++;
     if (this.#len + n <= this.#log.length) return this.#log;
     this.#hashLog();
     this.#hashed = 0;
