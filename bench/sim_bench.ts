@@ -11,7 +11,9 @@
  *   kernels exist (interleaved rounds);
  * - the driver's barrier: `setImmediate` against a fresh `MessageChannel`,
  *   and whether a kept channel's message arrives before pending
- *   microtasks (it does; that is why the driver does not use one).
+ *   microtasks (it does; that is why the driver does not use one);
+ * - a fresh 1-byte `Uint8Array` against a view on a kept buffer (why a
+ *   segment's payload is a view into an arena).
  *
  * ```sh
  * npx -y deno@2.9.6 task bench:sim
@@ -294,6 +296,26 @@ async function barriers(): Promise<void> {
   rows.push(["kept MessageChannel: message seen after microtask hop", `${at} of 100`]);
 }
 
+/** Why a segment's payload is a view into an arena (`net/sim/_send_buffer.ts`): the two costs. */
+async function payloads(): Promise<void> {
+  const n = 200_000;
+  const arena = new Uint8Array(1 << 16);
+  let sum = 0;
+  for (
+    const [name, make] of [
+      ["fresh Uint8Array(1)", (i: number) => new Uint8Array(1 + (i & 0))],
+      ["view on a kept buffer", (i: number) => arena.subarray(i & 1023, (i & 1023) + 1)],
+    ] as const
+  ) {
+    const { cpu } = await timed(() => {
+      for (let i = 0; i < n; i++) sum += make(i).length;
+      return Promise.resolve();
+    });
+    rows.push([`1-byte payload: ${name}`, `${(cpu * 1e9 / n).toFixed(0)} ns CPU`]);
+  }
+  if (sum !== 2 * n) throw new Error("lost a payload");
+}
+
 const pair = Deno.args.indexOf("--pair");
 if (pair >= 0) {
   // A child of ambient(): the process kernel's calls, with or without other kernels.
@@ -322,7 +344,7 @@ if (pair >= 0) {
   Deno.exit(0);
 }
 
-const parts = { bulk, thousand, heartbeats, ambient, barriers };
+const parts = { bulk, thousand, heartbeats, ambient, barriers, payloads };
 const only = Deno.args.filter((a) => a in parts) as (keyof typeof parts)[];
 for (const name of only.length > 0 ? only : (Object.keys(parts) as (keyof typeof parts)[])) {
   await parts[name]();

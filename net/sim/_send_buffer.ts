@@ -5,9 +5,10 @@
  *
  * A segment's payload is a copy (the buffer moves its bytes as they are
  * acknowledged), carved out of a shared arena: in Deno 2.9 a fresh small
- * `Uint8Array` costs ~2 us (its own backing store), a view on an existing
- * buffer a tenth of that. A payload is written once, before anyone sees
- * it, and never again; an arena lives as long as a payload in it does.
+ * `Uint8Array` (its own backing store) costs several times a view on an
+ * existing buffer (`bench/sim_bench.ts payloads`). A payload is written
+ * once, before anyone sees it, and never again; an arena lives as long as
+ * a payload in it does.
  *
  * @module
  */
