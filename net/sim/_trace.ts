@@ -117,6 +117,9 @@ export class Trace {
   #s1 = 0x811c9dc5;
   #s2 = 0x01000193 ^ 0x5bd1e995;
   #events: SimTraceEvent[] = [];
+  /** The commonest kinds, numbered first (every trace numbers them the same). */
+  readonly #send = this.#id("send");
+  readonly #deliver = this.#id("deliver");
   /** Where in the log {@linkcode Trace.events} stopped decoding. */
   #decodedChunk = 0;
   #decoded = 0;
@@ -184,7 +187,8 @@ export class Trace {
   /** A segment sent, delivered or dropped (`why`: the drop's reason). */
   segment(atNs: number, host: string, kind: string, seg: Segment, why?: string): void {
     const h = this.#id(host), src = this.#id(seg.src.address), dst = this.#id(seg.dst.address);
-    const k = this.#id(kind), w = why === undefined ? -1 : this.#id(why);
+    const k = kind === "send" ? this.#send : kind === "deliver" ? this.#deliver : this.#id(kind);
+    const w = why === undefined ? -1 : this.#id(why);
     const log = this.#room(14), i = this.#len;
     log[i] = SEGMENT;
     log[i + 1] = atNs;
@@ -206,9 +210,6 @@ export class Trace {
   /** A host's call `name(...args)` and what it returned (or its promise resolved to). */
   call(atNs: number, host: string, name: string, args: readonly unknown[], result: unknown): void {
     const h = this.#id(host), n = this.#id(name), argc = args.length;
-    // Number the strings first: their characters enter the digest before the record.
-    for (let a = 0; a < argc; a++) this.#prepare(args[a]);
-    this.#prepare(result);
     const log = this.#room(7 + 2 * argc);
     let i = this.#len;
     log[i] = CALL;
@@ -266,14 +267,6 @@ export class Trace {
       return `${a.address}:${a.port}`;
     }
     return undefined;
-  }
-
-  #prepare(v: unknown): void {
-    if (typeof v === "string") this.#id(v);
-    else if (typeof v === "object" && !(v instanceof Uint8Array || v instanceof ArrayShape)) {
-      const e = this.#endpoint(v);
-      if (e !== undefined) this.#id(e);
-    }
   }
 
   /** Writes how `v` is shown (a tag and a number) at `log[i]`; returns the index after it. */
