@@ -25,7 +25,7 @@
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { close, currentKernel, EPOLLIN, EPOLLOUT, eventfd, Kernel, read, write } from "../mod.ts";
-import { createSimNetwork, type SimOs } from "../sim.ts";
+import { createSimNetwork, type SimNetwork, type SimOs } from "../sim.ts";
 import {
   pattern,
   simConnect,
@@ -50,10 +50,9 @@ function perSecond(n: number, real: number, cpu: number): string {
 const segments = (sim: { trace: { kind: string }[] }) =>
   sim.trace.filter((e) => e.kind === "send").length;
 
-async function bulk(): Promise<void> {
-  using sim = createSimNetwork({ seed: 1, link: { latency: 1, bandwidth: 125_000_000 } });
+/** A server that reads everything one client writes: `data`, then a close. */
+function transfer(sim: SimNetwork, data: Uint8Array): void {
   const server = sim.addHost("server");
-  const data = pattern(10_000_000);
   sim.spawn(server, async (os) => {
     const lfd = simListen(os, 80);
     await simWait(os, lfd, EPOLLIN);
@@ -65,6 +64,11 @@ async function bulk(): Promise<void> {
     await simWriteAll(os, fd, data);
     os.close(fd);
   });
+}
+
+async function bulk(): Promise<void> {
+  using sim = createSimNetwork({ seed: 1, link: { latency: 1, bandwidth: 125_000_000 } });
+  transfer(sim, pattern(10_000_000));
   const { value: r, real, cpu } = await timed(() => sim.run());
   const n = segments(sim);
   rows.push([
@@ -322,18 +326,7 @@ if (pair >= 0) {
   const mode = Deno.args[pair + 1];
   const sim = mode === "alone" ? null : createSimNetwork({ seed: 4 });
   if (sim !== null) {
-    const server = sim.addHost("h");
-    sim.spawn(server, async (os) => {
-      const lfd = simListen(os, 80);
-      await simWait(os, lfd, EPOLLIN);
-      await simReadAll(os, os.accept(lfd));
-    });
-    sim.client("c", async (os) => {
-      const fd = simConnect(os, server.addresses[0], 80);
-      await simWait(os, fd, EPOLLOUT);
-      await simWriteAll(os, fd, pattern(10_000));
-      os.close(fd);
-    });
+    transfer(sim, pattern(10_000));
     await sim.run();
     if (mode === "disposed") sim.dispose();
   }
