@@ -52,7 +52,7 @@ const CHUNK = 1 << 15;
 // Record layout: [op, at (ns), host (string number), ...operands].
 const NOTE = 0; // kind, text (index into #texts)
 const SEGMENT = 1; // kind, why (string number or -1), src addr, src port, dst addr, dst port, flags, seq, ack, wnd, len
-const CALL = 2; // name, argc, argc x (tag, value), result (tag, value)
+const CALL = 2; // name, argc, threw (0/1), argc x (tag, value), result (tag, value)
 
 // How a call's argument or result is shown (`show`): a tag and a number.
 const T_NUMBER = 0; // the number
@@ -65,6 +65,10 @@ const T_ENDPOINT = 6; // string number of `address:port`
 const T_NULL = 7;
 const T_UNDEFINED = 8; // `-`
 const T_OBJECT = 9; // `{}`
+const T_ERROR = 10; // string number of its name
+const T_SIGNAL = 11; // `signal`
+const T_EVENTS = 12; // `{events: n}` (an epoll event)
+const T_SHOWN = 13; // string number of the text shown (a timespec: `1s500ns`)
 
 /** An array argument as it was when the call was made (its length). */
 class ArrayShape {
@@ -158,11 +162,12 @@ export class Trace {
         this.#events.push({ at, host, kind: s[log[i]], text });
         i += 11;
       } else {
-        const name = this.#strings[log[i]], argc = log[i + 1];
-        i += 2;
+        const name = this.#strings[log[i]], argc = log[i + 1], threw = log[i + 2] === 1;
+        i += 3;
         const args: string[] = [];
         for (let a = 0; a < argc; a++, i += 2) args.push(this.#show(log[i], log[i + 1]));
-        const text = `${name}(${args.join(", ")}) = ${this.#show(log[i], log[i + 1])}`;
+        const result = this.#show(log[i], log[i + 1]);
+        const text = `${name}(${args.join(", ")}) = ${threw ? "throws " : ""}${result}`;
         i += 2;
         this.#events.push({ at, host, kind: "call", text });
       }
@@ -207,17 +212,31 @@ export class Trace {
     this.#len = i + 14;
   }
 
-  /** A host's call `name(...args)` and what it returned (or its promise resolved to). */
-  call(atNs: number, host: string, name: string, args: readonly unknown[], result: unknown): void {
-    const h = this.#id(host), n = this.#id(name), argc = args.length;
-    const log = this.#room(7 + 2 * argc);
+  /**
+   * A host's call `name(...args)` and what it returned (or its promise
+   * resolved to), or, when `threw`, what it threw (or rejected with). Only
+   * the first `argc` arguments are shown (a caller leaves out trailing
+   * ones it did not pass).
+   */
+  call(
+    atNs: number,
+    host: string,
+    name: string,
+    args: readonly unknown[],
+    result: unknown,
+    threw = false,
+    argc: number = args.length,
+  ): void {
+    const h = this.#id(host), n = this.#id(name);
+    const log = this.#room(8 + 2 * argc);
     let i = this.#len;
     log[i] = CALL;
     log[i + 1] = atNs;
     log[i + 2] = h;
     log[i + 3] = n;
     log[i + 4] = argc;
-    i += 5;
+    log[i + 5] = threw ? 1 : 0;
+    i += 6;
     for (let a = 0; a < argc; a++) i = this.#value(log, i, args[a]);
     this.#len = this.#value(log, i, result);
   }
@@ -251,7 +270,13 @@ export class Trace {
       case T_ARRAY:
         return `[${v}]`;
       case T_ENDPOINT:
+      case T_ERROR:
+      case T_SHOWN:
         return this.#strings[v];
+      case T_SIGNAL:
+        return "signal";
+      case T_EVENTS:
+        return `{events: ${v}}`;
       case T_NULL:
         return "null";
       case T_UNDEFINED:
@@ -259,14 +284,6 @@ export class Trace {
       default:
         return "{}";
     }
-  }
-
-  #endpoint(v: unknown): string | undefined {
-    if (v !== null && typeof v === "object" && "port" in v) {
-      const a = v as { address?: string; port: number };
-      return `${a.address}:${a.port}`;
-    }
-    return undefined;
   }
 
   /** Writes how `v` is shown (a tag and a number) at `log[i]`; returns the index after it. */
@@ -277,13 +294,22 @@ export class Trace {
     else if (typeof v === "string") (tag = T_STRING), (x = this.#id(v));
     else if (v instanceof Uint8Array) (tag = T_BYTES), (x = v.length);
     else if (Array.isArray(v) || v instanceof ArrayShape) (tag = T_ARRAY), (x = v.length);
+    else if (v instanceof Error) (tag = T_ERROR), (x = this.#id(String(v.name)));
+    else if (v instanceof AbortSignal) tag = T_SIGNAL;
     else if (v === null) tag = T_NULL;
     else if (v === undefined) tag = T_UNDEFINED;
-    else {
-      const e = this.#endpoint(v);
-      if (e === undefined) tag = T_OBJECT;
-      else (tag = T_ENDPOINT), (x = this.#id(e));
-    }
+    else if (typeof v !== "object") tag = T_OBJECT;
+    else if ("port" in v) {
+      const a = v as { address?: string; port: number };
+      (tag = T_ENDPOINT), (x = this.#id(`${a.address}:${a.port}`));
+    } else if ("events" in v) {
+      const e = (v as { events: unknown }).events;
+      if (typeof e === "number") (tag = T_EVENTS), (x = e);
+      else (tag = T_SHOWN), (x = this.#id(`{events: ${e}}`));
+    } else if ("sec" in v) {
+      const t = v as { sec: number; nsec: number };
+      (tag = T_SHOWN), (x = this.#id(`${t.sec}s${t.nsec}ns`));
+    } else tag = T_OBJECT;
     log[i] = tag;
     log[i + 1] = x;
     return i + 2;
