@@ -150,9 +150,19 @@ export class SimNetwork {
     this.#trace.segment(this.#driver.nowNs(), host, kind, seg, why);
   }
 
-  /** @internal Adds a host's call and its result to the trace. */
-  noteCall(host: string, name: string, args: readonly unknown[], result: unknown): void {
-    this.#trace.call(this.#driver.nowNs(), host, name, args, result);
+  /**
+   * @internal Adds a host's call to the trace: its result, or what it
+   * threw when `threw`; the first `argc` arguments.
+   */
+  noteCall(
+    host: string,
+    name: string,
+    args: readonly unknown[],
+    result: unknown,
+    threw = false,
+    argc: number = args.length,
+  ): void {
+    this.#trace.call(this.#driver.nowNs(), host, name, args, result, threw, argc);
   }
 
   /** The digest of the trace so far. */
