@@ -166,8 +166,8 @@ export interface KernelCalls {
   DatagramSocket: typeof DatagramSocket;
 }
 
-/** @internal The calls, by name (unbound: each acts on the current kernel). */
-export const CALLS = {
+/** The calls, by name. */
+const CALLS = {
   close,
   dup,
   read,

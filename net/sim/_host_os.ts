@@ -1,17 +1,18 @@
 /**
  * A host's system calls (`host.os`): every call of `mod.ts` bound to the
- * host's kernel (`kernelCalls`), each traced with its result, plus what
- * only a simulated host has: `now()`, `sleep()`, `random()` and
- * `resolve()`. The module-level calls of `mod.ts`, made by the host's
- * program, act on the same kernel (untraced).
+ * host's kernel (`kernelCalls`), plus what only a simulated host has:
+ * `now()`, `sleep()`, `random()` and `resolve()`. The module-level calls
+ * of `mod.ts`, made by the host's program, act on the same kernel. Every
+ * call made in the kernel, either way or through the object layer, is
+ * traced once with its result ({@linkcode recordCall}, the kernel's call
+ * tracer).
  *
  * @module
  */
 
-import { currentKernel, type Kernel } from "../../runtime/core/kernel.ts";
-import { CALLS, type KernelCalls, kernelCalls } from "../kernel_calls.ts";
+import type { Kernel } from "../../runtime/core/kernel.ts";
+import { type KernelCalls, kernelCalls } from "../kernel_calls.ts";
 import type { Host } from "./host.ts";
-import { argsNow } from "./_trace.ts";
 
 /** What a simulated host's program has beside the calls of `mod.ts`. */
 export interface SimHostCalls {
@@ -36,39 +37,29 @@ export interface SimHostCalls {
  */
 export type SimOs = KernelCalls & SimHostCalls;
 
-/** A rejection reaches the caller through the call's own promise; the trace's reaction ignores it. */
-function ignore(): void {}
+/**
+ * Records one call the host's program made (the kernel's call tracer, see
+ * `runtime/core/_call_trace.ts`): `read(3, [16 bytes]) = 5`, or
+ * `= throws TypeError`. The trace keeps the arguments' and the result's
+ * shapes as numbers and writes the line only when it is read
+ * (`_trace.ts`).
+ */
+export function recordCall(
+  host: Host,
+  name: string,
+  args: readonly unknown[],
+  result: unknown,
+  threw: boolean,
+): void {
+  host.calls++;
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--; // omitted optional arguments
+  host.net.noteCall(host.name, name, args, result, threw, n);
+}
 
 /** Builds `host.os` for one life of the host's program. */
 export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const net = host.net;
-  const calls = kernelCalls(kernel);
-  const os: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(calls)) {
-    // Classes (Epoll, Socket, ...) and the kernel pass through; functions are traced.
-    const c = name.charCodeAt(0);
-    if (typeof value !== "function" || (c >= 65 && c <= 90)) {
-      os[name] = value;
-      continue;
-    }
-    // The unbound call, run in the host's kernel (current already when the host's program calls).
-    const fn = ((CALLS as Record<string, unknown>)[name] ?? value) as (
-      ...args: unknown[]
-    ) => unknown;
-    os[name] = (...args: unknown[]) => {
-      host.calls++;
-      const r = currentKernel() === kernel ? fn(...args) : kernel.run(() => fn(...args));
-      if (r instanceof Promise) {
-        // Recorded when it resolves, before the caller's own continuation
-        // (registered first); the caller gets the call's promise itself.
-        const shown = argsNow(args);
-        r.then((v) => net.noteCall(host.name, name, shown, v), ignore);
-        return r;
-      }
-      net.noteCall(host.name, name, args, r);
-      return r;
-    };
-  }
   const extras: SimHostCalls = {
     hostname: host.name,
     now: () => net.now(),
@@ -81,7 +72,7 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
         const pending = { ms, from: net.now() };
         const wake = () => {
           if (host.gen !== gen) return; // killed meanwhile: never returns
-          net.noteCall(host.name, "sleep", [ms], 0);
+          recordCall(host, "sleep", [ms], 0, false);
           resolve();
         };
         const ev = net.after(Math.max(0, ms), () => {
@@ -104,5 +95,5 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
       });
     },
   };
-  return Object.assign(os, extras) as unknown as SimOs;
+  return Object.assign(kernelCalls(kernel), extras);
 }

@@ -70,25 +70,6 @@ const T_SIGNAL = 11; // `signal`
 const T_EVENTS = 12; // `{events: n}` (an epoll event)
 const T_SHOWN = 13; // string number of the text shown (a timespec: `1s500ns`)
 
-/** An array argument as it was when the call was made (its length). */
-class ArrayShape {
-  constructor(readonly length: number) {}
-}
-
-/**
- * The arguments of a call whose result comes later, as they are now: an
- * array's length is shown as it was when the call was made.
- */
-export function argsNow(args: readonly unknown[]): readonly unknown[] {
-  let out: unknown[] | undefined;
-  for (let i = 0; i < args.length; i++) {
-    if (!Array.isArray(args[i])) continue;
-    out ??= args.slice();
-    out[i] = new ArrayShape((args[i] as unknown[]).length);
-  }
-  return out ?? args;
-}
-
 /**
  * Mixes the numbers whose 32-bit words are `[from, to)` into `digest`
  * (FNV-1a: the low words into one lane, the high words into the other).
@@ -293,7 +274,7 @@ export class Trace {
     else if (typeof v === "boolean") tag = v ? T_TRUE : T_FALSE;
     else if (typeof v === "string") (tag = T_STRING), (x = this.#id(v));
     else if (v instanceof Uint8Array) (tag = T_BYTES), (x = v.length);
-    else if (Array.isArray(v) || v instanceof ArrayShape) (tag = T_ARRAY), (x = v.length);
+    else if (Array.isArray(v)) (tag = T_ARRAY), (x = v.length);
     else if (v instanceof Error) (tag = T_ERROR), (x = this.#id(String(v.name)));
     else if (v instanceof AbortSignal) tag = T_SIGNAL;
     else if (v === null) tag = T_NULL;
