@@ -54,7 +54,8 @@ export function recordCall(
   host.calls++;
   let n = args.length;
   while (n > 0 && args[n - 1] === undefined) n--; // omitted optional arguments
-  host.net.noteCall(host.name, name, args, result, threw, n);
+  const net = host.net;
+  net.traceLog.call(net.nowNs(), host.name, name, args, result, threw, n);
 }
 
 /** Builds `host.os` for one life of the host's program. */

@@ -205,8 +205,8 @@ export class Trace {
     name: string,
     args: readonly unknown[],
     result: unknown,
-    threw = false,
-    argc: number = args.length,
+    threw: boolean,
+    argc: number,
   ): void {
     const h = this.#id(host), n = this.#id(name);
     const log = this.#room(8 + 2 * argc);

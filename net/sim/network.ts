@@ -150,19 +150,9 @@ export class SimNetwork {
     this.#trace.segment(this.#driver.nowNs(), host, kind, seg, why);
   }
 
-  /**
-   * @internal Adds a host's call to the trace: its result, or what it
-   * threw when `threw`; the first `argc` arguments.
-   */
-  noteCall(
-    host: string,
-    name: string,
-    args: readonly unknown[],
-    result: unknown,
-    threw = false,
-    argc: number = args.length,
-  ): void {
-    this.#trace.call(this.#driver.nowNs(), host, name, args, result, threw, argc);
+  /** @internal The trace itself, for the records that carry more than a line (a host's calls). */
+  get traceLog(): Trace {
+    return this.#trace;
   }
 
   /** The digest of the trace so far. */
