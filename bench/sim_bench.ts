@@ -3,6 +3,8 @@
  *
  * - simulated segments per second of real time: a 10 MB bulk transfer,
  *   and 1,000 connections that each send 1 KB to an echo server;
+ * - simulated datagrams per second of real time: ten UDP clients that each
+ *   send 1,000 datagrams of 100 bytes to an echo server, one at a time;
  * - 24 virtual hours of heartbeats (one 1-byte ping and its echo every
  *   10 s) between two hosts, in real seconds;
  * - what ambient calls (the current kernel looked up per call) add to the
@@ -24,13 +26,25 @@
 
 import process from "node:process";
 import { setImmediate } from "node:timers";
-import { close, currentKernel, EPOLLIN, EPOLLOUT, eventfd, Kernel, read, write } from "../mod.ts";
+import {
+  close,
+  currentKernel,
+  EPOLLIN,
+  EPOLLOUT,
+  eventfd,
+  Kernel,
+  read,
+  type SockAddr,
+  write,
+} from "../mod.ts";
 import { createSimNetwork, type SimNetwork, type SimOs } from "../sim.ts";
 import {
+  inet4,
   pattern,
   simConnect,
   simListen,
   simReadAll,
+  simUdp,
   simWait,
   simWriteAll,
 } from "../tests/_helpers.ts";
@@ -76,6 +90,38 @@ async function bulk(): Promise<void> {
     `${n} in ${real.toFixed(2)} s real, ${cpu.toFixed(2)} s CPU (${r.now.toFixed(0)} ms virtual)`,
   ]);
   rows.push(["bulk 10 MB: segments/s real (per CPU s)", perSecond(n, real, cpu)]);
+}
+
+/** Ten UDP clients, each 1,000 datagrams to an echo host, each waiting for its echo. */
+async function udpEcho(): Promise<void> {
+  using sim = createSimNetwork({ seed: 5, link: { latency: 1 } });
+  const server = sim.addHost("server");
+  sim.spawn(server, async (os) => {
+    const fd = simUdp(os, 7);
+    const buf = new Uint8Array(2048), from = {} as SockAddr;
+    for (;;) {
+      const n = os.recvfrom(fd, buf, 0, from);
+      if (n >= 0) os.sendto(fd, buf.subarray(0, n), 0, from);
+      else await simWait(os, fd, EPOLLIN);
+    }
+  });
+  for (let c = 0; c < 10; c++) {
+    sim.client(`c${c}`, async (os) => {
+      const fd = simUdp(os);
+      os.connect(fd, inet4(server.addresses[0], 7));
+      const buf = new Uint8Array(100);
+      for (let i = 0; i < 1000; i++) {
+        os.send(fd, buf, 0);
+        while (os.recv(fd, buf, 0) < 0) await simWait(os, fd, EPOLLIN);
+      }
+      os.close(fd);
+    });
+  }
+  const { real, cpu } = await timed(() => sim.run());
+  rows.push([
+    "UDP echo, 10 x 1,000: datagrams/s real (per CPU s)",
+    perSecond(segments(sim), real, cpu),
+  ]);
 }
 
 async function thousand(): Promise<void> {
@@ -337,7 +383,7 @@ if (pair >= 0) {
   Deno.exit(0);
 }
 
-const parts = { bulk, thousand, heartbeats, ambient, barriers, payloads };
+const parts = { bulk, thousand, udpEcho, heartbeats, ambient, barriers, payloads };
 const only = Deno.args.filter((a) => a in parts) as (keyof typeof parts)[];
 for (const name of only.length > 0 ? only : (Object.keys(parts) as (keyof typeof parts)[])) {
   await parts[name]();

@@ -55,7 +55,7 @@ export function recordCall(
   let n = args.length;
   while (n > 0 && args[n - 1] === undefined) n--; // omitted optional arguments
   const net = host.net;
-  net.traceLog.call(net.nowNs(), host.name, name, args, result, threw, n);
+  net.traceLog?.call(net.nowNs(), host.name, name, args, result, threw, n);
 }
 
 /** Builds `host.os` for one life of the host's program. */

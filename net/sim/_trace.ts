@@ -51,7 +51,10 @@ const CHUNK = 1 << 15;
 
 // Record layout: [op, at (ns), host (string number), ...operands].
 const NOTE = 0; // kind, text (index into #texts)
-const SEGMENT = 1; // kind, why (string number or -1), src addr, src port, dst addr, dst port, flags, seq, ack, wnd, len
+const SEGMENT = 1; // kind, why (string number or -1), src addr, src port, dst addr, dst port, flags, seq, ack, wnd, len, proto
+
+/** A segment's `proto`, as a number. */
+const PROTOS = ["tcp", "udp", "icmp"] as const;
 const CALL = 2; // name, argc, threw (0/1), argc x (tag, value), result (tag, value)
 
 // How a call's argument or result is shown (`show`): a tag and a number.
@@ -135,13 +138,18 @@ export class Trace {
         this.#events.push({ at, host, kind: this.#strings[log[i]], text: this.#texts[log[i + 1]] });
         i += 2;
       } else if (op === SEGMENT) {
-        const s = this.#strings;
+        // The same text as `describe()` (_segment.ts), after the drop's reason.
+        const s = this.#strings, proto = PROTOS[log[i + 11]];
         const why = log[i + 1] < 0 ? "" : `${s[log[i + 1]]} `;
-        const text = `${why}${s[log[i + 2]]}:${log[i + 3]}>${s[log[i + 4]]}:${log[i + 5]} ` +
-          `${flagText(log[i + 6])} seq=${log[i + 7]} ack=${log[i + 8]} wnd=${log[i + 9]} ` +
-          `len=${log[i + 10]}`;
+        const ends = `${s[log[i + 2]]}:${log[i + 3]}>${s[log[i + 4]]}:${log[i + 5]}`;
+        const text = proto === "udp"
+          ? `${why}${ends} udp len=${log[i + 10]}`
+          : proto === "icmp"
+          ? `${why}${ends} icmp port-unreachable`
+          : `${why}${ends} ${flagText(log[i + 6])} seq=${log[i + 7]} ack=${log[i + 8]} ` +
+            `wnd=${log[i + 9]} len=${log[i + 10]}`;
         this.#events.push({ at, host, kind: s[log[i]], text });
-        i += 11;
+        i += 12;
       } else {
         const name = this.#strings[log[i]], argc = log[i + 1], threw = log[i + 2] === 1;
         i += 3;
@@ -175,7 +183,7 @@ export class Trace {
     const h = this.#id(host), src = this.#id(seg.src.address), dst = this.#id(seg.dst.address);
     const k = kind === "send" ? this.#send : kind === "deliver" ? this.#deliver : this.#id(kind);
     const w = why === undefined ? -1 : this.#id(why);
-    const log = this.#room(14), i = this.#len;
+    const log = this.#room(15), i = this.#len;
     log[i] = SEGMENT;
     log[i + 1] = atNs;
     log[i + 2] = h;
@@ -190,7 +198,8 @@ export class Trace {
     log[i + 11] = seg.ack;
     log[i + 12] = seg.wnd;
     log[i + 13] = seg.data.length;
-    this.#len = i + 14;
+    log[i + 14] = seg.proto === "tcp" ? 0 : seg.proto === "udp" ? 1 : 2;
+    this.#len = i + 15;
   }
 
   /**

@@ -72,6 +72,7 @@ export class SimNetwork {
   readonly #hosts = new Map<string, Host>();
   readonly #byAddress = new Map<string, Host>();
   #clients = new Set<Host>();
+  #disposed = false;
 
   /** Use {@linkcode createSimNetwork}. */
   constructor(opts: SimNetworkOptions = {}) {
@@ -140,19 +141,24 @@ export class SimNetwork {
     return this.#trace.events;
   }
 
-  /** @internal Adds a line to the trace. */
+  /** @internal Adds a line to the trace (none once disposed: a dead program's last calls are not the run's). */
   note(host: string, kind: string, text: string): void {
+    if (this.#disposed) return;
     this.#trace.note(this.#driver.nowNs(), host, kind, text);
   }
 
-  /** @internal Adds a segment sent, delivered or dropped to the trace. */
+  /** @internal Adds a segment sent, delivered or dropped to the trace (none once disposed). */
   noteSegment(host: string, kind: string, seg: Segment, why?: string): void {
+    if (this.#disposed) return;
     this.#trace.segment(this.#driver.nowNs(), host, kind, seg, why);
   }
 
-  /** @internal The trace itself, for the records that carry more than a line (a host's calls). */
-  get traceLog(): Trace {
-    return this.#trace;
+  /**
+   * @internal The trace itself, for the records that carry more than a
+   * line (a host's calls); `undefined` once disposed.
+   */
+  get traceLog(): Trace | undefined {
+    return this.#disposed ? undefined : this.#trace;
   }
 
   /** The digest of the trace so far. */
@@ -418,6 +424,7 @@ export class SimNetwork {
   dispose(): void {
     for (const h of this.#hosts.values()) if (!h.kernel.isShutdown) h.kill(true);
     this.#driver.dispose();
+    this.#disposed = true;
   }
 
   /** {@linkcode SimNetwork.dispose}, for `using`. */
