@@ -8,9 +8,12 @@
  * under wepoll), so readiness is synthesized from two explicit state
  * machines, one per direction: receive `paused | reading | eof | failed |
  * closed` and send `idle | writing | fin-due | fin-sent | lingering |
- * failed | closed`. Each changes only through its transition function
+ * failed | closed`. Each changes through its transition function
  * (`#toRecv`, `#toSend`), checked against the tables in
- * `_channel_states.ts` that list and explain every legal step.
+ * `_channel_states.ts` that list and explain every legal step, except the
+ * four steps of every message (`paused -> reading -> paused`, `idle ->
+ * writing -> idle`), stored directly where the code has just tested the
+ * state they leave.
  *
  * Invariants (asserted where they matter):
  * - `reading` means one `conn.read()` in flight; `writing`, `fin-due` and
@@ -253,12 +256,12 @@ export class DataChannel {
 
   // ---- transitions --------------------------------------------------------
 
-  /** The receive side's one transition function. */
+  /** The receive side's one checked transition function. */
   #toRecv(next: RecvState): void {
     this.#recv = recvStep(this.#recv, next);
   }
 
-  /** The send side's one transition function. */
+  /** The send side's one checked transition function. */
   #toSend(next: SendState): void {
     this.#send = sendStep(this.#send, next);
   }
@@ -294,7 +297,9 @@ export class DataChannel {
       view = this.#rx.reserve(want);
       this.#rx.pinned = true;
     }
-    this.#toRecv(Recv.reading);
+    // paused -> reading: every caller starts a read only in paused (the
+    // constructor, read(), resize() and #onRead() test it first).
+    this.#recv = Recv.reading;
     this.#readLen = view.length;
     this.#readProbe = probe;
     this.conn.read(view).then(this.#readDone, this.#readFailed);
@@ -312,7 +317,7 @@ export class DataChannel {
       this.#owner.channelRaised(IN | EPOLLRDHUP);
       return;
     }
-    if (state === Recv.reading) this.#toRecv(Recv.paused);
+    if (state === Recv.reading) this.#recv = Recv.paused; // reading -> paused
     if (n > 0) {
       if (this.#readProbe) this.#rx.push(this.#probe.subarray(0, n));
       else this.#rx.commit(n);
@@ -343,10 +348,14 @@ export class DataChannel {
 
   // ---- write pump ---------------------------------------------------------
 
-  /** Starts a Deno write of everything buffered; `next` is the state that has it in flight. */
+  /**
+   * Starts a Deno write of everything buffered; `next` is the state that
+   * has it in flight: `writing` from `idle` (write()), or the state the
+   * completed write left (#onWrite()), which stays.
+   */
   #startWrite(next: SendState): void {
     if (this.#tx.length === 0) impossible("write of an empty send buffer");
-    if (this.#send !== next) this.#toSend(next);
+    this.#send = next; // idle -> writing, or no step
     this.#tx.pinned = true;
     this.conn.write(this.#tx.view()).then(this.#writeDone, this.#writeFailed);
   }
@@ -376,7 +385,7 @@ export class DataChannel {
         impossible(`write completed in ${sendName(state)}`);
     }
     if (this.#tx.length > 0) this.#startWrite(state);
-    else if (state === Send.writing) this.#toSend(Send.idle);
+    else if (state === Send.writing) this.#send = Send.idle; // writing -> idle
     else if (state === Send.finDue) this.#sendFin();
     else this.#closeConn();
   }
