@@ -13,31 +13,51 @@ const SOURCE = new URL("./_reset_flood.c", import.meta.url).pathname;
 export interface FloodResult {
   good: number;
   before: number;
+  /** Seconds of ordinary connections at the attack's rate, before the attack. */
+  control: number;
   attack: number;
   after: number;
   rate: number;
+  /** Ordinary connections that were echoed and closed in the control phase. */
+  controls: number;
   /** Attack connections that connected, sent and were reset. */
   attacks: number;
   /** Attack connections that never connected (refused, or still in SYN retries at the end). */
   attack_failed: number;
-  /** A fresh client's first echo after the flood, in ms; -1 when none came within 10 s. */
+  /** A fresh client's echo after the flood, in ms; -1 when none came within 10 s. */
   fresh_ms: number;
+  /** The most messages one established client completed while the fresh client waited. */
+  fresh_others: number;
   /** Established clients whose connection failed. */
   lost: { client: number; why: string }[];
   /** Messages per second of every established client, `seconds[s][client]`. */
   seconds: number[][];
+  /** The server's main thread, per second: ms on a CPU (with a server pid). */
+  server_cpu_ms: number[];
+  /** The server's main thread, per second: ms runnable but waiting for a CPU. */
+  server_wait_ms: number[];
+  /** The driver's own ms waiting for a CPU, per second. */
+  self_wait_ms: number[];
+  /** The longest gap between two turns of the driver's loop, per second, in ms. */
+  gap_ms: number[];
+  /** The server's largest resident set each second, in KiB (0: not sampled). */
+  rss_kb: number[];
 }
 
 /** The phases of one run, in seconds, and the attack rate. */
 export interface FloodPlan {
   good: number;
   before: number;
+  /** Seconds of ordinary connections at `rate` between `before` and the attack (default 0). */
+  control?: number;
   attack: number;
   after: number;
   /** Attack connections opened per second. */
   rate: number;
   /** Messages a second each established client sends at most (0: as fast as it is answered). */
   pace: number;
+  /** The server's pid, to sample its CPU, run-queue wait and RSS every 50 ms. */
+  serverPid?: number;
 }
 
 /**
@@ -76,9 +96,17 @@ export async function haveGcc(): Promise<boolean> {
 
 /** Runs the driver against 127.0.0.1:`port` and parses its report. */
 export async function runFlood(bin: string, port: number, plan: FloodPlan): Promise<FloodResult> {
-  const args = [port, plan.good, plan.before, plan.attack, plan.after, plan.rate, plan.pace].map(
-    String,
-  );
+  const args = [
+    port,
+    plan.good,
+    plan.before,
+    plan.control ?? 0,
+    plan.attack,
+    plan.after,
+    plan.rate,
+    plan.pace,
+    plan.serverPid ?? 0,
+  ].map(String);
   const out = await new Deno.Command(bin, { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`reset_flood: ${new TextDecoder().decode(out.stderr)}`);
   return JSON.parse(new TextDecoder().decode(out.stdout));

@@ -4,8 +4,16 @@
  * the program has not yet taken with `accept`.
  *
  * Each accepted connection is an arrival (`EPOLLIN`). The pump stops, and
- * further connections wait in the kernel's backlog, when
- * - the queue holds `limit` (the `listen` backlog) connections, or
+ * further connections wait in the kernel's backlog (Deno listens with the
+ * same backlog), when
+ * - the queue holds `limit` (the `listen` backlog) or
+ *   {@linkcode ACCEPT_BURST} connections, whichever is less: what the
+ *   program can accept without Deno's runtime polling the kernel. A larger
+ *   queue let a program accept thousands of connections in one microtask
+ *   chain while every other connection's I/O waited for that poll (see
+ *   "Fairness"), cost ~3.4 KB of process memory per connection
+ *   (bench/queued_memory.ts), and put up to a second backlog of connections
+ *   reset by a flood ahead of the next client; or
  * - the descriptor table is full: every queued connection is an OS
  *   descriptor, so it counts against the table's limit
  *   (`setDescriptorLimit`, the library's `RLIMIT_NOFILE`) until the program
@@ -56,7 +64,10 @@ import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
 const RETRY_MS = 20;
-/** Accepts (or dead connections skipped) between two turns of the event loop. */
+/**
+ * Accepts (or dead connections skipped) between two turns of the event
+ * loop, and the most connections queued for `accept`.
+ */
 export const ACCEPT_BURST = 64;
 
 /** Closed listeners whose accept is still in flight (the socket is not closed yet). */
@@ -180,7 +191,7 @@ export class ListenChannel {
   #pump(): void {
     if (this.#accepting !== undefined || this.#closed) return;
     if (this.#retry !== undefined || this.#pause !== undefined) return;
-    if (this.pending >= this.limit) return;
+    if (this.pending >= Math.min(this.limit, ACCEPT_BURST)) return;
     if (this.#burst >= ACCEPT_BURST) return this.#pauseForPoll();
     if (!descriptors.hold(this.pending === 0)) {
       if (!this.#waitingForSlot) {
