@@ -111,3 +111,73 @@ export async function runFlood(bin: string, port: number, plan: FloodPlan): Prom
   if (!out.success) throw new Error(`reset_flood: ${new TextDecoder().decode(out.stderr)}`);
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
+
+/**
+ * CPU time of the server's main thread in a second for which each client is
+ * owed a quarter of its rate; less CPU, proportionally less.
+ */
+export const SERVER_CPU_MS = 200;
+/** A gap in the driver's own loop beyond which its clients were not asking. */
+export const DRIVER_GAP_MS = 250;
+
+/** The seconds of `phase` (before, control, attack, after) in `r`. */
+export function seconds(r: FloodResult, phase: "before" | "control" | "attack"): [number, number] {
+  const start = { before: 0, control: r.before, attack: r.before + r.control }[phase];
+  return [start, start + { before: r.before, control: r.control, attack: r.attack }[phase]];
+}
+
+/** What the per-second check found: failures, the seconds it could not judge, and its weight. */
+export interface Fairness {
+  starved: string[];
+  excused: string[];
+  /** Seconds judged, each weighted by the server's share of {@linkcode SERVER_CPU_MS}. */
+  judged: number;
+}
+
+/**
+ * Every second of the attack (tests/hostile_reset_flood_test.ts explains
+ * why so): each client is owed a quarter of its rate before the attack
+ * times the server's share of {@linkcode SERVER_CPU_MS} that second;
+ * seconds in which the driver's loop stalled more than
+ * {@linkcode DRIVER_GAP_MS} ms are excused. Needs a run with `serverPid`.
+ */
+export function fairness(r: FloodResult): Fairness {
+  const out: Fairness = { starved: [], excused: [], judged: 0 };
+  // The rate before: the seconds before the attack, the first (the connects) and any in
+  // which the driver stalled left out.
+  const [b0, b1] = seconds(r, "before");
+  const clean: number[] = [];
+  for (let s = b0 + 1; s < b1; s++) {
+    if (r.gap_ms[s] <= DRIVER_GAP_MS) clean.push(s);
+    else out.excused.push(`second ${s}: the driver stalled ${r.gap_ms[s].toFixed(0)} ms`);
+  }
+  if (clean.length === 0) return out; // nothing judged: too loaded
+  const base = Array.from(
+    { length: r.good },
+    (_, c) => clean.reduce((sum, s) => sum + r.seconds[s][c], 0) / clean.length,
+  );
+  const [a0, a1] = seconds(r, "attack");
+  for (let s = a0; s < a1; s++) {
+    if (r.gap_ms[s] > DRIVER_GAP_MS) {
+      out.excused.push(`second ${s}: the driver stalled ${r.gap_ms[s].toFixed(0)} ms`);
+      continue;
+    }
+    const share = Math.min(1, r.server_cpu_ms[s] / SERVER_CPU_MS);
+    out.judged += share;
+    const short: string[] = [];
+    r.seconds[s].forEach((n, c) => {
+      const owed = Math.floor(share * base[c] / 4);
+      if (n < owed) short.push(`client ${c}: ${n} < ${owed}`);
+    });
+    if (short.length > 0) {
+      out.starved.push(
+        `second ${s} (server CPU ${
+          r.server_cpu_ms[s].toFixed(0)
+        } ms): ${short.length} of ${r.good} clients served less than owed (${
+          short.slice(0, 3).join(", ")
+        }${short.length > 3 ? ", ..." : ""})`,
+      );
+    }
+  }
+  return out;
+}

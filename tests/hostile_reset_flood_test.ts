@@ -27,14 +27,14 @@
  *   starved every client alike, on both backends), so each second is
  *   counted by the server's progress: a client is owed a quarter of its
  *   rate when the server's main thread ran at least
- *   {@linkcode SERVER_CPU_MS} ms in that second (a fifth of it; a fair
+ *   `SERVER_CPU_MS` ms in that second (a fifth of it; a fair
  *   server needs a few ms per turn of its loop, each turn answering every
  *   client whose message came), and proportionally less when it ran less.
  *   A server that got the CPU and spent it on the attack fails however
  *   loaded the machine: with the fix reverted, its clients got 0-17
  *   messages in seconds in which it ran 109-335 ms (owed 13-25). Seconds in
  *   which the driver itself stalled (a gap of more than
- *   {@linkcode DRIVER_GAP_MS} ms in its loop: its clients were not asking)
+ *   `DRIVER_GAP_MS` ms in its loop: its clients were not asking)
  *   are excused, here and before the attack; the test prints every second
  *   and what was excused, and fails when the seconds judged, weighted by the
  *   server's share, add up to less than half the attack.
@@ -71,7 +71,14 @@
 
 import assert from "node:assert/strict";
 import { RunningExample } from "./_examples.ts";
-import { type FloodResult, haveGcc, runFlood, withFloodBinary } from "./_reset_flood.ts";
+import {
+  fairness,
+  type FloodResult,
+  haveGcc,
+  runFlood,
+  seconds,
+  withFloodBinary,
+} from "./_reset_flood.ts";
 import { NATIVE } from "./_helpers.ts";
 
 /** Bounded for CI: 9 s per server. */
@@ -89,13 +96,6 @@ const RATE = 8000;
  */
 const PACE = 100;
 /**
- * CPU time of the server's main thread in a second for which each client is
- * owed a quarter of its rate; less CPU, proportionally less.
- */
-const SERVER_CPU_MS = 200;
-/** A gap in the driver's own loop beyond which its clients were not asking. */
-const DRIVER_GAP_MS = 250;
-/**
  * What a connection held by the Deno backend costs the process: ~9.5 KB
  * accepted and unread (bench/queued_memory.ts), ~3.4 KB queued for accept.
  */
@@ -108,62 +108,6 @@ const QUEUE_CAP = 64;
  * client waits.
  */
 const FRESH_ECHOES = 2 * 4096 / 64;
-
-/** The seconds of `phase` (before, control, attack, after) in `r`. */
-function seconds(r: FloodResult, phase: "before" | "control" | "attack"): [number, number] {
-  const start = { before: 0, control: r.before, attack: r.before + r.control }[phase];
-  return [start, start + { before: r.before, control: r.control, attack: r.attack }[phase]];
-}
-
-/** What the per-second check found: failures, the seconds it could not judge, and its weight. */
-interface Fairness {
-  starved: string[];
-  excused: string[];
-  /** Seconds judged, each weighted by the server's share of {@linkcode SERVER_CPU_MS}. */
-  judged: number;
-}
-
-/** Every second of the attack, each client owed in proportion to the server's CPU (module doc). */
-function fairness(r: FloodResult): Fairness {
-  const out: Fairness = { starved: [], excused: [], judged: 0 };
-  // The rate before: the seconds before the attack, the first (the connects) and any in
-  // which the driver stalled left out.
-  const [b0, b1] = seconds(r, "before");
-  const clean: number[] = [];
-  for (let s = b0 + 1; s < b1; s++) {
-    if (r.gap_ms[s] <= DRIVER_GAP_MS) clean.push(s);
-    else out.excused.push(`second ${s}: the driver stalled ${r.gap_ms[s].toFixed(0)} ms`);
-  }
-  if (clean.length === 0) return out; // nothing judged: too loaded
-  const base = Array.from(
-    { length: r.good },
-    (_, c) => clean.reduce((sum, s) => sum + r.seconds[s][c], 0) / clean.length,
-  );
-  const [a0, a1] = seconds(r, "attack");
-  for (let s = a0; s < a1; s++) {
-    if (r.gap_ms[s] > DRIVER_GAP_MS) {
-      out.excused.push(`second ${s}: the driver stalled ${r.gap_ms[s].toFixed(0)} ms`);
-      continue;
-    }
-    const share = Math.min(1, r.server_cpu_ms[s] / SERVER_CPU_MS);
-    out.judged += share;
-    const short: string[] = [];
-    r.seconds[s].forEach((n, c) => {
-      const owed = Math.floor(share * base[c] / 4);
-      if (n < owed) short.push(`client ${c}: ${n} < ${owed}`);
-    });
-    if (short.length > 0) {
-      out.starved.push(
-        `second ${s} (server CPU ${
-          r.server_cpu_ms[s].toFixed(0)
-        } ms): ${short.length} of ${r.good} clients served less than owed (${
-          short.slice(0, 3).join(", ")
-        }${short.length > 3 ? ", ..." : ""})`,
-      );
-    }
-  }
-  return out;
-}
 
 /** The RSS bound (see the module doc) and the peak, in KiB. */
 function memory(r: FloodResult): { peak: number; bound: number; text: string } {
