@@ -128,19 +128,8 @@ export {
   setDescriptorLimit,
   write,
 } from "./runtime/core/fd_table.ts";
-export {
-  accept,
-  accept4,
-  bind,
-  connect,
-  getpeername,
-  getsockname,
-  getsockopt,
-  listen,
-  setsockopt,
-  shutdown,
-  socket,
-} from "./net/socket_calls.ts";
+export { accept, accept4, bind, connect, listen, shutdown, socket } from "./net/socket_calls.ts";
+export { getpeername, getsockname, getsockopt, setsockopt } from "./net/socket_option_calls.ts";
 export { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./net/datagram_calls.ts";
 export type { RecvMessage, SendMessage } from "./net/socket_description.ts";
 export type { InetSockAddr, SockAddr, UnixSockAddr, UnspecSockAddr } from "./net/sockaddr.ts";

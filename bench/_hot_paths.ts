@@ -1,10 +1,14 @@
 /**
  * The hot paths, timed by CPU (`process.cpuUsage`, user + system) rather
  * than wall time, so that other processes on a shared machine do not count:
- * `read`/`write`, `epollWait`, `epollCtl`, a 64-socketpair event loop, and
- * the object layer's `Epoll.wait`, all on in-memory descriptors. Each
- * figure is the least CPU per operation over 7 repetitions of a fixed
- * count, after a warm-up. Prints one JSON object `{name: ns}`.
+ * `read`/`write` (a pipe, a datagram socketpair), `epollWait`, `epollCtl`,
+ * a 64-socketpair event loop, and the object layer's `Epoll.wait`, all on
+ * in-memory descriptors; and, when the native backend loads (`--allow-ffi`
+ * on Linux), a `read` that finds nothing and `write` + `read` of 64 bytes
+ * each way over a loopback TCP connection of kernel sockets (the native
+ * socket's per-message path, the system calls included). Each figure is the least CPU per operation over 7
+ * repetitions of a fixed count, after a warm-up. Prints one JSON object
+ * `{name: ns}`.
  *
  * `bench/core_ab.ts` runs it in a base revision's tree and in this one;
  * `DENO_EPOLL_BENCH_KERNEL=1` keeps a second kernel alive meanwhile (every
@@ -16,8 +20,13 @@
 
 import process from "node:process";
 import {
+  accept4,
+  AF_INET,
   AF_UNIX,
+  bind,
   close,
+  connect,
+  EAGAIN,
   Epoll,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -27,9 +36,16 @@ import {
   EPOLLIN,
   epollWait,
   eventfd,
+  getSocketBackend,
+  getsockname,
+  listen,
   pipe,
   read,
+  setSocketBackend,
+  SOCK_DGRAM,
   SOCK_STREAM,
+  type SockAddr,
+  socket,
   socketpair,
   write,
 } from "../mod.ts";
@@ -69,6 +85,14 @@ const payload = new Uint8Array(64).fill(7);
 const buf = new Uint8Array(256);
 results["pipe: write 64 B + read 64 B"] = await cpuPerOp(200_000, () => {
   if (write(pfds[1], payload) !== 64 || read(pfds[0], buf) !== 64) throw new Error("pipe");
+});
+
+// A datagram through an in-memory datagram socketpair (write + read: one datagram each).
+const dfds: number[] = [];
+socketpair(AF_UNIX, SOCK_DGRAM, 0, dfds);
+dfds.forEach(track);
+results["dgram socketpair: write 64 B + read 64 B"] = await cpuPerOp(200_000, () => {
+  if (write(dfds[0], payload) !== 64 || read(dfds[1], buf) !== 64) throw new Error("dgram");
 });
 
 // epollCtl: ADD + DEL.
@@ -113,6 +137,42 @@ results["Epoll.wait: 1 ready of 10"] = await cpuPerOp(100_000, async () => {
   if ((await ep.wait(64, 0)).length !== 1) throw new Error("Epoll.wait");
 });
 ep.close();
+
+// The native backend's per-message path: 64 bytes each way over loopback TCP.
+const backend = getSocketBackend();
+if (setSocketBackend("native") === 0) {
+  const lfd = track(socket(AF_INET, SOCK_STREAM, 0));
+  bind(lfd, { family: AF_INET, address: "127.0.0.1", port: 0 });
+  listen(lfd, 4);
+  const addr = {} as SockAddr;
+  getsockname(lfd, addr);
+  const cfd = track(socket(AF_INET, SOCK_STREAM, 0));
+  connect(cfd, addr);
+  let sfd = accept4(lfd, 0);
+  while (sfd < 0) {
+    await new Promise((r) => setTimeout(r, 1));
+    sfd = accept4(lfd, 0);
+  }
+  track(sfd);
+  setSocketBackend(backend);
+  /** Reads until all of `n` bytes came (loopback delivers within the send, almost always). */
+  const readAll = (fd: number, n: number) => {
+    for (let got = 0; got < n;) {
+      const r = read(fd, buf.subarray(got, n));
+      if (r > 0) got += r;
+      else if (r !== -EAGAIN) throw new Error(`native read: ${r}`);
+    }
+  };
+  results["native TCP: read of an empty socket (EAGAIN)"] = await cpuPerOp(200_000, () => {
+    if (read(sfd, buf) !== -EAGAIN) throw new Error("native read");
+  });
+  results["native TCP: write 64 B + read 64 B, each way"] = await cpuPerOp(50_000, () => {
+    if (write(cfd, payload) !== 64) throw new Error("native write");
+    readAll(sfd, 64);
+    if (write(sfd, payload) !== 64) throw new Error("native write");
+    readAll(cfd, 64);
+  });
+}
 
 for (const fd of opened) close(fd);
 console.log(JSON.stringify(results));

@@ -20,6 +20,8 @@
  * @module
  */
 
+import { median } from "./_rounds.ts";
+
 const args = [...Deno.args];
 function flag(name: string, fallback: string): string {
   const i = args.indexOf(name);
@@ -66,12 +68,6 @@ async function runBench(arm: Arm): Promise<Map<string, number>> {
   if (!success) throw new Error(`${arm.name}: ${new TextDecoder().decode(stderr)}`);
   return new Map(Object.entries(JSON.parse(text) as Record<string, number>));
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const dir = await baseTree();
 try {

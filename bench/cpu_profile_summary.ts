@@ -31,11 +31,12 @@ interface Profile {
 
 const LIBRARY = /\/(runtime|net)\/([a-z_]+\/)*[a-z_]+\.ts$/;
 /**
- * The native backend's libc binding: V8 attributes a fast FFI call's time,
- * the system call included, to the JavaScript wrapper that makes it, so
- * these frames are counted apart as "FFI calls (kernel time included)".
+ * The native backend's libc marshalling (`net/native/_libc_ffi.ts`): V8
+ * attributes a fast FFI call's time, the system call included, to the
+ * JavaScript wrapper that makes it, so these frames are counted apart as
+ * "FFI calls (kernel time included)".
  */
-const FFI = /\/net\/native\/libc\.ts$/;
+const FFI = /\/net\/native\/_libc_ffi\.ts$/;
 
 for (const file of Deno.args) {
   const profile: Profile = JSON.parse(await Deno.readTextFile(file));
@@ -60,7 +61,7 @@ for (const file of Deno.args) {
   );
   if (ffi > 0) {
     console.log(
-      `  FFI calls of the native backend (net/native/libc.ts, kernel time included): ${
+      `  FFI calls of the native backend (net/native/_libc_ffi.ts, kernel time included): ${
         (ffi / total * 100).toFixed(1)
       } %`,
     );

@@ -11,14 +11,10 @@
  * @module
  */
 
-import { ENOTSOCK } from "../runtime/core/errno.ts";
-import { checkBuffer, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
+import { checkBuffer, requireNumber } from "../runtime/core/fd_table.ts";
 import type { SockAddr } from "./sockaddr.ts";
-import { type RecvMessage, type SendMessage, SocketDescription } from "./socket_description.ts";
-
-function sock(fd: number): SocketDescription | number {
-  return lookupAs(fd, SocketDescription, ENOTSOCK);
-}
+import type { RecvMessage, SendMessage } from "./socket_description.ts";
+import { sock } from "./_socket_lookup.ts";
 
 function optionalAddr(addr: unknown, what: string): void {
   if (addr !== undefined && addr !== null && typeof addr !== "object") {

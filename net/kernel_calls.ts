@@ -43,19 +43,8 @@ import { openStdio } from "../runtime/process/stdio.ts";
 import { Epoll } from "../runtime/objects/epoll.ts";
 import { KQueue } from "../runtime/objects/kqueue.ts";
 import { socketpair } from "./pair/socketpair.ts";
-import {
-  accept,
-  accept4,
-  bind,
-  connect,
-  getpeername,
-  getsockname,
-  getsockopt,
-  listen,
-  setsockopt,
-  shutdown,
-  socket,
-} from "./socket_calls.ts";
+import { accept, accept4, bind, connect, listen, shutdown, socket } from "./socket_calls.ts";
+import { getpeername, getsockname, getsockopt, setsockopt } from "./socket_option_calls.ts";
 import { getSocketBackend, setSocketBackend, socketBackendError } from "./socket_backend.ts";
 import { recv, recvfrom, recvmmsg, send, sendmmsg, sendto } from "./datagram_calls.ts";
 import { datagramBackendError } from "./deno/datagram.ts";

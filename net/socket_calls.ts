@@ -1,7 +1,8 @@
 /**
- * The POSIX-shaped socket calls: `socket`, `bind`, `listen`, `accept`,
- * `accept4`, `connect`, `shutdown`, `getsockname`, `getpeername`,
- * `getsockopt`, `setsockopt`. They work on sockets made by `socket`, on
+ * The POSIX-shaped calls that make a socket and move it through its life:
+ * `socket`, `bind`, `listen`, `accept`, `accept4`, `connect`, `shutdown`
+ * (its names and options: `socket_option_calls.ts`; datagrams:
+ * `datagram_calls.ts`). They work on sockets made by `socket`, on
  * the backend chosen when it was made ({@linkcode setSocketBackend}: Deno
  * TCP and Unix sockets, or the kernel's through FFI), and, where it makes
  * sense, on `socketpair` ends. Each call dispatches to the socket's own
@@ -16,7 +17,7 @@
  * @module
  */
 
-import { EAFNOSUPPORT, EINVAL, ENOTSOCK, EPROTONOSUPPORT } from "../runtime/core/errno.ts";
+import { EAFNOSUPPORT, EINVAL, EPROTONOSUPPORT } from "../runtime/core/errno.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -29,18 +30,9 @@ import {
   SOCK_STREAM,
 } from "../runtime/core/constants.ts";
 import type { SockAddr, UnspecSockAddr } from "./sockaddr.ts";
-import { SocketDescription } from "./socket_description.ts";
-import { installDescription, lookupAs, requireNumber } from "../runtime/core/fd_table.ts";
+import { installDescription, requireNumber } from "../runtime/core/fd_table.ts";
+import { requireObject, sock } from "./_socket_lookup.ts";
 import { currentBackend } from "./socket_backend.ts";
-
-function object(v: unknown, what: string): void {
-  if (v === null || typeof v !== "object") throw new TypeError(`${what} must be an object`);
-}
-
-/** The socket behind `fd`, or `-EBADF` / `-ENOTSOCK`. */
-function sock(fd: number): SocketDescription | number {
-  return lookupAs(fd, SocketDescription, ENOTSOCK);
-}
 
 /**
  * Creates an unconnected socket (`socket(2)`). A stream socket becomes a
@@ -129,7 +121,7 @@ export function socket(domain: number, type: number, protocol: number): number {
  * ```
  */
 export function bind(fd: number, addr: SockAddr): number {
-  object(addr, "addr");
+  requireObject(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.bind(addr);
 }
@@ -272,7 +264,7 @@ export function accept(fd: number): number {
  * ```
  */
 export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
-  object(addr, "addr");
+  requireObject(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.connect(addr);
 }
@@ -304,122 +296,4 @@ export function shutdown(fd: number, how: number): number {
   requireNumber(how, "how");
   const s = sock(fd);
   return typeof s === "number" ? s : s.shutdown(how);
-}
-
-/**
- * Fills `out` with the socket's local address (`getsockname(2)`); it tells
- * the ephemeral port chosen for port 0 (after `bind` on `native`, after
- * `listen` on `deno`).
- *
- * @param fd The socket.
- * @param out Overwritten with the address.
- * @returns 0; `-EBADF`, `-ENOTSOCK`.
- * @throws {TypeError} When `out` is not an object.
- *
- * @example
- * ```ts
- * import { AF_INET, close, getsockname, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
- * import assert from "node:assert/strict";
- *
- * const fd = socket(AF_INET, SOCK_STREAM, 0);
- * const out = {} as SockAddr;
- * assert.equal(getsockname(fd, out), 0);
- * assert.deepEqual(out, { family: AF_INET, address: "0.0.0.0", port: 0 });
- * close(fd);
- * ```
- */
-export function getsockname(fd: number, out: SockAddr): number {
-  object(out, "out");
-  const s = sock(fd);
-  return typeof s === "number" ? s : s.getsockname(out);
-}
-
-/**
- * Fills `out` with the peer's address (`getpeername(2)`).
- *
- * @param fd The socket.
- * @param out Overwritten with the address.
- * @returns 0; `-ENOTCONN`, `-EBADF`, `-ENOTSOCK`.
- * @throws {TypeError} When `out` is not an object.
- *
- * @example
- * ```ts
- * import { AF_INET, close, ENOTCONN, getpeername, socket, SOCK_STREAM, type SockAddr } from "@deno-epoll/epoll";
- * import assert from "node:assert/strict";
- *
- * const fd = socket(AF_INET, SOCK_STREAM, 0);
- * assert.equal(getpeername(fd, {} as SockAddr), -ENOTCONN);
- * close(fd);
- * ```
- */
-export function getpeername(fd: number, out: SockAddr): number {
-  object(out, "out");
-  const s = sock(fd);
-  return typeof s === "number" ? s : s.getpeername(out);
-}
-
-/**
- * Reads a socket option (`getsockopt(2)`), as a number. Reading
- * `SO_ERROR` clears the pending error. On `native` any integer option the
- * kernel has; on `deno` and socketpairs the ones named below.
- *
- * @param fd The socket.
- * @param level {@linkcode SOL_SOCKET} or {@linkcode IPPROTO_TCP}.
- * @param name `SO_TYPE`, `SO_ERROR`, `SO_SNDBUF`, `SO_RCVBUF`,
- * `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_ACCEPTCONN`,
- * `TCP_NODELAY` (and, on `native`, the kernel's other integer options).
- * @returns The value (`>= 0`); `-ENOPROTOOPT`, `-EOPNOTSUPP` (TCP options
- * on a Unix socket), `-EBADF`, `-ENOTSOCK`.
- * @throws {TypeError} For arguments that are not numbers.
- *
- * @example
- * ```ts
- * import { AF_INET, close, getsockopt, SO_TYPE, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
- * import assert from "node:assert/strict";
- *
- * const fd = socket(AF_INET, SOCK_STREAM, 0);
- * assert.equal(getsockopt(fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
- * close(fd);
- * ```
- */
-export function getsockopt(fd: number, level: number, name: number): number {
-  requireNumber(level, "level");
-  requireNumber(name, "name");
-  const s = sock(fd);
-  return typeof s === "number" ? s : s.getsockopt(level, name);
-}
-
-/**
- * Sets a socket option (`setsockopt(2)`). On `native` this is the kernel's
- * `setsockopt` for an integer option. On `deno`: `SO_SNDBUF`/`SO_RCVBUF`
- * size the userspace buffers (doubled, as Linux reports them);
- * `TCP_NODELAY` and `SO_KEEPALIVE` map to `setNoDelay`/`setKeepAlive`;
- * `SO_REUSEPORT` takes effect at `listen` (Deno's `reusePort`, which needs
- * `--unstable-net`).
- *
- * @param fd The socket.
- * @param level {@linkcode SOL_SOCKET} or {@linkcode IPPROTO_TCP}.
- * @param name The option.
- * @param value The value; 0 is off, anything else on.
- * @returns 0; `-ENOPROTOOPT`, `-EINVAL` (not a finite number),
- * `-EOPNOTSUPP`, `-EBADF`, `-ENOTSOCK`.
- * @throws {TypeError} For arguments that are not numbers.
- *
- * @example
- * ```ts
- * import { AF_INET, close, getsockopt, setsockopt, SO_RCVBUF, socket, SOCK_STREAM, SOL_SOCKET } from "@deno-epoll/epoll";
- * import assert from "node:assert/strict";
- *
- * const fd = socket(AF_INET, SOCK_STREAM, 0);
- * assert.equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 8192), 0);
- * assert.equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF), 16384); // doubled, as Linux does
- * close(fd);
- * ```
- */
-export function setsockopt(fd: number, level: number, name: number, value: number): number {
-  requireNumber(level, "level");
-  requireNumber(name, "name");
-  requireNumber(value, "value");
-  const s = sock(fd);
-  return typeof s === "number" ? s : s.setsockopt(level, name, value);
 }

@@ -32,7 +32,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   buildLoadgen,
   freePort,
@@ -43,19 +42,12 @@ import {
   sleep,
   waitForAccept,
 } from "../echo/_procs.ts";
+import { median, missingTools, parseRoundFlags, rotation, writeResults } from "../_rounds.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    rounds: { type: "string", default: "3" },
-    seconds: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1" },
-    only: { type: "string" },
-  },
-});
-const ROUNDS = Number(flags.rounds);
-const SECONDS = Number(flags.seconds);
-const WARMUP = Number(flags.warmup);
+const flags = parseRoundFlags(Deno.args, { warmup: "1" });
+const ROUNDS = flags.rounds;
+const SECONDS = flags.seconds;
+const WARMUP = flags.own.warmup;
 const CONNS = 64;
 const DENO = Deno.execPath();
 
@@ -218,39 +210,25 @@ async function loadgen(port: number, sample: () => void) {
   return { rate: r.msgs_per_s, seconds: SECONDS };
 }
 
-function have(tool: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((d) => {
-    try {
-      return Deno.statSync(`${d}/${tool}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
-};
-
 installExitHandlers();
 const parts: [string, Server[], typeof wrk][] = [];
 if (flags.only !== "echo") {
-  if (have("wrk") && have("node")) parts.push(["HTTP", HTTP, wrk]);
-  else console.log("HTTP part skipped: needs wrk (apt install wrk) and node");
+  const missing = missingTools([["wrk", "wrk"], ["node", "nodejs"]]);
+  if (missing === null) parts.push(["HTTP", HTTP, wrk]);
+  else console.log(`HTTP part skipped: ${missing}`);
 }
 if (flags.only !== "http") {
-  if (have("gcc") && have("node")) {
+  const missing = missingTools([["gcc", "gcc"], ["node", "nodejs"]]);
+  if (missing === null) {
     await buildLoadgen();
     parts.push(["echo", ECHO, loadgen]);
-  } else console.log("echo part skipped: needs gcc and node");
+  } else console.log(`echo part skipped: ${missing}`);
 }
 
 const runs: Run[] = [];
 for (const [part, servers, load] of parts) {
   for (let round = 1; round <= ROUNDS; round++) {
-    const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
-    for (const server of order) {
+    for (const server of rotation(servers, round - 1)) {
       const run = await runOne(part, server, round, load);
       runs.push(run);
       console.error(
@@ -304,13 +282,10 @@ for (const [part, servers] of parts) {
   }
 }
 console.log(lines.join("\n"));
-await Deno.writeTextFile(
-  new URL("results.json", import.meta.url),
-  JSON.stringify(
-    { date: new Date().toISOString(), rounds: ROUNDS, seconds: SECONDS, runs },
-    null,
-    2,
-  ) +
-    "\n",
-);
+await writeResults(import.meta.url, {
+  date: new Date().toISOString(),
+  rounds: ROUNDS,
+  seconds: SECONDS,
+  runs,
+});
 Deno.exit(0);

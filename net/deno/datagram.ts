@@ -44,8 +44,6 @@
  * @module
  */
 
-import { EmulatedSocket } from "../socket_state.ts";
-import type { RecvMessage } from "../socket_description.ts";
 import {
   anyAddr,
   copyAddr,
@@ -54,8 +52,8 @@ import {
   type UnspecSockAddr,
   validateAddr,
 } from "../sockaddr.ts";
-import type { FilterCounts } from "../../runtime/core/description.ts";
-import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
+import { DatagramQueue, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
+import { EmulatedDatagram, OUT } from "../_emulated_datagram.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
 import {
   EACCES,
@@ -74,19 +72,7 @@ import {
   AF_INET6,
   AF_UNSPEC,
   EPOLLERR,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
-  EPOLLRDNORM,
-  EPOLLWRBAND,
-  EPOLLWRNORM,
   IPPROTO_TCP,
-  MSG_PEEK,
-  SHUT_RD,
-  SHUT_RDWR,
-  SHUT_WR,
-  SOCK_DGRAM,
 } from "../../runtime/core/constants.ts";
 
 /** What each queued datagram is charged beyond its bytes (about a kernel skb's overhead). */
@@ -96,8 +82,6 @@ const BUFFER = 212992;
 /** The largest UDP payload over IPv4 and over IPv6. */
 const MAX_UDP4 = 65507;
 const MAX_UDP6 = 65527;
-const IN = EPOLLIN | EPOLLRDNORM;
-const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 
 type Listen = (options: { transport: "udp"; hostname: string; port: number }) => Deno.DatagramConn;
 
@@ -139,17 +123,14 @@ interface Outgoing {
 }
 
 /** A datagram socket over `Deno.listenDatagram` (see the module doc). */
-export class DenoDatagram extends EmulatedSocket {
+export class DenoDatagram extends EmulatedDatagram<Received> {
   readonly kind: string;
   readonly domain: number;
   #conn: Deno.DatagramConn | null = null;
   #local: InetSockAddr | null = null;
   #peer: InetSockAddr | null = null;
   #closed = false;
-  #rdShut = false;
-  #wrShut = false;
-  // Receive side.
-  readonly #rx = new DatagramQueue<Received>();
+  // Receive side (the queue is EmulatedDatagram's).
   #rxCharge = 0;
   #receiving = false;
   readonly #buf = new Uint8Array(65536);
@@ -167,33 +148,13 @@ export class DenoDatagram extends EmulatedSocket {
     this.kind = "udp";
   }
 
-  override get sockType(): number {
-    return SOCK_DGRAM;
+  protected override get sendCharge(): number {
+    return this.#txCharge;
   }
 
-  get #writable(): boolean {
+  /** Linux's `sock_writeable`: less than half of `SO_SNDBUF` queued. */
+  protected override get writable(): boolean {
     return this.#txCharge * 2 < this.sndbuf;
-  }
-
-  poll(): number {
-    let mask = 0;
-    if (this.soError) mask |= EPOLLERR;
-    if (this.#rdShut) mask |= EPOLLRDHUP | IN;
-    if (this.#rdShut && this.#wrShut) mask |= EPOLLHUP;
-    if (this.#rx.length > 0) mask |= IN;
-    if (this.#writable) mask |= OUT;
-    return mask;
-  }
-
-  /** kqueue: the next datagram's size (fires for an empty one too), send-queue room. */
-  override counts(out: FilterCounts): void {
-    out.readable = this.#rx.first?.bytes.length ?? 0;
-    out.readReady = this.#rx.length > 0;
-    out.readEof = this.#rdShut;
-    out.writable = Math.max(this.sndbuf - this.#txCharge, 0);
-    out.writeReady = this.#writable;
-    out.writeEof = this.#wrShut;
-    out.error = this.soError;
   }
 
   override bind(addr: SockAddr): number {
@@ -251,7 +212,7 @@ export class DenoDatagram extends EmulatedSocket {
       : this.sndbuf - 32;
     if (buf.length > max) return -EMSGSIZE;
     if (this.soError) return -this.takeError();
-    if (this.#wrShut) return -EPIPE;
+    if (this.wrShut) return -EPIPE;
     if (to.port === 0) return -EINVAL; // udp_sendmsg: no port 0
     if (to.family === AF_INET && to.address === "255.255.255.255" && !this.broadcast) {
       return -EACCES;
@@ -284,7 +245,7 @@ export class DenoDatagram extends EmulatedSocket {
         } catch (e) {
           err = errnoOf(e, EIO);
         }
-        const was = this.#writable;
+        const was = this.writable;
         this.#tx.shift();
         this.#txCharge -= d.bytes.length + OVERHEAD;
         if (this.#closed) continue;
@@ -292,7 +253,7 @@ export class DenoDatagram extends EmulatedSocket {
           this.soError = err;
           this.notify(EPOLLERR);
         }
-        if (!was && this.#writable) this.notify(OUT);
+        if (!was && this.writable) this.notify(OUT);
       }
     } finally {
       this.#sending = false;
@@ -300,33 +261,13 @@ export class DenoDatagram extends EmulatedSocket {
     }
   }
 
-  override recvmsg(msg: RecvMessage, flags: number): number {
-    if (flags & MSG_OOB) return -EOPNOTSUPP;
-    if (this.soError) return -this.takeError();
-    const d = this.#rx.first;
-    if (d === undefined) return -EAGAIN;
-    const n = deliver(d.bytes, msg.buf, flags, msg);
-    if (msg.addr !== undefined) copyAddr(d.from, msg.addr);
-    if ((flags & MSG_PEEK) === 0) {
-      this.#rx.shift();
-      this.#rxCharge -= d.bytes.length + OVERHEAD;
-      this.#pump(); // there is room again
-    }
-    return n;
+  protected override sourceOf(d: Received, out: SockAddr): void {
+    copyAddr(d.from, out);
   }
 
-  override recvmmsg(msgs: RecvMessage[], flags: number): number {
-    for (const m of msgs) m.addr ??= {} as SockAddr;
-    return super.recvmmsg(msgs, flags);
-  }
-
-  override read(buf: Uint8Array): number {
-    // sock_read_iter: a read of nothing is 0 and takes no datagram (recv would take one).
-    return buf.length === 0 ? 0 : this.recvmsg({ buf }, 0);
-  }
-
-  override write(buf: Uint8Array): number {
-    return this.sendto(buf, 0, null);
+  protected override taken(d: Received): void {
+    this.#rxCharge -= d.bytes.length + OVERHEAD;
+    this.#pump(); // there is room again
   }
 
   /** Keeps one `receive()` in flight while bound, open and below `SO_RCVBUF`. */
@@ -348,7 +289,7 @@ export class DenoDatagram extends EmulatedSocket {
         if (this.#closed) return;
         const from = fromDenoAddr(addr) as InetSockAddr;
         if (this.#peer !== null && !sameAddr(from, this.#peer)) continue;
-        this.#rx.push({ bytes: data.slice(), from });
+        this.queue.push({ bytes: data.slice(), from });
         this.#rxCharge += data.length + OVERHEAD;
         this.notify(READABLE_KEY);
       }
@@ -358,12 +299,9 @@ export class DenoDatagram extends EmulatedSocket {
   }
 
   override shutdown(how: number): number {
-    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
-    if (how !== SHUT_WR) this.#rdShut = true;
-    if (how !== SHUT_RD) this.#wrShut = true;
-    this.notify(0, true);
+    const r = super.shutdown(how);
     // inet_shutdown: an unconnected socket is shut anyway, and says ENOTCONN.
-    return this.#peer === null ? -ENOTCONN : 0;
+    return r === 0 && this.#peer === null ? -ENOTCONN : r;
   }
 
   override getsockname(out: SockAddr): number {
@@ -395,7 +333,7 @@ export class DenoDatagram extends EmulatedSocket {
 
   protected override onRelease(): void {
     this.#closed = true;
-    this.#rx.clear();
+    this.queue.clear();
     // Datagrams already accepted still go out (Linux handed them to the
     // kernel in sendto); the Deno socket closes after the last one.
     if (!this.#sending) this.#finish();

@@ -26,15 +26,8 @@ import {
   SOCK_DGRAM,
   SOL_SOCKET,
 } from "../../runtime/core/constants.ts";
-import {
-  bind,
-  connect,
-  getpeername,
-  getsockname,
-  getsockopt,
-  setsockopt,
-  socket,
-} from "../socket_calls.ts";
+import { bind, connect, socket } from "../socket_calls.ts";
+import { getpeername, getsockname, getsockopt, setsockopt } from "../socket_option_calls.ts";
 import { recvfrom, recvmmsg, sendmmsg, sendto } from "../datagram_calls.ts";
 import { socketpair } from "../pair/socketpair.ts";
 

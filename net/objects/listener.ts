@@ -24,7 +24,8 @@ import {
   SOL_SOCKET,
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
-import { accept, bind, getsockname, listen, setsockopt, socket } from "../socket_calls.ts";
+import { accept, bind, listen, socket } from "../socket_calls.ts";
+import { getsockname, setsockopt } from "../socket_option_calls.ts";
 import { Socket } from "./socket.ts";
 
 /** Options of {@linkcode Listener.listen}. */

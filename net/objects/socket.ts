@@ -25,15 +25,8 @@ import {
   SOL_SOCKET,
   TCP_NODELAY,
 } from "../../runtime/core/constants.ts";
-import {
-  connect,
-  getpeername,
-  getsockname,
-  getsockopt,
-  setsockopt,
-  shutdown,
-  socket,
-} from "../socket_calls.ts";
+import { connect, shutdown, socket } from "../socket_calls.ts";
+import { getpeername, getsockname, getsockopt, setsockopt } from "../socket_option_calls.ts";
 
 /** The address `get` (getsockname or getpeername) reports for `fd`; throws {@linkcode ErrnoError}. */
 function addressOf(fd: number, get: typeof getsockname, name: string): SockAddr {

@@ -57,33 +57,15 @@ import {
   EPERM,
   EPIPE,
 } from "../../runtime/core/errno.ts";
-import {
-  AF_UNIX,
-  AF_UNSPEC,
-  EPOLLERR,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLOUT,
-  EPOLLRDHUP,
-  EPOLLRDNORM,
-  EPOLLWRBAND,
-  EPOLLWRNORM,
-  MSG_PEEK,
-  SHUT_RD,
-  SHUT_RDWR,
-  SHUT_WR,
-  SOCK_DGRAM,
-} from "../../runtime/core/constants.ts";
-import type { FilterCounts } from "../../runtime/core/description.ts";
-import type { RecvMessage } from "../socket_description.ts";
-import { EmulatedSocket } from "../socket_state.ts";
+import { AF_UNIX, AF_UNSPEC, EPOLLERR } from "../../runtime/core/constants.ts";
 import { copyAddr, type SockAddr, type UnspecSockAddr } from "../sockaddr.ts";
-import { DatagramQueue, deliver, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
+import { MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
+import { EmulatedDatagram, OUT } from "../_emulated_datagram.ts";
 
 /** Linux's default `SO_SNDBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;
-const OUT = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
-const IN = EPOLLIN | EPOLLRDNORM;
+/** The name of a pair end: an unnamed Unix socket. */
+const UNNAMED: SockAddr = { family: AF_UNIX, path: "" };
 /** `SKB_MAX_ALLOC` on x86-64: a larger datagram puts its tail in page fragments. */
 const SKB_MAX_ALLOC = 16384 - 320;
 /** `MAX_SKB_FRAGS * PAGE_SIZE`. */
@@ -116,56 +98,25 @@ interface Datagram {
 }
 
 /** One end of a datagram socketpair. */
-export class DgramPairEnd extends EmulatedSocket {
+export class DgramPairEnd extends EmulatedDatagram<Datagram> {
   readonly kind = "socketpair-dgram";
   readonly domain = AF_UNIX;
   /** The connected peer (`unix_peer`); `null` once forgotten. */
   peer: DgramPairEnd | null = null;
-  /** Datagrams sent to us, oldest first. */
-  readonly #queue = new DatagramQueue<Datagram>();
   /** What our queued datagrams (in either end) charge us (`sk_wmem_alloc` - 1). */
   wmem = 0;
-  rdShut = false;
-  wrShut = false;
   open = true;
 
   constructor() {
     super(UNIX_BUFFER, UNIX_BUFFER);
   }
 
-  override get sockType(): number {
-    return SOCK_DGRAM;
+  protected override get sendCharge(): number {
+    return this.wmem;
   }
 
-  poll(): number {
-    let mask = 0;
-    if (this.soError) mask |= EPOLLERR;
-    if (this.rdShut) mask |= EPOLLRDHUP | IN;
-    if (this.rdShut && this.wrShut) mask |= EPOLLHUP;
-    if (this.#queue.length > 0) mask |= IN;
-    if ((this.wmem + 1) * 4 <= this.sndbuf) mask |= OUT;
-    return mask;
-  }
-
-  /** kqueue: the next datagram's size (BSD's and `FIONREAD`'s answer), send-buffer room. */
-  override counts(out: FilterCounts): void {
-    const mask = this.poll();
-    out.readable = this.#queue.first?.bytes.length ?? 0;
-    out.readEof = this.rdShut;
-    out.writable = Math.max(this.sndbuf - this.wmem, 0);
-    out.writeReady = (mask & EPOLLOUT) !== 0;
-    out.writeEof = this.wrShut;
-    out.error = this.soError;
-    out.readReady = this.#queue.length > 0; // an empty datagram is still one to read
-  }
-
-  override read(buf: Uint8Array): number {
-    // sock_read_iter: a read of nothing is 0, before any state is looked at.
-    return buf.length === 0 ? 0 : this.#receive(buf, 0, null);
-  }
-
-  override write(buf: Uint8Array): number {
-    return this.sendto(buf, 0, null);
+  protected override get writable(): boolean {
+    return (this.wmem + 1) * 4 <= this.sndbuf;
   }
 
   override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
@@ -190,7 +141,7 @@ export class DgramPairEnd extends EmulatedSocket {
     if (other.peer !== null && other.peer !== this) return this.#charged(charge, -EPERM);
     if (other.rdShut) return this.#charged(charge, -EPIPE);
     this.wmem += charge;
-    other.#queue.push({ bytes: buf.slice(), charge, writer: this });
+    other.queue.push({ bytes: buf.slice(), charge, writer: this });
     other.notify(READABLE_KEY);
     return buf.length;
   }
@@ -202,27 +153,12 @@ export class DgramPairEnd extends EmulatedSocket {
     return r;
   }
 
-  override recvmsg(msg: RecvMessage, flags: number): number {
-    if (flags & MSG_OOB) return -EOPNOTSUPP;
-    return this.#receive(msg.buf, flags, msg);
+  protected override sourceOf(_d: Datagram, out: SockAddr): void {
+    copyAddr(UNNAMED, out);
   }
 
-  override recvmmsg(msgs: RecvMessage[], flags: number): number {
-    for (const m of msgs) m.addr ??= {} as SockAddr;
-    return super.recvmmsg(msgs, flags);
-  }
-
-  #receive(buf: Uint8Array, flags: number, msg: RecvMessage | null): number {
-    if (this.soError) return -this.takeError();
-    const d = this.#queue.first;
-    if (d === undefined) return -EAGAIN;
-    const n = deliver(d.bytes, buf, flags, msg);
-    if (msg?.addr !== undefined) copyAddr({ family: AF_UNIX, path: "" }, msg.addr);
-    if ((flags & MSG_PEEK) === 0) {
-      this.#queue.shift();
-      this.#free(d.writer, d.charge);
-    }
-    return n;
+  protected override taken(d: Datagram): void {
+    this.#free(d.writer, d.charge);
   }
 
   /** `sock_wfree`: the writer's charge falls; it hears `EPOLLOUT` if it is then writable. */
@@ -233,24 +169,16 @@ export class DgramPairEnd extends EmulatedSocket {
 
   /** Drops every queued datagram, freeing each for its writer. */
   #purge(): void {
-    for (let d = this.#queue.shift(); d !== undefined; d = this.#queue.shift()) {
+    for (let d = this.queue.shift(); d !== undefined; d = this.queue.shift()) {
       this.#free(d.writer, d.charge);
     }
-  }
-
-  override shutdown(how: number): number {
-    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) return -EINVAL;
-    if (how !== SHUT_WR) this.rdShut = true;
-    if (how !== SHUT_RD) this.wrShut = true;
-    this.notify(0, true);
-    return 0;
   }
 
   override connect(addr: SockAddr | UnspecSockAddr): number {
     if (addr.family !== AF_UNSPEC) return addr.family === AF_UNIX ? nobody(addr) : -EINVAL;
     const old = this.peer;
     this.peer = null;
-    if (old !== null && this.#queue.length > 0) {
+    if (old !== null && this.queue.length > 0) {
       this.#purge();
       if (old.open && old.peer === this) {
         old.soError = ECONNRESET;
@@ -269,13 +197,13 @@ export class DgramPairEnd extends EmulatedSocket {
   }
 
   override getsockname(out: SockAddr): number {
-    copyAddr({ family: AF_UNIX, path: "" }, out);
+    copyAddr(UNNAMED, out);
     return 0;
   }
 
   override getpeername(out: SockAddr): number {
     if (this.peer === null) return -ENOTCONN;
-    copyAddr({ family: AF_UNIX, path: "" }, out);
+    copyAddr(UNNAMED, out);
     return 0;
   }
 

@@ -99,7 +99,6 @@ async function settleKernel(libc: Libc, kfds: number[]): Promise<void> {
  */
 export function librarySys(libc?: Libc): Sys {
   const out: lib.EpollEvent[] = [];
-  const addr = {} as lib.SockAddr;
   const kernelFd = (fd: number) => {
     const d = descriptors.get(fd);
     return d instanceof NativeSocket ? d.kernelFd : -1;
@@ -127,23 +126,41 @@ export function librarySys(libc?: Libc): Sys {
     close: (fd) => lib.close(fd),
     dup: (fd) => lib.dup(fd),
     shutdown: (fd, how) => lib.shutdown(fd, how),
-    listen() {
-      const fd = nativeSocket();
-      if (fd < 0) return fd;
-      const r = lib.bind(fd, { family: lib.AF_INET, address: LOOPBACK, port: 0 });
-      const l = r < 0 ? r : lib.listen(fd, 16);
-      if (l < 0) lib.close(fd);
-      return l < 0 ? l : fd;
-    },
-    connect(lfd) {
-      const r = lib.getsockname(lfd, addr);
-      if (r < 0) return [r, 0];
-      const fd = nativeSocket();
-      return fd < 0 ? [fd, 0] : [fd, lib.connect(fd, addr)];
-    },
+    ...tcpSteps({ ...lib, socket: nativeSocket }),
     accept: (lfd) => lib.accept4(lfd, lib.SOCK_NONBLOCK),
     settle: (fds) =>
       libc ? settleKernel(libc, fds.map(kernelFd).filter((k) => k >= 0)) : Promise.resolve(),
+  };
+}
+
+/** The calls {@linkcode tcpSteps} makes: `socket` makes a non-blocking TCP socket with `TCP_NODELAY`. */
+interface TcpCalls {
+  socket(): number;
+  bind(fd: number, addr: lib.SockAddr): number;
+  listen(fd: number, backlog: number): number;
+  getsockname(fd: number, out: lib.SockAddr): number;
+  connect(fd: number, addr: lib.SockAddr): number;
+  close(fd: number): number;
+}
+
+/** `listen` and `connect` of {@linkcode Sys}: the same steps on either system's calls. */
+function tcpSteps(c: TcpCalls): Pick<Sys, "listen" | "connect"> {
+  const addr = {} as lib.SockAddr;
+  return {
+    listen() {
+      const fd = c.socket();
+      if (fd < 0) return fd;
+      const r = c.bind(fd, { family: lib.AF_INET, address: LOOPBACK, port: 0 });
+      const l = r < 0 ? r : c.listen(fd, 16);
+      if (l < 0) c.close(fd);
+      return l < 0 ? l : fd;
+    },
+    connect(lfd) {
+      const r = c.getsockname(lfd, addr);
+      if (r < 0) return [r, 0];
+      const fd = c.socket();
+      return fd < 0 ? [fd, 0] : [fd, c.connect(fd, addr)];
+    },
   };
 }
 
@@ -167,7 +184,6 @@ export function kernelSys(libc: Libc, name = "kernel"): Sys {
   // a child another test spawns must not inherit (and keep open) our pipe
   // ends and sockets. The values are Linux's, equal across the three calls.
   const FLAGS = lib.SOCK_NONBLOCK | lib.SOCK_CLOEXEC;
-  const addr = {} as lib.SockAddr;
   const tcpSocket = () => {
     const fd = libc.socket(lib.AF_INET, lib.SOCK_STREAM | FLAGS, 0);
     if (fd >= 0) libc.setsockoptInt(fd, lib.IPPROTO_TCP, lib.TCP_NODELAY, 1);
@@ -195,20 +211,7 @@ export function kernelSys(libc: Libc, name = "kernel"): Sys {
     // dup(2) with close-on-exec: the lowest free fd for the same description.
     dup: (fd) => libc.fcntl(fd, F_DUPFD_CLOEXEC, 0),
     shutdown: (fd, how) => libc.shutdown(fd, how),
-    listen() {
-      const fd = tcpSocket();
-      if (fd < 0) return fd;
-      const r = libc.bind(fd, { family: lib.AF_INET, address: LOOPBACK, port: 0 });
-      const l = r < 0 ? r : libc.listen(fd, 16);
-      if (l < 0) libc.close(fd);
-      return l < 0 ? l : fd;
-    },
-    connect(lfd) {
-      const r = libc.getsockname(lfd, addr);
-      if (r < 0) return [r, 0];
-      const fd = tcpSocket();
-      return fd < 0 ? [fd, 0] : [fd, libc.connect(fd, addr)];
-    },
+    ...tcpSteps({ ...libc, socket: tcpSocket }),
     accept: (lfd) => libc.accept4(lfd, FLAGS),
     settle: (fds) => settleKernel(libc, fds),
   };

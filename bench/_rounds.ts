@@ -1,0 +1,79 @@
+/**
+ * What the interleaved server benchmarks (bench/clients/run.ts,
+ * bench/workers/run.ts) share: their flags (`--rounds`, `--seconds`,
+ * `--only`, and numeric ones of their own), the order of the servers in a
+ * round (rotated each round), the median, the check that the tools a part
+ * needs are installed, and the raw results file.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { onPath } from "./echo/_procs.ts";
+
+/** The flags of an interleaved benchmark. */
+export interface RoundFlags {
+  /** `--rounds` (default 3). */
+  rounds: number;
+  /** `--seconds` (default 5): how long each measured load runs. */
+  seconds: number;
+  /** `--only`: the one part to run, if given. */
+  only: string | undefined;
+  /** The driver's own numeric flags, by name. */
+  own: Record<string, number>;
+}
+
+/**
+ * Parses `args`: `--rounds N`, `--seconds N`, `--only PART`, and each of
+ * `own`'s flags (`--name N`, its default the value given).
+ */
+export function parseRoundFlags(args: string[], own: Record<string, string> = {}): RoundFlags {
+  const options: Record<string, { type: "string"; default?: string }> = {
+    rounds: { type: "string", default: "3" },
+    seconds: { type: "string", default: "5" },
+    only: { type: "string" },
+  };
+  for (const [name, value] of Object.entries(own)) {
+    options[name] = { type: "string", default: value };
+  }
+  const { values } = parseArgs({ args, options });
+  const v = values as Record<string, string | undefined>;
+  return {
+    rounds: Number(v.rounds),
+    seconds: Number(v.seconds),
+    only: v.only,
+    own: Object.fromEntries(Object.keys(own).map((name) => [name, Number(v[name])])),
+  };
+}
+
+/** The servers in the order round `round` (from 0) runs them: rotated by one each round. */
+export function rotation<T>(servers: readonly T[], round: number): T[] {
+  return servers.map((_, i) => servers[(i + round) % servers.length]);
+}
+
+/** The median of `xs` (the mean of the middle two for an even count); NaN when empty. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Why a part cannot run: the programs of `tools` (`[program, Debian
+ * package]`) that are not on PATH, and what to install; `null` when all are.
+ */
+export function missingTools(tools: readonly [string, string][]): string | null {
+  const missing = tools.filter(([program]) => !onPath(program));
+  if (missing.length === 0) return null;
+  return `${missing.map(([t]) => t).join(", ")} not found ` +
+    `(Debian: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")})`;
+}
+
+/** Writes the raw results, as JSON, to `results.json` beside the driver at `driverUrl`. */
+export async function writeResults(driverUrl: string, results: unknown): Promise<void> {
+  await Deno.writeTextFile(
+    new URL("results.json", driverUrl),
+    JSON.stringify(results, null, 2) + "\n",
+  );
+}
