@@ -50,6 +50,7 @@
 
 #define MSG 1024
 #define MAX_SECONDS 600
+#define DRAIN_NS 300000000u
 
 typedef struct {
   int fd;
@@ -144,10 +145,13 @@ static void reset_close(int fd) {
 }
 
 
-// The flood (a child process): RATE connections a second until `end_ns`
-// (on CLOCK_MONOTONIC, which the fork shares). Each that connects sends 16 bytes; then, `graceful`, reads the
-// echo and closes normally, else is reset at once. Writes "opened done
-// failed" to `out` when done.
+// The flood (a child process): RATE connections a second until `end`
+// (CLOCK_MONOTONIC, which the fork shares). Each that connects sends 16
+// bytes; then, `graceful`, reads the echo and closes normally, else is reset
+// at once. Graceful connections stop being opened DRAIN_NS before the end,
+// so that those in flight finish as ordinary ones do instead of all closing
+// at once as the attack begins. Writes "opened done failed" to `out` when
+// done.
 static void flood_loop(int rate, uint64_t end, int window, int graceful, int out) {
   int ep = epoll_create1(0);
   struct epoll_event evs[512];
@@ -156,9 +160,10 @@ static void flood_loop(int rate, uint64_t end, int window, int graceful, int out
   int connecting = 0;
   for (;;) {
     uint64_t t = now_ns();
-    if (t >= end) break;
+    int draining = graceful && t + DRAIN_NS >= end;
+    if (t >= end || (draining && connecting == 0)) break;
     uint64_t due = (uint64_t)rate * (t - start) / 1000000000u;
-    while (opened < due && connecting < window) {
+    while (opened < due && connecting < window && !draining) {
       int fd = open_conn();
       opened++;
       if (fd < 0) {

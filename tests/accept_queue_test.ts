@@ -20,7 +20,7 @@ import {
   setDescriptorLimit,
 } from "../mod.ts";
 import { descriptors } from "../runtime/core/fd_table.ts";
-import { ACCEPT_BURST } from "../net/deno/_listen_channel.ts";
+import { ACCEPT_QUEUE } from "../net/deno/_listen_channel.ts";
 import { listenLoopback, NATIVE, waitFor } from "./_helpers.ts";
 import { resetClientsAvailable, resetFlood } from "./_reset_clients.ts";
 
@@ -133,7 +133,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "the Deno backend queues at most 64 connections for accept; the rest wait in the kernel's backlog",
+    "the Deno backend queues at most 16 connections for accept (ACCEPT_QUEUE); the rest wait in the kernel's backlog",
   ignore: NATIVE,
   async fn() {
     // With the whole backlog queued in the process, a program could accept
@@ -148,10 +148,10 @@ Deno.test({
         clients.push(await Deno.connect({ hostname: "127.0.0.1", port: addr.port }));
       }
       await delay(300); // many turns of the event loop: the pump takes what it may
-      assert.equal(descriptors.held, ACCEPT_BURST);
+      assert.equal(descriptors.held, ACCEPT_QUEUE);
       // Without a turn of the loop, accept gets the queued ones only.
       for (let fd = accept(lfd); fd >= 0; fd = accept(lfd)) fds.push(fd);
-      assert.equal(fds.length, ACCEPT_BURST);
+      assert.equal(fds.length, ACCEPT_QUEUE);
       // The others are taken as the program accepts: every client gets in.
       while (fds.length < CLIENTS) {
         await waitFor(lfd, EPOLLIN);

@@ -45,7 +45,7 @@
  *   connections (V8's heap grows with connection churn towards a plateau,
  *   flat after ~15 s at ~150 MB in `bench:flood`; an attack connection may
  *   cost what an ordinary one did), plus what the attack can hold: the Deno
- *   backend queues at most `ACCEPT_BURST` (64) connections for `accept`,
+ *   backend queues at most `ACCEPT_QUEUE` (16) connections for `accept`,
  *   at less than ~9.5 KB each (bench/queued_memory.ts); the kernel's
  *   backlog holds the rest outside the process. (The starving version grew to 1.3 GB in
  *   60 s; in these 3 s it stayed within this bound too: the check is the
@@ -53,7 +53,8 @@
  * - A fresh client is served at once after the flood. It is queued behind
  *   what the flood left in the kernel's backlog (up to 4,096 reset
  *   connections), which the server drains 64 per turn of its loop
- *   (`ACCEPT_BATCH`, `ACCEPT_BURST`), while each established client, one
+ *   (`ACCEPT_BATCH`; the Deno backend's `ACCEPT_BURST`, dead connections
+ *   skipped), while each established client, one
  *   message in flight, is answered once or twice per turn (twice when its
  *   next message arrives before the server's next read starts). So the bound
  *   is an ordering, not a time: while the fresh client waits for its echo,
@@ -80,6 +81,7 @@ import {
   withFloodBinary,
 } from "./_reset_flood.ts";
 import { NATIVE } from "./_helpers.ts";
+import { ACCEPT_QUEUE } from "../net/deno/_listen_channel.ts";
 
 /** Bounded for CI: 9 s per server. */
 const GOOD = 20;
@@ -100,8 +102,6 @@ const PACE = 100;
  * accepted and unread (bench/queued_memory.ts), ~3.4 KB queued for accept.
  */
 const QUEUED_BYTES = 9_600;
-/** The Deno backend's accept queue bound (`ACCEPT_BURST` in net/deno/_listen_channel.ts). */
-const QUEUE_CAP = 64;
 /**
  * The examples' listen backlog over the connections accepted per turn, two
  * echoes a turn: what an established client may complete while the fresh
@@ -114,7 +114,7 @@ function memory(r: FloodResult): { peak: number; bound: number; text: string } {
   const max = (from: number, to: number) => Math.max(...r.rss_kb.slice(from, to));
   const before = max(...seconds(r, "before"));
   const control = max(...seconds(r, "control"));
-  const queued = NATIVE ? 0 : QUEUE_CAP * QUEUED_BYTES / 1024;
+  const queued = NATIVE ? 0 : ACCEPT_QUEUE * QUEUED_BYTES / 1024;
   const churn = (control - before) * Math.max(1, r.attacks / Math.max(1, r.controls));
   const bound = control + churn + queued;
   const peak = max(seconds(r, "attack")[0], r.rss_kb.length);
