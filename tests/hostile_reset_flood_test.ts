@@ -61,8 +61,8 @@
  *   no established client completes more than {@linkcode FRESH_ECHOES}
  *   echoes (64 turns). A loaded machine slows both alike; a server that
  *   serves its established clients and leaves the new one waiting fails.
- *   (Measured while developing this test at a load average of 8-12: 0-37
- *   echoes, 0.2-272 ms; once, 79 echoes in 638 ms.)
+ *   (Measured at load averages of 8-18 on a shared 2-core machine: 0-93
+ *   echoes, in 0.2-1,234 ms.)
  *
  * The full-length version (60 s at ~11,000 connections a second, 50
  * clients) is `deno task bench:flood`.
