@@ -130,7 +130,10 @@ export function seconds(r: FloodResult, phase: "before" | "control" | "attack"):
 export interface Fairness {
   starved: string[];
   excused: string[];
-  /** Seconds judged, each weighted by the server's share of {@linkcode SERVER_CPU_MS}. */
+  /**
+   * Seconds judged: 1 for a second in which every client got a quarter of
+   * its rate, else the server's share of {@linkcode SERVER_CPU_MS}.
+   */
   judged: number;
 }
 
@@ -163,12 +166,14 @@ export function fairness(r: FloodResult): Fairness {
       continue;
     }
     const share = Math.min(1, r.server_cpu_ms[s] / SERVER_CPU_MS);
-    out.judged += share;
     const short: string[] = [];
+    let whole = true; // every client got a quarter of its rate: the claim held outright
     r.seconds[s].forEach((n, c) => {
       const owed = Math.floor(share * base[c] / 4);
       if (n < owed) short.push(`client ${c}: ${n} < ${owed}`);
+      if (n * 4 < base[c]) whole = false;
     });
+    out.judged += whole ? 1 : share;
     if (short.length > 0) {
       out.starved.push(
         `second ${s} (server CPU ${
