@@ -36,10 +36,10 @@
  * and dying, faster than they are taken) the pump alone is an endless
  * microtask chain, and every other connection's I/O, which completes only
  * when Deno's runtime polls the kernel (its `epoll_wait`), starves: a run
- * under a reset flood made one such poll a second. A `MessageChannel` turn
- * (`_loop_turn.ts`) does not help here, because Deno delivers the message
- * without that poll; a timer does, because the runtime sleeps in the poll
- * until it fires. So after {@linkcode ACCEPT_BURST} dead connections
+ * under a reset flood made one such poll a second. A forced loop turn
+ * (`_loop_turn.ts`) helps only once in 61, because Deno's runtime polls the
+ * kernel once per 61 of its ticks while busy; a timer does at once, because
+ * the runtime sleeps in the poll until it fires. So after {@linkcode ACCEPT_BURST} dead connections
  * skipped, or {@linkcode ACCEPT_QUEUE} accepted (or a mix: see
  * {@linkcode LIVE_COST}), the pump pauses for a 0 ms timer: bounded work
  * per poll of the kernel, whatever the attacker's rate, while every
