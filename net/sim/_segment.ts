@@ -60,3 +60,8 @@ export function describe(s: Segment): string {
   return `${s.src.address}:${s.src.port}>${s.dst.address}:${s.dst.port} ${flagText(s.flags)} ` +
     `seq=${s.seq} ack=${s.ack} wnd=${s.wnd} len=${s.data.length}`;
 }
+
+/** A bare RST from `src` (on host `from`) to `dst` at `seq`, as `sim.reset` sends it. */
+export function rstSegment(src: Endpoint, dst: Endpoint, seq: number, from: string): Segment {
+  return { src, dst, flags: RST, seq, ack: 0, wnd: 0, data: new Uint8Array(0), from, to: "" };
+}

@@ -1,17 +1,15 @@
 /**
- * The simulated network: hosts, links, faults, virtual time and the driver
- * that runs the hosts' programs.
+ * The simulated network: hosts, the faults a test sets, and what it
+ * observes. Virtual time and the loops that run the programs are the
+ * driver's (`_driver.ts`); links and the path of a segment are the
+ * fabric's (`_fabric.ts`); this class names hosts and wires them together.
  *
  * Invariants (the determinism essay):
  * - Every source of variation is drawn from the run's seed: the network's
  *   own stream, one stream per link direction and one per host, each
  *   forked by name, so one seed and one program give one trace.
- * - Virtual time is an integer count of nanoseconds that moves only in
- *   {@linkcode SimNetwork.step}, to the next event of the queue, and only
- *   once nothing can run: after each event the driver lets the programs
- *   run to their next wait through `MessageChannel` barriers (a macrotask:
- *   every microtask has run before it), repeated while the hosts keep
- *   making calls.
+ * - Virtual time moves only in the driver, once nothing can run (its
+ *   invariants are in `_driver.ts`).
  * - Everything that waits inside a host (a wait's timeout, `sleep`, TCP's
  *   timers) is an event of the queue; nothing in the simulation reads the
  *   real clock.
@@ -22,21 +20,20 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
-import type { Clock, ClockAlarm } from "../../runtime/core/clock.ts";
-import { EventQueue, type SimEvent } from "./_event_queue.ts";
+import { Driver, type SimReport, type SimRunOptions } from "./_driver.ts";
+import type { SimEvent } from "./_event_queue.ts";
+import { Fabric, type RuleVerdict } from "./_fabric.ts";
 import { type LinkOptions, type TcpKnobs, tcpKnobs } from "./_knobs.ts";
-import { LinkDir } from "./_link.ts";
+import { type NetstatRow, netstatRows } from "./_netstat.ts";
 import { Prng } from "./_prng.ts";
-import { describe, type Segment } from "./_segment.ts";
+import { describe, rstSegment, type Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
-import { type BlockedWait, SimError, SimHostDown } from "./errors.ts";
-import { GlobalPatch, VIRTUAL_EPOCH_MS } from "./globals.ts";
+import type { BlockedWait } from "./errors.ts";
+import { GlobalPatch } from "./globals.ts";
 import { Host, type SimHost, type SimHostOptions, type SimMain } from "./host.ts";
-import { RST } from "./_segment.ts";
 import { Stack } from "./_stack.ts";
 
-const MS = 1_000_000;
+export type { NetstatRow, RuleVerdict, SimReport, SimRunOptions };
 
 /** Options of {@linkcode createSimNetwork}. */
 export interface SimNetworkOptions {
@@ -46,47 +43,6 @@ export interface SimNetworkOptions {
   link?: LinkOptions;
   /** TCP knobs (Linux's defaults). */
   tcp?: Partial<TcpKnobs>;
-}
-
-/** What {@linkcode SimNetwork.run} resolves to. */
-export interface SimReport {
-  /** The run's seed (`DENO_EPOLL_SIM_SEED=seed` replays it). */
-  seed: number;
-  /** Virtual ms at the end. */
-  now: number;
-  /** Events run. */
-  steps: number;
-  /** The digest of the trace ({@linkcode SimNetwork.traceHash}). */
-  traceHash: string;
-}
-
-/** Options of {@linkcode SimNetwork.run}. */
-export interface SimRunOptions {
-  /** Stop at this virtual time (ms). */
-  until?: number;
-  /** Fail with a `SimError` after this many steps. */
-  maxSteps?: number;
-}
-
-/** What a rule decides for a segment. */
-export type RuleVerdict = "pass" | "drop" | { delay: number };
-
-/** A `netstat` row. */
-export interface NetstatRow {
-  /** The host's name. */
-  host: string;
-  /** The descriptor in the host's table, or -1 for a connection without one (closing, TIME_WAIT). */
-  fd: number;
-  /** Local `address:port` (`0.0.0.0:0` before bind). */
-  local: string;
-  /** Peer `address:port`, or `*:*`. */
-  peer: string;
-  /** Linux's state name: `LISTEN`, `SYN_SENT`, ..., `TIME_WAIT`, or `CLOSED`. */
-  state: string;
-  /** Bytes written and not yet acknowledged (`ss`'s Send-Q). */
-  sendQ: number;
-  /** Bytes received and not yet read; for a listener, connections not yet accepted. */
-  recvQ: number;
 }
 
 /** A host, its name, or one of its addresses. */
@@ -113,75 +69,73 @@ export class SimNetwork {
   /** Every event of the run so far. */
   readonly trace: SimTraceEvent[];
   readonly #trace: Trace;
-  readonly #queue = new EventQueue();
-  readonly #prng: Prng;
-  readonly #linkDefaults: LinkOptions;
-  readonly #links = new Map<string, LinkDir<Segment>>();
-  readonly #linkOpts = new Map<string, LinkOptions>();
+  readonly #driver: Driver;
+  readonly #fabric: Fabric;
   readonly #hosts = new Map<string, Host>();
   readonly #byAddress = new Map<string, Host>();
-  readonly #cuts = new Set<string>();
-  readonly #isolated = new Set<string>();
-  readonly #holds = new Set<string>();
-  #rules: ((s: Segment) => RuleVerdict)[] = [];
-  #now = 0;
-  #steps = 0;
-  /**
-   * @internal Changes a program may observe: readiness raised on a simulated
-   * socket, a wait's timer, a program started. An event that moves
-   * neither needs no barrier after it.
-   */
-  pokes = 0;
-  #failure: SimError | null = null;
-  #globals: GlobalPatch | undefined;
-  #starting: Host[] = [];
-  /** Turns of the hosts' fairness policy in flight: the driver waits for them. */
-  #turning = 0;
-  /** The virtual clock every host's kernel runs on. */
-  readonly #clock: Clock = {
-    now: () => this.now(),
-    wallNow: () => VIRTUAL_EPOCH_MS + this.now(),
-    alarm: (deadline: number, fire: () => void): ClockAlarm => {
-      const at = Math.max(this.#now, Math.ceil(deadline * MS));
-      const ev = this.#queue.push(at, this.#prng.u32(), () => {
-        this.pokes++;
-        fire();
-      });
-      return { cancel: () => this.cancel(ev), keepAlive: () => {} };
-    },
-  };
   #clients = new Set<Host>();
 
   /** Use {@linkcode createSimNetwork}. */
   constructor(opts: SimNetworkOptions = {}) {
     this.seed = (opts.seed ?? envSeed() ?? (crypto.getRandomValues(new Uint32Array(1))[0])) >>> 0;
     this.knobs = tcpKnobs(opts.tcp);
-    this.#prng = Prng.fork(this.seed, "network");
-    this.#linkDefaults = { ...opts.link };
     this.#trace = new Trace();
     this.trace = this.#trace.events;
+    this.#driver = new Driver({
+      seed: this.seed,
+      loading: () => this.#loading(),
+      clientsDone: () => this.#clients.size > 0 ? this.#clientsDone() : undefined,
+      blocked: () => this.blocked(),
+      traceHash: () => this.traceHash(),
+    }, Prng.fork(this.seed, "network"));
+    this.#fabric = new Fabric(this.#driver, {
+      seed: this.seed,
+      route: (address, from) =>
+        this.#byAddress.get(address)?.name ??
+          (address === "127.0.0.1" || address === "::1" ? from : undefined),
+      receive: (to, seg) => {
+        const host = this.#hosts.get(to)!;
+        if (!host.stack.up) return false;
+        this.note(to, "deliver", describe(seg));
+        host.stack.receive(seg);
+        return true;
+      },
+      note: (host, kind, text) => this.note(host, kind, text),
+    }, opts.link ?? {});
   }
 
   // ---- Time and events ------------------------------------------------------
 
   /** Virtual milliseconds since the start. */
   now(): number {
-    return this.#now / MS;
+    return this.#driver.now();
   }
 
   /** Virtual nanoseconds since the start. */
   nowNs(): number {
-    return this.#now;
+    return this.#driver.nowNs();
+  }
+
+  /**
+   * @internal Changes a program may observe: readiness raised on a simulated
+   * socket, a wait's timer, a program started. An event that moves
+   * neither needs no barrier after it.
+   */
+  get pokes(): number {
+    return this.#driver.pokes;
+  }
+  set pokes(n: number) {
+    this.#driver.pokes = n;
   }
 
   /** @internal Schedules `fn` after `ms` virtual milliseconds (a seeded tie-break among equals). */
-  after(ms: number, fn: () => void, tie: number = this.#prng.u32()): SimEvent {
-    return this.#queue.push(this.#now + Math.max(0, Math.round(ms * MS)), tie, fn);
+  after(ms: number, fn: () => void, tie?: number): SimEvent {
+    return this.#driver.after(ms, fn, tie);
   }
 
   /** @internal Cancels a scheduled event. */
   cancel(ev: SimEvent | undefined): void {
-    this.#queue.cancel(ev);
+    this.#driver.cancel(ev);
   }
 
   /** @internal Adds an event to the trace. */
@@ -209,12 +163,12 @@ export class SimNetwork {
     }
     const seed = this.seed;
     const stack = new Stack(name, addresses, this.knobs, {
-      nowNs: () => this.#now,
-      transmit: (seg) => this.#transmit(seg),
+      nowNs: () => this.#driver.nowNs(),
+      transmit: (seg) => this.#fabric.transmit(seg),
       after: (ms, fn) => this.after(ms, fn),
       cancel: (ev) => this.cancel(ev),
       trace: (host, kind, text) => this.note(host, kind, text),
-      poke: () => this.pokes++,
+      poke: () => this.#driver.pokes++,
     }, Prng.fork(seed, `stack:${name}`));
     const host = new Host(
       this,
@@ -222,7 +176,7 @@ export class SimNetwork {
       addresses,
       stack,
       Prng.fork(seed, `host:${name}`),
-      this.#clock,
+      this.#driver.clock,
     );
     this.#hosts.set(name, host);
     for (const a of addresses) this.#byAddress.set(a, host);
@@ -260,7 +214,7 @@ export class SimNetwork {
 
   /** @internal Starts `host`'s program at the next driving call (inside the globals, when installed). */
   startSoon(host: Host): void {
-    if (!this.#starting.includes(host)) this.#starting.push(host);
+    this.#driver.startSoon(host);
   }
 
   /** Whether a launched program is still loading (see `Host.starting`). */
@@ -269,27 +223,10 @@ export class SimNetwork {
     return false;
   }
 
-  #launch(): void {
-    const hosts = this.#starting;
-    this.#starting = [];
-    for (const h of hosts) h.launch();
-  }
-
   /** @internal A host's program threw: the run fails. */
   hostFailed(host: Host, cause: unknown): void {
     this.note(host.name, "host", `main threw: ${cause instanceof Error ? cause.message : cause}`);
-    this.#failure ??= this.#error("the host's program threw", host.name, cause);
-  }
-
-  #error(what: string, host: string | null, cause: unknown): SimError {
-    return new SimError(what, {
-      seed: this.seed,
-      now: this.now(),
-      step: this.#steps,
-      host,
-      cause,
-      blocked: this.blocked(),
-    });
+    this.#driver.fail("the host's program threw", host.name, cause);
   }
 
   /** Every host's pending waits. */
@@ -302,66 +239,44 @@ export class SimNetwork {
     return out;
   }
 
-  // ---- The driver -----------------------------------------------------------
-
-  /**
-   * Lets the programs run until they all wait again. One macrotask is
-   * enough for everything that runs in microtasks (a woken wait, the
-   * program's code up to its next wait); the only macrotasks a program
-   * makes here are the fairness turns of its waits and the loading of a
-   * module it imports, and the barrier repeats while either is pending.
-   */
-  async #quiesce(): Promise<void> {
-    do await barrier(); while (this.#turning > 0 || this.#loading());
-  }
-
-  /** Runs the next event (advancing virtual time to it) and lets the programs react. */
-  step(): Promise<boolean> {
-    return this.#driving(() => this.#step());
-  }
-
-  async #step(): Promise<boolean> {
-    const ev = this.#queue.pop();
-    if (ev === undefined) return false;
-    this.#now = ev.at;
-    this.#steps++;
-    const pokes = this.pokes;
-    ev.fire();
-    this.#launch();
-    if (this.pokes !== pokes) await this.#quiesce();
+  #clientsDone(): boolean {
+    for (const c of this.#clients) if (!c.settled) return false;
     return true;
   }
 
-  readonly #parked: ((e: Error) => void)[] = [];
+  // ---- Driving (the driver's loops) -----------------------------------------
+
+  /** Runs the next event (advancing virtual time to it) and lets the programs react. */
+  step(): Promise<boolean> {
+    return this.#driver.step();
+  }
+
+  /**
+   * Runs until every client's program has settled (or, without clients,
+   * until nothing is left to do), `until` or `maxSteps`.
+   */
+  run(opts: SimRunOptions = {}): Promise<SimReport> {
+    return this.#driver.run(opts);
+  }
+
+  /** Runs for `ms` of virtual time (the programs' errors reject it). */
+  runFor(ms: number): Promise<void> {
+    return this.#driver.runFor(ms);
+  }
+
+  /** Runs until `pred()` holds (checked after each step); rejects on a deadlock. */
+  runUntil(pred: () => boolean, opts: { maxSteps?: number } = {}): Promise<void> {
+    return this.#driver.runUntil(pred, opts);
+  }
 
   /** @internal A promise that settles only when the network is disposed (rejecting): where a killed program waits. */
   parked(): Promise<never> {
-    if (this.#disposed) return Promise.reject(new SimHostDown("(disposed)"));
-    return new Promise<never>((_, reject) => this.#parked.push(reject));
+    return this.#driver.parked();
   }
-
-  #disposed = false;
 
   /** @internal A host's wait lets the driver's loop turn once (its fairness policy): one macrotask. */
-  async turn(): Promise<void> {
-    this.#turning++;
-    try {
-      await barrier();
-    } finally {
-      this.#turning--;
-    }
-  }
-
-  /** Lets the programs settle, then runs `body` (with the globals patched, when installed). */
-  async #driving<T>(body: () => Promise<T>): Promise<T> {
-    this.#globals?.apply();
-    try {
-      this.#launch();
-      await this.#quiesce();
-      return await body();
-    } finally {
-      this.#globals?.restore();
-    }
+  turn(): Promise<void> {
+    return this.#driver.turn();
   }
 
   /**
@@ -371,236 +286,55 @@ export class SimNetwork {
    * called from a host throw {@linkcode SimLeakError}.
    */
   installGlobals(): void {
-    this.#globals ??= new GlobalPatch({
+    this.#driver.globals ??= new GlobalPatch({
       now: () => this.now(),
       after: (ms, fn) => this.after(ms, fn),
       cancel: (ev) => this.cancel(ev),
-      poke: () => this.pokes++,
+      poke: () => this.#driver.pokes++,
     }, Prng.fork(this.seed, "globals"));
     this.note("sim", "fault", "installGlobals");
   }
 
-  #clientsDone(): boolean {
-    for (const c of this.#clients) if (!c.settled) return false;
-    return true;
-  }
-
-  /**
-   * Runs until every client's program has settled (or, without clients,
-   * until nothing is left to do), `until` or `maxSteps`.
-   */
-  run(opts: SimRunOptions = {}): Promise<SimReport> {
-    return this.#driving(() => this.#run(opts));
-  }
-
-  async #run(opts: SimRunOptions): Promise<SimReport> {
-    const until = opts.until === undefined ? Infinity : Math.round(opts.until * MS);
-    const maxSteps = opts.maxSteps ?? Infinity;
-    for (;;) {
-      if (this.#failure !== null) throw this.#failure;
-      if (this.#clients.size > 0 && this.#clientsDone()) break;
-      const next = this.#queue.peek();
-      if (next === undefined) {
-        if (this.#clients.size > 0) {
-          throw this.#error("deadlock: nothing can run and no event is pending", null, undefined);
-        }
-        break;
-      }
-      if (next.at > until) {
-        this.#now = until;
-        break;
-      }
-      if (this.#steps >= maxSteps) {
-        throw this.#error(`step limit (${maxSteps}) reached`, null, undefined);
-      }
-      await this.step();
-    }
-    if (this.#failure !== null) throw this.#failure;
-    return { seed: this.seed, now: this.now(), steps: this.#steps, traceHash: this.traceHash() };
-  }
-
-  /** Runs for `ms` of virtual time (the programs' errors reject it). */
-  runFor(ms: number): Promise<void> {
-    const end = this.#now + Math.round(ms * MS);
-    return this.#driving(() => this.#runFor(end));
-  }
-
-  async #runFor(end: number): Promise<void> {
-    for (;;) {
-      if (this.#failure !== null) throw this.#failure;
-      const next = this.#queue.peek();
-      if (next === undefined || next.at > end) break;
-      await this.#step();
-    }
-    if (this.#failure !== null) throw this.#failure;
-    this.#now = Math.max(this.#now, end);
-  }
-
-  /** Runs until `pred()` holds (checked after each step); rejects on a deadlock. */
-  runUntil(pred: () => boolean, opts: { maxSteps?: number } = {}): Promise<void> {
-    const limit = this.#steps + (opts.maxSteps ?? 10_000_000);
-    return this.#driving(() => this.#runUntil(pred, limit));
-  }
-
-  async #runUntil(pred: () => boolean, limit: number): Promise<void> {
-    while (!pred()) {
-      if (this.#failure !== null) throw this.#failure;
-      if (this.#steps >= limit) throw this.#error("runUntil: step limit reached", null, undefined);
-      if (!(await this.#step())) {
-        throw this.#error("deadlock: runUntil's condition never held", null, undefined);
-      }
-    }
-    if (this.#failure !== null) throw this.#failure;
-  }
-
-  // ---- Segments -------------------------------------------------------------
-
-  #dir(from: string, to: string): LinkDir<Segment> {
-    const k = `${from}>${to}`;
-    let d = this.#links.get(k);
-    if (d === undefined) {
-      d = new LinkDir<Segment>(this.#linkOpts.get(k) ?? this.#linkDefaults, this.seed, k);
-      if (from === to && !this.#linkOpts.has(k)) d.opts = { latency: 0 };
-      this.#links.set(k, d);
-    }
-    return d;
-  }
-
-  #cut(from: string, to: string): boolean {
-    return from !== to &&
-      (this.#cuts.has(`${from}>${to}`) || this.#isolated.has(from) || this.#isolated.has(to));
-  }
-
-  #drop(seg: Segment, why: string): void {
-    this.note(seg.from, "drop", `${why} ${describe(seg)}`);
-  }
-
-  #transmit(seg: Segment): void {
-    const dst = this.#byAddress.get(seg.dst.address) ??
-      (seg.dst.address === "127.0.0.1" || seg.dst.address === "::1"
-        ? this.#hosts.get(seg.from)
-        : undefined);
-    this.note(seg.from, "send", describe(seg));
-    if (dst === undefined) return this.#drop(seg, "no route");
-    seg.to = dst.name;
-    if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
-    let extra = 0;
-    for (const rule of this.#rules) {
-      const v = rule(seg);
-      if (v === "drop") return this.#drop(seg, "rule");
-      if (typeof v === "object" && v !== null) extra += Math.max(0, v.delay);
-    }
-    const dir = this.#dir(seg.from, seg.to);
-    if (dir.lost()) return this.#drop(seg, "loss");
-    const at = dir.arrival(this.#now, seg.data.length) + Math.round(extra * MS);
-    const copies = dir.duplicated() ? 2 : 1;
-    for (let i = 0; i < copies; i++) this.#queue.push(at, dir.tie, () => this.#deliver(seg, at));
-  }
-
-  #deliver(seg: Segment, at: number): void {
-    if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
-    if (this.#holds.has(`${seg.from}>${seg.to}`)) {
-      (this.#dir(seg.from, seg.to).held ??= []).push({ item: seg, at });
-      return;
-    }
-    const host = this.#hosts.get(seg.to)!;
-    if (!host.stack.up) return this.#drop(seg, "host down");
-    this.note(seg.to, "deliver", describe(seg));
-    host.stack.receive(seg);
-  }
-
   // ---- Faults ---------------------------------------------------------------
-
-  #pairs(a: HostRef, b: HostRef, oneWay: boolean | undefined): [string, string][] {
-    const x = this.host(a).name, y = this.host(b).name;
-    return oneWay ? [[x, y]] : [[x, y], [y, x]];
-  }
 
   /** Sets the conditions of the link between `a` and `b` (both directions unless `oneWay`). */
   setLink(a: HostRef, b: HostRef, opts: LinkOptions): void {
-    for (const [x, y] of this.#pairs(a, b, opts.oneWay)) {
-      const k = `${x}>${y}`;
-      const merged = { ...this.#linkDefaults, ...opts };
-      this.#linkOpts.set(k, merged);
-      const d = this.#links.get(k);
-      if (d !== undefined) d.opts = merged;
-    }
-    this.note(
-      "sim",
-      "fault",
-      `setLink ${this.host(a).name} ${this.host(b).name} ${JSON.stringify(opts)}`,
-    );
+    this.#fabric.setLink(this.host(a).name, this.host(b).name, opts);
   }
 
   /** Drops every segment between `a` and `b` until `repair`. */
   partition(a: HostRef, b: HostRef, opts: { oneWay?: boolean } = {}): void {
-    for (const [x, y] of this.#pairs(a, b, opts.oneWay)) this.#cuts.add(`${x}>${y}`);
-    this.note(
-      "sim",
-      "fault",
-      `partition ${this.host(a).name} ${this.host(b).name}${opts.oneWay ? " oneWay" : ""}`,
-    );
+    this.#fabric.partition(this.host(a).name, this.host(b).name, opts.oneWay);
   }
 
   /** Undoes `partition`. */
   repair(a: HostRef, b: HostRef, opts: { oneWay?: boolean } = {}): void {
-    for (const [x, y] of this.#pairs(a, b, opts.oneWay)) this.#cuts.delete(`${x}>${y}`);
-    this.note(
-      "sim",
-      "fault",
-      `repair ${this.host(a).name} ${this.host(b).name}${opts.oneWay ? " oneWay" : ""}`,
-    );
+    this.#fabric.repair(this.host(a).name, this.host(b).name, opts.oneWay);
   }
 
   /** Segments between `a` and `b` wait until `release`, then arrive in order. */
   hold(a: HostRef, b: HostRef, opts: { oneWay?: boolean } = {}): void {
-    for (const [x, y] of this.#pairs(a, b, opts.oneWay)) this.#holds.add(`${x}>${y}`);
-    this.note("sim", "fault", `hold ${this.host(a).name} ${this.host(b).name}`);
+    this.#fabric.hold(this.host(a).name, this.host(b).name, opts.oneWay);
   }
 
   /** Delivers what `hold` kept, in order. */
   release(a: HostRef, b: HostRef, opts: { oneWay?: boolean } = {}): void {
-    for (const [x, y] of this.#pairs(a, b, opts.oneWay)) this.#release(x, y);
-    this.note("sim", "fault", `release ${this.host(a).name} ${this.host(b).name}`);
-  }
-
-  #release(x: string, y: string): void {
-    this.#holds.delete(`${x}>${y}`);
-    const d = this.#links.get(`${x}>${y}`);
-    const held = d?.held;
-    if (d === undefined || !held) return;
-    d.held = null;
-    for (const h of held) {
-      const at = Math.max(this.#now, h.at);
-      this.#queue.push(at, d.tie, () => this.#deliver(h.item, at));
-    }
+    this.#fabric.release(this.host(a).name, this.host(b).name, opts.oneWay);
   }
 
   /** Cuts one host off from every other. */
   isolate(host: HostRef): void {
-    this.#isolated.add(this.host(host).name);
-    this.note("sim", "fault", `isolate ${this.host(host).name}`);
+    this.#fabric.isolate(this.host(host).name);
   }
 
   /** Undoes every partition, isolation and hold. */
   heal(): void {
-    this.#cuts.clear();
-    this.#isolated.clear();
-    for (const k of [...this.#holds]) {
-      const [x, y] = k.split(">");
-      this.#release(x, y);
-    }
-    this.note("sim", "fault", "heal");
+    this.#fabric.heal();
   }
 
   /** Adds a rule consulted for every segment; returns its removal. */
   rule(fn: (segment: Segment) => RuleVerdict): () => void {
-    this.#rules = [...this.#rules, fn];
-    this.note("sim", "fault", `rule added (${this.#rules.length})`);
-    return () => {
-      this.#rules = this.#rules.filter((r) => r !== fn);
-      this.note("sim", "fault", "rule removed");
-    };
+    return this.#fabric.rule(fn);
   }
 
   /** An RST on the connection behind `fd` of `host`, at both ends, each at its delivery time. */
@@ -612,32 +346,9 @@ export class SimNetwork {
       throw new Error(`host ${h.name} fd ${fd} is not a connection`);
     }
     this.note("sim", "fault", `reset ${h.name} fd ${fd}`);
-    const empty = new Uint8Array(0);
     const peer = this.#byAddress.get(t.remote.address) ?? h;
-    const toPeer = {
-      src: t.local,
-      dst: t.remote,
-      flags: RST,
-      seq: t.sndNxt,
-      ack: 0,
-      wnd: 0,
-      data: empty,
-      from: h.name,
-      to: "",
-    };
-    const toUs = {
-      src: t.remote,
-      dst: t.local,
-      flags: RST,
-      seq: t.rcvNxt,
-      ack: 0,
-      wnd: 0,
-      data: empty,
-      from: peer.name,
-      to: "",
-    };
-    this.#transmit(toPeer);
-    this.#transmit(toUs);
+    this.#fabric.transmit(rstSegment(t.local, t.remote, t.sndNxt, h.name));
+    this.#fabric.transmit(rstSegment(t.remote, t.local, t.rcvNxt, peer.name));
   }
 
   /** Kills the program: its descriptors close as `close()` would; the kernel lives on. */
@@ -680,10 +391,7 @@ export class SimNetwork {
    */
   dispose(): void {
     for (const h of this.#hosts.values()) if (!h.kernel.isShutdown) h.kill(true);
-    while (this.#queue.pop() !== undefined) { /* drop */ }
-    // Killed programs stop waiting now, with an error: a module's top-level await must settle.
-    this.#disposed = true;
-    for (const reject of this.#parked.splice(0)) reject(new SimHostDown("(disposed)"));
+    this.#driver.dispose();
   }
 
   /** {@linkcode SimNetwork.dispose}, for `using`. */
@@ -695,50 +403,8 @@ export class SimNetwork {
 
   /** Sockets and connections with Linux's state names. */
   netstat(host?: HostRef): NetstatRow[] {
-    const rows: NetstatRow[] = [];
-    const hosts = host === undefined ? [...this.#hosts.values()] : [this.host(host)];
-    const ep = (e: { address: string; port: number } | null) =>
-      e === null ? "*:*" : `${e.address}:${e.port}`;
-    for (const h of hosts) {
-      const seen = new Set<unknown>();
-      for (const [fd, s] of h.sockets()) {
-        seen.add(s.tcb);
-        rows.push({
-          host: h.name,
-          fd,
-          local: ep(s.local),
-          peer: ep(s.tcb?.remote ?? null),
-          state: s.state,
-          sendQ: s.tcb?.sendQ ?? 0,
-          recvQ: s.listening ? s.acceptQ.length : s.tcb?.recvQ.length ?? 0,
-        });
-      }
-      for (const t of h.stack.conns.values()) {
-        if (seen.has(t)) continue;
-        rows.push({
-          host: h.name,
-          fd: -1,
-          local: ep(t.local),
-          peer: ep(t.remote),
-          state: t.state,
-          sendQ: t.sendQ,
-          recvQ: t.recvQ.length,
-        });
-      }
-    }
-    return rows;
+    return netstatRows(host === undefined ? [...this.#hosts.values()] : [this.host(host)]);
   }
-}
-
-/**
- * One macrotask: every pending microtask has run when it resolves.
- * `setImmediate` is used rather than a kept `MessageChannel`, whose
- * messages Deno delivers from its receive loop within the microtask queue
- * (measured: at the second microtask hop), and rather than a fresh channel
- * per turn (~20 us against ~2 us here).
- */
-function barrier(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
