@@ -17,6 +17,7 @@ import {
   bind,
   close,
   connect,
+  Description,
   EAGAIN,
   EINPROGRESS,
   EPOLL_CTL_ADD,
@@ -695,5 +696,22 @@ export async function simWriteAll(os: SimOs, fd: number, data: Uint8Array): Prom
     }
     if (w < 0) throw new Error(`write gave ${w} after ${off} bytes`);
     off += w;
+  }
+}
+
+/** Asserts `p` is still pending after a turn of the timer loop. */
+export async function assertPending(p: Promise<unknown>): Promise<void> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await sleep(5);
+  assert.equal(settled, false, "promise settled early");
+}
+
+/** A description that cannot be polled (a regular file's stand-in: `epoll_ctl` gives EPERM). */
+export class Unpollable extends Description {
+  readonly kind = "unpollable";
+  override readonly pollable = false;
+  poll(): number {
+    return 0;
   }
 }
