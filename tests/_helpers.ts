@@ -42,6 +42,7 @@ import {
   getsockopt,
   type InetSockAddr,
   listen,
+  pipe,
   read,
   recvfrom,
   SO_ERROR,
@@ -422,6 +423,24 @@ export function withKq(fn: (kq: number) => Promise<void>): () => Promise<void> {
     try {
       await fn(kq);
     } finally {
+      close(kq);
+    }
+  };
+}
+
+/** Runs `fn` with a kqueue and a pipe (read end, write end), closing all three after. */
+export function withPipe(
+  fn: (kq: number, r: number, w: number) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const kq = kqueue();
+    const fds: number[] = [];
+    assert.equal(pipe(fds), 0);
+    try {
+      await fn(kq, fds[0], fds[1]);
+    } finally {
+      close(fds[0]);
+      close(fds[1]);
       close(kq);
     }
   };
