@@ -11,9 +11,11 @@
  * `{name: ns}`.
  *
  * `bench/core_ab.ts` runs it in a base revision's tree and in this one;
- * `DENO_EPOLL_BENCH_KERNEL=1` keeps a second kernel alive meanwhile (every
- * call then asks `AsyncLocalStorage` for the current kernel). Only calls
- * that every revision has are used.
+ * `DENO_EPOLL_BENCH_KERNEL=1` keeps a simulated network's host alive
+ * meanwhile: a second kernel, so every call asks `AsyncLocalStorage` for the
+ * current kernel, and one with a call tracer, so every call passes through
+ * `traced()` (`runtime/core/_call_trace.ts`), untraced. Only calls that every
+ * revision has are used.
  *
  * @module
  */
@@ -51,8 +53,8 @@ import {
 } from "../mod.ts";
 
 if (Deno.env.get("DENO_EPOLL_BENCH_KERNEL") === "1") {
-  const { Kernel } = await import("../mod.ts") as unknown as { Kernel: new () => unknown };
-  (globalThis as { benchKernel?: unknown }).benchKernel = new Kernel();
+  const { createSimNetwork } = await import("../sim.ts");
+  (globalThis as { benchHost?: unknown }).benchHost = createSimNetwork({ seed: 1 }).addHost("h");
 }
 
 const opened: number[] = [];

@@ -2,9 +2,10 @@
  * What kernels (runtime/core/kernel.ts) cost the hot paths: `bench/_hot_paths.ts`
  * (CPU per operation on in-memory descriptors) of this tree, run
  * interleaved against the same file in a base revision's tree (default
- * `main`), and against this tree with a second kernel alive
- * (`DENO_EPOLL_BENCH_KERNEL=1`: every call then asks `AsyncLocalStorage`,
- * the cost a simulated network brings while it exists).
+ * `main`), and against this tree with a simulated network's host alive
+ * (`DENO_EPOLL_BENCH_KERNEL=1`: every call then asks `AsyncLocalStorage`
+ * and passes the call tracer's check, the cost a simulated network brings
+ * to the process's own kernel while it exists).
  *
  * ```sh
  * npx -y deno@2.9.6 task bench:ab [--base REV] [--rounds N]   # default: --base main --rounds 5
@@ -74,7 +75,7 @@ try {
   const arms: Arm[] = [
     { name: `base (${base})`, dir, env: {} },
     { name: "this tree", dir: root, env: {} },
-    { name: "this tree, 2nd kernel alive", dir: root, env: { DENO_EPOLL_BENCH_KERNEL: "1" } },
+    { name: "this tree, a sim host alive", dir: root, env: { DENO_EPOLL_BENCH_KERNEL: "1" } },
   ];
   const samples = arms.map(() => new Map<string, number[]>());
   for (let r = 0; r < rounds; r++) {

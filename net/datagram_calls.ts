@@ -15,6 +15,7 @@ import { checkBuffer, requireNumber } from "../runtime/core/fd_table.ts";
 import type { SockAddr } from "./sockaddr.ts";
 import type { RecvMessage, SendMessage } from "./socket_description.ts";
 import { sock } from "./_socket_lookup.ts";
+import { traced, tracing } from "../runtime/core/_call_trace.ts";
 
 function optionalAddr(addr: unknown, what: string): void {
   if (addr !== undefined && addr !== null && typeof addr !== "object") {
@@ -88,6 +89,7 @@ export function sendto(
   flags: number,
   addr?: SockAddr | null,
 ): number {
+  if (tracing) return traced("sendto", sendto, fd, buf, flags, addr);
   checkBuffer(buf);
   requireNumber(flags, "flags");
   optionalAddr(addr, "addr");
@@ -125,6 +127,7 @@ export function sendto(
  * ```
  */
 export function recvfrom(fd: number, buf: Uint8Array, flags: number, from?: SockAddr): number {
+  if (tracing) return traced("recvfrom", recvfrom, fd, buf, flags, from);
   checkBuffer(buf);
   requireNumber(flags, "flags");
   if (from !== undefined && (from === null || typeof from !== "object")) {
@@ -164,6 +167,7 @@ export function recvfrom(fd: number, buf: Uint8Array, flags: number, from?: Sock
  * ```
  */
 export function send(fd: number, buf: Uint8Array, flags: number): number {
+  if (tracing) return traced("send", send, fd, buf, flags);
   return sendto(fd, buf, flags, null);
 }
 
@@ -190,6 +194,7 @@ export function send(fd: number, buf: Uint8Array, flags: number): number {
  * ```
  */
 export function recv(fd: number, buf: Uint8Array, flags: number): number {
+  if (tracing) return traced("recv", recv, fd, buf, flags);
   return recvfrom(fd, buf, flags);
 }
 
@@ -220,6 +225,7 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
  * ```
  */
 export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number): number {
+  if (tracing) return traced("sendmmsg", sendmmsg, fd, msgs, flags);
   checkMessages(msgs, true);
   requireNumber(flags, "flags");
   const s = sock(fd);
@@ -253,6 +259,7 @@ export function sendmmsg(fd: number, msgs: readonly SendMessage[], flags: number
  * ```
  */
 export function recvmmsg(fd: number, msgs: RecvMessage[], flags: number): number {
+  if (tracing) return traced("recvmmsg", recvmmsg, fd, msgs, flags);
   checkMessages(msgs, false);
   requireNumber(flags, "flags");
   const s = sock(fd);

@@ -30,6 +30,7 @@ import { Kernel, PerKernel } from "../runtime/core/kernel.ts";
 import type { SocketBackend } from "./socket_description.ts";
 import { denoBackend } from "./deno/backend.ts";
 import { nativeBackend } from "./native/backend.ts";
+import { traced, tracing } from "../runtime/core/_call_trace.ts";
 
 export type { SocketBackend };
 
@@ -111,6 +112,7 @@ export function registerSocketBackend(backend: SocketBackend): void {
 export function setSocketBackend(
   name: "deno" | "native" | (string & Record<never, never>),
 ): number {
+  if (tracing) return traced("setSocketBackend", setSocketBackend, name);
   let b: SocketBackend | string | undefined;
   if (name === "deno") b = denoBackend;
   else if (name === "native") b = getNative();
@@ -137,6 +139,7 @@ export function setSocketBackend(
  * ```
  */
 export function getSocketBackend(): "deno" | "native" {
+  if (tracing) return traced("getSocketBackend", getSocketBackend);
   return currentBackend().name as "deno" | "native";
 }
 

@@ -33,6 +33,7 @@ import type { SockAddr, UnspecSockAddr } from "./sockaddr.ts";
 import { installDescription, requireNumber } from "../runtime/core/fd_table.ts";
 import { requireObject, sock } from "./_socket_lookup.ts";
 import { currentBackend } from "./socket_backend.ts";
+import { traced, tracing } from "../runtime/core/_call_trace.ts";
 
 /**
  * Creates an unconnected socket (`socket(2)`). A stream socket becomes a
@@ -70,6 +71,7 @@ import { currentBackend } from "./socket_backend.ts";
  * ```
  */
 export function socket(domain: number, type: number, protocol: number): number {
+  if (tracing) return traced("socket", socket, domain, type, protocol);
   requireNumber(domain, "domain");
   requireNumber(type, "type");
   requireNumber(protocol, "protocol");
@@ -121,6 +123,7 @@ export function socket(domain: number, type: number, protocol: number): number {
  * ```
  */
 export function bind(fd: number, addr: SockAddr): number {
+  if (tracing) return traced("bind", bind, fd, addr);
   requireObject(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.bind(addr);
@@ -160,6 +163,7 @@ export function bind(fd: number, addr: SockAddr): number {
  * ```
  */
 export function listen(fd: number, backlog: number): number {
+  if (tracing) return traced("listen", listen, fd, backlog);
   requireNumber(backlog, "backlog");
   const s = sock(fd);
   return typeof s === "number" ? s : s.listen(backlog);
@@ -186,6 +190,7 @@ export function listen(fd: number, backlog: number): number {
  * ```
  */
 export function accept4(fd: number, flags: number): number {
+  if (tracing) return traced("accept4", accept4, fd, flags);
   requireNumber(flags, "flags");
   const s = sock(fd);
   if (typeof s === "number") return s;
@@ -212,6 +217,7 @@ export function accept4(fd: number, flags: number): number {
  * ```
  */
 export function accept(fd: number): number {
+  if (tracing) return traced("accept", accept, fd);
   return accept4(fd, 0);
 }
 
@@ -264,6 +270,7 @@ export function accept(fd: number): number {
  * ```
  */
 export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
+  if (tracing) return traced("connect", connect, fd, addr);
   requireObject(addr, "addr");
   const s = sock(fd);
   return typeof s === "number" ? s : s.connect(addr);
@@ -293,6 +300,7 @@ export function connect(fd: number, addr: SockAddr | UnspecSockAddr): number {
  * ```
  */
 export function shutdown(fd: number, how: number): number {
+  if (tracing) return traced("shutdown", shutdown, fd, how);
   requireNumber(how, "how");
   const s = sock(fd);
   return typeof s === "number" ? s : s.shutdown(how);

@@ -14,6 +14,7 @@
 import type { SockAddr } from "./sockaddr.ts";
 import { requireNumber } from "../runtime/core/fd_table.ts";
 import { requireObject, sock } from "./_socket_lookup.ts";
+import { traced, tracing } from "../runtime/core/_call_trace.ts";
 
 /**
  * Fills `out` with the socket's local address (`getsockname(2)`); it tells
@@ -38,6 +39,7 @@ import { requireObject, sock } from "./_socket_lookup.ts";
  * ```
  */
 export function getsockname(fd: number, out: SockAddr): number {
+  if (tracing) return traced("getsockname", getsockname, fd, out);
   requireObject(out, "out");
   const s = sock(fd);
   return typeof s === "number" ? s : s.getsockname(out);
@@ -62,6 +64,7 @@ export function getsockname(fd: number, out: SockAddr): number {
  * ```
  */
 export function getpeername(fd: number, out: SockAddr): number {
+  if (tracing) return traced("getpeername", getpeername, fd, out);
   requireObject(out, "out");
   const s = sock(fd);
   return typeof s === "number" ? s : s.getpeername(out);
@@ -92,6 +95,7 @@ export function getpeername(fd: number, out: SockAddr): number {
  * ```
  */
 export function getsockopt(fd: number, level: number, name: number): number {
+  if (tracing) return traced("getsockopt", getsockopt, fd, level, name);
   requireNumber(level, "level");
   requireNumber(name, "name");
   const s = sock(fd);
@@ -126,6 +130,7 @@ export function getsockopt(fd: number, level: number, name: number): number {
  * ```
  */
 export function setsockopt(fd: number, level: number, name: number, value: number): number {
+  if (tracing) return traced("setsockopt", setsockopt, fd, level, name, value);
   requireNumber(level, "level");
   requireNumber(name, "name");
   requireNumber(value, "value");

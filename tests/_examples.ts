@@ -2,12 +2,16 @@
  * The one harness for tests that run the examples as subprocesses: run one
  * to its exit with a deadline (`deno run` or `deno task`), or start a server
  * and read the address and backend its first line prints, then watch its
- * output, memory and descriptors, and stop it.
+ * output, memory and descriptors, and stop it. And, for the examples-in-the-sim
+ * tests, run an example server unchanged inside a simulated host
+ * ({@linkcode exampleInTheSim}).
  *
  * @module
  */
 
-import { AF_INET, IPPROTO_UDP } from "../mod.ts";
+import assert from "node:assert/strict";
+import { AF_INET, currentKernel, IPPROTO_UDP, type Kernel } from "../mod.ts";
+import { createSimNetwork, type SimNetwork } from "../sim.ts";
 import { openLibc } from "../net/native/libc.ts";
 import { encodeSockaddr } from "../net/native/sockaddr_codec.ts";
 
@@ -349,44 +353,51 @@ export function forgeUdp(fromPort: number, toPort: number, payload: Uint8Array):
   }
 }
 
-/**
- * Each test gives up (and fails) once it has made no progress for this long:
- * a watchdog against a hang, not a speed claim. A test that reports its
- * progress (the chat test, 15-17 s on 2 shared cores at load 20 and longer
- * under more load) may take as long as it keeps moving.
- */
-export const TEST_DEADLINE_MS = 60_000;
+/** Per-host `Deno.args`, so that an example imported into a host reads its own. */
+function hostArgs(): { set(k: Kernel, args: string[]): void; [Symbol.dispose](): void } {
+  const byKernel = new Map<Kernel, string[]>();
+  const saved = Object.getOwnPropertyDescriptor(Deno, "args")!;
+  const real = Deno.args;
+  Object.defineProperty(Deno, "args", {
+    get: () => byKernel.get(currentKernel()) ?? real,
+    configurable: true,
+  });
+  return {
+    set: (k, args) => byKernel.set(k, args),
+    [Symbol.dispose]: () => Object.defineProperty(Deno, "args", saved),
+  };
+}
+
+let imports = 0;
 
 /**
- * Runs `body` with a watchdog: once `ms` pass without progress (`body`
- * calls the `alive` it is given to report some), `onTimeout` runs (it
- * should close the connections so that pending reads end) and the test
- * fails with a timeout.
+ * Runs the example `script` unchanged in a simulated host (a fresh module
+ * instance, imported inside the host's kernel, listening on port 8080) on a
+ * network with 5 ms links and 5 % loss, with the clients `addClients` adds
+ * (they find the server at `address`), until the clients are done; asserts
+ * that some segment was lost. Wrap the test in `Kernel.default.run`: once a
+ * module imported inside a host settles its top-level await, Deno runs later
+ * tests in that host's async context (a Deno bug; the import's context sticks).
  */
-export async function withDeadline<T>(
-  ms: number,
-  onTimeout: () => void,
-  body: (alive: () => void) => Promise<T>,
-): Promise<T> {
-  let timedOut = false;
-  let last = performance.now();
-  let timer: ReturnType<typeof setTimeout>;
-  const check = () => {
-    const idle = performance.now() - last;
-    if (idle < ms) {
-      timer = setTimeout(check, ms - idle);
-      return;
-    }
-    timedOut = true;
-    onTimeout();
-  };
-  timer = setTimeout(check, ms);
+export async function exampleInTheSim(
+  script: string,
+  seed: number,
+  addClients: (sim: SimNetwork, address: string) => void,
+): Promise<void> {
+  using args = hostArgs();
+  using sim = createSimNetwork({ seed, link: { latency: 5, loss: 0.05 } });
+  sim.installGlobals();
+  const server = sim.addHost("server");
+  args.set(server.kernel, ["--host", "0.0.0.0", "--port", "8080"]);
+  const url = new URL(`../examples/${script}?sim=${imports++}`, import.meta.url).href;
+  sim.spawn(server, () => import(url).then(() => {}));
+  addClients(sim, server.addresses[0]);
+  const quiet = console.log;
+  console.log = () => {}; // the server's "listening on" line
   try {
-    return await body(() => last = performance.now());
-  } catch (err) {
-    if (timedOut) throw new Error(`test made no progress for ${ms} ms`, { cause: err });
-    throw err;
+    await sim.run({ maxSteps: 2_000_000 });
   } finally {
-    clearTimeout(timer);
+    console.log = quiet;
   }
+  assert.ok(sim.trace.some((e) => e.kind === "drop" && e.text.startsWith("loss")), "loss happened");
 }

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { closeQuietly, LOOPBACK as HOST, writeAllDeno } from "./_helpers.ts";
-import { eventually, RunningExample, TEST_DEADLINE_MS, withDeadline } from "./_examples.ts";
+import { eventually, RunningExample } from "./_examples.ts";
+import { TEST_DEADLINE_MS, withDeadline } from "./_watchdog.ts";
 
 // ---------------------------------------------------------------------------
 // chat_server

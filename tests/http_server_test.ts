@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { closeQuietly, LOOPBACK as HOST, sleep as delay, writeAllDeno } from "./_helpers.ts";
-import { RunningExample, TEST_DEADLINE_MS, withDeadline } from "./_examples.ts";
+import { RunningExample } from "./_examples.ts";
+import { TEST_DEADLINE_MS, withDeadline } from "./_watchdog.ts";
 
 // ---------------------------------------------------------------------------
 // http_server

@@ -64,6 +64,17 @@ Deno.test("a host that reads the real clock makes checkDeterminism fail and name
   });
 });
 
+Deno.test("checkDeterminism compares the results too: the same trace with different results fails", async () => {
+  let run = 0;
+  await assert.rejects(
+    checkDeterminism(async (sim) => {
+      await sim.run();
+      return { run: run++ };
+    }, { seed: 6 }),
+    /not deterministic: same trace, different results \(seed 6\)/,
+  );
+});
+
 Deno.test("forEachSeed runs each seed on a fresh network and names the failing seed as DENO_EPOLL_SIM_SEED=n", async () => {
   const seen: number[] = [];
   const ran = await forEachSeed({ from: 3, to: 6 }, async (sim) => {

@@ -327,6 +327,7 @@ Deno.test("pause stops the program while its kernel acknowledges until the windo
   await sim.runFor(10_000);
   assert.equal(readAt, -1);
   assert.equal(sim.netstat("server").find((r) => r.state === "ESTABLISHED")!.recvQ, rcvbuf);
+  assert.equal(sim.netstat("client")[0].sendQ, sndbuf); // written, not yet acknowledged
   sim.resume("server");
   await sim.run();
   assert.equal(got, sndbuf + rcvbuf);
@@ -353,4 +354,61 @@ Deno.test("a rule drops or delays chosen segments until it is removed", async ()
   removeDelay();
   await sim.run();
   assert.deepEqual(at, { a: 120, b: 1020 });
+});
+
+Deno.test("heal releases what hold kept, in order", async () => {
+  using sim = createSimNetwork({ seed: 13, link: { latency: 10 } });
+  const data = pattern(10_000, 13);
+  let r: { data: Uint8Array; at: number } | null = null;
+  pair(sim, async (os, fd) => {
+    r = await readN(os, fd, data.length);
+  }, async (os, fd) => {
+    await simWriteAll(os, fd, data);
+    await os.sleep(10_000);
+  });
+  await sim.runFor(20);
+  sim.hold("client", "server");
+  await sim.runFor(300);
+  assert.equal(r, null);
+  sim.heal();
+  await sim.run();
+  assertBytes(r!.data, data);
+  assert.equal(r!.at, 320); // held segments land at the heal
+});
+
+Deno.test("every fault is in the trace, in the order it was made", async () => {
+  using sim = createSimNetwork({ seed: 14 });
+  const a = sim.addHost("a"), b = sim.addHost("b");
+  sim.spawn(a, (os) => os.sleep(10));
+  await sim.runFor(1);
+  sim.setLink(a, b, { latency: 3 });
+  sim.partition(a, b, { oneWay: true });
+  sim.repair(a, b, { oneWay: true });
+  sim.hold(a, b);
+  sim.release(a, b);
+  sim.isolate(a);
+  sim.heal();
+  sim.rule(() => "pass")();
+  sim.pause(a);
+  sim.resume(a);
+  sim.kill(a);
+  sim.restart(a);
+  sim.crash(b);
+  await sim.run();
+  assert.deepEqual(sim.trace.filter((e) => e.kind === "fault").map((e) => `${e.host} ${e.text}`), [
+    'sim setLink a b {"latency":3}',
+    "sim partition a b oneWay",
+    "sim repair a b oneWay",
+    "sim hold a b",
+    "sim release a b",
+    "sim isolate a",
+    "sim heal",
+    "sim rule added (1)",
+    "sim rule removed",
+    "a pause",
+    "a resume",
+    "a kill",
+    "a restart",
+    "b crash",
+  ]);
 });

@@ -181,13 +181,30 @@ Deno.test("run() stops at until and fails at maxSteps; step and runUntil drive b
     }
   });
   const r = await sim.run({ until: 1050 });
-  assert.equal(r.now, 1050);
+  assert.deepEqual(r, { seed: 7, now: 1050, steps: 10, traceHash: sim.traceHash() });
   assert.equal(ticks, 10);
   assert.equal(await sim.step(), true);
   assert.equal(ticks, 11);
   await sim.runUntil(() => ticks === 20);
   assert.equal(sim.now(), 2000);
-  await assert.rejects(sim.run({ maxSteps: sim.trace.length }), /step limit/);
+  await assert.rejects(sim.run({ maxSteps: 25 }), (e: SimError) => {
+    assert.ok(e instanceof SimError);
+    assert.match(e.message, /step limit \(25\)/);
+    assert.deepEqual([e.seed, e.step, e.now, e.host], [7, 25, 2500, null]);
+    assert.deepEqual(e.blocked, [{ host: "ticker", call: "sleep(100) from 2500 ms" }]);
+    return true;
+  });
+});
+
+Deno.test("runUntil rejects with SimError when nothing is left to run and its condition never held", async () => {
+  using sim = createSimNetwork({ seed: 7 });
+  sim.client("once", (os) => os.sleep(100));
+  await assert.rejects(sim.runUntil(() => false), (e: SimError) => {
+    assert.ok(e instanceof SimError);
+    assert.match(e.message, /deadlock: runUntil's condition never held/);
+    assert.equal(e.now, 100);
+    return true;
+  });
 });
 
 Deno.test("netstat shows Linux state names and queues; closing with unread bytes resets the peer", async () => {

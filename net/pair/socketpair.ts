@@ -69,6 +69,7 @@ import {
 } from "../../runtime/core/constants.ts";
 import { makeDgramPair } from "./dgram_socketpair.ts";
 import { installPair, requireNumber } from "../../runtime/core/fd_table.ts";
+import { traced, tracing } from "../../runtime/core/_call_trace.ts";
 
 /** Linux's default `SO_SNDBUF`/`SO_RCVBUF` for Unix sockets (`wmem_default`). */
 const UNIX_BUFFER = 212992;
@@ -244,6 +245,7 @@ export class PairEnd extends EmulatedSocket {
  * ```
  */
 export function socketpair(domain: number, type: number, protocol: number, sv: number[]): number {
+  if (tracing) return traced("socketpair", socketpair, domain, type, protocol, sv);
   requireNumber(domain, "domain");
   requireNumber(type, "type");
   requireNumber(protocol, "protocol");

@@ -1,9 +1,11 @@
 /**
  * A host's system calls (`host.os`): every call of `mod.ts` bound to the
- * host's kernel (`kernelCalls`), each traced with its result, plus what
- * only a simulated host has: `now()`, `sleep()`, `random()` and
- * `resolve()`. The module-level calls of `mod.ts`, made by the host's
- * program, act on the same kernel (untraced).
+ * host's kernel (`kernelCalls`), plus what only a simulated host has:
+ * `now()`, `sleep()`, `random()` and `resolve()`. The module-level calls
+ * of `mod.ts`, made by the host's program, act on the same kernel. Every
+ * call made in the kernel, either way or through the object layer, is
+ * traced once with its result ({@linkcode recordCall}, the kernel's call
+ * tracer).
  *
  * @module
  */
@@ -35,44 +37,51 @@ export interface SimHostCalls {
  */
 export type SimOs = KernelCalls & SimHostCalls;
 
+/** One argument or result as a short, deterministic summary. */
 function show(v: unknown): string {
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (typeof v === "string") return JSON.stringify(v);
   if (v instanceof Uint8Array) return `[${v.length} bytes]`;
   if (Array.isArray(v)) return `[${v.length}]`;
-  if (v !== null && typeof v === "object" && "port" in v) {
-    const a = v as { address?: string; port: number };
-    return `${a.address}:${a.port}`;
+  if (v instanceof Error) return v.name;
+  if (v instanceof AbortSignal) return "signal";
+  if (v !== null && typeof v === "object") {
+    if ("port" in v) {
+      const a = v as { address?: string; port: number };
+      return `${a.address}:${a.port}`;
+    }
+    if ("events" in v) return `{events: ${(v as { events: number }).events}}`;
+    if ("sec" in v) {
+      const t = v as { sec: number; nsec: number };
+      return `${t.sec}s${t.nsec}ns`;
+    }
   }
   return v === null ? "null" : v === undefined ? "-" : "{}";
+}
+
+/**
+ * Records one call the host's program made (the kernel's call tracer, see
+ * `runtime/core/_call_trace.ts`): `read(3, [16 bytes]) = 5`, or
+ * `= throws TypeError`.
+ */
+export function recordCall(
+  host: Host,
+  name: string,
+  args: readonly unknown[],
+  result: unknown,
+  threw: boolean,
+): void {
+  host.calls++;
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--; // omitted optional arguments
+  let list = "";
+  for (let i = 0; i < n; i++) list += i === 0 ? show(args[i]) : `, ${show(args[i])}`;
+  host.net.note(host.name, "call", `${name}(${list}) = ${threw ? "throws " : ""}${show(result)}`);
 }
 
 /** Builds `host.os` for one life of the host's program. */
 export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const net = host.net;
-  const calls = kernelCalls(kernel);
-  const os: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(calls)) {
-    // Classes (Epoll, Socket, ...) and the kernel pass through; functions are traced.
-    if (typeof value !== "function" || /^[A-Z]/.test(name)) {
-      os[name] = value;
-      continue;
-    }
-    const fn = value as (...args: unknown[]) => unknown;
-    os[name] = (...args: unknown[]) => {
-      host.calls++;
-      const r = fn(...args);
-      const call = `${name}(${args.map(show).join(", ")})`;
-      if (r instanceof Promise) {
-        return r.then((v) => {
-          net.note(host.name, "call", `${call} = ${show(v)}`);
-          return v;
-        });
-      }
-      net.note(host.name, "call", `${call} = ${show(r)}`);
-      return r;
-    };
-  }
   const extras: SimHostCalls = {
     hostname: host.name,
     now: () => net.now(),
@@ -95,7 +104,7 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
           const gate = host.gate();
           if (gate !== undefined) await gate;
           if (host.gen !== gen) return;
-          net.note(host.name, "call", `sleep(${ms}) = 0`);
+          recordCall(host, "sleep", [ms], 0, false);
           resolve();
         });
         if (signal?.aborted) return onAbort();
@@ -104,5 +113,5 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
       });
     },
   };
-  return Object.assign(os, extras) as unknown as SimOs;
+  return Object.assign(kernelCalls(kernel), extras);
 }

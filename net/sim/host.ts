@@ -16,7 +16,8 @@ import { pinSocketBackend } from "../socket_backend.ts";
 import type { Prng } from "./_prng.ts";
 import type { Stack } from "./_stack.ts";
 import { SimSocket } from "./socket.ts";
-import { hostCalls, type SimOs } from "./_host_os.ts";
+import { hostCalls, recordCall, type SimOs } from "./_host_os.ts";
+import { setCallTracer } from "../../runtime/core/_call_trace.ts";
 import { bindKernel } from "./_ambient.ts";
 import { SIM_BACKEND } from "./backend.ts";
 import type { SimNetwork } from "./network.ts";
@@ -137,7 +138,7 @@ export class Host implements SimHost {
     return this.#startedAt >= 0;
   }
 
-  /** Calls the current program made through `host.os`, `sleep` and virtual timers included. */
+  /** Calls the current program made (`host.os`, ambient or the object layer), `sleep` and virtual timers included. */
   calls = 0;
 
   #fresh(): void {
@@ -149,6 +150,7 @@ export class Host implements SimHost {
     });
     bindKernel(k, this);
     k.run(() => pinSocketBackend(SIM_BACKEND));
+    setCallTracer(k, (name, args, result, threw) => recordCall(this, name, args, result, threw));
     this.#kernel = k;
     this.#os = hostCalls(this, k, this.gen);
   }
@@ -198,6 +200,7 @@ export class Host implements SimHost {
     for (const s of [...this.#kernel.sleepers]) (s as { end?(why: string): void }).end?.("wake");
     if (crash) this.stack.crash();
     this.#kernel.shutdown();
+    setCallTracer(this.#kernel, undefined);
     this.resume();
   }
 

@@ -197,9 +197,10 @@ export class SimNetwork {
     return this.#hosts.get(name)?.addresses[0] ?? null;
   }
 
-  /** Starts `main` on `host` (kept, so that `restart` runs it again). */
+  /** Starts `main` on `host` (kept, so that `restart` runs it again); an `Error` while its program runs. */
   spawn(host: HostRef, main: SimMain): void {
     const h = this.host(host);
+    if (!h.settled) throw new Error(`host ${h.name} is running a program`);
     h.main = main;
     h.start();
   }
@@ -365,9 +366,10 @@ export class SimNetwork {
     h.kill(true);
   }
 
-  /** After kill or crash: an empty descriptor table, `main` runs again. */
+  /** After kill or crash: an empty descriptor table, `main` runs again (an `Error` before). */
   restart(host: HostRef): void {
     const h = this.host(host);
+    if (!h.kernel.isShutdown) throw new Error(`host ${h.name} is running: kill or crash it first`);
     this.note(h.name, "fault", "restart");
     h.stack.up = true;
     h.start();

@@ -14,6 +14,7 @@
 import { EBADF, EMFILE } from "./errno.ts";
 import type { Description } from "./description.ts";
 import { currentKernel, type KernelCloseHook, onDescriptorClose } from "./kernel.ts";
+import { traced, tracing } from "./_call_trace.ts";
 
 /**
  * The current kernel's descriptor table, for the code that reaches it
@@ -123,6 +124,7 @@ export function checkBuffer(buf: Uint8Array, what = "buf"): void {
  * ```
  */
 export function installDescription(desc: Description): number {
+  if (tracing) return traced("installDescription", installDescription, desc);
   return currentKernel().fds.allocate(desc);
 }
 
@@ -174,6 +176,7 @@ export function installPair(a: Description, b: Description, out: number[]): numb
  * ```
  */
 export function close(fd: number): number {
+  if (tracing) return traced("close", close, fd);
   return isFd(fd) ? currentKernel().fds.close(fd) : -EBADF;
 }
 
@@ -202,6 +205,7 @@ export function close(fd: number): number {
  * ```
  */
 export function dup(fd: number): number {
+  if (tracing) return traced("dup", dup, fd);
   const desc = lookup(fd);
   return desc === undefined ? -EBADF : currentKernel().fds.allocate(desc);
 }
@@ -231,6 +235,7 @@ export function dup(fd: number): number {
  * ```
  */
 export function read(fd: number, buf: Uint8Array): number {
+  if (tracing) return traced("read", read, fd, buf);
   checkBuffer(buf);
   const desc = lookup(fd);
   return desc === undefined ? -EBADF : desc.read(buf);
@@ -259,6 +264,7 @@ export function read(fd: number, buf: Uint8Array): number {
  * ```
  */
 export function write(fd: number, buf: Uint8Array): number {
+  if (tracing) return traced("write", write, fd, buf);
   checkBuffer(buf);
   const desc = lookup(fd);
   return desc === undefined ? -EBADF : desc.write(buf);
@@ -279,6 +285,7 @@ export function write(fd: number, buf: Uint8Array): number {
  * ```
  */
 export function getDescriptorLimit(): number {
+  if (tracing) return traced("getDescriptorLimit", getDescriptorLimit);
   return currentKernel().fds.limit;
 }
 
@@ -310,6 +317,7 @@ export function getDescriptorLimit(): number {
  * ```
  */
 export function setDescriptorLimit(n: number): number {
+  if (tracing) return traced("setDescriptorLimit", setDescriptorLimit, n);
   requireNumber(n, "limit");
   return currentKernel().fds.setLimit(n);
 }

@@ -61,6 +61,9 @@
  *   (`host.run(() => registerPoller(p))`, `poller.ts`) hears every wait
  *   that parks (`sleepBegin`) and leaves (`sleepEnd`);
  *   {@linkcode Kernel.pendingWaits} counts them;
+ * - its trace: a tracer set with `setCallTracer` (`_call_trace.ts`) hears
+ *   every call made in the kernel, once, with its result; the process's
+ *   kernel has none, and while no kernel has one the calls do not look;
  * - kill or crash: {@linkcode Kernel.shutdown}; a restart is a new kernel
  *   for the host (an empty table), the old one staying dead.
  *
@@ -82,6 +85,7 @@ import { DEFAULT_LIMIT, DescriptorTable } from "./_descriptor_table.ts";
 import { TimerQueue } from "./_timer_queue.ts";
 import { Pollers } from "./_pollers.ts";
 import { countedLoopTurns, eventLoopTurns, type LoopTurns } from "./_loop_turn.ts";
+import type { CallTracer } from "./_call_trace.ts";
 
 /**
  * How to build a {@linkcode Kernel}.
@@ -193,6 +197,8 @@ export class Kernel {
   readonly loopTurns: LoopTurns;
   /** @internal Its parked waits. */
   readonly sleepers: Set<Sleeper> = new Set();
+  /** @internal What hears each call made in it (`_call_trace.ts`); set by `setCallTracer`. */
+  tracer: CallTracer | undefined = undefined;
   #slots: unknown[] = [];
   #down = false;
 

@@ -27,6 +27,7 @@ import {
 import { descriptors, lookup, requireNumber } from "../core/fd_table.ts";
 import { checkTimespec, msTimeout, type Timespec, waitTimeoutMs } from "../core/time.ts";
 import { EpollDescription, type EpollEvent } from "./_instance.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 export type { EpollEvent, Timespec };
 
@@ -58,6 +59,7 @@ function create(): number {
  * ```
  */
 export function epollCreate(size: number): number {
+  if (tracing) return traced("epollCreate", epollCreate, size);
   requireNumber(size, "size");
   if (!(size > 0)) return -EINVAL;
   return create();
@@ -81,6 +83,7 @@ export function epollCreate(size: number): number {
  * ```
  */
 export function epollCreate1(flags: number): number {
+  if (tracing) return traced("epollCreate1", epollCreate1, flags);
   requireNumber(flags, "flags");
   if (!Number.isInteger(flags) || (flags & ~EPOLL_CLOEXEC) !== 0) return -EINVAL;
   return create();
@@ -122,6 +125,7 @@ export function epollCreate1(flags: number): number {
  * ```
  */
 export function epollCtl(epfd: number, op: number, fd: number, event?: EpollEvent | null): number {
+  if (tracing) return traced("epollCtl", epollCtl, epfd, op, fd, event);
   requireNumber(op, "op");
   const hasEvent = op !== EPOLL_CTL_DEL;
   let events = 0;
@@ -232,6 +236,7 @@ export function epollWait(
   maxevents: number,
   timeoutMs: number,
 ): Promise<number> {
+  if (tracing) return traced("epollWait", epollWait, epfd, events, maxevents, timeoutMs);
   requireNumber(timeoutMs, "timeoutMs");
   const t = msTimeout(timeoutMs);
   // No NaN in C: refuse it rather than guess between "poll" and "forever".
@@ -275,6 +280,7 @@ export function epollPwait2(
   timeout: Timespec | null,
   signal?: AbortSignal,
 ): Promise<number> {
+  if (tracing) return traced("epollPwait2", epollPwait2, epfd, events, maxevents, timeout, signal);
   // Linux checks the timespec before anything else (poll_select_set_timeout).
   if (timeout !== null && timeout !== undefined && !checkTimespec(timeout, "timeout")) {
     return Promise.resolve(-EINVAL);

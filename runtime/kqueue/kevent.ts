@@ -32,6 +32,7 @@ import "./_fd_filters.ts";
 import "./_timer_filter.ts";
 import "./_user_filter.ts";
 import "./_signal_filter.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 export type { KEvent };
 
@@ -54,6 +55,7 @@ const CREATE_FLAGS = EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT;
  * ```
  */
 export function kqueue(): number {
+  if (tracing) return traced("kqueue", kqueue);
   return descriptors.allocate(new KQueueDescription());
 }
 
@@ -160,6 +162,7 @@ function applyChanges(
  * 0 or the first failed change's `-errno`.
  */
 export function keventChanges(kq: number, changes: KEvent[]): number {
+  if (tracing) return traced("keventChanges", keventChanges, kq, changes);
   if (!Array.isArray(changes)) throw new TypeError("changelist must be an array");
   const desc = lookupAs(kq, KQueueDescription, EBADF);
   if (typeof desc === "number") return desc;
@@ -224,6 +227,7 @@ export function kevent(
   timeout: Timespec | null,
   signal?: AbortSignal,
 ): Promise<number> {
+  if (tracing) return traced("kevent", kevent, kq, changelist, eventlist, nevents, timeout, signal);
   if (!Array.isArray(changelist)) throw new TypeError("changelist must be an array");
   if (!Array.isArray(eventlist)) throw new TypeError("eventlist must be an array");
   requireNumber(nevents, "nevents");

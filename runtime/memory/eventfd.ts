@@ -25,6 +25,7 @@ import {
   EPOLLOUT,
 } from "../core/constants.ts";
 import { descriptors, requireNumber } from "../core/fd_table.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 const MAX = 0xffff_ffff_ffff_fffen;
 const ULLONG_MAX = 0xffff_ffff_ffff_ffffn;
@@ -108,6 +109,7 @@ export class EventFd extends Description {
  * ```
  */
 export function eventfd(initval: number, flags: number): number {
+  if (tracing) return traced("eventfd", eventfd, initval, flags);
   requireNumber(initval, "initval");
   requireNumber(flags, "flags");
   if (!Number.isInteger(flags) || (flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC)) !== 0) {

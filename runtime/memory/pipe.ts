@@ -35,6 +35,7 @@ import {
 } from "../core/constants.ts";
 import { ByteQueue } from "../core/_byte_queue.ts";
 import { installPair } from "../core/fd_table.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 /** Linux's `PAGE_SIZE`: the size of one slot. */
 const PAGE_SIZE = 4096;
@@ -225,6 +226,7 @@ export class PipeWriteEnd extends Description {
  * ```
  */
 export function pipe(fds: number[]): number {
+  if (tracing) return traced("pipe", pipe, fds);
   if (!Array.isArray(fds)) throw new TypeError("fds must be an array");
   const core = new PipeCore();
   core.reader = new PipeReadEnd(core);

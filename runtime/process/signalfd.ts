@@ -34,6 +34,7 @@ import { EPOLLIN, SFD_CLOEXEC, SFD_NONBLOCK, SIGNALFD_SIGINFO_SIZE } from "../co
 import { descriptors, lookupAs, requireNumber } from "../core/fd_table.ts";
 import { isSignalNumber, subscribeSignal } from "./_signal_source.ts";
 import { keepAliveWhileWaiting } from "./_keep_alive.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 /** A set of signal numbers 1..31 as bits (bit `n` is signal `n`). */
 type SigSet = number;
@@ -209,6 +210,7 @@ export class SignalFdDescription extends Description {
  * ```
  */
 export function signalfd(fd: number, signals: number[], flags: number): number {
+  if (tracing) return traced("signalfd", signalfd, fd, signals, flags);
   requireNumber(fd, "fd");
   requireNumber(flags, "flags");
   if (!Array.isArray(signals)) throw new TypeError("signals must be an array of signal numbers");

@@ -41,6 +41,7 @@ import { ByteQueue } from "../core/_byte_queue.ts";
 import { descriptors } from "../core/fd_table.ts";
 import type { Watcher } from "../core/description.ts";
 import { keepAliveWhileWaiting } from "./_keep_alive.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 /** Bytes each standard stream buffers (a pipe's 64 KiB). */
 export const STDIO_BUFFER = 65536;
@@ -275,6 +276,7 @@ export class StdoutDescription extends Description {
  * ```
  */
 export function openStdio(): number {
+  if (tracing) return traced("openStdio", openStdio);
   for (let fd = 0; fd <= 2; fd++) if (descriptors.get(fd) !== undefined) return -EBUSY;
   if (descriptors.limit < 3) return -EMFILE;
   // With 0, 1 and 2 free, the lowest-free rule hands them out in order.

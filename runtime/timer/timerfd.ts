@@ -29,6 +29,7 @@ import {
 import { descriptors, lookupAs, requireNumber } from "../core/fd_table.ts";
 import { checkTimespec, msToTimespec, type Timespec, timespecToMs } from "../core/time.ts";
 import { PeriodicTimer } from "./_periodic.ts";
+import { traced, tracing } from "../core/_call_trace.ts";
 
 /**
  * A timer setting, like `struct itimerspec`.
@@ -149,6 +150,7 @@ class TimerFdTimer extends PeriodicTimer {
  * ```
  */
 export function timerfdCreate(clockid: number, flags: number): number {
+  if (tracing) return traced("timerfdCreate", timerfdCreate, clockid, flags);
   requireNumber(clockid, "clockid");
   requireNumber(flags, "flags");
   if (clockid !== CLOCK_REALTIME && clockid !== CLOCK_MONOTONIC) return -EINVAL;
@@ -194,6 +196,7 @@ export function timerfdSettime(
   value: ITimerSpec,
   old?: ITimerSpec,
 ): number {
+  if (tracing) return traced("timerfdSettime", timerfdSettime, fd, flags, value, old);
   requireNumber(flags, "flags");
   if (value === null || typeof value !== "object") throw new TypeError("value must be an object");
   const ok = checkTimespec(value.value, "value.value") &&
@@ -235,6 +238,7 @@ export function timerfdSettime(
  * ```
  */
 export function timerfdGettime(fd: number, out: ITimerSpec): number {
+  if (tracing) return traced("timerfdGettime", timerfdGettime, fd, out);
   if (out === null || typeof out !== "object") throw new TypeError("out must be an object");
   const t = lookupAs(fd, TimerFd, EINVAL);
   if (typeof t === "number") return t;
