@@ -264,6 +264,23 @@ export const IPV6_LOOPBACK: boolean = (() => {
   }
 })();
 
+/** Asserts `p` is still pending after a turn of the timer loop. */
+export async function assertPending(p: Promise<unknown>): Promise<void> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await sleep(5);
+  assert.equal(settled, false, "promise settled early");
+}
+
+/** A description that cannot be polled (a regular file's stand-in: `epoll_ctl` gives EPERM). */
+export class Unpollable extends Description {
+  readonly kind = "unpollable";
+  override readonly pollable = false;
+  poll(): number {
+    return 0;
+  }
+}
+
 /**
  * Reads an eventfd or timerfd counter: the 8-byte value, or what `read`
  * returned instead (`-errno`, or a short count).
@@ -651,6 +668,13 @@ export function simListen(os: SimOs, port: number, backlog = 128): number {
   return fd;
 }
 
+/** Listens on `port` of the host that runs `os`, waits for a connection and accepts it. */
+export async function simAccept(os: SimOs, port: number): Promise<number> {
+  const lfd = simListen(os, port);
+  await simWait(os, lfd, EPOLLIN);
+  return os.accept(lfd);
+}
+
 /** A simulated socket connecting to `address:port` (connect gave `-EINPROGRESS`). */
 export function simConnect(os: SimOs, address: string, port: number): number {
   const fd = os.socket(AF_INET, SOCK_STREAM, 0);
@@ -715,22 +739,5 @@ export async function simWriteAll(os: SimOs, fd: number, data: Uint8Array): Prom
     }
     if (w < 0) throw new Error(`write gave ${w} after ${off} bytes`);
     off += w;
-  }
-}
-
-/** Asserts `p` is still pending after a turn of the timer loop. */
-export async function assertPending(p: Promise<unknown>): Promise<void> {
-  let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
-  await sleep(5);
-  assert.equal(settled, false, "promise settled early");
-}
-
-/** A description that cannot be polled (a regular file's stand-in: `epoll_ctl` gives EPERM). */
-export class Unpollable extends Description {
-  readonly kind = "unpollable";
-  override readonly pollable = false;
-  poll(): number {
-    return 0;
   }
 }
