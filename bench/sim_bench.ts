@@ -3,6 +3,8 @@
  *
  * - simulated segments per second of real time: a 10 MB bulk transfer,
  *   and 1,000 connections that each send 1 KB to an echo server;
+ * - simulated datagrams per second of real time: ten UDP clients that each
+ *   send 1,000 datagrams of 100 bytes to an echo server, one at a time;
  * - 24 virtual hours of heartbeats (one 1-byte ping and its echo every
  *   10 s) between two hosts, in real seconds;
  * - what ambient calls (the current kernel looked up per call) add to the
@@ -21,13 +23,15 @@
  */
 
 import { setImmediate } from "node:timers";
-import { close, EPOLLIN, EPOLLOUT, eventfd, read, write } from "../mod.ts";
+import { close, EPOLLIN, EPOLLOUT, eventfd, read, type SockAddr, write } from "../mod.ts";
 import { createSimNetwork, type SimOs } from "../sim.ts";
 import {
+  inet4,
   pattern,
   simConnect,
   simListen,
   simReadAll,
+  simUdp,
   simWait,
   simWriteAll,
 } from "../tests/_helpers.ts";
@@ -59,6 +63,37 @@ async function bulk(): Promise<void> {
     `${segments(sim)} in ${s.toFixed(2)} s real (${r.now.toFixed(0)} ms virtual)`,
   ]);
   rows.push(["bulk 10 MB: segments/s real", (segments(sim) / s).toFixed(0)]);
+}
+
+/** Ten UDP clients, each 1,000 datagrams to an echo host, each waiting for its echo. */
+async function udpEcho(): Promise<void> {
+  using sim = createSimNetwork({ seed: 5, link: { latency: 1 } });
+  const server = sim.addHost("server");
+  sim.spawn(server, async (os) => {
+    const fd = simUdp(os, 7);
+    const buf = new Uint8Array(2048), from = {} as SockAddr;
+    for (;;) {
+      const n = os.recvfrom(fd, buf, 0, from);
+      if (n >= 0) os.sendto(fd, buf.subarray(0, n), 0, from);
+      else await simWait(os, fd, EPOLLIN);
+    }
+  });
+  for (let c = 0; c < 10; c++) {
+    sim.client(`c${c}`, async (os) => {
+      const fd = simUdp(os);
+      os.connect(fd, inet4(server.addresses[0], 7));
+      const buf = new Uint8Array(100);
+      for (let i = 0; i < 1000; i++) {
+        os.send(fd, buf, 0);
+        while (os.recv(fd, buf, 0) < 0) await simWait(os, fd, EPOLLIN);
+      }
+      os.close(fd);
+    });
+  }
+  const t0 = performance.now();
+  await sim.run();
+  const s = (performance.now() - t0) / 1000;
+  rows.push(["UDP echo, 10 x 1,000: datagrams/s real", (segments(sim) / s).toFixed(0)]);
 }
 
 async function thousand(): Promise<void> {
@@ -249,6 +284,7 @@ if (pair >= 0) {
 
 await bulk();
 await thousand();
+await udpEcho();
 await heartbeats();
 await ambient();
 await barriers();

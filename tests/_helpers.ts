@@ -54,7 +54,7 @@ import {
   SOL_SOCKET,
   write,
 } from "../mod.ts";
-import type { SimOs } from "../sim.ts";
+import type { SimNetwork, SimOs } from "../sim.ts";
 import { type KEvent, kevent, kqueue } from "../mod.ts";
 import { openLibc } from "../net/native/libc.ts";
 
@@ -740,4 +740,60 @@ export async function simWriteAll(os: SimOs, fd: number, data: Uint8Array): Prom
     if (w < 0) throw new Error(`write gave ${w} after ${off} bytes`);
     off += w;
   }
+}
+
+// ---- UDP on the simulated network (tests/sim_udp*_test.ts) -----------------
+
+/** A UDP socket on `port` (0: none, unbound) of the host that runs `os`. */
+export function simUdp(os: SimOs, port = 0, address = "0.0.0.0"): number {
+  const fd = os.socket(AF_INET, SOCK_DGRAM, 0);
+  assert.ok(fd >= 0, `socket gave ${fd}`);
+  if (port !== 0) assert.equal(os.bind(fd, { family: AF_INET, address, port }), 0);
+  return fd;
+}
+
+/** Receives one datagram (waiting for it): its bytes, sender and the virtual time. */
+export async function simRecvFrom(
+  os: SimOs,
+  fd: number,
+  size = 2048,
+): Promise<{ data: number[]; from: string; at: number }> {
+  const buf = new Uint8Array(size);
+  const from = {} as SockAddr;
+  for (;;) {
+    const n = os.recvfrom(fd, buf, 0, from);
+    if (n === -EAGAIN) {
+      await simWait(os, fd, EPOLLIN);
+      continue;
+    }
+    assert.ok(n >= 0, `recvfrom gave ${n}`);
+    const f = from as { address: string; port: number };
+    return { data: [...buf.subarray(0, n)], from: `${f.address}:${f.port}`, at: os.now() };
+  }
+}
+
+/** Every datagram queued now, as their first bytes. */
+export function simDrain(os: SimOs, fd: number): number[] {
+  const out: number[] = [];
+  const buf = new Uint8Array(2048);
+  for (let n = os.recv(fd, buf, 0); n >= 0; n = os.recv(fd, buf, 0)) {
+    out.push(n === 0 ? -1 : buf[0]);
+  }
+  return out;
+}
+
+/** An IPv4 address as a `SockAddr`. */
+export function inet4(address: string, port: number): SockAddr {
+  return { family: AF_INET, address, port };
+}
+
+/** A server host "srv" whose main is `server`, and a client host "cli" whose main is `client`. */
+export function simServerClient(
+  sim: SimNetwork,
+  server: (os: SimOs) => Promise<void>,
+  client: (os: SimOs, srv: string) => Promise<void>,
+): void {
+  const s = sim.addHost("srv");
+  sim.spawn(s, server);
+  sim.client("cli", (os) => client(os, s.addresses[0]));
 }

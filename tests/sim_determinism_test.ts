@@ -117,3 +117,16 @@ Deno.test("DENO_EPOLL_SIM_SEED replays one seed in forEachSeed and seeds createS
   assert.equal(out.code, 0);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), { seeds: [42], fresh: 42 });
 });
+
+Deno.test("a disposed network's trace no longer grows: a killed program's last calls are not the run's", async () => {
+  const sim = createSimNetwork({ seed: 7 });
+  sim.spawn(sim.addHost("server"), async (os) => {
+    const lfd = simListen(os, 80);
+    await simWait(os, lfd, EPOLLIN); // forever; its finally closes the wait's epoll
+  });
+  await sim.runFor(10);
+  sim.dispose();
+  const n = sim.trace.length;
+  await new Promise((r) => setTimeout(r, 10)); // the parked wait rejects, the finally runs
+  assert.equal(sim.trace.length, n);
+});

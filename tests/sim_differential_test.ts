@@ -1,6 +1,7 @@
 // The same programs on the simulated network (no faults) and on the native
 // backend over loopback: echo, half-close, reset, backpressure and ET
-// draining give the same results and the same readiness sequences.
+// draining over TCP, and echo, truncation, ICMP port unreachable and ET
+// draining over UDP, give the same results and the same readiness sequences.
 import assert from "node:assert/strict";
 import {
   accept,
@@ -25,13 +26,23 @@ import {
   Kernel,
   kernelCalls,
   listen,
+  MSG_PEEK,
+  MSG_TRUNC,
   read,
+  recv,
+  recvfrom,
+  send,
+  sendto,
+  setsockopt,
   SHUT_WR,
   shutdown,
+  SO_RCVBUF,
+  SOCK_DGRAM,
   SOCK_STREAM,
   type SockAddr,
   socket,
   socketBackendError,
+  SOL_SOCKET,
   write,
 } from "../mod.ts";
 import { createSimNetwork } from "../sim.ts";
@@ -62,6 +73,13 @@ async function readN(fd: number, n: number): Promise<string> {
 
 const IN = EPOLLIN | EPOLLRDHUP;
 
+/** Waits `ms` (virtual time inside a simulated host): a wait on an empty epoll. */
+async function pause(ms: number): Promise<void> {
+  const ep = epollCreate1(0);
+  await epollWait(ep, [], 1, ms);
+  close(ep);
+}
+
 /** Waits and reads until the end; the last result (0 at EOF, or -errno). */
 async function readEnd(fd: number): Promise<number> {
   const buf = new Uint8Array(4096);
@@ -73,13 +91,20 @@ async function readEnd(fd: number): Promise<number> {
 }
 const text = (s: string) => new TextEncoder().encode(s);
 
-/** A scenario: the server's side (on an accepted fd) and the client's (on a connected fd); each logs. */
+/**
+ * A scenario: the server's side (on an accepted fd, or a bound UDP socket)
+ * and the client's (on a connected fd); each logs.
+ */
 interface Scenario {
   name: string;
+  /** `SOCK_STREAM` (the default) or `SOCK_DGRAM`. */
+  type?: number;
   server(fd: number, log: unknown[]): Promise<void>;
   client(fd: number, log: unknown[]): Promise<void>;
   /** Makes the logs comparable across backends (buffer sizes differ). */
   compare?(server: unknown[], client: unknown[]): unknown[][];
+  /** UDP: the server's side runs (and closes its socket) before the client's starts. */
+  closed?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -173,22 +198,121 @@ const SCENARIOS: Scenario[] = [
       await mask(fd, IN, 1000);
     },
   },
+  {
+    name: "UDP echo",
+    type: SOCK_DGRAM,
+    async server(fd, log) {
+      log.push(await mask(fd, EPOLLIN));
+      const buf = new Uint8Array(16), from = {} as SockAddr;
+      const n = recvfrom(fd, buf, 0, from);
+      log.push(n, sendto(fd, buf.subarray(0, n), 0, from), await mask(fd, EPOLLIN, 100));
+    },
+    async client(fd, log) {
+      log.push(
+        send(fd, text("hello"), 0),
+        await mask(fd, EPOLLIN),
+        recv(fd, new Uint8Array(16), 0),
+      );
+      log.push(recv(fd, new Uint8Array(16), 0));
+    },
+  },
+  {
+    name: "UDP truncation, MSG_PEEK, MSG_TRUNC and an empty datagram",
+    type: SOCK_DGRAM,
+    async server(fd, log) {
+      await mask(fd, EPOLLIN);
+      await pause(50); // the empty one too
+      const four = new Uint8Array(4);
+      log.push(recv(fd, four, MSG_PEEK), recv(fd, four, MSG_PEEK | MSG_TRUNC), read(fd, four));
+      log.push([...four], recv(fd, four, 0), recv(fd, four, 0), await mask(fd, EPOLLIN, 0));
+    },
+    client(fd, log) {
+      log.push(send(fd, text("0123456789"), 0), send(fd, new Uint8Array(0), 0));
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "UDP to a closed port: ECONNREFUSED on the connected socket",
+    type: SOCK_DGRAM,
+    server(fd, log) {
+      log.push(close(fd)); // the port closes before the client sends
+      return Promise.resolve();
+    },
+    async client(fd, log) {
+      log.push(send(fd, text("anyone?"), 0), await mask(fd, EPOLLIN | EPOLLERR));
+      log.push(recv(fd, new Uint8Array(8), 0), recv(fd, new Uint8Array(8), 0));
+    },
+    closed: true,
+  },
+  {
+    name: "UDP ET draining",
+    type: SOCK_DGRAM,
+    async server(fd, log) {
+      const ep = epollCreate1(0);
+      epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN | EPOLLET, data: fd });
+      const out: EpollEvent[] = [];
+      const buf = new Uint8Array(100);
+      let got = 0;
+      while (got < 3) {
+        assert.equal(await epollWait(ep, out, 1, 5000), 1);
+        for (let r = read(fd, buf); r > 0; r = read(fd, buf)) got++; // drain to EAGAIN
+      }
+      log.push(got, await epollWait(ep, out, 1, 200)); // drained: no further edge
+      close(ep);
+    },
+    client(fd, log) {
+      for (let i = 1; i <= 3; i++) log.push(send(fd, new Uint8Array(i), 0));
+      return Promise.resolve();
+    },
+  },
 ];
 
-/** Connects a client to `addr` and returns its fd once connected. */
-async function dial(addr: SockAddr): Promise<number> {
-  const fd = socket(AF_INET, SOCK_STREAM, 0);
+/** Connects a client to `addr` and returns its fd once connected (UDP: at once). */
+async function dial(addr: SockAddr, type = SOCK_STREAM): Promise<number> {
+  const fd = socket(AF_INET, type, 0);
+  if (type === SOCK_DGRAM) {
+    assert.equal(connect(fd, addr), 0);
+    return fd;
+  }
   assert.equal(connect(fd, addr), -EINPROGRESS);
   assert.equal(await mask(fd, EPOLLOUT) & EPOLLOUT, EPOLLOUT);
   return fd;
 }
 
-/** Accepts one connection on `lfd`. */
-async function take(lfd: number): Promise<number> {
+/** Accepts one connection on `lfd` (UDP: the bound socket itself). */
+async function take(lfd: number, type = SOCK_STREAM): Promise<number> {
+  if (type === SOCK_DGRAM) return lfd;
   await mask(lfd, EPOLLIN);
   const fd = accept(lfd);
   assert.ok(fd >= 0);
   return fd;
+}
+
+/** A socket of the scenario's type bound to `address:port`; a TCP one listens. */
+function serve(s: Scenario, address: string, port: number): number {
+  const fd = socket(AF_INET, s.type ?? SOCK_STREAM, 0);
+  assert.equal(bind(fd, { family: AF_INET, address, port }), 0);
+  if (s.type !== SOCK_DGRAM) listen(fd, 16);
+  return fd;
+}
+
+/** Both sides of `s`: the server's on `lfd`, the client's towards `addr`; the two logs. */
+async function both(s: Scenario, lfd: number, addr: SockAddr): Promise<unknown[][]> {
+  const server: unknown[] = [], client: unknown[] = [];
+  const type = s.type ?? SOCK_STREAM;
+  const serverSide = take(lfd, type).then(async (fd) => {
+    await s.server(fd, server);
+    close(fd);
+  });
+  if (s.closed) await serverSide;
+  await Promise.all([
+    serverSide,
+    dial(addr, type).then(async (fd) => {
+      await s.client(fd, client);
+      close(fd);
+    }),
+  ]);
+  return [server, client];
 }
 
 /** Runs `s` over the native backend on loopback, in a kernel of its own. */
@@ -197,24 +321,12 @@ async function onNative(s: Scenario): Promise<unknown[][]> {
   try {
     return await k.run(async () => {
       assert.equal(kernelCalls(k).setSocketBackend("native"), 0);
-      const lfd = socket(AF_INET, SOCK_STREAM, 0);
-      bind(lfd, { family: AF_INET, address: "127.0.0.1", port: 0 });
-      listen(lfd, 16);
+      const lfd = serve(s, "127.0.0.1", 0);
       const addr = {} as SockAddr;
       getsockname(lfd, addr);
-      const server: unknown[] = [], client: unknown[] = [];
-      await Promise.all([
-        take(lfd).then(async (fd) => {
-          await s.server(fd, server);
-          close(fd);
-        }),
-        dial(addr).then(async (fd) => {
-          await s.client(fd, client);
-          close(fd);
-        }),
-      ]);
-      close(lfd);
-      return [server, client];
+      const logs = await both(s, lfd, addr);
+      if (s.type !== SOCK_DGRAM) close(lfd);
+      return logs;
     });
   } finally {
     k.shutdown();
@@ -225,20 +337,22 @@ async function onNative(s: Scenario): Promise<unknown[][]> {
 async function onSim(s: Scenario): Promise<unknown[][]> {
   using sim = createSimNetwork({ seed: 1 });
   const server: unknown[] = [], client: unknown[] = [];
+  const type = s.type ?? SOCK_STREAM;
   const host = sim.addHost("server");
+  let serverDone!: () => void;
+  const closed = new Promise<void>((r) => serverDone = r);
   sim.spawn(host, async () => {
-    const lfd = socket(AF_INET, SOCK_STREAM, 0);
-    bind(lfd, { family: AF_INET, address: "0.0.0.0", port: 80 });
-    listen(lfd, 16);
-    const fd = await take(lfd);
+    const fd = await take(serve(s, "0.0.0.0", 80), type);
     await s.server(fd, server);
     close(fd);
+    serverDone();
   });
   sim.client("client", async () => {
-    const fd = await dial({ family: AF_INET, address: host.addresses[0], port: 80 });
+    if (s.closed) await closed;
+    const fd = await dial({ family: AF_INET, address: host.addresses[0], port: 80 }, type);
     await s.client(fd, client);
     close(fd);
-    await host.os.sleep(0);
+    await pause(0); // (an ambient wait: the driver sees the program has started)
   });
   await sim.run();
   await sim.runFor(1000); // the server's side finishes too
@@ -259,3 +373,52 @@ for (const s of SCENARIOS) {
     },
   });
 }
+
+/**
+ * How many datagrams of each size a UDP socket with `SO_RCVBUF` 65,536
+ * (doubled: 131,072) holds when nobody reads: sent on loopback, then
+ * counted. On Linux a loopback send queues (or drops) before it returns.
+ */
+async function held(sizes: number[], pause: () => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (const size of sizes) {
+    const r = serve({ name: "", type: SOCK_DGRAM } as Scenario, "127.0.0.1", 0);
+    setsockopt(r, SOL_SOCKET, SO_RCVBUF, 65536);
+    const addr = {} as SockAddr;
+    getsockname(r, addr);
+    const w = socket(AF_INET, SOCK_DGRAM, 0);
+    for (let i = 0; i < 400; i++) sendto(w, new Uint8Array(size), 0, addr);
+    await pause();
+    let n = 0;
+    while (recv(r, new Uint8Array(size + 1), 0) >= 0) n++;
+    out.push(n);
+    close(w);
+    close(r);
+  }
+  return out;
+}
+
+Deno.test({
+  name: "a full UDP receive buffer drops what the kernel drops: each datagram charged its truesize",
+  ignore: !native,
+  fn: async () => {
+    const sizes = [0, 100, 200, 1000, 1472, 2000, 8000, 16000, 32000, 65000];
+    const k = new Kernel({ name: "native" });
+    let real: number[];
+    try {
+      real = await k.run(() => {
+        kernelCalls(k).setSocketBackend("native");
+        return held(sizes, () => Promise.resolve());
+      });
+    } finally {
+      k.shutdown();
+    }
+    using sim = createSimNetwork({ seed: 1 });
+    let simulated: number[] = [];
+    sim.client("h", async (os) => {
+      simulated = await held(sizes, () => os.sleep(1));
+    });
+    await sim.run();
+    assert.deepEqual(simulated, real);
+  },
+});

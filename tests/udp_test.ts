@@ -13,6 +13,7 @@ import {
   bind,
   close,
   connect,
+  EACCES,
   EAGAIN,
   EDESTADDRREQ,
   EINVAL,
@@ -292,6 +293,24 @@ Deno.test({
     assert.equal(getsockopt(s, SOL_SOCKET, SO_SNDBUF), 65536);
   } finally {
     close(s);
+  }
+});
+
+Deno.test({
+  name: "sendto's errors come in udp_sendmsg's order (measured on Linux 6.18)",
+  ignore: !DATAGRAMS,
+}, () => {
+  const fd = socket(AF_INET, SOCK_DGRAM, 0);
+  const to = (address: string, port: number): SockAddr => ({ family: AF_INET, address, port });
+  try {
+    // Over 64 KiB before the missing address; port 0 and broadcast before the UDP limit.
+    assert.equal(send(fd, new Uint8Array(70_000), 0), -EMSGSIZE);
+    assert.equal(send(fd, new Uint8Array(65_508), 0), -EDESTADDRREQ);
+    assert.equal(sendto(fd, new Uint8Array(70_000), 0, to(LOOPBACK, 0)), -EMSGSIZE);
+    assert.equal(sendto(fd, new Uint8Array(65_508), 0, to(LOOPBACK, 0)), -EINVAL);
+    assert.equal(sendto(fd, new Uint8Array(65_508), 0, to("255.255.255.255", 9)), -EACCES);
+  } finally {
+    close(fd);
   }
 });
 

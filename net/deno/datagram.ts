@@ -52,36 +52,15 @@ import {
   type UnspecSockAddr,
   validateAddr,
 } from "../sockaddr.ts";
-import { DatagramQueue, MSG_OOB, READABLE_KEY } from "../_datagram_queue.ts";
-import { EmulatedDatagram, OUT } from "../_emulated_datagram.ts";
+import { DatagramQueue, READABLE_KEY } from "../_datagram_queue.ts";
+import { OUT } from "../_emulated_datagram.ts";
+import { InetDatagram, UDP_BUFFER } from "../_inet_datagram.ts";
 import { errnoOf, fromDenoAddr } from "./_deno_map.ts";
-import {
-  EACCES,
-  EAGAIN,
-  EDESTADDRREQ,
-  EINVAL,
-  EIO,
-  EMSGSIZE,
-  ENOPROTOOPT,
-  ENOTCONN,
-  EOPNOTSUPP,
-  EPIPE,
-} from "../../runtime/core/errno.ts";
-import {
-  AF_INET,
-  AF_INET6,
-  AF_UNSPEC,
-  EPOLLERR,
-  IPPROTO_TCP,
-} from "../../runtime/core/constants.ts";
+import { EAGAIN, EINVAL, EIO, EOPNOTSUPP } from "../../runtime/core/errno.ts";
+import { AF_UNSPEC, EPOLLERR } from "../../runtime/core/constants.ts";
 
 /** What each queued datagram is charged beyond its bytes (about a kernel skb's overhead). */
 export const OVERHEAD = 256;
-/** Linux's default `SO_SNDBUF` and `SO_RCVBUF` (`wmem_default`, `rmem_default`). */
-const BUFFER = 212992;
-/** The largest UDP payload over IPv4 and over IPv6. */
-const MAX_UDP4 = 65507;
-const MAX_UDP6 = 65527;
 
 type Listen = (options: { transport: "udp"; hostname: string; port: number }) => Deno.DatagramConn;
 
@@ -123,12 +102,11 @@ interface Outgoing {
 }
 
 /** A datagram socket over `Deno.listenDatagram` (see the module doc). */
-export class DenoDatagram extends EmulatedDatagram<Received> {
+export class DenoDatagram extends InetDatagram<Received> {
   readonly kind: string;
   readonly domain: number;
   #conn: Deno.DatagramConn | null = null;
   #local: InetSockAddr | null = null;
-  #peer: InetSockAddr | null = null;
   #closed = false;
   // Receive side (the queue is EmulatedDatagram's).
   #rxCharge = 0;
@@ -143,7 +121,7 @@ export class DenoDatagram extends EmulatedDatagram<Received> {
   #toAddr: Deno.Addr | null = null;
 
   constructor(domain: number) {
-    super(BUFFER, BUFFER);
+    super(UDP_BUFFER, UDP_BUFFER);
     this.domain = domain;
     this.kind = "udp";
   }
@@ -186,37 +164,20 @@ export class DenoDatagram extends EmulatedDatagram<Received> {
 
   override connect(addr: SockAddr | UnspecSockAddr): number {
     if (addr.family === AF_UNSPEC) {
-      this.#peer = null;
+      this.peer = null;
       return 0;
     }
     const bad = validateAddr(this.domain, addr);
     if (bad) return bad;
     const r = this.#autobind();
     if (r < 0) return r;
-    this.#peer = { ...addr } as InetSockAddr;
+    this.peer = { ...addr } as InetSockAddr;
     return 0;
   }
 
   override sendto(buf: Uint8Array, flags: number, addr: SockAddr | null): number {
-    if (flags & MSG_OOB) return -EOPNOTSUPP;
-    const to = (addr ?? this.#peer) as InetSockAddr | null;
-    if (to === null) return -EDESTADDRREQ;
-    if (addr !== null) {
-      const bad = validateAddr(this.domain, addr);
-      if (bad) return bad;
-    }
-    const max = this.domain === AF_INET
-      ? MAX_UDP4
-      : this.domain === AF_INET6
-      ? MAX_UDP6
-      : this.sndbuf - 32;
-    if (buf.length > max) return -EMSGSIZE;
-    if (this.soError) return -this.takeError();
-    if (this.wrShut) return -EPIPE;
-    if (to.port === 0) return -EINVAL; // udp_sendmsg: no port 0
-    if (to.family === AF_INET && to.address === "255.255.255.255" && !this.broadcast) {
-      return -EACCES;
-    }
+    const to = this.sendCheck(buf, flags, addr);
+    if (typeof to === "number") return to;
     const r = this.#autobind();
     if (r < 0) return r;
     if (this.#txCharge >= this.sndbuf) return -EAGAIN;
@@ -288,7 +249,7 @@ export class DenoDatagram extends EmulatedDatagram<Received> {
         }
         if (this.#closed) return;
         const from = fromDenoAddr(addr) as InetSockAddr;
-        if (this.#peer !== null && !sameAddr(from, this.#peer)) continue;
+        if (this.peer !== null && !sameAddr(from, this.peer)) continue;
         this.queue.push({ bytes: data.slice(), from });
         this.#rxCharge += data.length + OVERHEAD;
         this.notify(READABLE_KEY);
@@ -296,12 +257,6 @@ export class DenoDatagram extends EmulatedDatagram<Received> {
     } finally {
       this.#receiving = false;
     }
-  }
-
-  override shutdown(how: number): number {
-    const r = super.shutdown(how);
-    // inet_shutdown: an unconnected socket is shut anyway, and says ENOTCONN.
-    return r === 0 && this.#peer === null ? -ENOTCONN : r;
   }
 
   override getsockname(out: SockAddr): number {
@@ -313,19 +268,7 @@ export class DenoDatagram extends EmulatedDatagram<Received> {
     return 0;
   }
 
-  override getpeername(out: SockAddr): number {
-    if (this.#peer === null) return -ENOTCONN;
-    copyAddr(this.#peer, out);
-    return 0;
-  }
-
-  override getsockopt(level: number, name: number): number {
-    if (level === IPPROTO_TCP) return this.domain === AF_INET ? -EOPNOTSUPP : -ENOPROTOOPT;
-    return super.getsockopt(level, name);
-  }
-
   override setsockopt(level: number, name: number, value: number): number {
-    if (level === IPPROTO_TCP) return this.domain === AF_INET ? -EOPNOTSUPP : -ENOPROTOOPT;
     const r = super.setsockopt(level, name, value);
     if (r === 0) this.#pump(); // a larger SO_RCVBUF makes room
     return r;

@@ -86,7 +86,9 @@ export class Fabric {
     }
     const dir = this.#dir(seg.from, seg.to);
     if (dir.lost()) return this.#drop(seg, "loss");
-    const at = dir.arrival(this.#driver.nowNs(), seg.data.length) + Math.round(extra * MS);
+    const ordered = seg.proto === "tcp";
+    const at = dir.arrival(this.#driver.nowNs(), seg.data.length, ordered) +
+      Math.round(extra * MS);
     const copies = dir.duplicated() ? 2 : 1;
     for (let i = 0; i < copies; i++) this.#driver.at(at, dir.tie, () => this.#deliver(seg, at));
   }

@@ -2,9 +2,12 @@
  * One direction of a link between two hosts: its conditions, its faults
  * (partition, hold) and the arithmetic of a segment's trip. Serialisation
  * (`bandwidth`) queues segments one after the other; latency (fixed, a
- * range, plus jitter) is added after it, and a segment never arrives
+ * range, plus jitter) is added after it, and a TCP segment never arrives
  * before the one sent ahead of it on the same direction, so only loss,
- * duplication and rules' delays disturb the order.
+ * duplication and rules' delays disturb their order. A UDP datagram
+ * (`ordered` false) takes its own drawn delay: under jitter or a latency
+ * range datagrams may overtake each other (UDP keeps no order), and
+ * they hold back nothing behind them.
  *
  * @module
  */
@@ -48,8 +51,8 @@ export class LinkDir<T> {
     return this.prng.chance(this.opts.duplicate ?? 0);
   }
 
-  /** The arrival time (ns) of `bytes` of payload sent at `now` (ns). */
-  arrival(now: number, bytes: number): number {
+  /** The arrival time (ns) of `bytes` of payload sent at `now` (ns); `ordered`: not before the last. */
+  arrival(now: number, bytes: number, ordered = true): number {
     const o = this.opts;
     let t = now;
     if (o.bandwidth !== undefined && o.bandwidth > 0 && Number.isFinite(o.bandwidth)) {
@@ -60,6 +63,7 @@ export class LinkDir<T> {
     const base = typeof lat === "number" ? lat : lat.min + this.prng.float() * (lat.max - lat.min);
     const jitter = o.jitter ? this.prng.float() * o.jitter : 0;
     t += Math.round((base + jitter) * MS);
+    if (!ordered) return t;
     t = Math.max(t, this.#lastArrival);
     this.#lastArrival = t;
     return t;

@@ -7,9 +7,12 @@
  */
 
 import type { Host } from "./host.ts";
+import { SimUdpSocket } from "./udp_socket.ts";
 
 /** A `netstat` row. */
 export interface NetstatRow {
+  /** `"tcp"` or `"udp"`. */
+  proto: "tcp" | "udp";
   /** The host's name. */
   host: string;
   /** The descriptor in the host's table, or -1 for a connection without one (closing, TIME_WAIT). */
@@ -18,11 +21,19 @@ export interface NetstatRow {
   local: string;
   /** Peer `address:port`, or `*:*`. */
   peer: string;
-  /** Linux's state name: `LISTEN`, `SYN_SENT`, ..., `TIME_WAIT`, or `CLOSED`. */
+  /**
+   * Linux's state name: TCP `LISTEN`, `SYN_SENT`, ..., `TIME_WAIT`, or
+   * `CLOSED`; UDP `UNCONN` (`ss`'s name for an unconnected socket) or
+   * `ESTABLISHED` (connected: the kernel's own state, as `netstat` says).
+   */
   state: string;
-  /** Bytes written and not yet acknowledged (`ss`'s Send-Q). */
+  /** TCP: bytes written and not yet acknowledged (`ss`'s Send-Q); UDP: 0 (a send leaves at once). */
   sendQ: number;
-  /** Bytes received and not yet read; for a listener, connections not yet accepted. */
+  /**
+   * TCP: bytes received and not yet read; for a listener, connections not
+   * yet accepted. UDP: what the queued datagrams charge the receive buffer
+   * (`ss`'s Recv-Q, the kernel's `sk_rmem_alloc`).
+   */
   recvQ: number;
 }
 
@@ -34,8 +45,15 @@ export function netstatRows(hosts: Iterable<Host>): NetstatRow[] {
   for (const h of hosts) {
     const seen = new Set<unknown>();
     for (const [fd, s] of h.sockets()) {
+      if (s instanceof SimUdpSocket) {
+        const peer = s.peer;
+        const row = { host: h.name, fd, local: ep(s.local), peer: ep(peer), state: s.state };
+        rows.push({ proto: "udp", ...row, sendQ: 0, recvQ: s.rmem });
+        continue;
+      }
       seen.add(s.tcb);
       rows.push({
+        proto: "tcp",
         host: h.name,
         fd,
         local: ep(s.local),
@@ -48,6 +66,7 @@ export function netstatRows(hosts: Iterable<Host>): NetstatRow[] {
     for (const t of h.stack.conns.values()) {
       if (seen.has(t)) continue;
       rows.push({
+        proto: "tcp",
         host: h.name,
         fd: -1,
         local: ep(t.local),

@@ -1,8 +1,10 @@
 /**
- * One simulated host's TCP stack: its addresses, the ports in use, the
- * connections by 4-tuple and the listeners by port. Segments from the
- * network are handed to the connection they belong to, a SYN to a
- * listener, anything else is answered with RST (no ICMP is modelled).
+ * One simulated host's IP stack: its addresses, the TCP ports in use, the
+ * connections by 4-tuple and the listeners by port, and its UDP sockets
+ * (`_udp_ports.ts`). Segments from the network are handed to the
+ * connection they belong to, a SYN to a listener, anything else is
+ * answered with RST (TCP has no ICMP here); datagrams and ICMP answers go
+ * to the UDP side.
  *
  * The stack outlives the host's program (`kill` leaves TIME_WAIT and
  * closing connections running); a `crash` wipes it: every connection
@@ -18,6 +20,7 @@ import { ACK, describe, type Endpoint, FIN, RST, type Segment, SYN } from "./_se
 import { Tcb, type TcpHost } from "./_tcb.ts";
 import type { TcpKnobs } from "./_knobs.ts";
 import type { SimSocket } from "./socket.ts";
+import { UdpPorts } from "./_udp_ports.ts";
 
 /** What a stack needs from the network around it. */
 export interface Wire {
@@ -31,10 +34,12 @@ export interface Wire {
   poke(): void;
 }
 
-const WILDCARDS = new Set(["0.0.0.0", "::"]);
+/** The wildcard addresses. */
+export const WILDCARDS: ReadonlySet<string> = new Set(["0.0.0.0", "::"]);
 const LOOPBACK = new Set(["127.0.0.1", "::1"]);
 
-function overlaps(a: string, b: string): boolean {
+/** Whether two local addresses can receive the same packet (equal, or one a wildcard). */
+export function overlaps(a: string, b: string): boolean {
   return a === b || WILDCARDS.has(a) || WILDCARDS.has(b);
 }
 
@@ -52,6 +57,8 @@ export class Stack implements TcpHost {
   readonly listeners: SimSocket[] = [];
   /** Open sockets that hold a local port (bound, listening or connected). */
   readonly bound: Set<SimSocket> = new Set();
+  /** The UDP sockets and their port space. */
+  readonly udp: UdpPorts = new UdpPorts(this);
   #nextPort: number;
 
   constructor(
@@ -88,8 +95,8 @@ export class Stack implements TcpHost {
   }
 
   /** A line in the trace. */
-  note(text: string): void {
-    this.wire.trace(this.name, "tcp", text);
+  note(text: string, kind = "tcp"): void {
+    this.wire.trace(this.name, kind, text);
   }
 
   forget(tcb: Tcb): void {
@@ -115,12 +122,20 @@ export class Stack implements TcpHost {
   }
 
   #ephemeral(address: string): number {
+    return this.ephemeral((p) => this.#inUse(address, p, false));
+  }
+
+  /**
+   * The next free ephemeral port by `inUse` (TCP's and UDP's port spaces
+   * share the host's seeded cursor), or `-EADDRNOTAVAIL`.
+   */
+  ephemeral(inUse: (port: number) => boolean): number {
     const { min, max } = this.knobs.ephemeral;
     const span = max - min + 1;
     for (let i = 0; i < span; i++) {
       const p = this.#nextPort;
       this.#nextPort = p >= max ? min : p + 1;
-      if (!this.#inUse(address, p, false)) return p;
+      if (!inUse(p)) return p;
     }
     return -EADDRNOTAVAIL;
   }
@@ -167,19 +182,29 @@ export class Stack implements TcpHost {
     return t;
   }
 
-  /** `connect`: picks the local address and port when unbound; the SYN goes out. */
-  connect(sock: SimSocket, remote: Endpoint): number {
+  /**
+   * The route to `remote` (`ip_route_connect`): the wildcard as a peer means
+   * loopback; the source is `bound` unless it is unset or a wildcard, else
+   * loopback for a loopback peer, else our first address of the family.
+   */
+  route(remote: Endpoint, bound: string | undefined): { source: string; remote: Endpoint } {
     const v6 = remote.address.includes(":");
     const loop = LOOPBACK.has(remote.address) || WILDCARDS.has(remote.address);
-    let address = sock.local?.address;
-    if (address === undefined || WILDCARDS.has(address)) {
-      address = loop
+    let source = bound;
+    if (source === undefined || WILDCARDS.has(source)) {
+      source = loop
         ? (v6 ? "::1" : "127.0.0.1")
         : this.addresses.find((a) => a.includes(":") === v6) ?? (v6 ? "::1" : "127.0.0.1");
     }
     if (WILDCARDS.has(remote.address)) {
       remote = { address: v6 ? "::1" : "127.0.0.1", port: remote.port };
     }
+    return { source, remote };
+  }
+
+  /** `connect`: picks the local address and port when unbound; the SYN goes out. */
+  connect(sock: SimSocket, to: Endpoint): number {
+    const { source: address, remote } = this.route(to, sock.local?.address);
     let port = sock.local?.port ?? 0;
     if (port === 0) {
       port = this.#ephemeral(address);
@@ -196,6 +221,7 @@ export class Stack implements TcpHost {
   /** A segment arrived from the network. */
   receive(seg: Segment): void {
     if (!this.up) return;
+    if (seg.proto !== "tcp") return this.udp.receive(seg);
     const t = this.conns.get(key(seg.dst, seg.src));
     if (t !== undefined) return t.input(seg);
     if (seg.flags & RST) return;
@@ -207,6 +233,7 @@ export class Stack implements TcpHost {
     const len = seg.data.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
     this.note(`no socket for ${describe(seg)}: RST`);
     this.transmit({
+      proto: "tcp",
       src: seg.dst,
       dst: seg.src,
       flags: seg.flags & ACK ? RST : RST | ACK,
@@ -238,6 +265,7 @@ export class Stack implements TcpHost {
     this.conns.clear();
     this.listeners.length = 0;
     this.bound.clear();
+    this.udp.bound.clear();
     this.epoch++;
     this.up = false;
   }

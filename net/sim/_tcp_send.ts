@@ -229,6 +229,7 @@ export abstract class TcpSendSide {
     const wnd = this.window;
     this.#advertised = wnd;
     this.host.transmit({
+      proto: "tcp",
       src: this.local,
       dst: this.remote,
       flags,

@@ -16,6 +16,7 @@ import { pinSocketBackend } from "../socket_backend.ts";
 import type { Prng } from "./_prng.ts";
 import type { Stack } from "./_stack.ts";
 import { SimSocket } from "./socket.ts";
+import { SimUdpSocket } from "./udp_socket.ts";
 import { hostCalls, recordCall, type SimOs } from "./_host_os.ts";
 import { setCallTracer } from "../../runtime/core/_call_trace.ts";
 import { bindKernel } from "./_ambient.ts";
@@ -235,15 +236,15 @@ export class Host implements SimHost {
     return out.concat([...this.sleeps]);
   }
 
-  /** Every (fd, simulated socket) of the host's table, in fd order. */
-  sockets(): [number, SimSocket][] {
-    const out: [number, SimSocket][] = [];
+  /** Every (fd, simulated TCP or UDP socket) of the host's table, in fd order. */
+  sockets(): [number, SimSocket | SimUdpSocket][] {
+    const out: [number, SimSocket | SimUdpSocket][] = [];
     const fds = this.#kernel.fds;
     for (let fd = 0, seen = 0; seen < fds.open; fd++) {
       const d = fds.get(fd);
       if (d === undefined) continue;
       seen++;
-      if (d instanceof SimSocket) out.push([fd, d]);
+      if (d instanceof SimSocket || d instanceof SimUdpSocket) out.push([fd, d]);
     }
     return out;
   }

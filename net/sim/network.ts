@@ -74,6 +74,7 @@ export class SimNetwork {
   readonly #hosts = new Map<string, Host>();
   readonly #byAddress = new Map<string, Host>();
   #clients = new Set<Host>();
+  #disposed = false;
 
   /** Use {@linkcode createSimNetwork}. */
   constructor(opts: SimNetworkOptions = {}) {
@@ -138,8 +139,9 @@ export class SimNetwork {
     this.#driver.cancel(ev);
   }
 
-  /** @internal Adds an event to the trace. */
+  /** @internal Adds an event to the trace (none once disposed: a dead program's last calls are not the run's). */
   note(host: string, kind: string, text: string): void {
+    if (this.#disposed) return;
     this.#trace.add({ at: this.now(), host, kind, text });
   }
 
@@ -394,6 +396,7 @@ export class SimNetwork {
   dispose(): void {
     for (const h of this.#hosts.values()) if (!h.kernel.isShutdown) h.kill(true);
     this.#driver.dispose();
+    this.#disposed = true;
   }
 
   /** {@linkcode SimNetwork.dispose}, for `using`. */
