@@ -4,8 +4,11 @@
  *
  * - `loopTurnDue()`: the check every wait makes (a counter compare; the
  *   clock only every 16th call without a turn).
- * - `loopTurn()`: one forced turn (a `MessageChannel` message), against
- *   `setTimeout(0)` and a resolved promise (which lets no loop turn at all).
+ * - `loopTurn()`: one forced turn (a `setImmediate` callback), against a
+ *   message on a fresh channel per turn and on one kept channel (how it was
+ *   done before: neither reaches Deno's I/O poll often, see
+ *   tests/loop_fairness_test.ts), `setTimeout(0)` and a resolved promise
+ *   (which lets no loop turn at all).
  * - A wait loop that always finds an event (the worst case: no I/O marks a
  *   turn, so one is forced every `LOOP_TURN_INTERVAL_MS`): the whole cost
  *   per wait, turns amortised.
@@ -23,6 +26,7 @@ import {
   epollWait,
   eventfd,
 } from "../mod.ts";
+import { MessageChannel as NodeMessageChannel } from "node:worker_threads";
 import { loopTurn, loopTurnDue } from "../runtime/core/_loop_turn.ts";
 
 Deno.bench({
@@ -34,11 +38,48 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "await loopTurn() (MessageChannel message)",
+  name: "await loopTurn() (setImmediate)",
   group: "turn",
   baseline: true,
   async fn() {
     await loopTurn();
+  },
+});
+
+Deno.bench({
+  name:
+    "await a message on a fresh MessageChannel, ports closed after (loopTurn before the lean work)",
+  group: "turn",
+  async fn() {
+    await new Promise<void>((resolve) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        port1.close();
+        port2.close();
+        resolve();
+      };
+      port2.postMessage(null);
+    });
+  },
+});
+
+const kept = new NodeMessageChannel();
+let keptArrived: (() => void) | null = null;
+kept.port1.on("message", () => {
+  kept.port1.unref();
+  keptArrived!();
+});
+kept.port1.unref();
+
+Deno.bench({
+  name: "await a message on one kept node:worker_threads channel (loopTurn in the lean work)",
+  group: "turn",
+  async fn() {
+    await new Promise<void>((resolve) => {
+      keptArrived = resolve;
+      kept.port1.ref();
+      kept.port2.postMessage(null);
+    });
   },
 });
 

@@ -5,17 +5,29 @@
  * `Deno.serve` under `wrk`.
  *
  * ```sh
- * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,http] [--scenarios 100conns,1000conns,pipelined]
+ * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--against REV] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,js,http] [--scenarios 100conns,1000conns,pipelined] [--js-messages 300000]
  * ```
  *
- * - echo: the pinned commit is checked out into a temporary git worktree.
- *   In each of `--rounds` paired rounds, for each scenario (100 and 1,000
- *   connections of 1 KiB at depth 1, and 100 connections of pipelined 64 B
- *   at depth 16; bench/echo's C load generator), the LT echo example of the
- *   pinned version and of this tree each run once, in alternating order.
- *   The figure is the server's CPU time per echoed message (from
- *   /proc/PID/stat); reported per scenario: the median over the rounds of
- *   the ratio this tree / pinned, with its range.
+ * - echo: the pinned commit is checked out into a temporary git worktree
+ *   from this repository's own history (and, with `--against REV`, that
+ *   revision into another one, in place of this working tree: to bisect a
+ *   regression by benchmark). In each of `--rounds` paired rounds, for each
+ *   scenario (100 and 1,000 connections of 1 KiB at depth 1, and 100
+ *   connections of pipelined 64 B at depth 16; bench/echo's C load
+ *   generator, the same binary for both), the LT echo example of the pinned
+ *   version and of this tree each run once with the same flags, fresh, in
+ *   alternating order. The figure is the server's CPU time per echoed
+ *   message (from /proc/PID/stat) over the same measured window; reported
+ *   per scenario: the median over the rounds of the ratio this tree /
+ *   pinned, with its range, and the load average before and after.
+ * - js: the same two LT echo examples on an in-memory network
+ *   (`bench/_fake_net.ts`, preloaded: `Deno.listen` replaced, clients in the
+ *   same process), `--js-messages` messages per run, alternating, `--rounds`
+ *   runs per scenario: CPU per message of the examples' and the library's
+ *   JavaScript (and Deno's promise, timer and loop-turn work) without the
+ *   kernel's loopback, which is most of the echo part's CPU and moves most
+ *   with the machine's load. Reported: the least run of each side (the one
+ *   least disturbed) and the median of the per-round ratios.
  * - http: in each round, examples/http_server.ts and
  *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
  *   in alternating order; reported: each one's median CPU per request and
@@ -45,10 +57,12 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     pin: { type: "string", default: "4b58260" },
+    against: { type: "string" },
+    "js-messages": { type: "string", default: "300000" },
     rounds: { type: "string", default: "9" },
     seconds: { type: "string", default: "3" },
     warmup: { type: "string", default: "0.5" },
-    parts: { type: "string", default: "echo,http" },
+    parts: { type: "string", default: "echo,js,http" },
     scenarios: { type: "string", default: "100conns,1000conns,pipelined" },
   },
 });
@@ -82,79 +96,216 @@ const say = (s: string) => {
 
 // ---------------------------------------------------------------- echo
 
-async function echo(): Promise<void> {
+/** The two checkouts compared: the pinned revision and this tree (or `--against`). */
+interface Trees {
+  pinned: string;
+  /** Root of the pinned checkout. */
+  pinnedDir: string;
+  /** Name of the other side: "this tree" or the `--against` revision. */
+  name: string;
+  /** Its root. */
+  dir: string;
+  /** What to print about it: the commit, and whether the tree has changes. */
+  label: string;
+  remove(): Promise<void>;
+}
+
+/** Checks the pinned revision (and `--against`) out of this repository's own history. */
+async function checkOut(): Promise<Trees> {
   const pinned = await git("rev-parse", "--short", values.pin);
-  const head = await git("rev-parse", "--short", "HEAD");
-  const dirty = (await git("status", "--porcelain", "--untracked-files=no")) !== "";
-  const dir = await Deno.makeTempDir({ prefix: "deno-epoll-pinned-" });
-  await git("worktree", "add", "--detach", dir, pinned);
-  try {
-    await buildLoadgen();
-    const server = (name: string, root: string): ServerDef => ({
-      key: name,
-      name,
-      file: "examples/echo_server.ts",
-      cmd: (p) => [DENO, "run", "-A", `${root}/examples/echo_server.ts`, "--port", String(p)],
-    });
-    const pair = [server(`pinned ${pinned}`, dir), server("this tree", ROOT.slice(0, -1))];
-    const keys = values.scenarios.split(",");
-    const scenarios = SCENARIOS.filter((s) => keys.includes(s.key));
-    const opts = {
-      rounds: ROUNDS,
-      seconds: SECONDS,
-      warmup: WARMUP,
-      quick: false,
-      only: null,
-      servers: null,
-    };
-    const ratios = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
-    const cpus = new Map<string, number[]>();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const sc of scenarios) {
-        const order = (round + scenarios.indexOf(sc)) % 2 === 0 ? pair : [...pair].reverse();
-        const per: Record<string, number> = {};
-        for (const srv of order) {
-          const rec = await runOne(sc, srv, round, opts);
-          if (rec.error || !rec.result || rec.server_cpu === undefined) {
-            console.error(`  ${sc.key} ${srv.name} round ${round}: ${rec.error ?? "no result"}`);
-            continue;
-          }
-          per[srv.name] = rec.server_cpu / rec.result.msgs_per_s * 1e6; // µs per message
-          const key = `${sc.key} ${srv.name}`;
-          cpus.set(key, [...(cpus.get(key) ?? []), per[srv.name]]);
-        }
-        const [a, b] = [per[pair[1].name], per[pair[0].name]];
-        if (a !== undefined && b !== undefined) ratios.get(sc.key)!.push(a / b);
-        console.error(
-          `round ${round} ${sc.key}: ${
-            pair.map((s) => `${s.name} ${fmt(per[s.name] ?? NaN, 2)}`)
-              .join(", ")
-          } µs/msg`,
-        );
-      }
-    }
-    say(
-      `\nLT echo example, CPU per echoed message: this tree (${head}${
-        dirty ? ", uncommitted changes" : ""
-      }) against ${pinned}, ${ROUNDS} paired rounds of ${SECONDS} s`,
-    );
-    say("");
-    say(
-      "| scenario | pinned µs/msg (median) | this tree µs/msg (median) | ratio, median of rounds | range | rounds |",
-    );
-    say("| --- | ---: | ---: | ---: | --- | ---: |");
+  const against = values.against === undefined
+    ? undefined
+    : await git("rev-parse", "--short", values.against);
+  const head = against ?? await git("rev-parse", "--short", "HEAD");
+  const dirty = against === undefined &&
+    (await git("status", "--porcelain", "--untracked-files=no")) !== "";
+  await git("worktree", "prune"); // a run killed before its cleanup left its entries behind
+  const pinnedDir = await Deno.makeTempDir({ prefix: "deno-epoll-pinned-" });
+  await git("worktree", "add", "--detach", pinnedDir, pinned);
+  let dir = ROOT.slice(0, -1);
+  if (against !== undefined) {
+    dir = await Deno.makeTempDir({ prefix: "deno-epoll-against-" });
+    await git("worktree", "add", "--detach", dir, against);
+  }
+  return {
+    pinned,
+    pinnedDir,
+    name: against ?? "this tree",
+    dir,
+    label: `${against ?? "this tree"} (${head}${dirty ? ", uncommitted changes" : ""})`,
+    async remove() {
+      await git("worktree", "remove", "--force", pinnedDir);
+      if (against !== undefined) await git("worktree", "remove", "--force", dir);
+    },
+  };
+}
+
+async function echo(trees: Trees): Promise<void> {
+  const { pinned } = trees;
+  await buildLoadgen();
+  const server = (name: string, root: string): ServerDef => ({
+    key: name,
+    name,
+    file: "examples/echo_server.ts",
+    cmd: (p) => [DENO, "run", "-A", `${root}/examples/echo_server.ts`, "--port", String(p)],
+  });
+  const pair = [server(`pinned ${pinned}`, trees.pinnedDir), server(trees.name, trees.dir)];
+  const load0 = loadAverage();
+  const keys = values.scenarios.split(",");
+  const scenarios = SCENARIOS.filter((s) => keys.includes(s.key));
+  const opts = {
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmup: WARMUP,
+    quick: false,
+    only: null,
+    servers: null,
+  };
+  const ratios = new Map<string, number[]>(scenarios.map((s) => [s.key, []]));
+  const cpus = new Map<string, number[]>();
+  for (let round = 0; round < ROUNDS; round++) {
     for (const sc of scenarios) {
-      const r = ratios.get(sc.key)!;
-      if (r.length === 0) continue;
-      say(
-        `| ${sc.title} | ${fmt(median(cpus.get(`${sc.key} ${pair[0].name}`)!), 2)} | ${
-          fmt(median(cpus.get(`${sc.key} ${pair[1].name}`)!), 2)
-        } | ${fmt(median(r))} | ${fmt(Math.min(...r))}-${fmt(Math.max(...r))} | ${r.length} |`,
+      const order = (round + scenarios.indexOf(sc)) % 2 === 0 ? pair : [...pair].reverse();
+      const per: Record<string, number> = {};
+      for (const srv of order) {
+        const rec = await runOne(sc, srv, round, opts);
+        if (rec.error || !rec.result || rec.server_cpu === undefined) {
+          console.error(`  ${sc.key} ${srv.name} round ${round}: ${rec.error ?? "no result"}`);
+          continue;
+        }
+        per[srv.name] = rec.server_cpu / rec.result.msgs_per_s * 1e6; // µs per message
+        const key = `${sc.key} ${srv.name}`;
+        cpus.set(key, [...(cpus.get(key) ?? []), per[srv.name]]);
+      }
+      const [a, b] = [per[pair[1].name], per[pair[0].name]];
+      if (a !== undefined && b !== undefined) ratios.get(sc.key)!.push(a / b);
+      console.error(
+        `round ${round} ${sc.key}: ${
+          pair.map((s) => `${s.name} ${fmt(per[s.name] ?? NaN, 2)}`)
+            .join(", ")
+        } µs/msg`,
       );
     }
-  } finally {
-    await git("worktree", "remove", "--force", dir);
   }
+  say(
+    `\nLT echo example, CPU per echoed message: ${trees.label} against ${pinned}, ${ROUNDS} paired rounds of ${SECONDS} s; load average ${load0} before, ${loadAverage()} after`,
+  );
+  say("");
+  say(
+    `| scenario | pinned µs/msg (median) | ${
+      pair[1].name
+    } µs/msg (median) | ratio, median of rounds | range | rounds |`,
+  );
+  say("| --- | ---: | ---: | ---: | --- | ---: |");
+  for (const sc of scenarios) {
+    const r = ratios.get(sc.key)!;
+    if (r.length === 0) continue;
+    say(
+      `| ${sc.title} | ${fmt(median(cpus.get(`${sc.key} ${pair[0].name}`)!), 2)} | ${
+        fmt(median(cpus.get(`${sc.key} ${pair[1].name}`)!), 2)
+      } | ${fmt(median(r))} | ${fmt(Math.min(...r))}-${fmt(Math.max(...r))} | ${r.length} |`,
+    );
+  }
+}
+
+/** The 1-minute load average (the machine may be shared: say how busy it was). */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
+  }
+}
+
+// ---------------------------------------------------------------- js
+
+/** The scenarios of the in-memory run: connections, message size, messages in flight each. */
+const JS_SCENARIOS = [
+  { key: "100conns", title: "100 conns, 1 KiB, depth 1", conns: 100, size: 1024, depth: 1 },
+  { key: "pipelined", title: "100 conns, 64 B, depth 16", conns: 100, size: 64, depth: 16 },
+];
+
+/** One in-memory run of `root`'s LT echo example (`bench/_fake_net.ts`): CPU ns per message. */
+async function jsRun(root: string, sc: (typeof JS_SCENARIOS)[number]): Promise<number | null> {
+  const o = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      "--preload",
+      `${ROOT}bench/_fake_net.ts`,
+      `${root}/examples/echo_server.ts`,
+      "--port",
+      "9",
+    ],
+    cwd: ROOT,
+    env: {
+      FAKE_CONNS: `${sc.conns}`,
+      FAKE_SIZE: `${sc.size}`,
+      FAKE_DEPTH: `${sc.depth}`,
+      FAKE_MSGS: values["js-messages"],
+    },
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const m = new TextDecoder().decode(o.stdout).match(/"cpu_ns_per_msg":([\d.]+)/);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The examples' JavaScript per message without the kernel: each version's
+ * LT echo example on an in-memory network (`bench/_fake_net.ts`), in
+ * alternating order, `--rounds` times per scenario. The least of the
+ * rounds is the run least disturbed by the machine's other work.
+ */
+async function js(trees: Trees): Promise<void> {
+  const load0 = loadAverage();
+  const sides: [string, string][] = [[`pinned ${trees.pinned}`, trees.pinnedDir], [
+    trees.name,
+    trees.dir,
+  ]];
+  const rows: string[] = [];
+  for (const sc of JS_SCENARIOS) {
+    const ns = new Map<string, number[]>(sides.map(([n]) => [n, []]));
+    const ratios: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      const per: Record<string, number> = {};
+      for (const [name, root] of order) {
+        const v = await jsRun(root, sc);
+        if (v === null) {
+          console.error(`  js ${sc.key} ${name} round ${round}: no result`);
+          continue;
+        }
+        per[name] = v;
+        ns.get(name)!.push(v);
+      }
+      const [a, b] = [per[sides[1][0]], per[sides[0][0]]];
+      if (a !== undefined && b !== undefined) ratios.push(a / b);
+      console.error(
+        `round ${round} js ${sc.key}: ${fmt(b ?? NaN, 0)} vs ${fmt(a ?? NaN, 0)} ns/msg`,
+      );
+    }
+    if (ratios.length === 0) continue;
+    const [pa, pb] = sides.map(([n]) => ns.get(n)!);
+    rows.push(
+      `| ${sc.title} | ${fmt(Math.min(...pa), 0)} (${fmt(median(pa), 0)}) | ${
+        fmt(Math.min(...pb), 0)
+      } (${fmt(median(pb), 0)}) | ${fmt(Math.min(...pb) / Math.min(...pa))} | ${
+        fmt(median(ratios))
+      } | ${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))} | ${ratios.length} |`,
+    );
+  }
+  say(
+    `\nLT echo example on an in-memory network (bench/_fake_net.ts), CPU per message: ${trees.label} against ${trees.pinned}, ${ROUNDS} alternating rounds of ${
+      values["js-messages"]
+    } messages; load average ${load0} before, ${loadAverage()} after`,
+  );
+  say("");
+  say(
+    `| scenario | pinned ns/msg, least (median) | ${trees.name} ns/msg, least (median) | ratio of the least | ratio, median of rounds | range | rounds |`,
+  );
+  say("| --- | ---: | ---: | ---: | ---: | --- | ---: |");
+  for (const r of rows) say(r);
 }
 
 // ---------------------------------------------------------------- http
@@ -196,6 +347,7 @@ async function http(): Promise<void> {
   const us = new Map<string, number[]>(servers.map(([n]) => [n, []]));
   const rps = new Map<string, number[]>(servers.map(([n]) => [n, []]));
   const ratios: number[] = [];
+  const load0 = loadAverage();
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? servers : [...servers].reverse();
     const per: Record<string, number> = {};
@@ -214,7 +366,9 @@ async function http(): Promise<void> {
     if (a !== undefined && b !== undefined) ratios.push(a / b);
     console.error(`round ${round} http: ${fmt(a ?? NaN, 2)} vs ${fmt(b ?? NaN, 2)} µs/request`);
   }
-  say(`\nHTTP under wrk -t2 -c100, ${ROUNDS} alternating rounds of ${SECONDS} s`);
+  say(
+    `\nHTTP under wrk -t2 -c100, ${ROUNDS} alternating rounds of ${SECONDS} s; load average ${load0} before, ${loadAverage()} after`,
+  );
   say("");
   say("| server | requests/s (median) | CPU µs/request (median) |");
   say("| --- | ---: | ---: |");
@@ -230,6 +384,14 @@ async function http(): Promise<void> {
   }
 }
 
-if (PARTS.includes("echo")) await echo();
+if (PARTS.includes("echo") || PARTS.includes("js")) {
+  const trees = await checkOut();
+  try {
+    if (PARTS.includes("echo")) await echo(trees);
+    if (PARTS.includes("js")) await js(trees);
+  } finally {
+    await trees.remove();
+  }
+}
 if (PARTS.includes("http")) await http();
 Deno.exit(0);

@@ -13,7 +13,9 @@
  *   kernels exist (interleaved rounds);
  * - the driver's barrier: `setImmediate` against a fresh `MessageChannel`,
  *   and whether a kept channel's message arrives before pending
- *   microtasks (it does; that is why the driver does not use one).
+ *   microtasks (it does; that is why the driver does not use one);
+ * - a fresh 1-byte `Uint8Array` against a view on a kept buffer (why a
+ *   segment's payload is a view into an arena).
  *
  * ```sh
  * npx -y deno@2.9.6 task bench:sim
@@ -22,9 +24,20 @@
  * @module
  */
 
+import process from "node:process";
 import { setImmediate } from "node:timers";
-import { close, EPOLLIN, EPOLLOUT, eventfd, read, type SockAddr, write } from "../mod.ts";
-import { createSimNetwork, type SimOs } from "../sim.ts";
+import {
+  close,
+  currentKernel,
+  EPOLLIN,
+  EPOLLOUT,
+  eventfd,
+  Kernel,
+  read,
+  type SockAddr,
+  write,
+} from "../mod.ts";
+import { createSimNetwork, type SimNetwork, type SimOs } from "../sim.ts";
 import {
   inet4,
   pattern,
@@ -37,13 +50,23 @@ import {
 } from "../tests/_helpers.ts";
 
 const rows: [string, string][] = [];
+
+/** Runs `f`: its value, real seconds and this process's CPU seconds (robust on a shared machine). */
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; real: number; cpu: number }> {
+  const t0 = performance.now(), c0 = cpuUs();
+  const value = await f();
+  return { value, real: (performance.now() - t0) / 1000, cpu: (cpuUs() - c0) / 1e6 };
+}
+
+function perSecond(n: number, real: number, cpu: number): string {
+  return `${(n / real).toFixed(0)} (${(n / cpu).toFixed(0)})`;
+}
 const segments = (sim: { trace: { kind: string }[] }) =>
   sim.trace.filter((e) => e.kind === "send").length;
 
-async function bulk(): Promise<void> {
-  using sim = createSimNetwork({ seed: 1, link: { latency: 1, bandwidth: 125_000_000 } });
+/** A server that reads everything one client writes: `data`, then a close. */
+function transfer(sim: SimNetwork, data: Uint8Array): void {
   const server = sim.addHost("server");
-  const data = pattern(10_000_000);
   sim.spawn(server, async (os) => {
     const lfd = simListen(os, 80);
     await simWait(os, lfd, EPOLLIN);
@@ -55,14 +78,18 @@ async function bulk(): Promise<void> {
     await simWriteAll(os, fd, data);
     os.close(fd);
   });
-  const t0 = performance.now();
-  const r = await sim.run();
-  const s = (performance.now() - t0) / 1000;
+}
+
+async function bulk(): Promise<void> {
+  using sim = createSimNetwork({ seed: 1, link: { latency: 1, bandwidth: 125_000_000 } });
+  transfer(sim, pattern(10_000_000));
+  const { value: r, real, cpu } = await timed(() => sim.run());
+  const n = segments(sim);
   rows.push([
     "bulk 10 MB: segments",
-    `${segments(sim)} in ${s.toFixed(2)} s real (${r.now.toFixed(0)} ms virtual)`,
+    `${n} in ${real.toFixed(2)} s real, ${cpu.toFixed(2)} s CPU (${r.now.toFixed(0)} ms virtual)`,
   ]);
-  rows.push(["bulk 10 MB: segments/s real", (segments(sim) / s).toFixed(0)]);
+  rows.push(["bulk 10 MB: segments/s real (per CPU s)", perSecond(n, real, cpu)]);
 }
 
 /** Ten UDP clients, each 1,000 datagrams to an echo host, each waiting for its echo. */
@@ -90,10 +117,11 @@ async function udpEcho(): Promise<void> {
       os.close(fd);
     });
   }
-  const t0 = performance.now();
-  await sim.run();
-  const s = (performance.now() - t0) / 1000;
-  rows.push(["UDP echo, 10 x 1,000: datagrams/s real", (segments(sim) / s).toFixed(0)]);
+  const { real, cpu } = await timed(() => sim.run());
+  rows.push([
+    "UDP echo, 10 x 1,000: datagrams/s real (per CPU s)",
+    perSecond(segments(sim), real, cpu),
+  ]);
 }
 
 async function thousand(): Promise<void> {
@@ -139,14 +167,13 @@ async function thousand(): Promise<void> {
   for (let i = 0; i < 1000; i++) {
     sim.client(`c${i}`, one, { addresses: [`10.1.${i >> 8}.${i & 255}`] });
   }
-  const t0 = performance.now();
-  await sim.run();
-  const s = (performance.now() - t0) / 1000;
+  const { real, cpu } = await timed(() => sim.run());
+  const n = segments(sim);
   rows.push([
     "1,000 connections x 1 KB echo: segments",
-    `${segments(sim)} in ${s.toFixed(2)} s real`,
+    `${n} in ${real.toFixed(2)} s real, ${cpu.toFixed(2)} s CPU`,
   ]);
-  rows.push(["1,000 connections: segments/s real", (segments(sim) / s).toFixed(0)]);
+  rows.push(["1,000 connections: segments/s real (per CPU s)", perSecond(n, real, cpu)]);
 }
 
 /** One epoll per side, kept: a wait that harvests `fd` (the way a real server waits). */
@@ -184,53 +211,97 @@ async function heartbeats(): Promise<void> {
       os.read(fd, buf);
     }
   });
-  const t0 = performance.now();
-  const r = await sim.run();
-  const s = (performance.now() - t0) / 1000;
+  const { value: r, real, cpu } = await timed(() => sim.run());
   rows.push([
     "24 virtual h of heartbeats (every 10 s)",
-    `${s.toFixed(2)} s real, ${r.steps} events`,
+    `${real.toFixed(2)} s real, ${cpu.toFixed(2)} s CPU, ${r.steps} events`,
   ]);
 }
 
+/** CPU ns per eventfd write+read pair in the current kernel (median of 7 batches of `n`). */
 function pairCost(n: number): number {
   const efd = eventfd(0, 0);
   const one = new Uint8Array(8);
   one[0] = 1;
   const out = new Uint8Array(8);
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    write(efd, one);
-    read(efd, out);
+  const batches: number[] = [];
+  for (let b = 0; b < 7; b++) {
+    const c0 = cpuUs();
+    for (let i = 0; i < n; i++) {
+      write(efd, one);
+      read(efd, out);
+    }
+    batches.push((cpuUs() - c0) * 1000 / n);
   }
-  const ns = (performance.now() - t0) * 1e6 / n;
   close(efd);
-  return ns;
+  return median(batches);
 }
 
-/** One process's eventfd pair cost, alone or with a simulated network's kernels alive. */
+/** CPU ns per `currentKernel()` (the lookup every module-level call makes), median of 7 batches. */
+function lookupCost(n: number): number {
+  const batches: number[] = [];
+  let same = 0;
+  for (let b = 0; b < 7; b++) {
+    const c0 = cpuUs();
+    for (let i = 0; i < n; i++) if (currentKernel() === Kernel.default) same++;
+    batches.push((cpuUs() - c0) * 1000 / n);
+  }
+  if (same !== 7 * n) throw new Error("the process's kernel was not current");
+  return median(batches);
+}
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The child modes of {@linkcode ambient}. */
+const AMBIENT_MODES = {
+  alone: "no kernel but the process's",
+  alive: "a simulated network's kernels alive",
+  disposed: "after a simulated run, its network disposed",
+} as const;
+
+/**
+ * What ambient calls add to the real backends: the same eventfd
+ * write+read pair in the process's kernel, in child processes that differ
+ * only in which other kernels exist, interleaved (the order rotating each
+ * round); CPU time, medians, and the ratio to `alone`.
+ */
 async function ambient(): Promise<void> {
+  const modes = Object.keys(AMBIENT_MODES) as (keyof typeof AMBIENT_MODES)[];
   const run = async (mode: string) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(import.meta.url).pathname, "--pair", mode],
       stdout: "piped",
     }).output();
-    return Number(new TextDecoder().decode(out.stdout).trim());
+    return new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
   };
-  const alone: number[] = [], withSim: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    alone.push(await run("alone"));
-    withSim.push(await run("sim"));
+  const got = new Map<string, number[]>(modes.map((m) => [m, []]));
+  const lookups = new Map<string, number[]>(modes.map((m) => [m, []]));
+  const rounds = 7;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < modes.length; i++) {
+      const mode = modes[(round + i) % modes.length];
+      const [pairNs, lookupNs] = await run(mode);
+      got.get(mode)!.push(pairNs);
+      lookups.get(mode)!.push(lookupNs);
+    }
   }
-  const med = (a: number[]) => a.sort((x, y) => x - y)[1];
-  rows.push([
-    "eventfd write+read, no other kernel (median of 3 processes)",
-    `${med(alone).toFixed(0)} ns`,
-  ]);
-  rows.push([
-    "eventfd write+read, sim kernels alive (median of 3)",
-    `${med(withSim).toFixed(0)} ns`,
-  ]);
+  const alone = median(got.get("alone")!);
+  for (const mode of modes) {
+    const m = median(got.get(mode)!);
+    const ratio = mode === "alone" ? "" : `, ${(m / alone).toFixed(3)}x alone`;
+    rows.push([
+      `eventfd write+read, ${AMBIENT_MODES[mode]} (CPU, median of ${rounds} processes)`,
+      `${m.toFixed(0)} ns${ratio} (currentKernel(): ${median(lookups.get(mode)!).toFixed(1)} ns)`,
+    ]);
+  }
 }
 
 async function barriers(): Promise<void> {
@@ -247,9 +318,13 @@ async function barriers(): Promise<void> {
     });
   const immediate = () => new Promise<void>((r) => setImmediate(r));
   for (const [name, f] of [["setImmediate", immediate], ["fresh MessageChannel", fresh]] as const) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await f();
-    rows.push([`barrier: ${name}`, `${((performance.now() - t0) * 1000 / n).toFixed(1)} us`]);
+    const { real, cpu } = await timed(async () => {
+      for (let i = 0; i < n; i++) await f();
+    });
+    rows.push([
+      `barrier: ${name}`,
+      `${(real * 1e6 / n).toFixed(1)} us real, ${(cpu * 1e6 / n).toFixed(1)} us CPU`,
+    ]);
   }
   // A kept channel: does its message wait for pending microtasks?
   const ch = new MessageChannel();
@@ -271,23 +346,48 @@ async function barriers(): Promise<void> {
   rows.push(["kept MessageChannel: message seen after microtask hop", `${at} of 100`]);
 }
 
+/** Why a segment's payload is a view into an arena (`net/sim/_send_buffer.ts`): the two costs. */
+async function payloads(): Promise<void> {
+  const n = 200_000;
+  const arena = new Uint8Array(1 << 16);
+  let sum = 0;
+  for (
+    const [name, make] of [
+      ["fresh Uint8Array(1)", (i: number) => new Uint8Array(1 + (i & 0))],
+      ["view on a kept buffer", (i: number) => arena.subarray(i & 1023, (i & 1023) + 1)],
+    ] as const
+  ) {
+    const { cpu } = await timed(() => {
+      for (let i = 0; i < n; i++) sum += make(i).length;
+      return Promise.resolve();
+    });
+    rows.push([`1-byte payload: ${name}`, `${(cpu * 1e9 / n).toFixed(0)} ns CPU`]);
+  }
+  if (sum !== 2 * n) throw new Error("lost a payload");
+}
+
 const pair = Deno.args.indexOf("--pair");
 if (pair >= 0) {
-  // A child of ambient(): the default kernel's calls, with or without other kernels alive.
-  const sim = Deno.args[pair + 1] === "sim" ? createSimNetwork({ seed: 4 }) : null;
-  sim?.addHost("h");
-  pairCost(300_000);
-  console.log(pairCost(1_000_000).toFixed(1));
+  // A child of ambient(): the process kernel's calls, with or without other kernels.
+  const mode = Deno.args[pair + 1];
+  const sim = mode === "alone" ? null : createSimNetwork({ seed: 4 });
+  if (sim !== null) {
+    transfer(sim, pattern(10_000));
+    await sim.run();
+    if (mode === "disposed") sim.dispose();
+  }
+  pairCost(100_000);
+  lookupCost(1_000_000);
+  console.log(`${pairCost(300_000).toFixed(1)} ${lookupCost(3_000_000).toFixed(2)}`);
   sim?.dispose();
   Deno.exit(0);
 }
 
-await bulk();
-await thousand();
-await udpEcho();
-await heartbeats();
-await ambient();
-await barriers();
+const parts = { bulk, thousand, udpEcho, heartbeats, ambient, barriers, payloads };
+const only = Deno.args.filter((a) => a in parts) as (keyof typeof parts)[];
+for (const name of only.length > 0 ? only : (Object.keys(parts) as (keyof typeof parts)[])) {
+  await parts[name]();
+}
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`${"measure".padEnd(w)} | result`);
 console.log(`${"-".repeat(w)} | ------`);

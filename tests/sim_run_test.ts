@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import {
   AF_INET,
   CLOCK_MONOTONIC,
+  close,
   EADDRINUSE,
   EADDRNOTAVAIL,
+  EBADF,
   ECONNRESET,
   EPOLL_CTL_ADD,
   epollCreate1,
@@ -18,6 +20,7 @@ import {
   epollWait,
   ETIMEDOUT,
   EV_ADD,
+  eventfd,
   EVFILT_TIMER,
   getSocketBackend,
   type KEvent,
@@ -29,6 +32,7 @@ import {
   SOL_SOCKET,
   timerfdCreate,
   timerfdSettime,
+  write,
 } from "../mod.ts";
 import { createSimNetwork, SimError } from "../sim.ts";
 import { simConnect, simListen, simReadAll, simWait } from "./_helpers.ts";
@@ -335,4 +339,39 @@ Deno.test("keepalive probes an idle peer that vanished and gives ETIMEDOUT after
   // Last heard at 60,040 (the answer to the probe of 60,020); probes at 120,040, 125,040,
   // 130,040, then ETIMEDOUT at 135,040.
   assert.equal(failed, 135_040);
+});
+
+Deno.test("a killed program's code that runs after dispose acts on its own dead kernel, never the process's", async () => {
+  // The process's kernel finds itself without an AsyncLocalStorage lookup only
+  // while no other kernel can still run code: a disposed network's programs
+  // can (their parked waits reject at dispose, and their finally blocks run).
+  const real = eventfd(0, 0);
+  let closed: number | undefined;
+  const sim = createSimNetwork({ seed: 12 });
+  const h = sim.addHost("h");
+  sim.spawn(h, async () => {
+    const ep = epollCreate1(0);
+    try {
+      await epollWait(ep, [], 1, -1);
+    } finally {
+      closed = close(real); // the same number in the host's own table
+    }
+  });
+  await sim.runFor(1);
+  sim.kill(h);
+  await sim.runFor(1);
+  assert.equal(
+    closed,
+    undefined,
+    "a killed program's wait does not return while the network lives",
+  );
+  sim.dispose();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(closed, -EBADF, "its finally ran in its dead kernel");
+  assert.equal(
+    write(real, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0])),
+    8,
+    "the process's fd is open",
+  );
+  assert.equal(close(real), 0);
 });

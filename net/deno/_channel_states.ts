@@ -5,6 +5,12 @@
  * `DataChannel` changes its states only through these tables and asserts
  * every step against them.
  *
+ * The channel holds its states as small integers ({@linkcode Recv},
+ * {@linkcode Send}) and checks a step against a bit mask derived from the
+ * tables once, at load: a step is an array load and a bit test, not a
+ * lookup of the state's name and a search of its list (four steps per
+ * echoed message).
+ *
  * ```text
  * receive: paused <-> reading -> eof     reading, paused -> failed -> eof     (any) -> closed
  * send:    idle <-> writing -> fin-due -> fin-sent     writing, fin-due -> lingering -> closed
@@ -25,10 +31,10 @@
  * @module
  */
 
-/** The receive direction. */
-export type RecvState = "reading" | "paused" | "eof" | "failed" | "closed";
-/** The send direction. */
-export type SendState =
+/** The receive direction's states, by name. */
+export type RecvName = "reading" | "paused" | "eof" | "failed" | "closed";
+/** The send direction's states, by name. */
+export type SendName =
   | "idle"
   | "writing"
   | "fin-due"
@@ -38,7 +44,7 @@ export type SendState =
   | "closed";
 
 /** Every legal receive transition, and why it happens. Anything else is a bug. */
-export const RECV_NEXT: Readonly<Record<RecvState, readonly RecvState[]>> = {
+export const RECV_NEXT: Readonly<Record<RecvName, readonly RecvName[]>> = {
   // paused -> reading: there is room (created, the program read, SO_RCVBUF grew): a read starts.
   // paused -> failed: the write side failed while no read was in flight.
   // paused -> closed: close().
@@ -57,7 +63,7 @@ export const RECV_NEXT: Readonly<Record<RecvState, readonly RecvState[]>> = {
 };
 
 /** Every legal send transition, and why it happens. Anything else is a bug. */
-export const SEND_NEXT: Readonly<Record<SendState, readonly SendState[]>> = {
+export const SEND_NEXT: Readonly<Record<SendName, readonly SendName[]>> = {
   // idle -> writing: the program wrote; a Deno write starts.
   // idle -> fin-sent: SHUT_WR with nothing unsent: FIN now.
   // idle -> failed: the read side failed.
@@ -87,4 +93,63 @@ export const SEND_NEXT: Readonly<Record<SendState, readonly SendState[]>> = {
 /** Throws for a state the machines cannot be in: a bug in the data channel, never the peer's doing. */
 export function impossible(what: string): never {
   throw new Error(`data channel: impossible state: ${what}`);
+}
+
+/** The receive states as the channel holds them. */
+export const Recv = { paused: 0, reading: 1, eof: 2, failed: 3, closed: 4 } as const;
+/** A receive state as the channel holds it. */
+export type RecvState = (typeof Recv)[keyof typeof Recv];
+/** The send states as the channel holds them. */
+export const Send = {
+  idle: 0,
+  writing: 1,
+  finDue: 2,
+  finSent: 3,
+  lingering: 4,
+  failed: 5,
+  closed: 6,
+} as const;
+/** A send state as the channel holds it. */
+export type SendState = (typeof Send)[keyof typeof Send];
+
+const RECV_NAMES: readonly RecvName[] = ["paused", "reading", "eof", "failed", "closed"];
+const SEND_NAMES: readonly SendName[] = [
+  "idle",
+  "writing",
+  "fin-due",
+  "fin-sent",
+  "lingering",
+  "failed",
+  "closed",
+];
+
+/** Per state (by number), the bit mask of the states it may move to (by number). */
+function masks<N extends string>(names: readonly N[], next: Readonly<Record<N, readonly N[]>>) {
+  return names.map((from) => next[from].reduce((m, to) => m | 1 << names.indexOf(to), 0));
+}
+const RECV_OK = masks(RECV_NAMES, RECV_NEXT);
+const SEND_OK = masks(SEND_NAMES, SEND_NEXT);
+
+/** Checks a receive step against {@linkcode RECV_NEXT}; returns `next`. */
+export function recvStep(from: RecvState, next: RecvState): RecvState {
+  if ((RECV_OK[from] & 1 << next) === 0) {
+    impossible(`receive ${recvName(from)} -> ${recvName(next)}`);
+  }
+  return next;
+}
+
+/** Checks a send step against {@linkcode SEND_NEXT}; returns `next`. */
+export function sendStep(from: SendState, next: SendState): SendState {
+  if ((SEND_OK[from] & 1 << next) === 0) impossible(`send ${sendName(from)} -> ${sendName(next)}`);
+  return next;
+}
+
+/** The name of a receive state, for messages. */
+export function recvName(s: RecvState): RecvName {
+  return RECV_NAMES[s];
+}
+
+/** The name of a send state, for messages. */
+export function sendName(s: SendState): SendName {
+  return SEND_NAMES[s];
 }

@@ -58,13 +58,17 @@ import { currentKernel } from "../../runtime/core/kernel.ts";
 import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
-import { registerKeepAlive } from "./_keep_alive.ts";
+import { registerKeepAlive, trackConn, untrackConn } from "./_keep_alive.ts";
 import {
   impossible,
-  RECV_NEXT,
+  Recv,
+  recvName,
   type RecvState,
-  SEND_NEXT,
+  recvStep,
+  Send,
+  sendName,
   type SendState,
+  sendStep,
 } from "./_channel_states.ts";
 import { EPOLLERR, EPOLLHUP, EPOLLRDHUP } from "../../runtime/core/constants.ts";
 import { POLL_DEAD, POLL_IN as IN, POLL_OUT as OUT } from "../../runtime/core/_poll_masks.ts";
@@ -99,8 +103,8 @@ export class DataChannel {
   #owner: ChannelEvents;
   #rx: ByteQueue;
   #tx: ByteQueue;
-  #recv: RecvState = "paused";
-  #send: SendState = "idle";
+  #recv: RecvState = Recv.paused;
+  #send: SendState = Send.idle;
   /** The error slot (`sk_err`): a positive errno until read, write or `SO_ERROR` takes it. */
   #error = 0;
   /** Our `SHUT_RD` (see the module invariants). */
@@ -124,18 +128,18 @@ export class DataChannel {
     this.#owner = owner;
     this.#rx = new ByteQueue(rcvbuf);
     this.#tx = new ByteQueue(sndbuf);
-    // Reads in flight do not keep the process alive; a wait does (_keep_alive.ts).
+    // Reads in flight keep the process alive only while the program waits (_keep_alive.ts).
     registerKeepAlive();
-    conn.unref();
+    trackConn(conn);
     this.#startRead();
   }
 
   /** The readiness of the connection, as Linux's `tcp_poll` computes it. */
   readiness(): number {
     const err = this.#error ? EPOLLERR : 0;
-    if (this.#send === "failed") return err | POLL_DEAD;
-    const rcvShut = this.#recv === "eof" || this.#readShut;
-    const sndShut = this.#send === "fin-due" || this.#send === "fin-sent";
+    if (this.#send === Send.failed) return err | POLL_DEAD;
+    const rcvShut = this.#recv === Recv.eof || this.#readShut;
+    const sndShut = this.#send === Send.finDue || this.#send === Send.finSent;
     let mask = err;
     if (rcvShut) mask |= IN | EPOLLRDHUP;
     else if (this.#rx.length > 0) mask |= IN;
@@ -150,11 +154,11 @@ export class DataChannel {
    * error (not taken).
    */
   counts(out: FilterCounts): void {
-    const failed = this.#send === "failed";
-    const sndShut = this.#send === "fin-due" || this.#send === "fin-sent";
+    const failed = this.#send === Send.failed;
+    const sndShut = this.#send === Send.finDue || this.#send === Send.finSent;
     out.error = this.#error;
     out.readable = this.#rx.length;
-    out.readEof = failed || this.#recv === "eof" || this.#readShut;
+    out.readEof = failed || this.#recv === Recv.eof || this.#readShut;
     out.writable = failed || sndShut ? 0 : this.#tx.room;
     out.writeReady = this.#writable;
     out.writeEof = failed || sndShut;
@@ -169,14 +173,14 @@ export class DataChannel {
     if (buf.length === 0) return 0;
     const n = this.#rx.shift(buf);
     if (n > 0) {
-      if (this.#recv === "paused") this.#startRead();
+      if (this.#recv === Recv.paused) this.#startRead();
       // An idle connection gives its emptied receive storage back.
-      else if (this.#recv === "reading" && this.#readSize === PROBE) this.#rx.trim(IDLE_KEEP);
+      else if (this.#recv === Recv.reading && this.#readSize === PROBE) this.#rx.trim(IDLE_KEEP);
       return n;
     }
     // A FIN received comes first, then the pending error.
-    if (this.#recv === "failed" && this.#error) return -this.takeError();
-    if (this.#recv === "eof" || this.#recv === "failed" || this.#readShut) return 0;
+    if (this.#recv === Recv.failed && this.#error) return -this.takeError();
+    if (this.#recv === Recv.eof || this.#recv === Recv.failed || this.#readShut) return 0;
     return -EAGAIN;
   }
 
@@ -187,19 +191,19 @@ export class DataChannel {
    */
   write(buf: Uint8Array): number {
     switch (this.#send) {
-      case "failed":
+      case Send.failed:
         return this.#error ? -this.takeError() : -EPIPE;
-      case "fin-due":
-      case "fin-sent":
+      case Send.finDue:
+      case Send.finSent:
         return -EPIPE;
-      case "lingering":
-      case "closed":
-        return impossible(`write after close (${this.#send})`);
+      case Send.lingering:
+      case Send.closed:
+        return impossible(`write after close (${sendName(this.#send)})`);
     }
     if (buf.length === 0) return 0;
     const n = this.#tx.push(buf);
     if (n === 0) return -EAGAIN;
-    if (this.#send === "idle") this.#startWrite("writing");
+    if (this.#send === Send.idle) this.#startWrite(Send.writing);
     return n;
   }
 
@@ -217,15 +221,15 @@ export class DataChannel {
 
   /** `SHUT_WR`: FIN once the send buffer is drained. Idempotent; nothing to do once failed. */
   shutdownWrite(): void {
-    if (this.#send === "idle") this.#sendFin();
-    else if (this.#send === "writing") this.#toSend("fin-due");
+    if (this.#send === Send.idle) this.#sendFin();
+    else if (this.#send === Send.writing) this.#toSend(Send.finDue);
   }
 
   /** Resizes the buffers after `SO_RCVBUF` / `SO_SNDBUF`. */
   resize(rcvbuf: number, sndbuf: number): void {
     this.#rx.limit = rcvbuf;
     this.#tx.limit = sndbuf;
-    if (this.#recv === "paused") this.#startRead();
+    if (this.#recv === Recv.paused) this.#startRead();
   }
 
   /**
@@ -235,11 +239,11 @@ export class DataChannel {
    * orphaned Linux socket is likewise given up on after its retries).
    */
   close(linger: boolean): void {
-    if (this.#recv === "closed") return;
-    this.#toRecv("closed");
+    if (this.#recv === Recv.closed) return;
+    this.#toRecv(Recv.closed);
     const s = this.#send;
-    if (linger && (s === "writing" || s === "fin-due")) {
-      this.#toSend("lingering");
+    if (linger && (s === Send.writing || s === Send.finDue)) {
+      this.#toSend(Send.lingering);
       // On the kernel's clock (an unref'd alarm), as every internal timer.
       this.#orphanTimer = currentKernel().timers.after(ORPHAN_TIMEOUT_MS, () => this.#closeConn());
       return;
@@ -251,14 +255,12 @@ export class DataChannel {
 
   /** The receive side's one transition function. */
   #toRecv(next: RecvState): void {
-    if (!RECV_NEXT[this.#recv].includes(next)) impossible(`receive ${this.#recv} -> ${next}`);
-    this.#recv = next;
+    this.#recv = recvStep(this.#recv, next);
   }
 
   /** The send side's one transition function. */
   #toSend(next: SendState): void {
-    if (!SEND_NEXT[this.#send].includes(next)) impossible(`send ${this.#send} -> ${next}`);
-    this.#send = next;
+    this.#send = sendStep(this.#send, next);
   }
 
   /**
@@ -268,10 +270,10 @@ export class DataChannel {
    * after the peer's FIN (CLOSE_WAIT) Linux's `tcp_reset` reports `EPIPE`.
    */
   #fail(errno: number): void {
-    if (this.#send !== "failed") {
-      this.#error = errno === EPIPE && this.#recv !== "eof" ? ECONNRESET : errno;
-      this.#toSend("failed");
-      if (this.#recv === "reading" || this.#recv === "paused") this.#toRecv("failed");
+    if (this.#send !== Send.failed) {
+      this.#error = errno === EPIPE && this.#recv !== Recv.eof ? ECONNRESET : errno;
+      this.#toSend(Send.failed);
+      if (this.#recv === Recv.reading || this.#recv === Recv.paused) this.#toRecv(Recv.failed);
     }
     this.#owner.channelRaised(0);
   }
@@ -292,7 +294,7 @@ export class DataChannel {
       view = this.#rx.reserve(want);
       this.#rx.pinned = true;
     }
-    this.#toRecv("reading");
+    this.#toRecv(Recv.reading);
     this.#readLen = view.length;
     this.#readProbe = probe;
     this.conn.read(view).then(this.#readDone, this.#readFailed);
@@ -301,21 +303,23 @@ export class DataChannel {
   #onRead(n: number | null): void {
     this.#rx.pinned = false;
     const state = this.#recv;
-    if (state === "closed") return;
-    if (state !== "reading" && state !== "failed") impossible(`read completed in ${state}`);
+    if (state === Recv.closed) return;
+    if (state !== Recv.reading && state !== Recv.failed) {
+      impossible(`read completed in ${recvName(state)}`);
+    }
     if (n === null) {
-      this.#toRecv("eof");
+      this.#toRecv(Recv.eof);
       this.#owner.channelRaised(IN | EPOLLRDHUP);
       return;
     }
-    if (state === "reading") this.#toRecv("paused");
+    if (state === Recv.reading) this.#toRecv(Recv.paused);
     if (n > 0) {
       if (this.#readProbe) this.#rx.push(this.#probe.subarray(0, n));
       else this.#rx.commit(n);
       this.#adaptReadSize(n);
       this.#owner.channelRaised(IN);
     }
-    if (this.#recv === "paused") this.#startRead();
+    if (this.#recv === Recv.paused) this.#startRead();
   }
 
   #adaptReadSize(n: number): void {
@@ -330,15 +334,17 @@ export class DataChannel {
   #onReadError(err: unknown): void {
     this.#rx.pinned = false;
     const state = this.#recv;
-    if (state === "closed") return; // our own close interrupted the read
-    if (state !== "reading" && state !== "failed") impossible(`read failed in ${state}`);
+    if (state === Recv.closed) return; // our own close interrupted the read
+    if (state !== Recv.reading && state !== Recv.failed) {
+      impossible(`read failed in ${recvName(state)}`);
+    }
     this.#fail(errnoOf(err, ECONNRESET));
   }
 
   // ---- write pump ---------------------------------------------------------
 
   /** Starts a Deno write of everything buffered; `next` is the state that has it in flight. */
-  #startWrite(next: "writing" | "fin-due" | "lingering"): void {
+  #startWrite(next: SendState): void {
     if (this.#tx.length === 0) impossible("write of an empty send buffer");
     if (this.#send !== next) this.#toSend(next);
     this.#tx.pinned = true;
@@ -346,7 +352,7 @@ export class DataChannel {
   }
 
   #sendFin(): void {
-    this.#toSend("fin-sent");
+    this.#toSend(Send.finSent);
     this.conn.closeWrite().catch(() => {});
   }
 
@@ -356,22 +362,22 @@ export class DataChannel {
     this.#tx.consume(n);
     // Idle connections keep no send storage either.
     if (this.#tx.length === 0 && this.#readSize === PROBE) this.#tx.trim(IDLE_KEEP);
-    if (this.#recv !== "closed" && !was && this.#writable) this.#owner.channelRaised(OUT);
+    if (this.#recv !== Recv.closed && !was && this.#writable) this.#owner.channelRaised(OUT);
     const state = this.#send;
     switch (state) {
-      case "writing":
-      case "fin-due":
-      case "lingering":
+      case Send.writing:
+      case Send.finDue:
+      case Send.lingering:
         break;
-      case "failed":
-      case "closed":
+      case Send.failed:
+      case Send.closed:
         return; // the connection is over: nothing more goes out
       default:
-        impossible(`write completed in ${state}`);
+        impossible(`write completed in ${sendName(state)}`);
     }
     if (this.#tx.length > 0) this.#startWrite(state);
-    else if (state === "writing") this.#toSend("idle");
-    else if (state === "fin-due") this.#sendFin();
+    else if (state === Send.writing) this.#toSend(Send.idle);
+    else if (state === Send.finDue) this.#sendFin();
     else this.#closeConn();
   }
 
@@ -379,10 +385,10 @@ export class DataChannel {
     this.#tx.pinned = false;
     this.#tx.consume(this.#tx.length);
     const state = this.#send;
-    if (state === "lingering") return this.#closeConn();
-    if (this.#recv === "closed" || state === "closed") return;
-    if (state !== "writing" && state !== "fin-due" && state !== "failed") {
-      impossible(`write failed in ${state}`);
+    if (state === Send.lingering) return this.#closeConn();
+    if (this.#recv === Recv.closed || state === Send.closed) return;
+    if (state !== Send.writing && state !== Send.finDue && state !== Send.failed) {
+      impossible(`write failed in ${sendName(state)}`);
     }
     this.#fail(errnoOf(err, EPIPE));
   }
@@ -399,7 +405,8 @@ export class DataChannel {
       this.#orphanTimer.cancel();
       this.#orphanTimer = undefined;
     }
-    if (this.#send !== "closed") this.#toSend("closed");
+    if (this.#send !== Send.closed) this.#toSend(Send.closed);
+    untrackConn(this.conn);
     try {
       this.conn.close();
     } catch {

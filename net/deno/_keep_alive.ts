@@ -7,12 +7,15 @@
  * (bytes already written are delivered, a listener's queued clients are
  * reset). Deno, though, keeps a process alive while any operation is in
  * flight, and this backend always has one: the accept pump's
- * `listener.accept()` and the read pump's `conn.read()`. So those are
- * unref'd (`Deno.Listener.unref()`, `Deno.Conn.unref()`, and the accept
- * pump's timers), and while a wait sleeps, one timer that never fires is
- * ref'd instead: the process stays alive while a task waits (`epollWait`,
- * `kevent`) and exits when the program has nothing left to wait for
- * (within {@linkcode CHECK_MS}).
+ * `listener.accept()` and the read pump's `conn.read()`. So the accept
+ * pump is unref'd (`Deno.Listener.unref()`, and its timers), the read
+ * pumps' connections are unref'd as soon as the program stops waiting
+ * (`Deno.Conn.unref()`, see {@linkcode KeepAlive}), and while a wait
+ * sleeps, the shared hold (`runtime/core/_loop_hold.ts`, one timer that
+ * never does anything) is ref'd instead: the process stays alive while a
+ * task waits (`epollWait`, `kevent`) and exits when the program has
+ * nothing left to wait for (within about two of the hold's
+ * `HOLD_CHECK_MS` ticks).
  *
  * Kept alive, by choice:
  * - a write in flight (`conn.write()` of bytes in this library's send
@@ -33,38 +36,38 @@
  */
 
 import { type Poller, registerPoller } from "../../runtime/core/poller.ts";
-
-/**
- * How often the keep-alive timer checks whether any wait still sleeps. A
- * program whose last wait has ended exits within about this long.
- */
-const CHECK_MS = 50;
+import { addHoldReason, holdLoop, type HoldReason } from "../../runtime/core/_loop_hold.ts";
 
 /**
  * The poller that keeps the process alive while any wait sleeps, from the
- * program's first Deno socket operation on. A sleep only counts itself and
- * refs the timer if it is not ref'd yet; the timer's own tick unrefs it when
- * no wait sleeps any more. So a busy server pays a counter per sleep, not a
- * ref and an unref (~0.4 µs). It counts every sleeper from the start (a task
- * may sleep on a pipe before the program opens its first socket). The timer
- * is made, unref'd, when this module loads: one made inside a test would be
- * reported by the test's op sanitizer.
+ * program's first Deno socket operation on, and the connections whose
+ * reads it lets go of when the program stops waiting.
+ *
+ * A sleep only counts itself and asks for the shared hold
+ * (`runtime/core/_loop_hold.ts`: one boolean test once it is held); the
+ * hold's own tick lets go when no wait sleeps any more. It counts every
+ * sleeper from the start (a task may sleep on a pipe before the program
+ * opens its first socket).
+ *
+ * The read pump's `conn.read()` stays ref'd while the program runs its
+ * loop: an unref'd `Deno.Conn` pays an `unrefOpPromise` (an op) on every
+ * read (about 1 % of the busy time in a `--cpu-prof` profile of the LT echo
+ * example at 100 connections, bench/README.md). When no wait has begun
+ * for a whole tick and none sleeps (the program has returned, or awaits
+ * something else), every open connection is unref'd (`idle`), and so is
+ * each one opened meanwhile; the next wait refs them again (`resume`).
  */
-class KeepAlive implements Poller {
-  #timer = setInterval(() => this.#check(), CHECK_MS);
+class KeepAlive implements Poller, HoldReason {
   #sleepers = 0;
   #active = false;
-  #reffed = false;
-
-  constructor() {
-    Deno.unrefTimer(this.#timer);
-  }
-
-  pollNow(): void {}
+  /** The open connections of the channels (their reads are in flight). */
+  readonly #conns = new Set<Deno.Conn>();
+  /** The program stopped waiting: connections are unref'd. */
+  #idle = false;
 
   sleepBegin(): void {
     this.#sleepers++;
-    if (!this.#reffed && this.#active) this.#ref();
+    if (this.#active) holdLoop();
   }
 
   sleepEnd(): undefined {
@@ -73,23 +76,37 @@ class KeepAlive implements Poller {
     return undefined;
   }
 
-  /** The first unref'd operation: from now on a sleeper refs the timer. */
+  holding(): boolean {
+    return this.#active && this.#sleepers > 0;
+  }
+
+  idle(): void {
+    this.#idle = true;
+    for (const conn of this.#conns) conn.unref();
+  }
+
+  resume(): void {
+    this.#idle = false;
+    for (const conn of this.#conns) conn.ref();
+  }
+
+  /** The first unref'd operation: from now on a sleeper holds the process. */
   activate(): void {
     if (this.#active) return;
     this.#active = true;
-    if (this.#sleepers > 0) this.#ref();
+    addHoldReason(this);
+    if (this.#sleepers > 0) holdLoop();
   }
 
-  #ref(): void {
-    this.#reffed = true;
-    Deno.refTimer(this.#timer);
+  /** A channel's connection: its reads keep the process alive only while the program waits. */
+  track(conn: Deno.Conn): void {
+    this.#conns.add(conn);
+    if (this.#idle) conn.unref();
   }
 
-  #check(): void {
-    if (this.#reffed && this.#sleepers === 0) {
-      this.#reffed = false;
-      Deno.unrefTimer(this.#timer);
-    }
+  /** The connection is closed. */
+  untrack(conn: Deno.Conn): void {
+    this.#conns.delete(conn);
   }
 }
 
@@ -106,4 +123,18 @@ registerPoller(keepAlive);
 export function registerKeepAlive(): void {
   registerPoller(keepAlive);
   keepAlive.activate();
+}
+
+/**
+ * Registers a data channel's connection (after {@linkcode registerKeepAlive}):
+ * its reads keep the process alive while the program runs its loop, and
+ * are let go of when it stops waiting.
+ */
+export function trackConn(conn: Deno.Conn): void {
+  keepAlive.track(conn);
+}
+
+/** The channel closed its connection. */
+export function untrackConn(conn: Deno.Conn): void {
+  keepAlive.untrack(conn);
 }

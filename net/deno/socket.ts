@@ -141,6 +141,8 @@ export class DenoSocket extends EmulatedSocket implements ChannelEvents {
 
   poll(): number {
     switch (this.#state) {
+      case "connected": // first: the one every harvest of a connection asks about
+        return this.#data!.readiness();
       case "init":
       case "bound":
         return POLL_OUT | EPOLLHUP;
@@ -150,8 +152,6 @@ export class DenoSocket extends EmulatedSocket implements ChannelEvents {
         return 0;
       case "failed":
         return POLL_DEAD | (this.soError ? EPOLLERR : 0);
-      case "connected":
-        return this.#data!.readiness();
     }
   }
 

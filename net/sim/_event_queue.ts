@@ -21,8 +21,10 @@ export interface SimEvent {
   seq: number;
   /** Set by {@linkcode EventQueue.cancel}. */
   dead: boolean;
-  /** Runs the event. */
-  fire: () => void;
+  /** Runs the event (called with {@linkcode SimEvent.arg}). */
+  fire: (arg: never) => void;
+  /** What `fire` is called with: one function serves many events without a closure each. */
+  arg: unknown;
 }
 
 function before(a: SimEvent, b: SimEvent): boolean {
@@ -42,9 +44,9 @@ export class EventQueue {
     return this.#live;
   }
 
-  /** Queues `fire` at `at` (ns) with tie-break `tie`; returns the event (to cancel it). */
-  push(at: number, tie: number, fire: () => void): SimEvent {
-    const e: SimEvent = { at, tie, seq: this.#seq++, dead: false, fire };
+  /** Queues `fire(arg)` at `at` (ns) with tie-break `tie`; returns the event (to cancel it). */
+  push<A>(at: number, tie: number, fire: (arg: A) => void, arg?: A): SimEvent {
+    const e: SimEvent = { at, tie, seq: this.#seq++, dead: false, fire, arg };
     const h = this.#heap;
     let i = h.length;
     h.push(e);

@@ -15,7 +15,7 @@ import type { Driver } from "./_driver.ts";
 import { MS } from "./_driver.ts";
 import type { LinkOptions } from "./_knobs.ts";
 import { LinkDir } from "./_link.ts";
-import { describe, type Segment } from "./_segment.ts";
+import type { Segment } from "./_segment.ts";
 
 /** What a rule decides for a segment. */
 export type RuleVerdict = "pass" | "drop" | { delay: number };
@@ -29,6 +29,8 @@ export interface FabricWorld {
   receive(to: string, seg: Segment): boolean;
   /** Adds an event to the trace. */
   note(host: string, kind: string, text: string): void;
+  /** Adds a segment sent, delivered or dropped (`why`: the drop's reason) to the trace. */
+  noteSegment(host: string, kind: "send" | "deliver" | "drop", seg: Segment, why?: string): void;
 }
 
 /** The links and their faults. */
@@ -37,6 +39,8 @@ export class Fabric {
   readonly #world: FabricWorld;
   readonly #linkDefaults: LinkOptions;
   readonly #links = new Map<string, LinkDir<Segment>>();
+  /** The same links by sender, then receiver: a segment's lookup builds no key string. */
+  readonly #linksFrom = new Map<string, Map<string, LinkDir<Segment>>>();
   readonly #linkOpts = new Map<string, LinkOptions>();
   readonly #cuts = new Set<string>();
   readonly #isolated = new Set<string>();
@@ -52,29 +56,33 @@ export class Fabric {
   // ---- The path of a segment ------------------------------------------------
 
   #dir(from: string, to: string): LinkDir<Segment> {
-    const k = `${from}>${to}`;
-    let d = this.#links.get(k);
+    let row = this.#linksFrom.get(from);
+    if (row === undefined) this.#linksFrom.set(from, row = new Map());
+    let d = row.get(to);
     if (d === undefined) {
+      const k = `${from}>${to}`;
       d = new LinkDir<Segment>(this.#linkOpts.get(k) ?? this.#linkDefaults, this.#world.seed, k);
       if (from === to && !this.#linkOpts.has(k)) d.opts = { latency: 0 };
       this.#links.set(k, d);
+      row.set(to, d);
     }
     return d;
   }
 
   #cut(from: string, to: string): boolean {
+    if (this.#cuts.size === 0 && this.#isolated.size === 0) return false;
     return from !== to &&
       (this.#cuts.has(`${from}>${to}`) || this.#isolated.has(from) || this.#isolated.has(to));
   }
 
   #drop(seg: Segment, why: string): void {
-    this.#world.note(seg.from, "drop", `${why} ${describe(seg)}`);
+    this.#world.noteSegment(seg.from, "drop", seg, why);
   }
 
   /** Sends `seg` from host `seg.from` towards `seg.dst`. */
   transmit(seg: Segment): void {
     const dst = this.#world.route(seg.dst.address, seg.from);
-    this.#world.note(seg.from, "send", describe(seg));
+    this.#world.noteSegment(seg.from, "send", seg);
     if (dst === undefined) return this.#drop(seg, "no route");
     seg.to = dst;
     if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
@@ -90,12 +98,15 @@ export class Fabric {
     const at = dir.arrival(this.#driver.nowNs(), seg.data.length, ordered) +
       Math.round(extra * MS);
     const copies = dir.duplicated() ? 2 : 1;
-    for (let i = 0; i < copies; i++) this.#driver.at(at, dir.tie, () => this.#deliver(seg, at));
+    for (let i = 0; i < copies; i++) this.#driver.at(at, dir.tie, this.#arrive, seg);
   }
+
+  /** A segment's arrival (one function for every one: the segment is the event's argument). */
+  readonly #arrive = (seg: Segment): void => this.#deliver(seg, this.#driver.nowNs());
 
   #deliver(seg: Segment, at: number): void {
     if (this.#cut(seg.from, seg.to)) return this.#drop(seg, "partition");
-    if (this.#holds.has(`${seg.from}>${seg.to}`)) {
+    if (this.#holds.size > 0 && this.#holds.has(`${seg.from}>${seg.to}`)) {
       (this.#dir(seg.from, seg.to).held ??= []).push({ item: seg, at });
       return;
     }
@@ -153,7 +164,7 @@ export class Fabric {
     const now = this.#driver.nowNs();
     for (const h of held) {
       const at = Math.max(now, h.at);
-      this.#driver.at(at, d.tie, () => this.#deliver(h.item, at));
+      this.#driver.at(at, d.tie, this.#arrive, h.item);
     }
   }
 

@@ -37,32 +37,12 @@ export interface SimHostCalls {
  */
 export type SimOs = KernelCalls & SimHostCalls;
 
-/** One argument or result as a short, deterministic summary. */
-function show(v: unknown): string {
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v instanceof Uint8Array) return `[${v.length} bytes]`;
-  if (Array.isArray(v)) return `[${v.length}]`;
-  if (v instanceof Error) return v.name;
-  if (v instanceof AbortSignal) return "signal";
-  if (v !== null && typeof v === "object") {
-    if ("port" in v) {
-      const a = v as { address?: string; port: number };
-      return `${a.address}:${a.port}`;
-    }
-    if ("events" in v) return `{events: ${(v as { events: number }).events}}`;
-    if ("sec" in v) {
-      const t = v as { sec: number; nsec: number };
-      return `${t.sec}s${t.nsec}ns`;
-    }
-  }
-  return v === null ? "null" : v === undefined ? "-" : "{}";
-}
-
 /**
  * Records one call the host's program made (the kernel's call tracer, see
  * `runtime/core/_call_trace.ts`): `read(3, [16 bytes]) = 5`, or
- * `= throws TypeError`.
+ * `= throws TypeError`. The trace keeps the arguments' and the result's
+ * shapes as numbers and writes the line only when it is read
+ * (`_trace.ts`).
  */
 export function recordCall(
   host: Host,
@@ -74,9 +54,8 @@ export function recordCall(
   host.calls++;
   let n = args.length;
   while (n > 0 && args[n - 1] === undefined) n--; // omitted optional arguments
-  let list = "";
-  for (let i = 0; i < n; i++) list += i === 0 ? show(args[i]) : `, ${show(args[i])}`;
-  host.net.note(host.name, "call", `${name}(${list}) = ${threw ? "throws " : ""}${show(result)}`);
+  const net = host.net;
+  net.traceLog?.call(net.nowNs(), host.name, name, args, result, threw, n);
 }
 
 /** Builds `host.os` for one life of the host's program. */
@@ -90,25 +69,29 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
       host.calls++;
       return new Promise<void>((resolve, reject) => {
-        const label = `sleep(${ms}) from ${net.now()} ms`;
-        const onAbort = () => {
-          net.cancel(ev);
-          host.sleeps.delete(label);
-          reject(signal!.reason);
-        };
-        const ev = net.after(Math.max(0, ms), async () => {
-          if (host.gen !== gen) return; // killed: never returns
-          host.sleeps.delete(label);
-          signal?.removeEventListener("abort", onAbort);
-          net.pokes++;
-          const gate = host.gate();
-          if (gate !== undefined) await gate;
-          if (host.gen !== gen) return;
+        // Described only when a deadlock report lists it.
+        const pending = { ms, from: net.now() };
+        const wake = () => {
+          if (host.gen !== gen) return; // killed meanwhile: never returns
           recordCall(host, "sleep", [ms], 0, false);
           resolve();
+        };
+        const ev = net.after(Math.max(0, ms), () => {
+          if (host.gen !== gen) return; // killed: never returns
+          host.sleeps.delete(pending);
+          if (signal !== undefined) signal.removeEventListener("abort", onAbort);
+          net.pokes++;
+          const gate = host.gate();
+          if (gate === undefined) wake();
+          else gate.then(wake);
         });
+        const onAbort = () => {
+          net.cancel(ev);
+          host.sleeps.delete(pending);
+          reject(signal!.reason);
+        };
         if (signal?.aborted) return onAbort();
-        host.sleeps.add(label);
+        host.sleeps.add(pending);
         signal?.addEventListener("abort", onAbort, { once: true });
       });
     },

@@ -43,8 +43,18 @@ export function overlaps(a: string, b: string): boolean {
   return a === b || WILDCARDS.has(a) || WILDCARDS.has(b);
 }
 
+/** Connection keys by endpoint objects (never mutated): a segment's lookup builds no string. */
+const keys = new WeakMap<Endpoint, WeakMap<Endpoint, string>>();
+
 function key(local: Endpoint, remote: Endpoint): string {
-  return `${local.address}|${local.port}|${remote.address}|${remote.port}`;
+  let row = keys.get(local);
+  if (row === undefined) keys.set(local, row = new WeakMap());
+  let k = row.get(remote);
+  if (k === undefined) {
+    k = `${local.address}|${local.port}|${remote.address}|${remote.port}`;
+    row.set(remote, k);
+  }
+  return k;
 }
 
 /** A host's TCP stack. */

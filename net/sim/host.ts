@@ -71,10 +71,11 @@ export class Host implements SimHost {
   settled = true;
   /** The program's life: bumped by each start, kill and crash. */
   gen = 0;
-  /** The `sleep` calls pending, by description (the deadlock report lists them). */
-  readonly sleeps: Set<string> = new Set();
+  /** The `sleep` calls pending (the deadlock report lists them). */
+  readonly sleeps: Set<{ ms: number; from: number }> = new Set();
   #kernel!: Kernel;
-  #os!: SimOs;
+  /** The calls of the current life, made when first asked for. */
+  #os: SimOs | undefined;
   #paused: { promise: Promise<void>; resolve: () => void } | null = null;
   #readyWaits = 0;
 
@@ -96,7 +97,7 @@ export class Host implements SimHost {
 
   /** The calls of the host's current program. */
   get os(): SimOs {
-    return this.#os;
+    return this.#os ??= hostCalls(this, this.#kernel, this.gen);
   }
 
   /**
@@ -153,7 +154,7 @@ export class Host implements SimHost {
     k.run(() => pinSocketBackend(SIM_BACKEND));
     setCallTracer(k, (name, args, result, threw) => recordCall(this, name, args, result, threw));
     this.#kernel = k;
-    this.#os = hostCalls(this, k, this.gen);
+    this.#os = undefined;
   }
 
   /** Asks for `main` to run at the driver's next step (spawn and restart). */
@@ -168,10 +169,11 @@ export class Host implements SimHost {
     if (this.main === null) return;
     this.gen++;
     if (this.#kernel.isShutdown) this.#fresh();
-    else this.#os = hostCalls(this, this.#kernel, this.gen);
+    else this.#os = undefined;
     this.settled = false;
     this.calls = 0;
     this.#startedAt = realNow();
+    this.net.launched(this);
     this.net.pokes++;
     const gen = this.gen;
     this.net.note(this.name, "host", `start (life ${gen})`);
@@ -181,7 +183,7 @@ export class Host implements SimHost {
       this.net.note(this.name, "host", failed ? "main rejected" : "main returned");
       if (failed) this.net.hostFailed(this, err);
     };
-    const main = this.main, os = this.#os;
+    const main = this.main, os = this.os;
     let p: Promise<void>;
     try {
       p = Promise.resolve(this.#kernel.run(() => main(os)));
@@ -233,7 +235,8 @@ export class Host implements SimHost {
         : `until ${w.deadline} ms`;
       out.push(`${w.owner?.kind ?? "a"} wait, ${until}`);
     }
-    return out.concat([...this.sleeps]);
+    for (const s of this.sleeps) out.push(`sleep(${s.ms}) from ${s.from} ms`);
+    return out;
   }
 
   /** Every (fd, simulated TCP or UDP socket) of the host's table, in fd order. */

@@ -26,7 +26,7 @@ import { Fabric, type RuleVerdict } from "./_fabric.ts";
 import { type LinkOptions, type TcpKnobs, tcpKnobs } from "./_knobs.ts";
 import { type NetstatRow, netstatRows } from "./_netstat.ts";
 import { Prng } from "./_prng.ts";
-import { describe, rstSegment, type Segment } from "./_segment.ts";
+import { rstSegment, type Segment } from "./_segment.ts";
 import { type SimTraceEvent, Trace } from "./_trace.ts";
 import type { BlockedWait } from "./errors.ts";
 import { GlobalPatch } from "./globals.ts";
@@ -66,9 +66,7 @@ export class SimNetwork {
   readonly seed: number;
   /** The TCP knobs in force (Linux's defaults unless `opts.tcp` changed them). */
   readonly knobs: TcpKnobs;
-  /** Every event of the run so far. */
-  readonly trace: SimTraceEvent[];
-  readonly #trace: Trace;
+  readonly #trace: Trace = new Trace();
   readonly #driver: Driver;
   readonly #fabric: Fabric;
   readonly #hosts = new Map<string, Host>();
@@ -80,8 +78,6 @@ export class SimNetwork {
   constructor(opts: SimNetworkOptions = {}) {
     this.seed = (opts.seed ?? envSeed() ?? (crypto.getRandomValues(new Uint32Array(1))[0])) >>> 0;
     this.knobs = tcpKnobs(opts.tcp);
-    this.#trace = new Trace();
-    this.trace = this.#trace.events;
     this.#driver = new Driver({
       seed: this.seed,
       loading: () => this.#loading(),
@@ -97,11 +93,12 @@ export class SimNetwork {
       receive: (to, seg) => {
         const host = this.#hosts.get(to)!;
         if (!host.stack.up) return false;
-        this.note(to, "deliver", describe(seg));
+        this.noteSegment(to, "deliver", seg);
         host.stack.receive(seg);
         return true;
       },
       note: (host, kind, text) => this.note(host, kind, text),
+      noteSegment: (host, kind, seg, why) => this.noteSegment(host, kind, seg, why),
     }, opts.link ?? {});
   }
 
@@ -139,10 +136,29 @@ export class SimNetwork {
     this.#driver.cancel(ev);
   }
 
-  /** @internal Adds an event to the trace (none once disposed: a dead program's last calls are not the run's). */
+  /** Every event of the run so far (built when read). */
+  get trace(): SimTraceEvent[] {
+    return this.#trace.events;
+  }
+
+  /** @internal Adds a line to the trace (none once disposed: a dead program's last calls are not the run's). */
   note(host: string, kind: string, text: string): void {
     if (this.#disposed) return;
-    this.#trace.add({ at: this.now(), host, kind, text });
+    this.#trace.note(this.#driver.nowNs(), host, kind, text);
+  }
+
+  /** @internal Adds a segment sent, delivered or dropped to the trace (none once disposed). */
+  noteSegment(host: string, kind: string, seg: Segment, why?: string): void {
+    if (this.#disposed) return;
+    this.#trace.segment(this.#driver.nowNs(), host, kind, seg, why);
+  }
+
+  /**
+   * @internal The trace itself, for the records that carry more than a
+   * line (a host's calls); `undefined` once disposed.
+   */
+  get traceLog(): Trace | undefined {
+    return this.#disposed ? undefined : this.#trace;
   }
 
   /** The digest of the trace so far. */
@@ -220,9 +236,21 @@ export class SimNetwork {
     this.#driver.startSoon(host);
   }
 
+  /** Hosts launched whose program may still be loading (the driver asks after every barrier). */
+  readonly #launched = new Set<Host>();
+
+  /** @internal `host`'s program was just launched. */
+  launched(host: Host): void {
+    this.#launched.add(host);
+  }
+
   /** Whether a launched program is still loading (see `Host.starting`). */
   #loading(): boolean {
-    for (const h of this.#hosts.values()) if (h.starting) return true;
+    if (this.#launched.size === 0) return false; // no iterator made after every barrier
+    for (const h of this.#launched) {
+      if (h.starting) return true;
+      this.#launched.delete(h);
+    }
     return false;
   }
 

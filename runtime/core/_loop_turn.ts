@@ -13,9 +13,9 @@
  * So a wait that returns events first asks {@linkcode loopTurnDue}: when
  * the loop has not been seen to turn for {@linkcode LOOP_TURN_INTERVAL_MS},
  * the wait awaits {@linkcode loopTurn} before it harvests. The turn is one
- * `MessageChannel` message (a macrotask: Deno polls its I/O and timers to
- * deliver it), measured at ~3-15 µs, against ~2 ms for `setTimeout(0)`
- * (clamped). A resolved promise does not let the loop turn at all.
+ * `setImmediate` callback (Deno runs its timers and polls its I/O first), a
+ * few µs, against ~1-2 ms for `setTimeout(0)` (clamped). A resolved promise
+ * does not let the loop turn at all.
  *
  * The loop is "seen to turn" only when one of our own turns completes. A
  * Deno I/O completion is no proof: Deno polls an async op once when it
@@ -26,14 +26,15 @@
  * happened, and the clients whose operations wait in the loop would starve
  * (issue 16, "Under a reset flood"). So a program that keeps waiting pays
  * one forced turn (~5 µs) per {@linkcode LOOP_TURN_INTERVAL_MS}, whatever
- * woke it: at most ~0.3 % of a busy core. (A `MessageChannel` turn runs
- * Deno's timers and tasks but need not poll the kernel for I/O; the socket
- * channels that can complete at once bound themselves: see
- * net/deno/_listen_channel.ts.)
+ * woke it: at most ~0.3 % of a busy core. (A turn runs Deno's timers, but
+ * Deno's I/O driver, tokio, polls the kernel only once per 61 ticks of a
+ * busy loop, its `event_interval`, and a turn is one tick: a read whose
+ * bytes have arrived completes within 61 turns, ~120 ms of a loop that never
+ * sleeps. The socket channels that can complete at once bound themselves:
+ * see net/deno/_listen_channel.ts.)
  *
- * Each turn uses a fresh channel whose ports are closed as soon as its
- * message arrives: nothing stays open between turns, so a finished program
- * exits and the test op sanitizer sees no pending op.
+ * A turn holds nothing open between turns, so a finished program exits and
+ * the test sanitizers see nothing opened by a test ({@linkcode loopTurn}).
  *
  * @module
  */
@@ -77,18 +78,29 @@ export function loopTurnDue(): boolean {
   return now - seenAt >= LOOP_TURN_INTERVAL_MS;
 }
 
-/** Resolves after Deno's event loop has turned once (one macrotask). */
+/** The turn under way (callers that ask meanwhile share it). */
+let pending: Promise<void> | null = null;
+function turned(resolve: () => void): void {
+  turns++;
+  pending = null;
+  resolve();
+}
+
+/**
+ * Resolves after Deno's event loop has turned once: one `setImmediate`
+ * callback, which Deno runs in its loop's check phase, after the loop has
+ * run its timers and polled its I/O. A call made while a turn is under way
+ * shares it.
+ *
+ * A `MessageChannel` message was the turn before: a fresh channel per turn
+ * (ports made, started, closed) cost several times more, and a channel kept
+ * open is delivered without Deno polling its I/O, so a read whose bytes had
+ * arrived completed only after thousands of such turns
+ * (`tests/loop_turn_test.ts`; `deno task bench:loopturn` compares the costs).
+ */
 export function loopTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      port2.close();
-      turns++;
-      resolve();
-    };
-    port2.postMessage(null);
-  });
+  if (pending !== null) return pending;
+  return pending = new Promise((resolve) => setImmediate(turned, resolve));
 }
 
 /**
@@ -122,7 +134,7 @@ export interface LoopTurns {
  * @example
  * ```ts
  * import { eventLoopTurns } from "@deno-epoll/epoll";
- * await eventLoopTurns.turn(); // one MessageChannel message
+ * await eventLoopTurns.turn(); // one setImmediate callback
  * ```
  */
 export const eventLoopTurns: LoopTurns = { due: loopTurnDue, turn: loopTurn };

@@ -10,8 +10,12 @@
 
 /** A readiness source that waits drive. */
 export interface Poller {
-  /** Raises readiness that is already available, without blocking. */
-  pollNow(): void;
+  /**
+   * Raises readiness that is already available, without blocking. Omitted
+   * by a poller that only follows sleeps (a keep-alive): then the calls made
+   * before every harvest and every in-memory wake-up skip it.
+   */
+  pollNow?(): void;
   /** A task starts sleeping in a wait. */
   sleepBegin(): void;
   /** A task stops sleeping; a promise to await first, or `undefined`. */
@@ -21,10 +25,14 @@ export interface Poller {
 /** The pollers of one kernel, called in registration order. */
 export class Pollers {
   readonly #list: Poller[] = [];
+  /** The registered pollers that have a `pollNow`, in registration order. */
+  readonly #polled: Poller[] = [];
 
   /** Adds `p` (once; registering it again does nothing). */
   register(p: Poller): void {
-    if (!this.#list.includes(p)) this.#list.push(p);
+    if (this.#list.includes(p)) return;
+    this.#list.push(p);
+    if (p.pollNow !== undefined) this.#polled.push(p);
   }
 
   #polling = false;
@@ -38,11 +46,11 @@ export class Pollers {
    * once.
    */
   pollNow(): void {
-    const list = this.#list;
+    const list = this.#polled;
     if (this.#polling || list.length === 0) return;
     this.#polling = true;
     try {
-      for (let i = 0; i < list.length; i++) list[i].pollNow();
+      for (let i = 0; i < list.length; i++) list[i].pollNow!();
     } finally {
       this.#polling = false;
     }

@@ -33,6 +33,7 @@ import type { Description } from "./description.ts";
 import { EINTR } from "./errno.ts";
 import { currentKernel, type Kernel, type Sleeper } from "./kernel.ts";
 import type { TimerEntry } from "./_timer_queue.ts";
+import { noteWait } from "./_loop_hold.ts";
 
 /** Why a sleep ended. */
 export type WakeReason = "wake" | "timeout" | "abort";
@@ -61,7 +62,10 @@ class Waiter implements TimerEntry, Sleeper {
     const k = this.kernel;
     k.timers.hold();
     if (this.deadline !== Infinity) k.timers.add(this);
-    this.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    if (this.signal !== undefined) {
+      this.#onAbort = () => this.end("abort");
+      this.signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
     this.queue.push(this);
     k.sleepers.add(this);
     k.pollers.sleepBegin();
@@ -72,7 +76,8 @@ class Waiter implements TimerEntry, Sleeper {
     this.end("timeout");
   }
 
-  #onAbort = () => this.end("abort");
+  /** The abort listener, made only for a wait with a signal. */
+  #onAbort: (() => void) | undefined;
 
   /** Ends the sleep for `why` (later calls do nothing). */
   end(why: WakeReason): void {
@@ -95,7 +100,7 @@ class Waiter implements TimerEntry, Sleeper {
     k.timers.remove(this);
     k.timers.release();
     k.sleepers.delete(this);
-    this.signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort !== undefined) this.signal!.removeEventListener("abort", this.#onAbort);
     if (leaveQueue) {
       const i = this.queue.indexOf(this);
       if (i >= 0) this.queue.splice(i, 1);
@@ -153,6 +158,7 @@ export class WaitQueue {
     signal: AbortSignal | undefined,
   ): Promise<number> {
     const k = this.#kernel;
+    noteWait(); // the program runs its loop: what keeps it alive stays (_loop_hold.ts)
     if (k.isShutdown) return never();
     if (k.loopTurns.due()) {
       return held(owner, async () => {
@@ -164,9 +170,14 @@ export class WaitQueue {
     const n = harvest();
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
-    return held(owner, () => this.#sleepAndHarvest(owner, harvest, timeoutMs, signal));
+    return this.#sleepAndHarvest(owner, harvest, timeoutMs, signal);
   }
 
+  /**
+   * Sleeps and harvests until there are events, the timeout passes or
+   * `signal` aborts, holding `owner` meanwhile (as {@linkcode held} does;
+   * one async frame, not two, per sleeping wait).
+   */
   async #sleepAndHarvest(
     owner: Description,
     harvest: () => number,
@@ -176,21 +187,26 @@ export class WaitQueue {
     const k = this.#kernel;
     const timers = k.timers;
     const deadline = timeoutMs < 0 ? Infinity : timers.now() + timeoutMs;
-    for (;;) {
-      const why = await this.#sleep(owner, deadline, signal);
-      if (why === "abort") return -EINTR;
-      // Woken from a microtask (an in-memory peer), not by Deno I/O: the
-      // same fairness as above.
-      if (k.loopTurns.due()) await k.loopTurns.turn();
-      // Shut down while it was waking up: stop here, as the program does.
-      if (k.isShutdown) return never();
-      k.pollers.pollNow();
-      const n = harvest();
-      // "timeout" comes only from the queue, once its clock has reached the deadline.
-      if (n > 0 || why === "timeout") return n;
-      if (deadline !== Infinity && timers.now() >= deadline) return 0;
-      // Aborted while it was not listening (during the loop turn above).
-      if (signal?.aborted) return -EINTR;
+    owner.retain();
+    try {
+      for (;;) {
+        const why = await this.#sleep(owner, deadline, signal);
+        if (why === "abort") return -EINTR;
+        // Woken from a microtask (an in-memory peer), not by Deno I/O: the
+        // same fairness as above.
+        if (k.loopTurns.due()) await k.loopTurns.turn();
+        // Shut down while it was waking up: stop here, as the program does.
+        if (k.isShutdown) return never();
+        k.pollers.pollNow();
+        const n = harvest();
+        // "timeout" comes only from the queue, once its clock has reached the deadline.
+        if (n > 0 || why === "timeout") return n;
+        if (deadline !== Infinity && timers.now() >= deadline) return 0;
+        // Aborted while it was not listening (during the loop turn above).
+        if (signal?.aborted) return -EINTR;
+      }
+    } finally {
+      owner.release();
     }
   }
 

@@ -13,7 +13,9 @@
  * and never need to know what is behind them:
  *
  * - `pollNow` before each harvest: raise whatever readiness is
- *   already there, without blocking (a zero-timeout `epoll_wait`).
+ *   already there, without blocking (a zero-timeout `epoll_wait`). A
+ *   poller that only follows sleeps (a keep-alive) omits it, and costs the
+ *   harvests and in-memory wake-ups nothing.
  * - `sleepBegin` when a task is about to sleep: the pollers make
  *   sure readiness will keep arriving while it does (e.g. by parking in an
  *   `epoll_wait` on a worker thread).

@@ -10,39 +10,29 @@
  *
  * So, as a {@linkcode Poller} (the seam waits already drive): while at least
  * one process descriptor is open and at least one task sleeps in a wait,
- * one referenced timer holds the event loop; otherwise none does.
+ * the shared hold (`runtime/core/_loop_hold.ts`) keeps the event loop
+ * alive. A sleep costs a counter and a boolean test (the hold lets go by
+ * its own tick once no descriptor is open or no task sleeps), not a Deno
+ * timer made and cleared per sleep.
  *
  * @module
  */
 
 import { registerPoller } from "../core/poller.ts";
-
-/** The longest `setInterval` delay: the timer only holds, it never needs to fire. */
-const HOLD_MS = 0x7fffffff;
+import { addHoldReason, holdLoop } from "../core/_loop_hold.ts";
 
 let handles = 0;
 let sleepers = 0;
-let timer: ReturnType<typeof setInterval> | undefined;
 
-function update(): void {
-  const want = handles > 0 && sleepers > 0;
-  if (want && timer === undefined) {
-    timer = setInterval(() => {}, HOLD_MS);
-  } else if (!want && timer !== undefined) {
-    clearInterval(timer);
-    timer = undefined;
-  }
-}
+addHoldReason({ holding: () => handles > 0 && sleepers > 0 });
 
 registerPoller({
-  pollNow() {},
   sleepBegin() {
     sleepers++;
-    update();
+    if (handles > 0) holdLoop();
   },
   sleepEnd() {
     sleepers--;
-    update();
     return undefined;
   },
 });
@@ -55,11 +45,11 @@ registerPoller({
  */
 export function keepAliveWhileWaiting(): () => void {
   handles++;
+  if (sleepers > 0) holdLoop();
   let released = false;
   return () => {
     if (released) return;
     released = true;
     handles--;
-    update();
   };
 }
