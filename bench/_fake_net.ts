@@ -11,9 +11,10 @@
  *   npx -y deno@2.9.6 run -A --preload bench/_fake_net.ts examples/echo_server.ts --port 9999
  * ```
  *
- * Prints one JSON line, `{"cpu_ns_per_msg": ...}` (the process's user and
- * system CPU over `FAKE_MSGS` echoed messages after `FAKE_WARM` warm-up
- * ones), and exits. A connection's read completes at once when bytes are
+ * Prints one JSON line, `{"cpu_ns_per_msg": ..., "loop_turns": ...}` (the
+ * process's user and system CPU over `FAKE_MSGS` echoed messages after
+ * `FAKE_WARM` warm-up ones, and how many `setImmediate` callbacks, the
+ * library's forced loop turns, were asked for meanwhile), and exits. A connection's read completes at once when bytes are
  * buffered and otherwise when the peer writes (in a microtask, as Deno
  * settles an operation that can complete when it starts); writes complete
  * at once. `unref()`/`ref()` do nothing: what Deno's own operations cost is
@@ -139,6 +140,20 @@ function cpuSeconds(): number {
 let echoed = 0;
 let cpu0 = 0;
 
+/**
+ * Forced loop turns (`runtime/core/_loop_turn.ts`: one `setImmediate` each)
+ * in the measured window. Each one lets every connection's pending
+ * completions land before the next harvest, which changes how the
+ * in-process clients' messages group into waits.
+ */
+let turns = 0;
+let turns0 = 0;
+const setImmediateOrig = globalThis.setImmediate;
+globalThis.setImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+  turns++;
+  return setImmediateOrig(fn, ...args);
+}) as typeof setImmediate;
+
 /** One client per connection: `DEPTH` messages in flight, each echoed one answered by another. */
 function startClients(listener: FakeListener): void {
   const msg = new Uint8Array(SIZE).fill(7);
@@ -154,9 +169,13 @@ function startClients(listener: FakeListener): void {
       got += n;
       while (got >= SIZE) {
         got -= SIZE;
-        if (++echoed === WARM) cpu0 = cpuSeconds();
+        if (++echoed === WARM) {
+          cpu0 = cpuSeconds();
+          turns0 = turns;
+        }
         if (echoed === WARM + MSGS) {
-          console.log(JSON.stringify({ cpu_ns_per_msg: (cpuSeconds() - cpu0) / MSGS * 1e9 }));
+          const cpu_ns_per_msg = (cpuSeconds() - cpu0) / MSGS * 1e9;
+          console.log(JSON.stringify({ cpu_ns_per_msg, loop_turns: turns - turns0 }));
           Deno.exit(0);
         }
         client.write(msg);

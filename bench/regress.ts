@@ -225,8 +225,14 @@ const JS_SCENARIOS = [
   { key: "pipelined", title: "100 conns, 64 B, depth 16", conns: 100, size: 64, depth: 16 },
 ];
 
-/** One in-memory run of `root`'s LT echo example (`bench/_fake_net.ts`): CPU ns per message. */
-async function jsRun(root: string, sc: (typeof JS_SCENARIOS)[number]): Promise<number | null> {
+/**
+ * One in-memory run of `root`'s LT echo example (`bench/_fake_net.ts`): CPU
+ * ns per message, and the forced loop turns in the measured window.
+ */
+async function jsRun(
+  root: string,
+  sc: (typeof JS_SCENARIOS)[number],
+): Promise<{ ns: number; turns: number } | null> {
   const o = await new Deno.Command(DENO, {
     args: [
       "run",
@@ -247,8 +253,10 @@ async function jsRun(root: string, sc: (typeof JS_SCENARIOS)[number]): Promise<n
     stdout: "piped",
     stderr: "null",
   }).output();
-  const m = new TextDecoder().decode(o.stdout).match(/"cpu_ns_per_msg":([\d.]+)/);
-  return m ? Number(m[1]) : null;
+  const out = new TextDecoder().decode(o.stdout);
+  const m = out.match(/"cpu_ns_per_msg":([\d.]+)/);
+  const t = out.match(/"loop_turns":(\d+)/);
+  return m ? { ns: Number(m[1]), turns: t ? Number(t[1]) : 0 } : null;
 }
 
 /**
@@ -266,6 +274,7 @@ async function js(trees: Trees): Promise<void> {
   const rows: string[] = [];
   for (const sc of JS_SCENARIOS) {
     const ns = new Map<string, number[]>(sides.map(([n]) => [n, []]));
+    const turns = new Map<string, number[]>(sides.map(([n]) => [n, []]));
     const ratios: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
@@ -276,8 +285,9 @@ async function js(trees: Trees): Promise<void> {
           console.error(`  js ${sc.key} ${name} round ${round}: no result`);
           continue;
         }
-        per[name] = v;
-        ns.get(name)!.push(v);
+        per[name] = v.ns;
+        ns.get(name)!.push(v.ns);
+        turns.get(name)!.push(v.turns);
       }
       const [a, b] = [per[sides[1][0]], per[sides[0][0]]];
       if (a !== undefined && b !== undefined) ratios.push(a / b);
@@ -287,12 +297,15 @@ async function js(trees: Trees): Promise<void> {
     }
     if (ratios.length === 0) continue;
     const [pa, pb] = sides.map(([n]) => ns.get(n)!);
+    const [ta, tb] = sides.map(([n]) => median(turns.get(n)!));
     rows.push(
       `| ${sc.title} | ${fmt(Math.min(...pa), 0)} (${fmt(median(pa), 0)}) | ${
         fmt(Math.min(...pb), 0)
       } (${fmt(median(pb), 0)}) | ${fmt(Math.min(...pb) / Math.min(...pa))} | ${
         fmt(median(ratios))
-      } | ${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))} | ${ratios.length} |`,
+      } | ${fmt(Math.min(...ratios))}-${
+        fmt(Math.max(...ratios))
+      } | ${ratios.length} | ${ta} / ${tb} |`,
     );
   }
   say(
@@ -302,9 +315,9 @@ async function js(trees: Trees): Promise<void> {
   );
   say("");
   say(
-    `| scenario | pinned ns/msg, least (median) | ${trees.name} ns/msg, least (median) | ratio of the least | ratio, median of rounds | range | rounds |`,
+    `| scenario | pinned ns/msg, least (median) | ${trees.name} ns/msg, least (median) | ratio of the least | ratio, median of rounds | range | rounds | forced loop turns per run, median (pinned / ${trees.name}) |`,
   );
-  say("| --- | ---: | ---: | ---: | ---: | --- | ---: |");
+  say("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |");
   for (const r of rows) say(r);
 }
 
