@@ -36,7 +36,7 @@ export interface SimHostOptions {
  * How many barriers the driver holds virtual time for a launched program
  * that has made no call yet (see {@linkcode Host.starting}). Counted in
  * barriers, not real time, so the driver reads no clock. An example
- * server imported fresh into a host held it 2 to 554 barriers
+ * server imported fresh into a host held it 2 to 741 barriers
  * (`npx -y deno@2.9.6 task bench:sim loading`, shared machine, with and
  * without a cold `DENO_DIR`); a program that really waits for another host
  * pays this many barriers of real time (a few µs each: `bench:sim barriers`).
