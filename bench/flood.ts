@@ -17,8 +17,12 @@
  * server: messages a second before and during the attack, the worst second
  * of the attack in total and of any one client against the rate before it,
  * the share of client-seconds below a quarter of the client's rate before,
+ * the seconds in which some client got less than it was owed in proportion
+ * to the server's CPU that second (the hostile test's check, `fairness` in
+ * tests/_reset_flood.ts),
  * the clients lost, the attack connections made, the server's peak RSS and
- * CPU, the fresh client's wait. Needs gcc. The machine this runs on may be shared:
+ * CPU, the fresh client's wait and the most echoes one established client
+ * completed meanwhile. Needs gcc. The machine this runs on may be shared:
  * the figures say how the server divides its CPU, not what a quiet machine
  * would give.
  *
@@ -28,7 +32,7 @@
 import { parseArgs } from "node:util";
 import { RunningExample } from "../tests/_examples.ts";
 import { cpuSeconds } from "./echo/_procs.ts";
-import { type FloodResult, runFlood, withFloodBinary } from "../tests/_reset_flood.ts";
+import { fairness, type FloodResult, runFlood, withFloodBinary } from "../tests/_reset_flood.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -111,7 +115,8 @@ const ok = await withFloodBinary(async (bin) => {
     const server = await RunningExample.start(script, ["--port", "0", ...args], ["-A"]);
     try {
       const s = sample(server.child.pid);
-      const r = await runFlood(bin, server.port, plan);
+      const r = await runFlood(bin, server.port, { ...plan, serverPid: server.child.pid });
+      const fair = fairness(r);
       const { peakMb, cpuS } = s.stop();
       const row = [
         name,
@@ -120,11 +125,13 @@ const ok = await withFloodBinary(async (bin) => {
         worstTotal(r).toFixed(2),
         Math.min(...shares(r)).toFixed(2),
         `${(100 * shares(r).filter((x) => x < 0.25).length / (r.good * r.attack)).toFixed(1)} %`,
+        `${fair.starved.length} of ${r.attack} (${fair.excused.length} excused)`,
         `${r.lost.length}/${r.good}`,
         (r.attacks / r.attack).toFixed(0),
         peakMb.toFixed(0),
         cpuS.toFixed(1),
         r.fresh_ms.toFixed(1),
+        String(r.fresh_others),
       ];
       rows.push(`| ${row.join(" | ")} |`);
       console.error(JSON.stringify({ name, ...r, seconds: undefined, peakMb, cpuS }));
@@ -141,7 +148,9 @@ console.log(
   `${plan.good} clients (pace ${plan.pace || "none"}), ${plan.rate} resets/s for ${plan.attack} s`,
 );
 console.log(
-  "| server | msgs/s before | msgs/s attack | worst second / before | worst client-second / before | client-seconds < 1/4 | lost | attacks/s | peak RSS MB | CPU s | fresh ms |",
+  "| server | msgs/s before | msgs/s attack | worst second / before | worst client-second / before | client-seconds < 1/4 | seconds short of owed (by server CPU) | lost | attacks/s | peak RSS MB | CPU s | fresh ms | echoes meanwhile |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log(
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+);
 for (const r of rows) console.log(r);

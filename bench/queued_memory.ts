@@ -1,9 +1,11 @@
 /**
- * What a connection costs while it waits in a Deno-backend listener's
- * queue (taken from Deno, not yet accepted by the program): the listener's
- * process RSS before and after `--conns` clients connect, divided by their
- * number. The queue holds at most the `listen` backlog (at most 4096), so
- * this bounds a listener's memory under a connection flood.
+ * What a connection costs a Deno-backend server before it reads from it:
+ * the listener's process RSS before and after `--conns` clients connect and
+ * are accepted (held, never read), divided by their number. The listener
+ * queues at most 64 connections for `accept` (`ACCEPT_BURST`,
+ * net/deno/_listen_channel.ts; the kernel's backlog holds the rest, outside
+ * the process), each costing about what an accepted one does, so this also
+ * bounds the accept queue's memory under a connection flood.
  *
  * ```sh
  * npx -y deno@2.9.6 run -A bench/queued_memory.ts [--conns 4000]
@@ -16,7 +18,22 @@
  */
 
 import { parseArgs } from "node:util";
-import { AF_INET, bind, getsockname, listen, SOCK_STREAM, type SockAddr, socket } from "../mod.ts";
+import {
+  accept,
+  AF_INET,
+  bind,
+  EPOLL_CTL_ADD,
+  epollCreate1,
+  epollCtl,
+  type EpollEvent,
+  EPOLLIN,
+  epollWait,
+  getsockname,
+  listen,
+  SOCK_STREAM,
+  type SockAddr,
+  socket,
+} from "../mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,7 +49,15 @@ if (values.child) {
   const addr = {} as SockAddr & { port: number };
   getsockname(fd, addr);
   console.log(addr.port);
-  await new Promise(() => {}); // never accepts; killed by the parent
+  // Accepts every connection and holds it, never reading; killed by the parent.
+  const ep = epollCreate1(0);
+  epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 0 });
+  const held: number[] = [];
+  const events: EpollEvent[] = [];
+  for (;;) {
+    await epollWait(ep, events, 1, -1);
+    for (let c = accept(fd); c >= 0; c = accept(fd)) held.push(c);
+  }
 }
 
 const N = Number(values.conns);
@@ -46,14 +71,14 @@ await new Promise((r) => setTimeout(r, 500));
 const before = rssKb(child.pid);
 const conns: Deno.Conn[] = [];
 for (let i = 0; i < N; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
-await new Promise((r) => setTimeout(r, 2000)); // the accept pump takes them
+await new Promise((r) => setTimeout(r, 2000)); // the child accepts them
 const after = rssKb(child.pid);
 for (const c of conns) c.close();
 child.kill("SIGKILL");
 await child.status;
 reader.releaseLock();
 console.log(
-  `${N} connections queued: RSS ${before} -> ${after} KiB, ${
+  `${N} connections accepted, not read: RSS ${before} -> ${after} KiB, ${
     ((after - before) * 1024 / N).toFixed(0)
   } bytes each (machine may be shared; one run)`,
 );

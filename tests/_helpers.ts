@@ -17,6 +17,7 @@ import {
   bind,
   close,
   connect,
+  Description,
   EAGAIN,
   EINPROGRESS,
   EPOLL_CTL_ADD,
@@ -41,6 +42,7 @@ import {
   getsockopt,
   type InetSockAddr,
   listen,
+  pipe,
   read,
   recvfrom,
   SO_ERROR,
@@ -262,6 +264,23 @@ export const IPV6_LOOPBACK: boolean = (() => {
   }
 })();
 
+/** Asserts `p` is still pending after a turn of the timer loop. */
+export async function assertPending(p: Promise<unknown>): Promise<void> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await sleep(5);
+  assert.equal(settled, false, "promise settled early");
+}
+
+/** A description that cannot be polled (a regular file's stand-in: `epoll_ctl` gives EPERM). */
+export class Unpollable extends Description {
+  readonly kind = "unpollable";
+  override readonly pollable = false;
+  poll(): number {
+    return 0;
+  }
+}
+
 /**
  * Reads an eventfd or timerfd counter: the 8-byte value, or what `read`
  * returned instead (`-errno`, or a short count).
@@ -421,6 +440,24 @@ export function withKq(fn: (kq: number) => Promise<void>): () => Promise<void> {
     try {
       await fn(kq);
     } finally {
+      close(kq);
+    }
+  };
+}
+
+/** Runs `fn` with a kqueue and a pipe (read end, write end), closing all three after. */
+export function withPipe(
+  fn: (kq: number, r: number, w: number) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const kq = kqueue();
+    const fds: number[] = [];
+    assert.equal(pipe(fds), 0);
+    try {
+      await fn(kq, fds[0], fds[1]);
+    } finally {
+      close(fds[0]);
+      close(fds[1]);
       close(kq);
     }
   };
@@ -629,6 +666,13 @@ export function simListen(os: SimOs, port: number, backlog = 128): number {
   assert.equal(os.bind(fd, { family: AF_INET, address: "0.0.0.0", port }), 0);
   assert.equal(os.listen(fd, backlog), 0);
   return fd;
+}
+
+/** Listens on `port` of the host that runs `os`, waits for a connection and accepts it. */
+export async function simAccept(os: SimOs, port: number): Promise<number> {
+  const lfd = simListen(os, port);
+  await simWait(os, lfd, EPOLLIN);
+  return os.accept(lfd);
 }
 
 /** A simulated socket connecting to `address:port` (connect gave `-EINPROGRESS`). */

@@ -20,6 +20,7 @@ import {
   setDescriptorLimit,
 } from "../mod.ts";
 import { descriptors } from "../runtime/core/fd_table.ts";
+import { ACCEPT_QUEUE } from "../net/deno/_listen_channel.ts";
 import { listenLoopback, NATIVE, waitFor } from "./_helpers.ts";
 import { resetClientsAvailable, resetFlood } from "./_reset_clients.ts";
 
@@ -127,5 +128,39 @@ Deno.test({
       held <= free + 1,
       `${held} OS descriptors held for ${clients} clients, ${free} free fds`,
     );
+  },
+});
+
+Deno.test({
+  name:
+    "the Deno backend queues at most 16 connections for accept (ACCEPT_QUEUE); the rest wait in the kernel's backlog",
+  ignore: NATIVE,
+  async fn() {
+    // With the whole backlog queued in the process, a program could accept
+    // thousands of connections without Deno's runtime polling the kernel once
+    // (every other connection's I/O waits for that poll), at ~3.5 KB each.
+    const CLIENTS = 200;
+    const { fd: lfd, addr } = listenLoopback(1024);
+    const clients: Deno.Conn[] = [];
+    const fds: number[] = [];
+    try {
+      for (let i = 0; i < CLIENTS; i++) {
+        clients.push(await Deno.connect({ hostname: "127.0.0.1", port: addr.port }));
+      }
+      await delay(300); // many turns of the event loop: the pump takes what it may
+      assert.equal(descriptors.held, ACCEPT_QUEUE);
+      // Without a turn of the loop, accept gets the queued ones only.
+      for (let fd = accept(lfd); fd >= 0; fd = accept(lfd)) fds.push(fd);
+      assert.equal(fds.length, ACCEPT_QUEUE);
+      // The others are taken as the program accepts: every client gets in.
+      while (fds.length < CLIENTS) {
+        await waitFor(lfd, EPOLLIN);
+        for (let fd = accept(lfd); fd >= 0; fd = accept(lfd)) fds.push(fd);
+      }
+    } finally {
+      for (const fd of fds) close(fd);
+      close(lfd);
+      for (const c of clients) c.close();
+    }
   },
 });

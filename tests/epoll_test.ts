@@ -1,8 +1,14 @@
+/**
+ * The epoll calls (`epollCreate`, `epollCreate1`, `epollCtl`, `epollWait`,
+ * `epollPwait2`): their results and errors, how interests are keyed, and
+ * waits among tasks. The `Epoll` object: epoll_object_test.ts; the order
+ * of wake-ups: epoll_wake_order_test.ts.
+ */
+
 import assert from "node:assert/strict";
 import * as mod from "../mod.ts";
 import {
   close,
-  Description,
   dup,
   EBADF,
   EEXIST,
@@ -10,7 +16,6 @@ import {
   EINVAL,
   ENOENT,
   EPERM,
-  Epoll,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLL_CTL_MOD,
@@ -20,49 +25,19 @@ import {
   EPOLLET,
   type EpollEvent,
   EPOLLIN,
-  EPOLLONESHOT,
   EPOLLOUT,
   epollPwait2,
   epollWait,
-  ErrnoError,
   eventfd,
   installDescription,
-  pipe,
-  read,
   write,
 } from "../mod.ts";
-import { errno } from "./_helpers.ts";
+import { assertPending, sleep, Unpollable } from "./_helpers.ts";
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 function signal(efd: number): void {
   assert.equal(write(efd, ONE), 8);
-}
-
-function drainEventfd(efd: number): bigint {
-  const out = new Uint8Array(8);
-  assert.equal(read(efd, out), 8);
-  return new DataView(out.buffer).getBigUint64(0, true);
-}
-
-function tick(ms = 0): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Asserts `p` is still pending after a turn of the timer loop. */
-async function assertPending(p: Promise<unknown>): Promise<void> {
-  let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
-  await tick(5);
-  assert.equal(settled, false, "promise settled early");
-}
-
-class Unpollable extends Description {
-  readonly kind = "unpollable";
-  override readonly pollable = false;
-  poll(): number {
-    return 0;
-  }
 }
 
 Deno.test("epoll constants carry their Linux x86-64 values", () => {
@@ -254,7 +229,7 @@ Deno.test("epollWait() blocked forever wakes when another task makes an fd ready
   const pending = epollWait(epfd, events, 4, -1);
   await assertPending(pending);
   const writer = (async () => {
-    await tick(1);
+    await sleep(1);
     signal(efd);
   })();
   assert.equal(await pending, 1);
@@ -301,7 +276,7 @@ Deno.test("epollWait() wakes one waiter per edge, first come first served", asyn
   const evB: EpollEvent[] = [];
   const a = epollWait(epfd, evA, 4, -1).then((n) => (order.push("a"), n));
   const b = epollWait(epfd, evB, 4, -1).then((n) => (order.push("b"), n));
-  await tick(2);
+  await sleep(2);
   signal(efd);
   assert.equal(await a, 1);
   await assertPending(b);
@@ -320,7 +295,7 @@ Deno.test("epollWait() in progress keeps the epoll alive after its fd is closed"
   epollCtl(epfd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "still" });
   const events: EpollEvent[] = [];
   const pending = epollWait(epfd, events, 4, -1);
-  await tick(1);
+  await sleep(1);
   assert.equal(close(epfd), 0);
   await assertPending(pending);
   signal(efd);
@@ -342,278 +317,4 @@ Deno.test("epollPwait2() returns -EINTR when its signal aborts, before or during
   assert.equal(await pending, -EINTR);
   assert.equal(await epollPwait2(epfd, events, 4, { sec: 0, nsec: 1e9 }), -EINVAL);
   close(epfd);
-});
-
-Deno.test("Epoll creates an epoll fd usable with the POSIX-shaped calls", async () => {
-  const ep = new Epoll();
-  const efd = eventfd(1, 0);
-  assert.equal(epollCtl(ep.fd, EPOLL_CTL_ADD, efd, { events: EPOLLIN, data: "posix" }), 0);
-  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN, data: "posix" }]);
-  ep.close();
-  close(efd);
-});
-
-Deno.test("Epoll constructor throws ErrnoError EINVAL for unknown flags", () => {
-  assert.throws(() => new Epoll(1), errno(EINVAL));
-});
-
-Deno.test("Epoll.add() registers an fd and wait() returns its data by identity", async () => {
-  using ep = new Epoll();
-  const fds: number[] = [];
-  pipe(fds);
-  const data = { conn: 1 };
-  ep.add(fds[0], EPOLLIN, data);
-  assert.deepEqual(await ep.wait(8, 0), []);
-  write(fds[1], new Uint8Array([1]));
-  const events = await ep.wait(8, 0);
-  assert.equal(events.length, 1);
-  assert.equal(events[0].events, EPOLLIN);
-  assert.equal(events[0].data, data);
-  fds.forEach(close);
-});
-
-Deno.test("Epoll.add() defaults the data to the fd", async () => {
-  using ep = new Epoll();
-  const efd = eventfd(1, 0);
-  ep.add(efd, EPOLLIN);
-  assert.deepEqual(await ep.wait(), [{ events: EPOLLIN, data: efd }]);
-  close(efd);
-});
-
-Deno.test("Epoll.add() throws ErrnoError EEXIST, EBADF, EINVAL and EPERM", () => {
-  using ep = new Epoll();
-  const efd = eventfd(0, 0);
-  const odd = installDescription(new Unpollable());
-  ep.add(efd, EPOLLIN);
-  assert.throws(() => ep.add(efd, EPOLLIN), errno(EEXIST));
-  assert.throws(() => ep.add(9999, EPOLLIN), errno(EBADF));
-  assert.throws(() => ep.add(ep.fd, EPOLLIN), errno(EINVAL));
-  assert.throws(() => ep.add(odd, EPOLLIN), errno(EPERM));
-  try {
-    ep.add(efd, EPOLLIN);
-  } catch (e) {
-    assert.ok(e instanceof ErrnoError);
-    assert.equal(e.code, "EEXIST");
-    assert.equal(e.syscall, "epoll_ctl");
-  }
-  close(efd);
-  close(odd);
-});
-
-Deno.test("Epoll.modify() changes events and data, and re-arms EPOLLONESHOT", async () => {
-  using ep = new Epoll();
-  const efd = eventfd(1, 0);
-  ep.add(efd, EPOLLIN | EPOLLONESHOT, "first");
-  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN, data: "first" }]);
-  assert.deepEqual(await ep.wait(8, 0), []); // disarmed
-  ep.modify(efd, EPOLLIN | EPOLLOUT, "second");
-  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN | EPOLLOUT, data: "second" }]);
-  ep.modify(efd, EPOLLOUT);
-  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLOUT, data: efd }]);
-  const other = eventfd(0, 0);
-  assert.throws(() => ep.modify(other, EPOLLIN), errno(ENOENT));
-  close(efd);
-  close(other);
-});
-
-Deno.test("Epoll.delete() stops the reports and throws ENOENT when not registered", async () => {
-  using ep = new Epoll();
-  const efd = eventfd(1, 0);
-  ep.add(efd, EPOLLIN);
-  ep.delete(efd);
-  assert.deepEqual(await ep.wait(8, 0), []);
-  assert.throws(() => ep.delete(efd), errno(ENOENT));
-  close(efd);
-  assert.throws(() => ep.delete(efd), errno(EBADF));
-});
-
-Deno.test("Epoll.wait() returns at most maxevents and [] on timeout", async () => {
-  using ep = new Epoll();
-  const fds = [eventfd(1, 0), eventfd(1, 0), eventfd(1, 0)];
-  fds.forEach((fd) => ep.add(fd, EPOLLIN));
-  assert.deepEqual((await ep.wait(2, 0)).map((e) => e.data), [fds[0], fds[1]]);
-  fds.forEach(drainEventfd);
-  const t0 = performance.now();
-  assert.deepEqual(await ep.wait(8, 20), []);
-  assert.ok(performance.now() - t0 >= 20);
-  assert.deepEqual(await ep.wait(8, 0.5), []); // fractional timeouts are accepted
-  fds.forEach(close);
-});
-
-Deno.test("Epoll.wait() throws ErrnoError EINVAL for maxevents 0", async () => {
-  using ep = new Epoll();
-  await assert.rejects(ep.wait(0, 0), errno(EINVAL));
-});
-
-Deno.test("Epoll.close() ends a pending wait with no events", async () => {
-  const ep = new Epoll();
-  const pending = ep.wait();
-  await assertPending(pending);
-  ep.close();
-  assert.deepEqual(await pending, []);
-});
-
-Deno.test("Epoll.close() is idempotent and closes the fd once", () => {
-  const ep = new Epoll();
-  const fd = ep.fd;
-  ep.close();
-  ep.close();
-  assert.equal(close(fd), -EBADF);
-});
-
-Deno.test("Epoll after close() fails with EBADF even when its fd number is reused", async () => {
-  const ep = new Epoll();
-  const efd = eventfd(1, 0);
-  ep.close();
-  assert.throws(() => ep.add(efd, EPOLLIN), errno(EBADF));
-  // Another epoll now holds the same fd number; the closed object must not reach it.
-  const other = epollCreate1(0);
-  assert.equal(other, ep.fd);
-  assert.throws(() => ep.add(efd, EPOLLIN), errno(EBADF));
-  assert.throws(() => ep.modify(efd, EPOLLIN), errno(EBADF));
-  assert.throws(() => ep.delete(efd), errno(EBADF));
-  await assert.rejects(ep.wait(8, 0), errno(EBADF));
-  assert.equal(epollCtl(other, EPOLL_CTL_DEL, efd), -ENOENT);
-  close(other);
-  close(efd);
-});
-
-Deno.test("Epoll[Symbol.dispose] closes the epoll at the end of a using block", () => {
-  let fd = -1;
-  {
-    using ep = new Epoll();
-    fd = ep.fd;
-    assert.ok(fd >= 0);
-  }
-  assert.equal(close(fd), -EBADF);
-});
-
-Deno.test("Epoll async iteration yields batches and ends when closed inside the loop", async () => {
-  const ep = new Epoll();
-  const efd = eventfd(0, 0);
-  ep.add(efd, EPOLLIN, "tick");
-  const feeder = (async () => {
-    for (let i = 0; i < 3; i++) {
-      await tick(1);
-      signal(efd);
-    }
-  })();
-  const batches: unknown[][] = [];
-  for await (const batch of ep) {
-    batches.push(batch.map((e) => e.data));
-    drainEventfd(efd);
-    if (batches.length === 3) ep.close();
-  }
-  await feeder;
-  assert.deepEqual(batches, [["tick"], ["tick"], ["tick"]]);
-  close(efd);
-});
-
-Deno.test("Epoll async iteration ends when another task closes the epoll", async () => {
-  const ep = new Epoll();
-  const efd = eventfd(0, 0);
-  ep.add(efd, EPOLLIN);
-  let batches = 0;
-  const loop = (async () => {
-    for await (const _ of ep) batches++;
-  })();
-  await tick(5);
-  ep.close();
-  await loop;
-  assert.equal(batches, 0);
-  close(efd);
-});
-
-Deno.test("Epoll async iteration stops at break and leaves the epoll open", async () => {
-  using ep = new Epoll();
-  const efd = eventfd(2, 0);
-  ep.add(efd, EPOLLIN, "x");
-  for await (const batch of ep) {
-    assert.deepEqual(batch, [{ events: EPOLLIN, data: "x" }]);
-    break;
-  }
-  assert.deepEqual(await ep.wait(8, 0), [{ events: EPOLLIN, data: "x" }]);
-  close(efd);
-});
-
-/** Runs a zero-timeout wait and returns the data of each event, in order. */
-async function order(epfd: number, max = 16): Promise<unknown[]> {
-  const events: EpollEvent[] = [];
-  const n = await epollWait(epfd, events, max, 0);
-  assert.ok(n >= 0);
-  return events.slice(0, n).map((e) => e.data);
-}
-
-Deno.test("nested epoll: an inner epoll wakes its watchers with EPOLLIN only, so an RDNORM-only outer interest stays idle", async () => {
-  const fds: number[] = [];
-  pipe(fds);
-  const a = epollCreate1(0), b = epollCreate1(0);
-  try {
-    // fs/eventpoll.c ep_poll_safewake: the key is EPOLLIN, and ep_poll_callback
-    // ignores a wake-up whose key misses the interest's events.
-    assert.equal(epollCtl(b, EPOLL_CTL_ADD, a, { events: mod.EPOLLRDNORM, data: "a" }), 0);
-    assert.equal(epollCtl(a, EPOLL_CTL_ADD, fds[1], { events: mod.EPOLLWRNORM, data: "w" }), 0);
-    assert.deepEqual(await order(b), []);
-    // ADD's own poll does find it (EPOLLIN | EPOLLRDNORM).
-    assert.equal(epollCtl(b, EPOLL_CTL_DEL, a), 0);
-    assert.equal(epollCtl(b, EPOLL_CTL_ADD, a, { events: mod.EPOLLRDNORM, data: "a" }), 0);
-    assert.deepEqual(await order(b), ["a"]);
-  } finally {
-    [...fds, a, b].forEach(close);
-  }
-});
-
-Deno.test("EPOLL_CTL_MOD polls a queued inner epoll, which drops its stale items", async () => {
-  const p1: number[] = [], p2: number[] = [];
-  pipe(p1);
-  pipe(p2);
-  const a = epollCreate1(0), b = epollCreate1(0);
-  try {
-    assert.equal(epollCtl(a, EPOLL_CTL_ADD, p1[0], { events: EPOLLIN, data: "r1" }), 0);
-    assert.equal(epollCtl(a, EPOLL_CTL_ADD, p2[0], { events: EPOLLIN, data: "r2" }), 0);
-    assert.equal(epollCtl(b, EPOLL_CTL_ADD, a, { events: EPOLLIN, data: "a" }), 0);
-    write(p1[1], new Uint8Array(1)); // r1 queued in a, a queued in b
-    read(p1[0], new Uint8Array(1)); // r1 is stale now
-    // ep_modify polls a (ep_item_poll -> __ep_eventpoll_poll), dropping r1.
-    assert.equal(epollCtl(b, EPOLL_CTL_MOD, a, { events: EPOLLIN, data: "a" }), 0);
-    write(p2[1], new Uint8Array(1));
-    write(p1[1], new Uint8Array(1));
-    assert.deepEqual(await order(a), ["r2", "r1"]);
-  } finally {
-    [...p1, ...p2, a, b].forEach(close);
-  }
-});
-
-Deno.test("interests on one description wake newest registration first, exclusive ones last and oldest first", async () => {
-  const efd = eventfd(0, 0);
-  const fds = [efd, dup(efd), dup(efd), dup(efd)];
-  const ep = epollCreate1(0);
-  try {
-    // include/linux/wait.h: add_wait_queue inserts at the head,
-    // add_wait_queue_exclusive at the tail.
-    const X = mod.EPOLLEXCLUSIVE;
-    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN | X, data: "x1" }), 0);
-    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[1], { events: EPOLLIN, data: "n1" }), 0);
-    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[2], { events: EPOLLIN | X, data: "x2" }), 0);
-    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[3], { events: EPOLLIN, data: "n2" }), 0);
-    signal(efd);
-    assert.deepEqual(await order(ep), ["n2", "n1", "x1", "x2"]);
-  } finally {
-    [...fds, ep].forEach(close);
-  }
-});
-
-Deno.test("shutdown of a socketpair end queues the shutting end before its peer", async () => {
-  const sv: number[] = [];
-  assert.equal(mod.socketpair(mod.AF_UNIX, mod.SOCK_STREAM, 0, sv), 0);
-  const ep = epollCreate1(0);
-  try {
-    // net/unix/af_unix.c unix_shutdown: sk_state_change(sk), then other's.
-    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, sv[1], { events: EPOLLIN, data: "peer" }), 0);
-    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, sv[0], { events: EPOLLIN, data: "self" }), 0);
-    assert.equal(mod.shutdown(sv[0], mod.SHUT_RDWR), 0);
-    assert.deepEqual(await order(ep), ["self", "peer"]);
-  } finally {
-    [...sv, ep].forEach(close);
-  }
 });

@@ -1,20 +1,18 @@
 /**
- * kevent's changes: EV_ADD / EV_DELETE / EV_ENABLE / EV_DISABLE, the error
- * of each bad change, EV_RECEIPT and EV_ERROR slots, ONESHOT / CLEAR /
- * DISPATCH on retrieval, ordering, udata, and close(fd) deleting knotes.
+ * kevent's changes: kqueue() and kevent's own errors, EV_ADD / EV_DELETE /
+ * EV_ENABLE / EV_DISABLE, the error of each bad change, EV_RECEIPT and
+ * EV_ERROR slots, and udata. What retrieval does: kqueue_retrieval_test.ts;
+ * closing descriptors and kqueues, and waits: kqueue_lifecycle_test.ts.
  */
 
 import assert from "node:assert/strict";
 import {
   close,
-  dup,
   EBADF,
   EINVAL,
-  EMFILE,
   ENOENT,
   epollCreate1,
   EV_ADD,
-  EV_CLEAR,
   EV_DELETE,
   EV_DISABLE,
   EV_DISPATCH,
@@ -24,35 +22,13 @@ import {
   EV_RECEIPT,
   eventfd,
   EVFILT_READ,
-  EVFILT_USER,
   EVFILT_WRITE,
-  getDescriptorLimit,
   type KEvent,
   kevent,
-  KQueue,
   kqueue,
-  NOTE_TRIGGER,
-  pipe,
-  read,
-  setDescriptorLimit,
   write,
 } from "../mod.ts";
-import { change, kev, poll } from "./_helpers.ts";
-
-function withPipe(fn: (kq: number, r: number, w: number) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const kq = kqueue();
-    const fds: number[] = [];
-    assert.equal(pipe(fds), 0);
-    try {
-      await fn(kq, fds[0], fds[1]);
-    } finally {
-      close(fds[0]);
-      close(fds[1]);
-      close(kq);
-    }
-  };
-}
+import { change, kev, poll, withPipe } from "./_helpers.ts";
 
 Deno.test("kqueue() returns the lowest free descriptor", () => {
   const a = kqueue();
@@ -228,108 +204,6 @@ Deno.test(
 );
 
 Deno.test(
-  "level-triggered knotes are requeued at the back and rotate across small event lists",
-  async () => {
-    const kq = kqueue();
-    const efds = [eventfd(1, 0), eventfd(1, 0), eventfd(1, 0)];
-    try {
-      for (const fd of efds) assert.equal(await change(kq, kev(fd, EVFILT_READ, EV_ADD)), 0);
-      const order: number[] = [];
-      for (let i = 0; i < 6; i++) order.push(...(await poll(kq, 2)).map((e) => e.ident));
-      assert.deepEqual(order, [
-        efds[0],
-        efds[1],
-        efds[2],
-        efds[0],
-        efds[1],
-        efds[2],
-        efds[0],
-        efds[1],
-        efds[2],
-        efds[0],
-        efds[1],
-        efds[2],
-      ]);
-    } finally {
-      efds.forEach(close);
-      close(kq);
-    }
-  },
-);
-
-Deno.test(
-  "events come oldest first: the order in which conditions arose",
-  async () => {
-    const kq = kqueue();
-    const efds = [eventfd(0, 0), eventfd(0, 0), eventfd(0, 0)];
-    const one = new Uint8Array(8);
-    one[0] = 1;
-    try {
-      for (const fd of efds) await change(kq, kev(fd, EVFILT_READ, EV_ADD | EV_CLEAR));
-      write(efds[2], one);
-      write(efds[0], one);
-      write(efds[1], one);
-      assert.deepEqual((await poll(kq)).map((e) => e.ident), [efds[2], efds[0], efds[1]]);
-    } finally {
-      efds.forEach(close);
-      close(kq);
-    }
-  },
-);
-
-Deno.test(
-  "a knote whose condition has gone is dropped when retrieved",
-  withPipe(async (kq, r, w) => {
-    await change(kq, kev(r, EVFILT_READ, EV_ADD));
-    write(w, new Uint8Array(4));
-    read(r, new Uint8Array(4));
-    assert.deepEqual(await poll(kq), []);
-    write(w, new Uint8Array(1));
-    assert.equal((await poll(kq))[0].data, 1);
-  }),
-);
-
-Deno.test(
-  "EV_ONESHOT deletes the knote on retrieval",
-  withPipe(async (kq, r, w) => {
-    await change(kq, kev(r, EVFILT_READ, EV_ADD | EV_ONESHOT));
-    write(w, new Uint8Array(1));
-    const events = await poll(kq);
-    assert.equal(events.length, 1);
-    assert.equal(events[0].flags, EV_ONESHOT);
-    assert.deepEqual(await poll(kq), []);
-    assert.equal(await change(kq, kev(r, EVFILT_READ, EV_DELETE)), -ENOENT);
-  }),
-);
-
-Deno.test(
-  "EV_CLEAR reports once, then again only after more bytes arrive",
-  withPipe(async (kq, r, w) => {
-    await change(kq, kev(r, EVFILT_READ, EV_ADD | EV_CLEAR));
-    write(w, new Uint8Array(3));
-    const first = await poll(kq);
-    assert.deepEqual(first.map((e) => [e.data, e.flags]), [[3, EV_CLEAR]]);
-    assert.deepEqual(await poll(kq), [], "no new bytes: no event");
-    write(w, new Uint8Array(2));
-    assert.deepEqual((await poll(kq)).map((e) => e.data), [5]);
-  }),
-);
-
-Deno.test(
-  "EV_DISPATCH disables on retrieval until EV_ENABLE, which re-evaluates",
-  withPipe(async (kq, r, w) => {
-    await change(kq, kev(r, EVFILT_READ, EV_ADD | EV_DISPATCH, 0, 0, "d"));
-    write(w, new Uint8Array(1));
-    assert.deepEqual((await poll(kq)).map((e) => e.flags), [EV_DISPATCH]);
-    write(w, new Uint8Array(1));
-    assert.deepEqual(await poll(kq), [], "disabled");
-    assert.equal(await change(kq, kev(r, EVFILT_READ, EV_ENABLE, 0, 0, "e")), 0);
-    const events = await poll(kq);
-    assert.deepEqual(events.map((e) => [e.data, e.udata]), [[2, "e"]]);
-  }),
-);
-
-Deno.test(
   "EV_DISABLE drops the pending event and EV_ENABLE brings it back; udata follows each change",
   withPipe(async (kq, r, w) => {
     await change(kq, kev(r, EVFILT_READ, EV_ADD, 0, 0, "add"));
@@ -382,140 +256,6 @@ Deno.test(
     }
   }),
 );
-
-Deno.test("close(fd) deletes that number's knotes in every kqueue", async () => {
-  const kq1 = kqueue();
-  const kq2 = kqueue();
-  const fds: number[] = [];
-  pipe(fds);
-  try {
-    await change(kq1, kev(fds[0], EVFILT_READ, EV_ADD));
-    await change(kq2, kev(fds[0], EVFILT_READ, EV_ADD));
-    write(fds[1], new Uint8Array(1));
-    close(fds[0]);
-    assert.deepEqual(await poll(kq1), []);
-    assert.deepEqual(await poll(kq2), []);
-    // The number is free again: a new file there has no knotes.
-    const fresh: number[] = [];
-    pipe(fresh);
-    assert.equal(fresh[0], fds[0]);
-    assert.equal(await change(kq1, kev(fresh[0], EVFILT_READ, EV_DELETE)), -ENOENT);
-    fresh.forEach(close);
-  } finally {
-    close(fds[1]);
-    close(kq1);
-    close(kq2);
-  }
-});
-
-Deno.test("a dup'ed number keeps its own knote when the original is closed", async () => {
-  const kq = kqueue();
-  const fds: number[] = [];
-  pipe(fds);
-  const r2 = dup(fds[0]);
-  try {
-    await change(kq, kev(fds[0], EVFILT_READ, EV_ADD, 0, 0, "orig"));
-    await change(kq, kev(r2, EVFILT_READ, EV_ADD, 0, 0, "dup"));
-    close(fds[0]);
-    write(fds[1], new Uint8Array(1));
-    assert.deepEqual((await poll(kq)).map((e) => e.udata), ["dup"]);
-  } finally {
-    close(r2);
-    close(fds[1]);
-    close(kq);
-  }
-});
-
-Deno.test("closing a kqueue drops its knotes; the watched pipe is untouched", async () => {
-  const kq = kqueue();
-  const fds: number[] = [];
-  pipe(fds);
-  try {
-    await change(kq, kev(fds[0], EVFILT_READ, EV_ADD));
-    await change(kq, kev(1, EVFILT_USER, EV_ADD, NOTE_TRIGGER));
-    assert.equal(close(kq), 0);
-    assert.equal(write(fds[1], new Uint8Array(1)), 1);
-    assert.equal(read(fds[0], new Uint8Array(1)), 1);
-  } finally {
-    fds.forEach(close);
-  }
-});
-
-Deno.test("a wait returns when another task's change makes an event pending", async () => {
-  const kq = kqueue();
-  try {
-    const out: KEvent[] = [];
-    const pending = kevent(kq, [], out, 4, null);
-    await change(kq, kev(7, EVFILT_USER, EV_ADD | EV_ONESHOT, NOTE_TRIGGER, 0, "go"));
-    assert.equal(await pending, 1);
-    assert.equal(out[0].udata, "go");
-  } finally {
-    close(kq);
-  }
-});
-
-Deno.test("a wait with a timeout and nothing pending returns 0", async () => {
-  const kq = kqueue();
-  try {
-    assert.equal(await kevent(kq, [], [], 4, { sec: 0, nsec: 1_000_000 }), 0);
-  } finally {
-    close(kq);
-  }
-});
-
-Deno.test("KQueue applies changes, throws ErrnoError, iterates and ends waits on close", async () => {
-  const kq = new KQueue();
-  const fds: number[] = [];
-  pipe(fds);
-  try {
-    assert.throws(() => kq.changes([kev(4242, EVFILT_READ, EV_ADD)]), { code: "EBADF" });
-    kq.changes([kev(fds[0], EVFILT_READ, EV_ADD, 0, 0, "p")]);
-    write(fds[1], new Uint8Array(3));
-    for await (const batch of kq) {
-      assert.deepEqual(batch.map((e) => [e.udata, e.data]), [["p", 3]]);
-      break;
-    }
-    const waiting = kq.wait(4, -1, [kev(fds[0], EVFILT_READ, EV_DELETE)]);
-    kq.close();
-    assert.deepEqual(await waiting, []);
-    assert.throws(() => kq.changes([]), { code: "EBADF" });
-  } finally {
-    kq.close();
-    fds.forEach(close);
-  }
-});
-
-Deno.test("a loop of kevent calls that always find events still lets timers run", async () => {
-  const kq = kqueue();
-  const efd = eventfd(1, 0);
-  try {
-    await change(kq, kev(efd, EVFILT_READ, EV_ADD));
-    let fired = false;
-    const timer = setTimeout(() => fired = true, 5);
-    const out: KEvent[] = [];
-    // Without a turn of Deno's event loop the timer never fires and the cap ends the loop.
-    for (let i = 0; i < 2_000_000 && !fired; i++) {
-      assert.equal(await kevent(kq, [], out, 4, null), 1);
-    }
-    clearTimeout(timer);
-    assert.ok(fired, "the timer fired while kevent kept finding events");
-  } finally {
-    close(efd);
-    close(kq);
-  }
-});
-
-Deno.test("kqueue() fails with EMFILE when the descriptor table is full", () => {
-  const limit = getDescriptorLimit();
-  const kq = kqueue();
-  try {
-    assert.equal(setDescriptorLimit(kq + 1), 0);
-    assert.equal(kqueue(), -EMFILE);
-  } finally {
-    setDescriptorLimit(limit);
-    close(kq);
-  }
-});
 
 Deno.test(
   "udata comes back by identity, whatever its type",

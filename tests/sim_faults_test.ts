@@ -15,6 +15,7 @@ import {
   ALL_EVENTS,
   assertBytes,
   pattern,
+  simAccept,
   simConnect,
   simListen,
   simReadAll,
@@ -30,9 +31,7 @@ function pair(
 ): void {
   const s = sim.addHost("server");
   sim.spawn(s, async (os) => {
-    const lfd = simListen(os, 80);
-    await simWait(os, lfd, EPOLLIN);
-    await server(os, os.accept(lfd));
+    await server(os, await simAccept(os, 80));
   });
   sim.client("client", async (os) => {
     const fd = simConnect(os, s.addresses[0], 80);

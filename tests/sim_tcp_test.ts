@@ -24,6 +24,7 @@ import {
   ALL_EVENTS,
   assertBytes,
   pattern,
+  simAccept,
   simConnect,
   simListen,
   simReadAll,
@@ -150,9 +151,7 @@ Deno.test("a reader that never reads: the writer gets its send buffer plus the p
   let reader = -1;
   let stage = 0;
   sim.spawn(server, async (os) => {
-    const lfd = simListen(os, 80);
-    await simWait(os, lfd, EPOLLIN);
-    reader = os.accept(lfd);
+    reader = await simAccept(os, 80);
     while (stage < 1) await os.sleep(100);
     assert.equal(os.read(reader, new Uint8Array(4000)), 4000);
     await os.sleep(1000);
@@ -194,9 +193,7 @@ Deno.test("a 1 MB/s link moves 10 MB in 10 s plus at most one round trip, byte-e
   let got: Uint8Array | null = null;
   let done = -1;
   sim.spawn(server, async (os) => {
-    const lfd = simListen(os, 80);
-    await simWait(os, lfd, EPOLLIN);
-    const r = await simReadAll(os, os.accept(lfd));
+    const r = await simReadAll(os, await simAccept(os, 80));
     done = os.now();
     got = r.data;
   });
@@ -221,9 +218,7 @@ Deno.test("30 % loss both ways still delivers every byte in order, later", async
   const data = pattern(200_000, 3);
   let got: Uint8Array | null = null;
   sim.spawn(server, async (os) => {
-    const lfd = simListen(os, 80);
-    await simWait(os, lfd, EPOLLIN);
-    got = (await simReadAll(os, os.accept(lfd))).data;
+    got = (await simReadAll(os, await simAccept(os, 80))).data;
   });
   sim.client("client", async (os) => {
     const fd = simConnect(os, server.addresses[0], 80);
@@ -244,9 +239,7 @@ Deno.test("a large write arrives in several reads: an ET reader that stops befor
     let total = 0;
     let events = 0;
     sim.spawn(server, async (os) => {
-      const lfd = simListen(os, 80);
-      await simWait(os, lfd, EPOLLIN);
-      const fd = os.accept(lfd);
+      const fd = await simAccept(os, 80);
       const ep = os.epollCreate1(0);
       os.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN | EPOLLET, data: fd });
       const out: EpollEvent[] = [];

@@ -4,8 +4,16 @@
  * the program has not yet taken with `accept`.
  *
  * Each accepted connection is an arrival (`EPOLLIN`). The pump stops, and
- * further connections wait in the kernel's backlog, when
- * - the queue holds `limit` (the `listen` backlog) connections, or
+ * further connections wait in the kernel's backlog (Deno listens with the
+ * same backlog), when
+ * - the queue holds `limit` (the `listen` backlog) or
+ *   {@linkcode ACCEPT_QUEUE} connections, whichever is less: what the
+ *   program can accept without Deno's runtime polling the kernel. A larger
+ *   queue let a program accept thousands of connections in one microtask
+ *   chain while every other connection's I/O waited for that poll (see
+ *   "Fairness"), cost ~3.4 KB of process memory per connection
+ *   (bench/queued_memory.ts), and put up to a second backlog of connections
+ *   reset by a flood ahead of the next client; or
  * - the descriptor table is full: every queued connection is an OS
  *   descriptor, so it counts against the table's limit
  *   (`setDescriptorLimit`, the library's `RLIMIT_NOFILE`) until the program
@@ -28,13 +36,18 @@
  * and dying, faster than they are taken) the pump alone is an endless
  * microtask chain, and every other connection's I/O, which completes only
  * when Deno's runtime polls the kernel (its `epoll_wait`), starves: a run
- * under a reset flood made one such poll a second. A `MessageChannel` turn
- * (`_loop_turn.ts`) does not help here, because Deno delivers the message
- * without that poll; a timer does, because the runtime sleeps in the poll
- * until it fires. So after {@linkcode ACCEPT_BURST} accepts (or skipped
- * dead connections) the pump pauses for a 0 ms timer: at most that many
- * accepts per poll of the kernel, whatever the attacker's rate, while every
- * established connection gets its completions at each poll.
+ * under a reset flood made one such poll a second. A forced loop turn
+ * (`_loop_turn.ts`) helps only once in 61, because Deno's runtime polls the
+ * kernel once per 61 of its ticks while busy; a timer does at once, because
+ * the runtime sleeps in the poll until it fires. So after {@linkcode ACCEPT_BURST} dead connections
+ * skipped, or {@linkcode ACCEPT_QUEUE} accepted (or a mix: see
+ * {@linkcode LIVE_COST}), the pump pauses for a 0 ms timer: bounded work
+ * per poll of the kernel, whatever the attacker's rate, while every
+ * established connection gets its completions at each poll. (Counting
+ * every connection alike, 64 a poll, a turn at the onset of a reset flood,
+ * the connections still alive when accepted, took 10-20 ms of CPU, and the
+ * established clients got 0-8 echoes in a second in which the server ran
+ * ~100 ms: tests/hostile_reset_flood_test.ts.)
  *
  * Closing: Deno closes the listening socket only when the accept in flight
  * has been cancelled, on the event loop's next turn; until then the kernel
@@ -56,8 +69,23 @@ import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 const IN = EPOLLIN | EPOLLRDNORM;
 /** Delay before retrying after a failed accept. */
 const RETRY_MS = 20;
-/** Accepts (or dead connections skipped) between two turns of the event loop. */
+/**
+ * The accept pump's work between two turns of the event loop, in dead
+ * connections skipped: each costs 1, each connection accepted alive
+ * {@linkcode LIVE_COST}.
+ */
 export const ACCEPT_BURST = 64;
+/**
+ * What a connection accepted alive counts against {@linkcode ACCEPT_BURST}:
+ * a dead one costs Deno four system calls (`accept4`, `getsockname`, a
+ * failing `getpeername`, `close`); a live one those, and then the program's
+ * read, write and close (under a reset flood, 11 or more), so that a turn
+ * takes about as long whatever the flood's connections do when they
+ * arrive.
+ */
+export const LIVE_COST = 4;
+/** The most connections queued for `accept`: one turn's worth of live ones. */
+export const ACCEPT_QUEUE = ACCEPT_BURST / LIVE_COST;
 
 /** Closed listeners whose accept is still in flight (the socket is not closed yet). */
 const closing = new Set<Promise<unknown>>();
@@ -180,7 +208,7 @@ export class ListenChannel {
   #pump(): void {
     if (this.#accepting !== undefined || this.#closed) return;
     if (this.#retry !== undefined || this.#pause !== undefined) return;
-    if (this.pending >= this.limit) return;
+    if (this.pending >= Math.min(this.limit, ACCEPT_QUEUE)) return;
     if (this.#burst >= ACCEPT_BURST) return this.#pauseForPoll();
     if (!descriptors.hold(this.pending === 0)) {
       if (!this.#waitingForSlot) {
@@ -201,7 +229,7 @@ export class ListenChannel {
 
   #onAccept(conn: Deno.Conn): void {
     this.#accepting = undefined;
-    this.#burst++;
+    this.#burst += LIVE_COST;
     if (this.#closed) {
       descriptors.unhold();
       conn.close();

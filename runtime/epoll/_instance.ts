@@ -188,7 +188,9 @@ export class EpollDescription extends Description {
   itemRaised(item: Interest, events: number): boolean {
     if (!item.queued) {
       this.#waiters.pollNow(); // kernel wake-ups that came first are queued first
-      this.#ready.append(item);
+      // That poll may have raised this very item (its kernel edge came in
+      // between): appending it again would link it twice and corrupt the list.
+      if (!item.queued) this.#ready.append(item);
     }
     const woke = this.#waiters.wakeOne();
     // Nested epolls: we became (or stay) readable; tell our own watchers
