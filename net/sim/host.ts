@@ -133,7 +133,8 @@ export class Host implements SimHost {
    * Whether the program was launched and has made no call yet (nor
    * ended): its code may still be loading (`import()` of a module is real
    * I/O, which the driver cannot see), so the driver holds virtual time and
-   * turns the loop instead. Asked once per barrier while held. A call of
+   * turns the loop instead. Asked after each barrier of the hold (not
+   * during a fairness turn: those end by themselves). A call of
    * any kind (`host.os`, ambient, `now()`, a virtual timer) shows the code
    * has loaded. A program that makes none for {@linkcode STARTUP_BARRIERS}
    * barriers is taken to wait for something else (another host's promise:
