@@ -15,7 +15,9 @@
  *   and whether a kept channel's message arrives before pending
  *   microtasks (it does; that is why the driver does not use one);
  * - a fresh 1-byte `Uint8Array` against a view on a kept buffer (why a
- *   segment's payload is a view into an arena).
+ *   segment's payload is a view into an arena);
+ * - the barriers a host's program holds the driver while it loads
+ *   (`bench/_sim_loading.ts`).
  *
  * ```sh
  * npx -y deno@2.9.6 task bench:sim
@@ -48,6 +50,7 @@ import {
   simWait,
   simWriteAll,
 } from "../tests/_helpers.ts";
+import { loading } from "./_sim_loading.ts";
 
 const rows: [string, string][] = [];
 
@@ -383,7 +386,16 @@ if (pair >= 0) {
   Deno.exit(0);
 }
 
-const parts = { bulk, thousand, udpEcho, heartbeats, ambient, barriers, payloads };
+const parts = {
+  bulk,
+  thousand,
+  udpEcho,
+  heartbeats,
+  ambient,
+  barriers,
+  payloads,
+  loading: () => loading(rows),
+};
 const only = Deno.args.filter((a) => a in parts) as (keyof typeof parts)[];
 for (const name of only.length > 0 ? only : (Object.keys(parts) as (keyof typeof parts)[])) {
   await parts[name]();

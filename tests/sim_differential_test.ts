@@ -352,7 +352,6 @@ async function onSim(s: Scenario): Promise<unknown[][]> {
     const fd = await dial({ family: AF_INET, address: host.addresses[0], port: 80 }, type);
     await s.client(fd, client);
     close(fd);
-    await pause(0); // (an ambient wait: the driver sees the program has started)
   });
   await sim.run();
   await sim.runFor(1000); // the server's side finishes too

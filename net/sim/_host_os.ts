@@ -63,9 +63,10 @@ export function hostCalls(host: Host, kernel: Kernel, gen: number): SimOs {
   const net = host.net;
   const extras: SimHostCalls = {
     hostname: host.name,
-    now: () => net.now(),
-    random: () => host.prng.float(),
-    resolve: (name: string) => net.resolve(name),
+    // Calls too: each shows the program's code has loaded (see `Host.starting`).
+    now: () => (host.calls++, net.now()),
+    random: () => (host.calls++, host.prng.float()),
+    resolve: (name: string) => (host.calls++, net.resolve(name)),
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
       host.calls++;
       return new Promise<void>((resolve, reject) => {

@@ -32,11 +32,16 @@ export interface SimHostOptions {
   addresses?: string[];
 }
 
-/** The real clock, read before `installGlobals` can replace `performance.now`. */
-const realNow: () => number = performance.now.bind(performance);
-
-/** How long (real ms) the driver waits for a launched program to load and reach its first wait. */
-const STARTUP_LIMIT_MS = 30_000;
+/**
+ * How many barriers the driver holds virtual time for a launched program
+ * that has made no call yet (see {@linkcode Host.starting}). Counted in
+ * barriers, not real time, so the driver reads no clock. An example
+ * server imported fresh into a host held it 2 to 741 barriers
+ * (`npx -y deno@2.9.6 task bench:sim loading`, shared machine, with and
+ * without a cold `DENO_DIR`); a program that really waits for another host
+ * pays this many barriers of real time (a few µs each: `bench:sim barriers`).
+ */
+export const STARTUP_BARRIERS = 100_000;
 
 /** A wait that finds events lets the driver turn the loop once per this many (deterministic). */
 const READY_WAITS_PER_TURN = 1024;
@@ -121,26 +126,33 @@ export class Host implements SimHost {
   }
 
   #life = { dead: false };
-  /** Real time of the last launch, while the program has not reached its first wait; else -1. */
-  #startedAt = -1;
+  /** Barriers left for the program to make its first call (see {@linkcode starting}); 0 once it did. */
+  #loadBarriers = 0;
 
   /**
-   * Whether the program was launched and has not yet waited (nor ended):
-   * its code may still be loading (`import()` of a module is real I/O), so
-   * the driver keeps turning the loop instead of moving virtual time. A
-   * program that neither waits nor ends within {@linkcode STARTUP_LIMIT_MS}
-   * of real time stops counting as starting.
+   * Whether the program was launched and has made no call yet (nor
+   * ended): its code may still be loading (`import()` of a module is real
+   * I/O, which the driver cannot see), so the driver holds virtual time and
+   * turns the loop instead. Asked after each barrier of the hold (not
+   * during a fairness turn: those end by themselves). A call of
+   * any kind (`host.os`, ambient, `now()`, a virtual timer) shows the code
+   * has loaded. A program that makes none for {@linkcode STARTUP_BARRIERS}
+   * barriers is taken to wait for something else (another host's promise:
+   * only virtual time can bring it), and the trace says so: if it was
+   * in fact still loading, the run is not reproducible and
+   * `checkDeterminism` shows this note as the first difference.
    */
   get starting(): boolean {
-    if (this.#startedAt < 0) return false;
-    if (
-      this.settled || this.calls > 0 || this.#kernel.pendingWaits > 0 ||
-      realNow() - this.#startedAt > STARTUP_LIMIT_MS
-    ) this.#startedAt = -1;
-    return this.#startedAt >= 0;
+    if (this.#loadBarriers === 0) return false;
+    if (this.settled || this.calls > 0 || this.#kernel.pendingWaits > 0) {
+      this.#loadBarriers = 0;
+    } else if (--this.#loadBarriers === 0) {
+      this.net.note(this.name, "host", `no call in ${STARTUP_BARRIERS} barriers: not loading`);
+    }
+    return this.#loadBarriers > 0;
   }
 
-  /** Calls the current program made (`host.os`, ambient or the object layer), `sleep` and virtual timers included. */
+  /** Calls the current program made (`host.os`, ambient or the object layer), `sleep`, `now()`, `random()`, `resolve()` and virtual timers included. */
   calls = 0;
 
   #fresh(): void {
@@ -172,7 +184,7 @@ export class Host implements SimHost {
     else this.#os = undefined;
     this.settled = false;
     this.calls = 0;
-    this.#startedAt = realNow();
+    this.#loadBarriers = STARTUP_BARRIERS;
     this.net.launched(this);
     this.net.pokes++;
     const gen = this.gen;
