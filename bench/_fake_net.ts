@@ -14,8 +14,9 @@
  * Prints one JSON line, `{"cpu_ns_per_msg": ..., "loop_turns": ...}` (the
  * process's user and system CPU over `FAKE_MSGS` echoed messages after
  * `FAKE_WARM` warm-up ones, and how many `setImmediate` callbacks, the
- * library's forced loop turns, were asked for meanwhile), and exits. A connection's read completes at once when bytes are
- * buffered and otherwise when the peer writes (in a microtask, as Deno
+ * library's forced loop turns, were asked for meanwhile), and exits. A
+ * connection's read completes at once when bytes are buffered and
+ * otherwise when the peer writes (in a microtask, as Deno
  * settles an operation that can complete when it starts); writes complete
  * at once. `unref()`/`ref()` do nothing: what Deno's own operations cost is
  * the loopback benchmark's part.
