@@ -28,6 +28,7 @@ import {
 } from "../mod.ts";
 import { MessageChannel as NodeMessageChannel } from "node:worker_threads";
 import { loopTurn, loopTurnDue } from "../runtime/core/_loop_turn.ts";
+import { freshChannelTurn } from "./_turns.ts";
 
 Deno.bench({
   name: "loopTurnDue() (the check each wait makes)",
@@ -51,15 +52,7 @@ Deno.bench({
     "await a message on a fresh MessageChannel, ports closed after (loopTurn before the lean work)",
   group: "turn",
   async fn() {
-    await new Promise<void>((resolve) => {
-      const { port1, port2 } = new MessageChannel();
-      port1.onmessage = () => {
-        port1.close();
-        port2.close();
-        resolve();
-      };
-      port2.postMessage(null);
-    });
+    await freshChannelTurn();
   },
 });
 

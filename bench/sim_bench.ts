@@ -51,6 +51,7 @@ import {
   simWriteAll,
 } from "../tests/_helpers.ts";
 import { loading } from "./_sim_loading.ts";
+import { freshChannelTurn } from "./_turns.ts";
 
 const rows: [string, string][] = [];
 
@@ -309,18 +310,13 @@ async function ambient(): Promise<void> {
 
 async function barriers(): Promise<void> {
   const n = 20_000;
-  const fresh = () =>
-    new Promise<void>((resolve) => {
-      const { port1, port2 } = new MessageChannel();
-      port1.onmessage = () => {
-        port1.close();
-        port2.close();
-        resolve();
-      };
-      port2.postMessage(null);
-    });
   const immediate = () => new Promise<void>((r) => setImmediate(r));
-  for (const [name, f] of [["setImmediate", immediate], ["fresh MessageChannel", fresh]] as const) {
+  for (
+    const [name, f] of [["setImmediate", immediate], [
+      "fresh MessageChannel",
+      freshChannelTurn,
+    ]] as const
+  ) {
     const { real, cpu } = await timed(async () => {
       for (let i = 0; i < n; i++) await f();
     });
