@@ -13,6 +13,8 @@
  * - `_udp.ts`: datagram sockets of the suite's backend;
  * - `_kqueue.ts`: kqueue shorthands;
  * - `_child.ts`: scripts run as child processes, signals to this process;
+ * - `_clock.ts`: a clock the test moves, one loop turn, whether a promise
+ *   has settled;
  * - `_sim.ts`: the simulated network's hosts (TCP and UDP).
  *
  * Library sockets are obtained only through the public calls (`socket`,
@@ -29,4 +31,5 @@ export * from "./_helpers/_loopback.ts";
 export * from "./_helpers/_udp.ts";
 export * from "./_helpers/_kqueue.ts";
 export * from "./_helpers/_child.ts";
+export * from "./_helpers/_clock.ts";
 export * from "./_helpers/_sim.ts";
