@@ -60,6 +60,34 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
+ * A 95 % confidence interval of the median of `xs` by the bootstrap: the
+ * 2.5th and 97.5th percentiles of the medians of `resamples` resamples
+ * (with replacement), drawn by a fixed-seed generator so that the same
+ * rounds give the same interval. `[NaN, NaN]` for fewer than 3 values.
+ * What it says: how far the median of these rounds could be from the one
+ * more rounds would give, from the spread the rounds showed.
+ */
+export function medianInterval(xs: readonly number[], resamples = 4000): [number, number] {
+  if (xs.length < 3) return [NaN, NaN];
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    // xorshift32: deterministic, good enough to pick indices.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const medians: number[] = [];
+  const sample = new Array<number>(xs.length);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < xs.length; i++) sample[i] = xs[Math.floor(rand() * xs.length)];
+    medians.push(median(sample));
+  }
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(resamples * 0.025)], medians[Math.ceil(resamples * 0.975) - 1]];
+}
+
+/**
  * Why a part cannot run: the programs of `tools` (`[program, Debian
  * package]`) that are not on PATH, and what to install; `null` when all are.
  */

@@ -17,9 +17,12 @@
  *   generator, the same binary for both), the LT echo example of the pinned
  *   version and of this tree each run once with the same flags, fresh, in
  *   alternating order. The figure is the server's CPU time per echoed
- *   message (from /proc/PID/stat) over the same measured window; reported
- *   per scenario: the median over the rounds of the ratio this tree /
- *   pinned, with its range, and the load average before and after.
+ *   message over the measured window (loadgen reads /proc/PID/stat of the
+ *   server itself when the window opens and closes: no warm-up, set-up or
+ *   tear-down in it); reported per scenario: the median over the rounds of
+ *   the ratio this tree / pinned, a bootstrap 95 % interval of that median
+ *   (what the rounds' spread allows it to be), its range, and the load
+ *   average before and after.
  * - js: the same two LT echo examples on an in-memory network
  *   (`bench/_fake_net.ts`, preloaded: `Deno.listen` replaced, clients in the
  *   same process), `--js-messages` messages per run, alternating, `--rounds`
@@ -52,6 +55,7 @@ import {
   waitForAccept,
 } from "./echo/_procs.ts";
 import { SCENARIOS, type ServerDef } from "./echo/_scenarios.ts";
+import { median, medianInterval } from "./_rounds.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -74,12 +78,6 @@ const DENO = Deno.execPath();
 
 installExitHandlers();
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function git(...args: string[]): Promise<string> {
   const o = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
     .output();
@@ -88,6 +86,8 @@ async function git(...args: string[]): Promise<string> {
 }
 
 const fmt = (x: number, d = 3) => x.toFixed(d);
+/** The bootstrap 95 % interval of the median of `r`, as `lo-hi`. */
+const interval = (r: number[]) => medianInterval(r).map((x) => fmt(x)).join("-");
 const lines: string[] = [];
 const say = (s: string) => {
   lines.push(s);
@@ -194,16 +194,18 @@ async function echo(trees: Trees): Promise<void> {
   say(
     `| scenario | pinned µs/msg (median) | ${
       pair[1].name
-    } µs/msg (median) | ratio, median of rounds | range | rounds |`,
+    } µs/msg (median) | ratio, median of rounds | 95 % interval of that median | range | rounds |`,
   );
-  say("| --- | ---: | ---: | ---: | --- | ---: |");
+  say("| --- | ---: | ---: | ---: | --- | --- | ---: |");
   for (const sc of scenarios) {
     const r = ratios.get(sc.key)!;
     if (r.length === 0) continue;
     say(
       `| ${sc.title} | ${fmt(median(cpus.get(`${sc.key} ${pair[0].name}`)!), 2)} | ${
         fmt(median(cpus.get(`${sc.key} ${pair[1].name}`)!), 2)
-      } | ${fmt(median(r))} | ${fmt(Math.min(...r))}-${fmt(Math.max(...r))} | ${r.length} |`,
+      } | ${fmt(median(r))} | ${interval(r)} | ${fmt(Math.min(...r))}-${
+        fmt(Math.max(...r))
+      } | ${r.length} |`,
     );
   }
 }
@@ -303,7 +305,7 @@ async function js(trees: Trees): Promise<void> {
         fmt(Math.min(...pb), 0)
       } (${fmt(median(pb), 0)}) | ${fmt(Math.min(...pb) / Math.min(...pa))} | ${
         fmt(median(ratios))
-      } | ${fmt(Math.min(...ratios))}-${
+      } | ${interval(ratios)} | ${fmt(Math.min(...ratios))}-${
         fmt(Math.max(...ratios))
       } | ${ratios.length} | ${ta} / ${tb} |`,
     );
@@ -315,9 +317,9 @@ async function js(trees: Trees): Promise<void> {
   );
   say("");
   say(
-    `| scenario | pinned ns/msg, least (median) | ${trees.name} ns/msg, least (median) | ratio of the least | ratio, median of rounds | range | rounds | forced loop turns per run, median (pinned / ${trees.name}) |`,
+    `| scenario | pinned ns/msg, least (median) | ${trees.name} ns/msg, least (median) | ratio of the least | ratio, median of rounds | 95 % interval of that median | range | rounds | forced loop turns per run, median (pinned / ${trees.name}) |`,
   );
-  say("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |");
+  say("| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |");
   for (const r of rows) say(r);
 }
 
@@ -390,9 +392,9 @@ async function http(): Promise<void> {
   }
   if (ratios.length > 0) {
     say(
-      `\nexample / Deno.serve CPU per request: median ${fmt(median(ratios))} (range ${
-        fmt(Math.min(...ratios))
-      }-${fmt(Math.max(...ratios))}, ${ratios.length} rounds)`,
+      `\nexample / Deno.serve CPU per request: median ${fmt(median(ratios))} (95 % interval ${
+        interval(ratios)
+      }, range ${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))}, ${ratios.length} rounds)`,
     );
   }
 }

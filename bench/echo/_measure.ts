@@ -36,6 +36,12 @@ export interface LoadgenResult {
   connect_ms?: number;
   established_ms?: number;
   loadgen_cpu?: number;
+  /**
+   * The server's CPU seconds (every thread) between the opening and the
+   * closing of the measured window, read by loadgen itself (`--server-pid`);
+   * -1 when it could not read them.
+   */
+  server_cpu_s?: number;
   [k: string]: unknown;
 }
 
@@ -94,6 +100,9 @@ export async function runOne(
         String(opts.seconds),
         String(opts.warmup),
         ...(sc.idle ? ["--idle", String(sc.idle)] : []),
+        // The server's CPU at the window's exact bounds (see server_cpu below).
+        "--server-pid",
+        String(srv.pid),
       ];
     const connectTimeout = 60;
     lgArgs.push("--connect-timeout", String(connectTimeout));
@@ -131,6 +140,13 @@ export async function runOne(
       );
     }
     rec.result = JSON.parse(line) as LoadgenResult;
+    // Preferred: the server's CPU read by loadgen at the measured window's
+    // bounds (no warm-up, set-up or tear-down in it); the sampler's figure,
+    // which may hold up to a sampling interval of either, is the fallback.
+    const exact = rec.result.server_cpu_s;
+    if (typeof exact === "number" && exact >= 0 && rec.result.seconds > 0) {
+      rec.server_cpu = exact / rec.result.seconds;
+    }
     const sysCpu = (rec as { sys_cpu?: number }).sys_cpu;
     delete (rec as { sys_cpu?: number }).sys_cpu;
     if (sysCpu !== undefined && rec.server_cpu !== undefined) {

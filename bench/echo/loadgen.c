@@ -3,7 +3,7 @@
 //
 // usage: loadgen HOST PORT CONNS SIZE DEPTH SECONDS WARMUP
 //                [--connect-only] [--idle M] [--window W] [--connect-timeout S]
-//                [--attempt-timeout S]
+//                [--attempt-timeout S] [--server-pid PID]
 //        loadgen --exec PROGRAM [ARGS...]
 //
 // Every connection first sends a 1-byte probe and waits for its echo, so a
@@ -17,6 +17,12 @@
 // the time until all have echoed their probe, and closes them. A connect
 // refused, reset, or not echoed within --attempt-timeout (default 10 s) is
 // retried; --connect-timeout (default 60 s) bounds the whole connect phase.
+//
+// With --server-pid, the server's CPU time (user + system, all threads, from
+// /proc/PID/stat) is read exactly when the measured window opens and closes,
+// and reported as "server_cpu_s" (-1 when it could not be read): the window
+// then holds no warm-up, connection set-up or tear-down, and no sampling
+// interval's worth of slack.
 //
 // Output: one JSON line on stdout. Diagnostics go to stderr.
 //
@@ -110,6 +116,29 @@ static inline uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// CPU seconds (user + system, every thread) of process `pid` from
+// /proc/PID/stat, or -1 (no pid given, or the file could not be read).
+static double proc_cpu_s(int pid) {
+  if (pid <= 0) return -1;
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  // Fields after the command name (which may hold spaces): state is field 3,
+  // utime 14 and stime 15.
+  char *p = strrchr(buf, ')');
+  if (p == NULL) return -1;
+  unsigned long long utime = 0, stime = 0;
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+             &stime) != 2)
+    return -1;
+  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void die(const char *what) {
@@ -291,7 +320,7 @@ int main(int argc, char **argv) {
   depth_ = (uint64_t)strtoull(argv[5], NULL, 10);
   double seconds = atof(argv[6]);
   double warmup = atof(argv[7]);
-  int connect_only = 0, nidle = 0, window = 0;
+  int connect_only = 0, nidle = 0, window = 0, server_pid = 0;
   double connect_timeout = 60.0, attempt_timeout_s = 10.0;
   for (int i = 8; i < argc; i++) {
     if (strcmp(argv[i], "--connect-only") == 0) connect_only = 1;
@@ -301,6 +330,8 @@ int main(int argc, char **argv) {
       connect_timeout = atof(argv[++i]);
     else if (strcmp(argv[i], "--attempt-timeout") == 0 && i + 1 < argc)
       attempt_timeout_s = atof(argv[++i]);
+    else if (strcmp(argv[i], "--server-pid") == 0 && i + 1 < argc)
+      server_pid = atoi(argv[++i]);
     else usage();
   }
   if (nactive < 0 || nidle < 0 || (nactive + nidle) == 0 || port <= 0 || port > 65535) usage();
@@ -483,9 +514,11 @@ int main(int argc, char **argv) {
   uint64_t end = warm_end + (uint64_t)(seconds * 1e9);
   uint64_t measure_start = warm_end;
   struct rusage ru0, ru1;
+  double srv0 = -1;
   if (warmup <= 0) {
     measuring = 1;
     getrusage(RUSAGE_SELF, &ru0);
+    srv0 = proc_cpu_s(server_pid);
   }
   for (;;) {
     uint64_t now = now_ns();
@@ -493,6 +526,7 @@ int main(int argc, char **argv) {
       measuring = 1;
       measure_start = now;
       getrusage(RUSAGE_SELF, &ru0);
+      srv0 = proc_cpu_s(server_pid);
     }
     if (now >= end || stop_flag) break;
     uint64_t until = (measuring ? end : warm_end) - now;
@@ -524,7 +558,9 @@ int main(int argc, char **argv) {
     }
   }
   uint64_t stop = now_ns();
+  double srv1 = proc_cpu_s(server_pid);
   getrusage(RUSAGE_SELF, &ru1);
+  double server_cpu = srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 : -1;
   double elapsed = (double)(stop - measure_start) / 1e9;
   if (elapsed <= 0) elapsed = 1e-9;
   double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
@@ -551,13 +587,13 @@ int main(int argc, char **argv) {
          "\"per_conn_min\":%llu,\"per_conn_max\":%llu,\"jain\":%.5f,\"errors\":%llu,"
          "\"connect_ms\":%.3f,\"idle\":%d,\"msgs\":%llu,\"loadgen_cpu\":%.3f,"
          "\"connect_failed\":%d,\"connect_retries\":%llu,\"mismatch_bytes\":%llu,"
-         "\"conn_errors\":%llu}\n",
+         "\"conn_errors\":%llu,\"server_cpu_s\":%.3f}\n",
          nactive, (unsigned long long)size_, (unsigned long long)depth_, elapsed, mps,
          mps * (double)size_ / 1e6, percentile_us(0.50), percentile_us(0.99),
          percentile_us(0.999), (unsigned long long)cmin, (unsigned long long)cmax, jain,
          (unsigned long long)errors, connect_ms, nidle, (unsigned long long)total, cpu / elapsed,
          connect_failed, (unsigned long long)connect_retries, (unsigned long long)mismatch_bytes,
-         (unsigned long long)conn_errors);
+         (unsigned long long)conn_errors, server_cpu);
   fflush(stdout);
   for (int i = 0; i < nconns_total; i++) conn_close(&conns[i], ST_DEAD);
   return 0;
