@@ -4,8 +4,13 @@
  * few-second version.
  *
  * ```sh
- * npx -y deno@2.9.6 task bench:flood [--attack 60] [--rate 11000] [--good 50] [--pace 0] [--servers lt,et,nlt,net]
+ * npx -y deno@2.9.6 task bench:flood [--attack 60] [--rate 11000] [--good 50] [--pace 0] [--servers lt,et,nlt,net] [--mode reset]
  * ```
+ *
+ * With `--mode blast` the attack is instead `--rate` connections sending
+ * 64 KiB writes as fast as the server takes them (fast senders;
+ * tests/hostile_fast_sender_test.ts is its few-second version), and the
+ * attack column counts the 64 KiB units echoed to them.
  *
  * For each server in turn (lt/et: examples/echo_server.ts /
  * echo_server_et.ts on the Deno backend; nlt/net: the same with
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     good: { type: "string", default: "50" },
     pace: { type: "string", default: "0" },
     servers: { type: "string", default: "lt,et,nlt,net" },
+    mode: { type: "string", default: "reset" },
   },
 });
 
@@ -107,6 +113,7 @@ const plan = {
   after: AFTER_S,
   rate: Number(values.rate),
   pace: Number(values.pace),
+  mode: values.mode === "blast" ? "blast" as const : "reset" as const,
 };
 const rows: string[] = [];
 const ok = await withFloodBinary(async (bin) => {
@@ -145,7 +152,11 @@ if (!ok) {
   Deno.exit(1);
 }
 console.log(
-  `${plan.good} clients (pace ${plan.pace || "none"}), ${plan.rate} resets/s for ${plan.attack} s`,
+  `${plan.good} clients (pace ${plan.pace || "none"}), ${
+    plan.mode === "blast"
+      ? `${plan.rate} fast senders (attacks/s: 64 KiB echoed to them a second)`
+      : `${plan.rate} resets/s`
+  } for ${plan.attack} s`,
 );
 console.log(
   "| server | msgs/s before | msgs/s attack | worst second / before | worst client-second / before | client-seconds < 1/4 | seconds short of owed (by server CPU) | lost | attacks/s | peak RSS MB | CPU s | fresh ms | echoes meanwhile |",

@@ -6,11 +6,17 @@
  * ```
  *
  * Each connection is registered once with
- * `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET` and never modified. On every
- * event the connection first flushes what it still owes, then reads until
- * `-EAGAIN`, echoing as it goes. When the send buffer fills, it stops
- * reading and waits for the next `EPOLLOUT` edge: the unread bytes stay in
- * the (bounded) receive buffer and TCP pushes back on the client.
+ * `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`. On every event the
+ * connection first flushes what it still owes, then reads until `-EAGAIN`,
+ * echoing as it goes. When the send buffer fills, it stops reading and
+ * waits for the next `EPOLLOUT` edge: the unread bytes stay in the
+ * (bounded) receive buffer and TCP pushes back on the client.
+ *
+ * A client that sends as fast as it is read from would keep "until
+ * `-EAGAIN`" from ever ending while the others wait, so after
+ * `READS_PER_EVENT` reads the connection yields: `EPOLL_CTL_MOD` with the
+ * same interest re-reports the readiness it still has (Linux's
+ * `ep_modify`), and it is served again at the next wait, after the others.
  *
  * When descriptors run out (`accept` gives `EMFILE`; try `--max-fds 64`),
  * the listener is unwatched until a connection closes, and watching it again
@@ -25,6 +31,7 @@ import {
   close,
   EAGAIN,
   EPOLL_CTL_ADD,
+  EPOLL_CTL_MOD,
   epollCreate1,
   epollCtl,
   EPOLLET,
@@ -69,6 +76,10 @@ const gate = new AcceptGate(epfd, listenFd, LISTENER, EPOLLIN | EPOLLET);
 if (opts.stats) startStats("echo_server_et", stats, opts.interval, opts.backend);
 
 const buf = new Uint8Array(65536);
+/** What every connection is watched for. */
+const CONN_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+/** Reads (of up to 64 KiB) one event serves before the connection yields to the others. */
+const READS_PER_EVENT = 16;
 const events: EpollEvent[] = [];
 /** Every open connection, for the graceful stop. */
 const conns = new Set<Conn>();
@@ -94,7 +105,12 @@ function serve(c: Conn): boolean {
     if (!send(c, rest)) return false;
     if (c.pending !== null) return true; // still full: wait for the next EPOLLOUT edge
   }
-  for (;;) {
+  for (let reads = 0;; reads++) {
+    if (reads === READS_PER_EVENT) {
+      // A fast sender: re-arming reports it again at the next wait, after the others.
+      epollCtl(epfd, EPOLL_CTL_MOD, c.fd, { events: CONN_EVENTS, data: c });
+      return true;
+    }
     const r = read(c.fd, buf);
     if (r === -EAGAIN) return true;
     if (r <= 0) return false; // 0: the client closed; < 0: reset
@@ -114,10 +130,7 @@ for (;;) {
       // after a batch of 64 the gate re-arms the listener for a fresh edge (_accept_gate.ts).
       gate.acceptAll((fd) => {
         const c: Conn = { fd, pending: null };
-        epollCtl(epfd, EPOLL_CTL_ADD, fd, {
-          events: EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-          data: c,
-        });
+        epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: CONN_EVENTS, data: c });
         conns.add(c);
         stats.open++;
         stats.accepted++;

@@ -1,6 +1,6 @@
 // A reset flood beside established echo clients, measured per second.
 //
-// usage: reset_flood PORT GOOD BEFORE CONTROL ATTACK AFTER RATE [PACE [SERVER_PID [WINDOW]]]
+// usage: reset_flood PORT GOOD BEFORE CONTROL ATTACK AFTER RATE [PACE [SERVER_PID [WINDOW [MODE]]]]
 //
 // GOOD established clients each echo 1 KiB messages against 127.0.0.1:PORT
 // (one message in flight, every byte verified) for BEFORE + CONTROL + ATTACK
@@ -13,6 +13,10 @@
 //   echo, and closes normally (the same churn without the attack);
 // - ATTACK seconds of the attack: each connection that connects sends 16
 //   bytes, sets SO_LINGER 0 and closes: the kernel sends RST.
+// With MODE "blast" (the default is "reset"), the ATTACK seconds are instead
+// RATE connections that each send 64 KiB writes as fast as the server takes
+// them and read back (and drop) whatever it echoes: fast senders, not a
+// flood of connections ("attacks" then counts the 64 KiB echoed).
 // When the attacker has exited, a fresh client connects and echoes one
 // line, while the established clients go on.
 //
@@ -209,6 +213,54 @@ static void flood_loop(int rate, uint64_t end, int window, int graceful, int out
   _exit(0);
 }
 
+// The blast (a child process, MODE "blast"): `conns` connections that send
+// 64 KiB writes back to back until `end`, reading and dropping the echo.
+// Writes "opened done failed" to `out` (done: 64 KiB units echoed; failed:
+// connections that failed).
+static void blast_loop(int conns, uint64_t end, int out) {
+  static char chunk[65536];
+  static char sink[65536];
+  memset(chunk, 'x', sizeof chunk);
+  int ep = epoll_create1(0);
+  struct epoll_event evs[64];
+  uint64_t opened = 0, echoed = 0, failed = 0;
+  for (int i = 0; i < conns; i++) {
+    int fd = open_conn();
+    opened++;
+    if (fd < 0) {
+      failed++;
+      continue;
+    }
+    struct epoll_event ev = {EPOLLIN | EPOLLOUT, {.fd = fd}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  }
+  while (now_ns() < end) {
+    int n = epoll_wait(ep, evs, 64, 10);
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+        failed++;
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+        close(fd);
+        continue;
+      }
+      if (evs[i].events & EPOLLIN) {
+        ssize_t r;
+        while ((r = recv(fd, sink, sizeof sink, 0)) > 0) echoed += (uint64_t)r;
+      }
+      if (evs[i].events & EPOLLOUT) {
+        while (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL) > 0) {
+        }
+      }
+    }
+  }
+  char line[128];
+  int len = snprintf(line, sizeof line, "%llu %llu %llu", (unsigned long long)opened,
+                     (unsigned long long)(echoed / sizeof chunk), (unsigned long long)failed);
+  if (write(out, line, (size_t)len) != len) _exit(1);
+  _exit(0);
+}
+
 typedef struct {
   int started;
   pid_t pid;
@@ -216,7 +268,7 @@ typedef struct {
   unsigned long long opened, done, failed;
 } flood_t;
 
-static void flood_start(flood_t *f, int rate, uint64_t end, int window, int graceful) {
+static void flood_start(flood_t *f, int rate, uint64_t end, int window, int graceful, int blast) {
   int p[2];
   if (pipe(p) < 0 || (f->pid = fork()) < 0) {
     perror("fork");
@@ -224,6 +276,7 @@ static void flood_start(flood_t *f, int rate, uint64_t end, int window, int grac
   }
   if (f->pid == 0) {
     close(p[0]);
+    if (blast) blast_loop(rate, end, p[1]);
     flood_loop(rate, end, window, graceful, p[1]);
   }
   close(p[1]);
@@ -346,7 +399,7 @@ static int fresh_pump(conn_t *goods, int good) {
 
 int main(int argc, char **argv) {
   if (argc < 8) {
-    fprintf(stderr, "usage: reset_flood PORT GOOD BEFORE CONTROL ATTACK AFTER RATE [PACE [SERVER_PID [WINDOW]]]\n");
+    fprintf(stderr, "usage: reset_flood PORT GOOD BEFORE CONTROL ATTACK AFTER RATE [PACE [SERVER_PID [WINDOW [MODE]]]]\n");
     return 2;
   }
   int port = atoi(argv[1]), good = atoi(argv[2]);
@@ -355,6 +408,7 @@ int main(int argc, char **argv) {
   int pace = argc > 8 ? atoi(argv[8]) : 0;
   int server = argc > 9 ? atoi(argv[9]) : 0;
   int window = argc > 10 ? atoi(argv[10]) : 1000;
+  int blast = argc > 11 && strcmp(argv[11], "blast") == 0;
   pace_ns = pace > 0 ? 1000000000u / (uint64_t)pace : 0;
   int total = before + control + attack + after;
   if (good < 1 || total < 1 || total + 10 > MAX_SECONDS) return 2;
@@ -417,11 +471,12 @@ int main(int argc, char **argv) {
     // The run ends after its seconds, once the fresh client is done (at most 10 s more).
     if (second >= total && (fresh_done || second >= total + 10)) break;
     if (!controls.started && second >= before && control > 0) {
-      flood_start(&controls, rate, start + (uint64_t)(before + control) * 1000000000u, window, 1);
+      flood_start(&controls, rate, start + (uint64_t)(before + control) * 1000000000u, window, 1,
+                  0);
     }
     if (!attacks.started && second >= before + control && attack > 0) {
       flood_start(&attacks, rate, start + (uint64_t)(before + control + attack) * 1000000000u,
-                  window, 0);
+                  window, 0, blast);
     }
     if (fresh.fd < 0 && !fresh_done && second >= before + control + attack &&
         flood_reap(&controls, 0) && flood_reap(&attacks, 0)) {
@@ -469,7 +524,7 @@ int main(int argc, char **argv) {
   printf("{\"good\":%d,\"before\":%d,\"control\":%d,\"attack\":%d,\"after\":%d,\"rate\":%d,", good,
          before, control, attack, after, rate);
   printf("\"controls\":%llu,\"attacks\":%llu,\"attack_failed\":%llu,", controls.done, attacks.done,
-         attacks.opened - attacks.done);
+         blast ? attacks.failed : attacks.opened - attacks.done);
   printf("\"fresh_ms\":%.2f,\"fresh_others\":%u,\"lost\":[", fresh.ms, fresh.others);
   int first = 1;
   for (int i = 0; i < good; i++) {

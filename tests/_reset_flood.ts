@@ -20,7 +20,7 @@ export interface FloodResult {
   rate: number;
   /** Ordinary connections that were echoed and closed in the control phase. */
   controls: number;
-  /** Attack connections that connected, sent and were reset. */
+  /** Attack connections that connected, sent and were reset (`blast`: 64 KiB units echoed). */
   attacks: number;
   /** Attack connections that never connected (refused, or still in SYN retries at the end). */
   attack_failed: number;
@@ -58,6 +58,12 @@ export interface FloodPlan {
   pace: number;
   /** The server's pid, to sample its CPU, run-queue wait and RSS every 50 ms. */
   serverPid?: number;
+  /**
+   * The attack: `reset` (the default), `rate` connections a second reset
+   * after 16 bytes; or `blast`, `rate` connections sending 64 KiB writes as
+   * fast as the server takes them.
+   */
+  mode?: "reset" | "blast";
 }
 
 /**
@@ -106,6 +112,8 @@ export async function runFlood(bin: string, port: number, plan: FloodPlan): Prom
     plan.rate,
     plan.pace,
     plan.serverPid ?? 0,
+    1000, // WINDOW: connects pending at once
+    plan.mode ?? "reset",
   ].map(String);
   const out = await new Deno.Command(bin, { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`reset_flood: ${new TextDecoder().decode(out.stderr)}`);
