@@ -1,6 +1,6 @@
 /**
  * The Deno backend's read pump against a peer that always has bytes ready
- * (net/deno/_data_channel.ts, "Fairness towards a fast sender"), with a
+ * (net/deno/_read_burst.ts), with a
  * scripted `Deno.Conn` whose reads fill their buffer at once, in a
  * microtask, as Deno settles a read whose bytes are already in the kernel.
  *
@@ -15,7 +15,8 @@
  */
 
 import assert from "node:assert/strict";
-import { DataChannel, LONE_READ_BURST, READ_BURST } from "../net/deno/_data_channel.ts";
+import { DataChannel } from "../net/deno/_data_channel.ts";
+import { LONE_READ_BURST, READ_BURST } from "../net/deno/_read_burst.ts";
 
 /** Reads the script serves before it answers no more (the pump would otherwise never stop). */
 const SCRIPT_READS = 10_000;

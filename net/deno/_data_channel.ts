@@ -41,18 +41,9 @@
  *   closes, the peer feels the backpressure; the program's next read
  *   resumes it. The read size doubles while reads fill it (up to 64 KiB,
  *   bounded by `SO_RCVBUF`) and halves while they come back mostly empty.
- * - Fairness towards a fast sender: Deno polls a read once when it starts,
- *   so a read whose bytes are already in the kernel settles at once, in a
- *   microtask, without the event loop turning; a peer that sends faster
- *   than the program reads would keep this pump (and the program's loop)
- *   one microtask chain, and every other connection's completions, which
- *   come only when Deno's runtime polls the kernel, would wait (one client
- *   sending 64 KiB messages cut 50 others from 47,000 to 1,300 echoes a
- *   second). So after {@linkcode READ_BURST} reads in a row that filled
- *   their buffer, the pump pauses for a 0 ms Deno timer, as the listen
- *   channel's accept pump does (`_listen_channel.ts`, "Fairness"): the
- *   runtime polls the kernel before the timer fires, and every connection
- *   gets its completions at each poll.
+ * - Fairness towards a fast sender: after a burst of reads that filled
+ *   their buffer, the pump waits for Deno's runtime to poll the kernel
+ *   (`_read_burst.ts`).
  * - Idle connections are cheap: a small read goes into a 32-byte buffer that
  *   V8 keeps on its heap, and empty receive and send storage beyond 256
  *   bytes is released (what is kept saves an allocation per message).
@@ -73,6 +64,7 @@ import { currentKernel } from "../../runtime/core/kernel.ts";
 import type { Timeout } from "../../runtime/core/_timer_queue.ts";
 import { EAGAIN, ECONNRESET, EPIPE } from "../../runtime/core/errno.ts";
 import { errnoOf } from "./_deno_map.ts";
+import { ReadBurst } from "./_read_burst.ts";
 import { registerKeepAlive, trackConn, untrackConn } from "./_keep_alive.ts";
 import {
   impossible,
@@ -100,27 +92,6 @@ const PROBE = 32;
 const IDLE_KEEP = 256;
 /** Largest single read. */
 const MAX_READ = 65536;
-/**
- * Reads in a row that filled their buffer after which the read pump waits
- * for Deno's runtime to poll the kernel (see "Fairness towards a fast
- * sender" above): at the largest read size, 1 MiB of one connection's bytes
- * between two polls.
- */
-export const READ_BURST = 16;
-/**
- * The same bound while no other connection has a read in flight: only a
- * listener's accept, or nothing, waits for the runtime's next poll, and
- * each pause for it costs the lone sender up to a millisecond (the runtime
- * sleeps in that poll when nothing else is ready): 16 MiB between polls.
- */
-export const LONE_READ_BURST = 256;
-
-/**
- * Reads in flight on every data channel of the process (one event loop, one
- * count): whether another connection waits for the runtime's poll of the
- * kernel.
- */
-let readsInFlight = 0;
 /**
  * How long a closed socket keeps trying to deliver unsent bytes to a peer
  * that does not read (Linux's `tcp_fin_timeout` default).
@@ -151,10 +122,10 @@ export class DataChannel {
   /** Size and target of the read in flight. */
   #readLen = 0;
   #readProbe = false;
-  /** Reads in a row that filled their buffer (see {@linkcode READ_BURST}). */
-  #fills = 0;
-  /** The read pump's pause for a poll of the kernel, while `paused`. */
-  #pause: ReturnType<typeof setTimeout> | undefined;
+  /** The read pump's bound on reads between two polls of the kernel (`_read_burst.ts`). */
+  #burst = new ReadBurst(() => {
+    if (this.#recv === Recv.paused) this.#startRead();
+  });
   /** Ends a linger whose peer never reads; set exactly while `lingering`. */
   #orphanTimer: Timeout | undefined;
   // Completion callbacks made once per channel: no closures per operation.
@@ -281,10 +252,7 @@ export class DataChannel {
   close(linger: boolean): void {
     if (this.#recv === Recv.closed) return;
     this.#toRecv(Recv.closed);
-    if (this.#pause !== undefined) {
-      clearTimeout(this.#pause);
-      this.#pause = undefined;
-    }
+    this.#burst.cancel();
     const s = this.#send;
     if (linger && (s === Send.writing || s === Send.finDue)) {
       this.#toSend(Send.lingering);
@@ -326,7 +294,7 @@ export class DataChannel {
 
   /** `paused -> reading` when there is room; stays `paused` otherwise. */
   #startRead(): void {
-    if (this.#pause !== undefined) return; // resumes when the timer fires
+    if (this.#burst.paused) return; // resumes after the runtime's poll
     const room = this.#rx.room;
     if (room === 0) return; // backpressure: resume when the program reads
     const want = Math.min(room, this.#readSize);
@@ -342,16 +310,17 @@ export class DataChannel {
     // paused -> reading: every caller starts a read only in paused (the
     // constructor, read(), resize() and #onRead() test it first).
     this.#recv = Recv.reading;
-    readsInFlight++;
+    this.#burst.started();
     this.#readLen = view.length;
     this.#readProbe = probe;
     this.conn.read(view).then(this.#readDone, this.#readFailed);
   }
 
   #onRead(n: number | null): void {
-    readsInFlight--;
-    this.#rx.pinned = false;
     const state = this.#recv;
+    // -1: no burst to count after EOF, or once closed (no pause is armed then).
+    const pause = this.#burst.settled(n === null || state === Recv.closed ? -1 : n, this.#readLen);
+    this.#rx.pinned = false;
     if (state === Recv.closed) return;
     if (state !== Recv.reading && state !== Recv.failed) {
       impossible(`read completed in ${recvName(state)}`);
@@ -368,30 +337,9 @@ export class DataChannel {
       this.#adaptReadSize(n);
       this.#owner.channelRaised(IN);
     }
-    if (this.#recv !== Recv.paused) return;
-    // A fast sender: let the runtime poll the kernel before the next read.
-    if (n !== this.#readLen) this.#fills = 0;
-    else if (++this.#fills >= (readsInFlight > 0 ? READ_BURST : LONE_READ_BURST)) {
-      return this.#pauseForPoll();
-    }
-    this.#startRead();
+    // After a fast sender's burst the next read waits for the runtime's poll (pause).
+    if (this.#recv === Recv.paused && !pause) this.#startRead();
   }
-
-  /**
-   * Waits for a 0 ms Deno timer before the next read (the receive side
-   * stays `paused`): Deno's runtime polls the kernel before it fires. A
-   * real timer, whatever the kernel's clock, as in `_listen_channel.ts`.
-   */
-  #pauseForPoll(): void {
-    this.#fills = 0;
-    this.#pause = setTimeout(this.#resume, 0);
-    Deno.unrefTimer(this.#pause);
-  }
-
-  #resume = (): void => {
-    this.#pause = undefined;
-    if (this.#recv === Recv.paused) this.#startRead();
-  };
 
   #adaptReadSize(n: number): void {
     if (n === this.#readSize) {
@@ -403,7 +351,7 @@ export class DataChannel {
   }
 
   #onReadError(err: unknown): void {
-    readsInFlight--;
+    this.#burst.settled(-1, this.#readLen);
     this.#rx.pinned = false;
     const state = this.#recv;
     if (state === Recv.closed) return; // our own close interrupted the read
