@@ -20,6 +20,23 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * wait is printed.
  */
 const FRESH_DEADLINE_MS = 30_000;
+/**
+ * How long the server may take to close the flood's dead connections before
+ * the test calls them leaked: a watchdog, not a speed claim (one CI run on
+ * a loaded machine still held 1,225 of them 5 s after the flood, on the
+ * native backend, while it served every client; the time it took is
+ * printed, so a slow run and a leak can be told apart).
+ */
+const SETTLE_MS = 30_000;
+
+/** Waits until the server holds at most `fds` descriptors; prints how long it took. */
+async function settled(server: RunningExample, fds: number, what: string): Promise<void> {
+  const start = performance.now();
+  const ok = await eventually(() => server.fds() <= fds, SETTLE_MS);
+  const ms = (performance.now() - start).toFixed(0);
+  console.log(`${what}: descriptors back to ${fds} after ${ms} ms`);
+  assert.ok(ok, `fds ${server.fds()} > ${fds} after ${ms} ms`);
+}
 
 /**
  * Echoes one verified message on a new connection; returns how long it took
@@ -134,7 +151,7 @@ Deno.test({
       console.log(`reset flood: a fresh client served ${ms.toFixed(0)} ms after (shared machine)`);
       await assertServed(good, "after the reset flood");
       // The dead connections leave no descriptors behind, and memory settles.
-      assert.ok(await eventually(() => server.fds() <= fds, 5000), `fds ${server.fds()} > ${fds}`);
+      await settled(server, fds, "reset flood");
       const grown = server.memory().rss - rss;
       assert.ok(grown < 64 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
     } finally {
@@ -176,10 +193,7 @@ for (const script of ["echo_server.ts", "echo_server_et.ts"]) {
         const ms = await freshEcho(server.port);
         console.log(`${script}: a fresh client served ${ms.toFixed(0)} ms after the flood left`);
         await assertServed(good, "after the flood left");
-        assert.ok(
-          await eventually(() => server.fds() <= fds, 5000),
-          `fds ${server.fds()} > ${fds}`,
-        );
+        await settled(server, fds, script);
         const grown = server.memory().rss - rss;
         assert.ok(grown < 64 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
       } finally {
