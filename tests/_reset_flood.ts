@@ -7,6 +7,8 @@
  * @module
  */
 
+import { RunningExample } from "./_examples.ts";
+
 const SOURCE = new URL("./_reset_flood.c", import.meta.url).pathname;
 
 /** What tests/_reset_flood.c reports (see its header). */
@@ -118,6 +120,25 @@ export async function runFlood(bin: string, port: number, plan: FloodPlan): Prom
   const out = await new Deno.Command(bin, { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`reset_flood: ${new TextDecoder().decode(out.stderr)}`);
   return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/**
+ * Starts examples/`script` (`--port 0` and `args`), runs the driver built at
+ * `bin` against it with `plan` (the server's pid filled in), stops it, and
+ * returns the report.
+ */
+export async function floodExample(
+  bin: string,
+  script: string,
+  args: string[],
+  plan: FloodPlan,
+): Promise<FloodResult> {
+  const server = await RunningExample.start(script, ["--port", "0", ...args], ["-A"]);
+  try {
+    return await runFlood(bin, server.port, { ...plan, serverPid: server.child.pid });
+  } finally {
+    await server.stop();
+  }
 }
 
 /**

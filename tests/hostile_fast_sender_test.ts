@@ -29,8 +29,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RunningExample } from "./_examples.ts";
-import { fairness, haveGcc, runFlood, seconds, withFloodBinary } from "./_reset_flood.ts";
+import { fairness, floodExample, haveGcc, seconds, withFloodBinary } from "./_reset_flood.ts";
 import { NATIVE } from "./_helpers.ts";
 
 /** Established clients, each at {@linkcode PACE} messages a second. */
@@ -56,25 +55,15 @@ for (const script of ["echo_server.ts", "echo_server_et.ts"]) {
     ignore: !(await haveGcc()) || Deno.build.os !== "linux",
     fn: async () => {
       await withFloodBinary(async (bin) => {
-        const server = await RunningExample.start(script, ["--port", "0", "--backend", backend], [
-          "-A",
-        ]);
-        const r = await (async () => {
-          try {
-            return await runFlood(bin, server.port, {
-              good: GOOD,
-              before: BEFORE_S,
-              attack: BLAST_S,
-              after: AFTER_S,
-              rate: SENDERS,
-              pace: PACE,
-              serverPid: server.child.pid,
-              mode: "blast",
-            });
-          } finally {
-            await server.stop();
-          }
-        })();
+        const r = await floodExample(bin, script, ["--backend", backend], {
+          good: GOOD,
+          before: BEFORE_S,
+          attack: BLAST_S,
+          after: AFTER_S,
+          rate: SENDERS,
+          pace: PACE,
+          mode: "blast",
+        });
         const fair = fairness(r);
         const [b0, b1] = seconds(r, "before");
         const [a0, a1] = seconds(r, "attack");

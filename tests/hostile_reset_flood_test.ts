@@ -74,12 +74,11 @@
  */
 
 import assert from "node:assert/strict";
-import { RunningExample } from "./_examples.ts";
 import {
   fairness,
+  floodExample,
   type FloodResult,
   haveGcc,
-  runFlood,
   seconds,
   withFloodBinary,
 } from "./_reset_flood.ts";
@@ -160,24 +159,15 @@ for (const script of ["echo_server.ts", "echo_server_et.ts"]) {
     ignore: !(await haveGcc()) || Deno.build.os !== "linux",
     fn: () =>
       withFloodBinary(async (bin) => {
-        const server = await RunningExample.start(script, ["--port", "0", "--backend", backend], [
-          "-A",
-        ]);
-        let r: FloodResult;
-        try {
-          r = await runFlood(bin, server.port, {
-            good: GOOD,
-            before: BEFORE_S,
-            control: CONTROL_S,
-            attack: ATTACK_S,
-            after: AFTER_S,
-            rate: RATE,
-            pace: PACE,
-            serverPid: server.child.pid,
-          });
-        } finally {
-          await server.stop();
-        }
+        const r = await floodExample(bin, script, ["--backend", backend], {
+          good: GOOD,
+          before: BEFORE_S,
+          control: CONTROL_S,
+          attack: ATTACK_S,
+          after: AFTER_S,
+          rate: RATE,
+          pace: PACE,
+        });
         const fair = fairness(r);
         const mem = memory(r);
         console.log(
