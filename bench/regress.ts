@@ -31,10 +31,19 @@
  *   kernel's loopback, which is most of the echo part's CPU and moves most
  *   with the machine's load. Reported: the least run of each side (the one
  *   least disturbed) and the median of the per-round ratios.
+ * - paced (not in the default `--parts`, needs gcc): the two LT echo
+ *   examples at a fixed offered rate (`bench/_paced.ts`: 100 connections
+ *   at 200 messages a second each, 1,000 at 20), alternating, `--rounds`
+ *   runs each: main-thread CPU per echoed message when both versions see
+ *   the same arrivals, instead of a closed loop whose batches move with
+ *   the race between the server and its load.
  * - http: in each round, examples/http_server.ts and
  *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
  *   in alternating order; reported: each one's median CPU per request and
  *   the median of the per-round ratios.
+ *
+ * `--pin HEAD` compares the tree with itself: the spread such an A/A run
+ * shows is what the machine alone does to these figures.
  *
  * The machine may be shared: the paired, alternating rounds and the medians
  * of ratios are what makes the figures comparable; absolute CPU per
@@ -56,6 +65,8 @@ import {
 } from "./echo/_procs.ts";
 import { SCENARIOS, type ServerDef } from "./echo/_scenarios.ts";
 import { median, medianInterval } from "./_rounds.ts";
+import { PACED_SCENARIOS, pacedRun } from "./_paced.ts";
+import { withFloodBinary } from "../tests/_reset_flood.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -323,6 +334,79 @@ async function js(trees: Trees): Promise<void> {
   for (const r of rows) say(r);
 }
 
+// ---------------------------------------------------------------- paced
+
+/**
+ * The LT echo example of each version at a fixed offered rate
+ * (`bench/_paced.ts`), alternating, `--rounds` times per scenario: the
+ * median of the per-round ratios of main-thread CPU per message.
+ */
+async function paced(trees: Trees): Promise<void> {
+  const load0 = loadAverage();
+  const sides: [string, string][] = [[`pinned ${trees.pinned}`, trees.pinnedDir], [
+    trees.name,
+    trees.dir,
+  ]];
+  const rows: string[] = [];
+  const built = await withFloodBinary(async (bin) => {
+    for (const sc of PACED_SCENARIOS) {
+      const us = new Map<string, number[]>(sides.map(([n]) => [n, []]));
+      const rates = new Map<string, number[]>(sides.map(([n]) => [n, []]));
+      const ratios: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? sides : [...sides].reverse();
+        const per: Record<string, number> = {};
+        for (const [name, root] of order) {
+          const cmd = (p: number) => [
+            DENO,
+            "run",
+            "-A",
+            `${root}/examples/echo_server.ts`,
+            "--port",
+            String(p),
+          ];
+          const v = await pacedRun(bin, cmd, sc, SECONDS);
+          if (v === null) {
+            console.error(`  paced ${sc.key} ${name} round ${round}: failed`);
+            continue;
+          }
+          per[name] = v.us;
+          us.get(name)!.push(v.us);
+          rates.get(name)!.push(v.rate);
+        }
+        const [a, b] = [per[sides[1][0]], per[sides[0][0]]];
+        if (a !== undefined && b !== undefined) ratios.push(a / b);
+        console.error(
+          `round ${round} paced ${sc.key}: ${fmt(b ?? NaN, 2)} vs ${fmt(a ?? NaN, 2)} µs/msg`,
+        );
+      }
+      if (ratios.length === 0) continue;
+      const [ua, ub] = sides.map(([n]) => median(us.get(n)!));
+      const [ra, rb] = sides.map(([n]) => median(rates.get(n)!));
+      rows.push(
+        `| ${sc.title} | ${fmt(ua, 2)} (${fmt(ra, 0)}/s) | ${fmt(ub, 2)} (${fmt(rb, 0)}/s) | ${
+          fmt(median(ratios))
+        } | ${interval(ratios)} | ${fmt(Math.min(...ratios))}-${
+          fmt(Math.max(...ratios))
+        } | ${ratios.length} |`,
+      );
+    }
+  });
+  if (!built) {
+    say("\npaced: skipped (gcc is not installed)");
+    return;
+  }
+  say(
+    `\nLT echo example at a fixed offered rate (bench/_paced.ts), main-thread CPU per echoed message: ${trees.label} against ${trees.pinned}, ${ROUNDS} alternating rounds of ${SECONDS} s; load average ${load0} before, ${loadAverage()} after`,
+  );
+  say("");
+  say(
+    `| scenario | pinned µs/msg (rate), medians | ${trees.name} µs/msg (rate), medians | ratio, median of rounds | 95 % interval of that median | range | rounds |`,
+  );
+  say("| --- | ---: | ---: | ---: | --- | --- | ---: |");
+  for (const r of rows) say(r);
+}
+
 // ---------------------------------------------------------------- http
 
 /** Starts a server, runs wrk against it, returns requests/s and CPU µs per request. */
@@ -399,11 +483,12 @@ async function http(): Promise<void> {
   }
 }
 
-if (PARTS.includes("echo") || PARTS.includes("js")) {
+if (PARTS.includes("echo") || PARTS.includes("js") || PARTS.includes("paced")) {
   const trees = await checkOut();
   try {
     if (PARTS.includes("echo")) await echo(trees);
     if (PARTS.includes("js")) await js(trees);
+    if (PARTS.includes("paced")) await paced(trees);
   } finally {
     await trees.remove();
   }
