@@ -310,7 +310,6 @@ export class DataChannel {
     // paused -> reading: every caller starts a read only in paused (the
     // constructor, read(), resize() and #onRead() test it first).
     this.#recv = Recv.reading;
-    this.#burst.started();
     this.#readLen = view.length;
     this.#readProbe = probe;
     this.conn.read(view).then(this.#readDone, this.#readFailed);
