@@ -87,6 +87,59 @@ export function medianInterval(xs: readonly number[], resamples = 4000): [number
   return [medians[Math.floor(resamples * 0.025)], medians[Math.ceil(resamples * 0.975) - 1]];
 }
 
+/** The bootstrap 95 % interval of the median of ratios `r` ({@linkcode medianInterval}), as `lo-hi`. */
+export function ratioInterval(r: readonly number[]): string {
+  return medianInterval(r).map((x) => x.toFixed(3)).join("-");
+}
+
+/** The table cells of per-round ratios `r`: median, its 95 % interval, range, rounds. */
+export function ratioCells(r: readonly number[]): string {
+  const f = (x: number) => x.toFixed(3);
+  return `${f(median(r))} | ${ratioInterval(r)} | ${f(Math.min(...r))}-${
+    f(Math.max(...r))
+  } | ${r.length}`;
+}
+
+/**
+ * `rounds` rounds of `run` on each side, the order alternating from round
+ * to round, each round logged on stderr as `what`; returns each side's
+ * results by name and the per-round ratios of `value` (the second side
+ * over the first). A run that gives null is logged and left out.
+ */
+export async function pairedRounds<S, T>(
+  rounds: number,
+  sides: [string, S][],
+  what: string,
+  run: (side: S) => Promise<T | null>,
+  value: (t: T) => number,
+  unit: string,
+  digits: number,
+): Promise<{ results: Map<string, T[]>; ratios: number[] }> {
+  const results = new Map<string, T[]>(sides.map(([n]) => [n, []]));
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? sides : [...sides].reverse();
+    const per: Record<string, number> = {};
+    for (const [name, side] of order) {
+      const v = await run(side);
+      if (v === null) {
+        console.error(`  ${what} ${name} round ${round}: no result`);
+        continue;
+      }
+      per[name] = value(v);
+      results.get(name)!.push(v);
+    }
+    const [a, b] = [per[sides[1][0]], per[sides[0][0]]];
+    if (a !== undefined && b !== undefined) ratios.push(a / b);
+    console.error(
+      `round ${round} ${what}: ${(b ?? NaN).toFixed(digits)} vs ${
+        (a ?? NaN).toFixed(digits)
+      } ${unit}`,
+    );
+  }
+  return { results, ratios };
+}
+
 /**
  * Why a part cannot run: the programs of `tools` (`[program, Debian
  * package]`) that are not on PATH, and what to install; `null` when all are.

@@ -64,7 +64,7 @@ import {
   waitForAccept,
 } from "./echo/_procs.ts";
 import { SCENARIOS, type ServerDef } from "./echo/_scenarios.ts";
-import { median, medianInterval } from "./_rounds.ts";
+import { median, pairedRounds, ratioCells, ratioInterval } from "./_rounds.ts";
 import { PACED_SCENARIOS, pacedRun } from "./_paced.ts";
 import { withFloodBinary } from "../tests/_reset_flood.ts";
 
@@ -97,8 +97,6 @@ async function git(...args: string[]): Promise<string> {
 }
 
 const fmt = (x: number, d = 3) => x.toFixed(d);
-/** The bootstrap 95 % interval of the median of `r`, as `lo-hi`. */
-const interval = (r: number[]) => medianInterval(r).map((x) => fmt(x)).join("-");
 const lines: string[] = [];
 const say = (s: string) => {
   lines.push(s);
@@ -214,9 +212,7 @@ async function echo(trees: Trees): Promise<void> {
     say(
       `| ${sc.title} | ${fmt(median(cpus.get(`${sc.key} ${pair[0].name}`)!), 2)} | ${
         fmt(median(cpus.get(`${sc.key} ${pair[1].name}`)!), 2)
-      } | ${fmt(median(r))} | ${interval(r)} | ${fmt(Math.min(...r))}-${
-        fmt(Math.max(...r))
-      } | ${r.length} |`,
+      } | ${ratioCells(r)} |`,
     );
   }
 }
@@ -228,6 +224,11 @@ function loadAverage(): string {
   } catch {
     return "?";
   }
+}
+
+/** The two sides of a comparison by name and root: the pinned checkout, then this tree. */
+function sidesOf(trees: Trees): [string, string][] {
+  return [[`pinned ${trees.pinned}`, trees.pinnedDir], [trees.name, trees.dir]];
 }
 
 // ---------------------------------------------------------------- js
@@ -280,45 +281,27 @@ async function jsRun(
  */
 async function js(trees: Trees): Promise<void> {
   const load0 = loadAverage();
-  const sides: [string, string][] = [[`pinned ${trees.pinned}`, trees.pinnedDir], [
-    trees.name,
-    trees.dir,
-  ]];
+  const sides = sidesOf(trees);
   const rows: string[] = [];
   for (const sc of JS_SCENARIOS) {
-    const ns = new Map<string, number[]>(sides.map(([n]) => [n, []]));
-    const turns = new Map<string, number[]>(sides.map(([n]) => [n, []]));
-    const ratios: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      const per: Record<string, number> = {};
-      for (const [name, root] of order) {
-        const v = await jsRun(root, sc);
-        if (v === null) {
-          console.error(`  js ${sc.key} ${name} round ${round}: no result`);
-          continue;
-        }
-        per[name] = v.ns;
-        ns.get(name)!.push(v.ns);
-        turns.get(name)!.push(v.turns);
-      }
-      const [a, b] = [per[sides[1][0]], per[sides[0][0]]];
-      if (a !== undefined && b !== undefined) ratios.push(a / b);
-      console.error(
-        `round ${round} js ${sc.key}: ${fmt(b ?? NaN, 0)} vs ${fmt(a ?? NaN, 0)} ns/msg`,
-      );
-    }
+    const { results, ratios } = await pairedRounds(
+      ROUNDS,
+      sides,
+      `js ${sc.key}`,
+      (root) => jsRun(root, sc),
+      (v) => v.ns,
+      "ns/msg",
+      0,
+    );
     if (ratios.length === 0) continue;
-    const [pa, pb] = sides.map(([n]) => ns.get(n)!);
-    const [ta, tb] = sides.map(([n]) => median(turns.get(n)!));
+    const [pa, pb] = sides.map(([n]) => results.get(n)!.map((v) => v.ns));
+    const [ta, tb] = sides.map(([n]) => median(results.get(n)!.map((v) => v.turns)));
     rows.push(
       `| ${sc.title} | ${fmt(Math.min(...pa), 0)} (${fmt(median(pa), 0)}) | ${
         fmt(Math.min(...pb), 0)
       } (${fmt(median(pb), 0)}) | ${fmt(Math.min(...pb) / Math.min(...pa))} | ${
-        fmt(median(ratios))
-      } | ${interval(ratios)} | ${fmt(Math.min(...ratios))}-${
-        fmt(Math.max(...ratios))
-      } | ${ratios.length} | ${ta} / ${tb} |`,
+        ratioCells(ratios)
+      } | ${ta} / ${tb} |`,
     );
   }
   say(
@@ -343,52 +326,34 @@ async function js(trees: Trees): Promise<void> {
  */
 async function paced(trees: Trees): Promise<void> {
   const load0 = loadAverage();
-  const sides: [string, string][] = [[`pinned ${trees.pinned}`, trees.pinnedDir], [
-    trees.name,
-    trees.dir,
-  ]];
+  const sides = sidesOf(trees);
   const rows: string[] = [];
   const built = await withFloodBinary(async (bin) => {
     for (const sc of PACED_SCENARIOS) {
-      const us = new Map<string, number[]>(sides.map(([n]) => [n, []]));
-      const rates = new Map<string, number[]>(sides.map(([n]) => [n, []]));
-      const ratios: number[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? sides : [...sides].reverse();
-        const per: Record<string, number> = {};
-        for (const [name, root] of order) {
-          const cmd = (p: number) => [
-            DENO,
-            "run",
-            "-A",
-            `${root}/examples/echo_server.ts`,
-            "--port",
-            String(p),
-          ];
-          const v = await pacedRun(bin, cmd, sc, SECONDS);
-          if (v === null) {
-            console.error(`  paced ${sc.key} ${name} round ${round}: failed`);
-            continue;
-          }
-          per[name] = v.us;
-          us.get(name)!.push(v.us);
-          rates.get(name)!.push(v.rate);
-        }
-        const [a, b] = [per[sides[1][0]], per[sides[0][0]]];
-        if (a !== undefined && b !== undefined) ratios.push(a / b);
-        console.error(
-          `round ${round} paced ${sc.key}: ${fmt(b ?? NaN, 2)} vs ${fmt(a ?? NaN, 2)} µs/msg`,
-        );
-      }
+      const server = (root: string) => (p: number) => [
+        DENO,
+        "run",
+        "-A",
+        `${root}/examples/echo_server.ts`,
+        "--port",
+        String(p),
+      ];
+      const { results, ratios } = await pairedRounds(
+        ROUNDS,
+        sides,
+        `paced ${sc.key}`,
+        (root) => pacedRun(bin, server(root), sc, SECONDS),
+        (v) => v.us,
+        "µs/msg",
+        2,
+      );
       if (ratios.length === 0) continue;
-      const [ua, ub] = sides.map(([n]) => median(us.get(n)!));
-      const [ra, rb] = sides.map(([n]) => median(rates.get(n)!));
+      const [ua, ub] = sides.map(([n]) => median(results.get(n)!.map((v) => v.us)));
+      const [ra, rb] = sides.map(([n]) => median(results.get(n)!.map((v) => v.rate)));
       rows.push(
         `| ${sc.title} | ${fmt(ua, 2)} (${fmt(ra, 0)}/s) | ${fmt(ub, 2)} (${fmt(rb, 0)}/s) | ${
-          fmt(median(ratios))
-        } | ${interval(ratios)} | ${fmt(Math.min(...ratios))}-${
-          fmt(Math.max(...ratios))
-        } | ${ratios.length} |`,
+          ratioCells(ratios)
+        } |`,
       );
     }
   });
@@ -477,7 +442,7 @@ async function http(): Promise<void> {
   if (ratios.length > 0) {
     say(
       `\nexample / Deno.serve CPU per request: median ${fmt(median(ratios))} (95 % interval ${
-        interval(ratios)
+        ratioInterval(ratios)
       }, range ${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))}, ${ratios.length} rounds)`,
     );
   }
