@@ -6,6 +6,7 @@
  *
  * ```sh
  * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--against REV] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,js,http] [--scenarios 100conns,1000conns,pipelined] [--js-messages 300000]
+ * npx -y deno@2.9.6 task bench:regress --parts anatomy,together --rounds 15
  * ```
  *
  * - echo: the pinned commit is checked out into a temporary git worktree
@@ -37,6 +38,20 @@
  *   runs each: main-thread CPU per echoed message when both versions see
  *   the same arrivals, instead of a closed loop whose batches move with
  *   the race between the server and its load.
+ * - together (not in the default `--parts`, needs gcc): the same two
+ *   examples at the same fixed offered rate, both at once
+ *   (`pacedTogether` in `bench/_paced.ts`), so that each round's pair sees
+ *   the same moment of the machine.
+ * - anatomy (not in the default `--parts`): the echo part's closed loops
+ *   with a CPU profile of the server and its system calls counted by perf,
+ *   both cut to loadgen's window (`bench/_anatomy.ts`): per message, the
+ *   main thread's CPU divided into the library's, the example's, Deno's
+ *   JavaScript, Deno's ops, the collector and V8's own, and each system
+ *   call; and the CPU ratio the ops' shares imply. With the same system
+ *   calls per message in both versions the ops are the same work, so the
+ *   ratio of the ops' shares is the ratio of the CPU per message, read
+ *   from proportions within each run, which the machine's speed of the
+ *   moment does not move.
  * - http: in each round, examples/http_server.ts and
  *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
  *   in alternating order; reported: each one's median CPU per request and
@@ -65,8 +80,17 @@ import {
 } from "./echo/_procs.ts";
 import { SCENARIOS, type ServerDef } from "./echo/_scenarios.ts";
 import { median, pairedRounds, ratioCells, ratioInterval } from "./_rounds.ts";
-import { PACED_SCENARIOS, pacedRun } from "./_paced.ts";
+import { PACED_SCENARIOS, pacedRun, pacedTogether } from "./_paced.ts";
 import { withFloodBinary } from "../tests/_reset_flood.ts";
+import {
+  type Anatomy,
+  anatomyRun,
+  type Part,
+  PARTS as PROFILE_PARTS,
+  perfUsable,
+  PROFILE_INTERVAL_US,
+  SYSCALLS,
+} from "./_anatomy.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -85,6 +109,7 @@ const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const PARTS = values.parts.split(",");
+const SCENARIO_KEYS = values.scenarios.split(",");
 const DENO = Deno.execPath();
 
 installExitHandlers();
@@ -160,8 +185,7 @@ async function echo(trees: Trees): Promise<void> {
   });
   const pair = [server(`pinned ${pinned}`, trees.pinnedDir), server(trees.name, trees.dir)];
   const load0 = loadAverage();
-  const keys = values.scenarios.split(",");
-  const scenarios = SCENARIOS.filter((s) => keys.includes(s.key));
+  const scenarios = SCENARIOS.filter((s) => SCENARIO_KEYS.includes(s.key));
   const opts = {
     rounds: ROUNDS,
     seconds: SECONDS,
@@ -283,7 +307,7 @@ async function js(trees: Trees): Promise<void> {
   const load0 = loadAverage();
   const sides = sidesOf(trees);
   const rows: string[] = [];
-  for (const sc of JS_SCENARIOS) {
+  for (const sc of JS_SCENARIOS.filter((s) => SCENARIO_KEYS.includes(s.key))) {
     const { results, ratios } = await pairedRounds(
       ROUNDS,
       sides,
@@ -329,7 +353,7 @@ async function paced(trees: Trees): Promise<void> {
   const sides = sidesOf(trees);
   const rows: string[] = [];
   const built = await withFloodBinary(async (bin) => {
-    for (const sc of PACED_SCENARIOS) {
+    for (const sc of PACED_SCENARIOS.filter((s) => SCENARIO_KEYS.includes(s.key))) {
       const server = (root: string) => (p: number) => [
         DENO,
         "run",
@@ -370,6 +394,157 @@ async function paced(trees: Trees): Promise<void> {
   );
   say("| --- | ---: | ---: | ---: | --- | --- | ---: |");
   for (const r of rows) say(r);
+}
+
+// ---------------------------------------------------------------- together
+
+/**
+ * The two LT echo examples at the same fixed offered rate, at the same
+ * time (`pacedTogether` in `bench/_paced.ts`), `--rounds` times per
+ * scenario, the order they are started in alternating: the median of the
+ * per-round ratios of main-thread CPU per message. Runs taken one after
+ * the other see different moments of the machine; these see the same one.
+ */
+async function together(trees: Trees): Promise<void> {
+  const load0 = loadAverage();
+  const sides = sidesOf(trees);
+  const rows: string[] = [];
+  const built = await withFloodBinary(async (bin) => {
+    for (const sc of PACED_SCENARIOS.filter((s) => SCENARIO_KEYS.includes(s.key))) {
+      const server = (root: string) => (p: number) => [
+        DENO,
+        "run",
+        "-A",
+        `${root}/examples/echo_server.ts`,
+        "--port",
+        String(p),
+      ];
+      const us = sides.map((): number[] => []);
+      const rates = sides.map((): number[] => []);
+      const ratios: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? [0, 1] : [1, 0];
+        const got = await pacedTogether(
+          bin,
+          order.map((i) => server(sides[i][1])),
+          sc,
+          SECONDS,
+        );
+        const per = [NaN, NaN];
+        order.forEach((i, k) => {
+          const f = got[k];
+          if (f === null) return;
+          per[i] = f.us;
+          us[i].push(f.us);
+          rates[i].push(f.rate);
+        });
+        if (per.every(Number.isFinite)) ratios.push(per[1] / per[0]);
+        console.error(
+          `round ${round} together ${sc.key}: ${fmt(per[0], 2)} vs ${fmt(per[1], 2)} µs/msg`,
+        );
+      }
+      if (ratios.length === 0) continue;
+      rows.push(
+        `| ${sc.title} | ${fmt(median(us[0]), 2)} (${fmt(median(rates[0]), 0)}/s) | ${
+          fmt(median(us[1]), 2)
+        } (${fmt(median(rates[1]), 0)}/s) | ${ratioCells(ratios)} |`,
+      );
+    }
+  });
+  if (!built) {
+    say("\ntogether: skipped (gcc is not installed)");
+    return;
+  }
+  say(
+    `\nLT echo examples side by side at a fixed offered rate each (bench/_paced.ts), main-thread CPU per echoed message: ${trees.label} against ${trees.pinned}, ${ROUNDS} rounds of ${SECONDS} s, both at once; load average ${load0} before, ${loadAverage()} after`,
+  );
+  say("");
+  say(
+    `| scenario | pinned µs/msg (rate), medians | ${trees.name} µs/msg (rate), medians | ratio, median of rounds | 95 % interval of that median | range | rounds |`,
+  );
+  say("| --- | ---: | ---: | ---: | --- | --- | ---: |");
+  for (const r of rows) say(r);
+}
+
+// ---------------------------------------------------------------- anatomy
+
+/**
+ * The parts of the main thread's time that are each version's own doing:
+ * everything but Deno's ops (the Rust side of a socket operation and the
+ * system call in it), whose count per message perf checks.
+ */
+const OWN: Part[] = ["library", "example", "deno js", "gc", "v8"];
+
+/**
+ * The LT echo example of each version under the echo part's closed-loop
+ * scenarios, alternating, `--rounds` times, with a CPU profile and the
+ * system calls counted (`bench/_anatomy.ts`): per message, each part of the
+ * main thread's CPU time and each system call, the medians of each side.
+ *
+ * And the ratio the shares imply: if both versions make the same system
+ * calls per message (perf's counts say whether they do), Deno's ops are the
+ * same work per message in both, so the main thread's CPU per message of
+ * each is that work over its ops' share of the thread's time, and the
+ * ratio of the two is the pinned version's ops share over this one's. A
+ * share is a proportion within one run: a round in which the machine
+ * slowed everything alike leaves it where it was, where it moves the CPU
+ * per message itself by ±10-30 % here.
+ */
+async function anatomy(trees: Trees): Promise<void> {
+  await buildLoadgen();
+  const perf = await perfUsable();
+  if (!perf) console.error("anatomy: perf cannot count system calls here; profiles only");
+  const load0 = loadAverage();
+  const sides = sidesOf(trees);
+  const tables: string[] = [];
+  for (const sc of SCENARIOS.filter((s) => SCENARIO_KEYS.includes(s.key))) {
+    const { results } = await pairedRounds(
+      ROUNDS,
+      sides,
+      `anatomy ${sc.key}`,
+      (root) => anatomyRun(root, sc, SECONDS, WARMUP, perf),
+      (a) => a.mainUs,
+      "µs/msg (main thread)",
+      2,
+    );
+    const [ra, rb] = sides.map(([n]) => results.get(n)!);
+    const rounds = Math.min(ra.length, rb.length);
+    if (rounds === 0) continue;
+    const own = (a: Anatomy) => OWN.reduce((t, p) => t + a.parts[p], 0);
+    const opsShare = (a: Anatomy) => a.parts.ops / a.mainUs;
+    const implied: number[] = [];
+    for (let i = 0; i < rounds; i++) implied.push(opsShare(ra[i]) / opsShare(rb[i]));
+    const row = (name: string, f: (a: Anatomy) => number, d: number) => {
+      const [ma, mb] = [median(ra.map(f)), median(rb.map(f))];
+      return `| ${name} | ${fmt(ma, d)} | ${fmt(mb, d)} | ${fmt(mb / ma)} |`;
+    };
+    tables.push(`\n${sc.title}, ${rounds} rounds:\n`);
+    tables.push(`| per echoed message | pinned, median | ${trees.name}, median | ratio |`);
+    tables.push("| --- | ---: | ---: | ---: |");
+    tables.push(row("CPU, every thread (µs)", (a) => a.cpuUs, 2));
+    tables.push(row("CPU, main thread (µs)", (a) => a.mainUs, 2));
+    for (const p of PROFILE_PARTS) tables.push(row(`main thread: ${p} (µs)`, (a) => a.parts[p], 3));
+    tables.push(row(`own parts: ${OWN.join(" + ")} (µs)`, own, 3));
+    tables.push(row("ops share of the main thread", opsShare, 3));
+    if (ra[0].syscalls && rb[0].syscalls) {
+      for (const name of Object.keys(SYSCALLS)) {
+        tables.push(row(`system calls: ${name}`, (a) => a.syscalls![name], 4));
+      }
+    }
+    tables.push(
+      `\nmain-thread CPU per message, ${trees.name} / pinned, as the ops shares imply it (pinned share / ${trees.name} share): median ${
+        fmt(median(implied))
+      } (95 % interval ${ratioInterval(implied)}, range ${fmt(Math.min(...implied))}-${
+        fmt(Math.max(...implied))
+      }, ${rounds} rounds)`,
+    );
+  }
+  say(
+    `\nAnatomy of the LT echo example's CPU per echoed message (bench/_anatomy.ts; CPU profile every ${PROFILE_INTERVAL_US} µs and ${
+      perf ? "system calls counted by perf" : "no system-call counts (perf unusable)"
+    }, both cut to loadgen's window): ${trees.label} against ${trees.pinned}, ${ROUNDS} alternating rounds of ${SECONDS} s; load average ${load0} before, ${loadAverage()} after`,
+  );
+  for (const t of tables) say(t);
 }
 
 // ---------------------------------------------------------------- http
@@ -448,12 +623,14 @@ async function http(): Promise<void> {
   }
 }
 
-if (PARTS.includes("echo") || PARTS.includes("js") || PARTS.includes("paced")) {
+if (["echo", "js", "paced", "together", "anatomy"].some((p) => PARTS.includes(p))) {
   const trees = await checkOut();
   try {
     if (PARTS.includes("echo")) await echo(trees);
     if (PARTS.includes("js")) await js(trees);
     if (PARTS.includes("paced")) await paced(trees);
+    if (PARTS.includes("together")) await together(trees);
+    if (PARTS.includes("anatomy")) await anatomy(trees);
   } finally {
     await trees.remove();
   }

@@ -3,7 +3,7 @@
 //
 // usage: loadgen HOST PORT CONNS SIZE DEPTH SECONDS WARMUP
 //                [--connect-only] [--idle M] [--window W] [--connect-timeout S]
-//                [--attempt-timeout S] [--server-pid PID]
+//                [--attempt-timeout S] [--server-pid PID] [--perf-ctl CTL,ACK]
 //        loadgen --exec PROGRAM [ARGS...]
 //
 // Every connection first sends a 1-byte probe and waits for its echo, so a
@@ -20,9 +20,16 @@
 //
 // With --server-pid, the server's CPU time (user + system, all threads, from
 // /proc/PID/stat) is read exactly when the measured window opens and closes,
-// and reported as "server_cpu_s" (-1 when it could not be read): the window
+// and reported as "server_cpu_s" (-1 when it could not be read), its main
+// thread's alone as "server_main_cpu_s": the window
 // then holds no warm-up, connection set-up or tear-down, and no sampling
 // interval's worth of slack.
+//
+// With --perf-ctl CTL,ACK (the FIFOs of `perf stat --delay=-1 --control
+// fifo:CTL,ACK`), perf's counters are enabled when the window opens and
+// disabled when it closes, each command waited for until perf acknowledges
+// it. "window_start_ns" and "window_end_ns" are the window's bounds on
+// CLOCK_MONOTONIC (the clock of a V8 CPU profile's timestamps, in µs there).
 //
 // Output: one JSON line on stdout. Diagnostics go to stderr.
 //
@@ -118,12 +125,54 @@ static inline uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void usage(void);
+static void die(const char *what);
+
+// perf stat's control FIFOs (--perf-ctl): -1 when not used.
+static int perf_ctl_fd = -1, perf_ack_fd = -1;
+
+// Opens "CTL,ACK" (perf has them open already: it was started first).
+static void perf_open(const char *spec) {
+  char ctl[512];
+  const char *comma = strchr(spec, ',');
+  if (comma == NULL || (size_t)(comma - spec) >= sizeof ctl) usage();
+  memcpy(ctl, spec, (size_t)(comma - spec));
+  ctl[comma - spec] = 0;
+  perf_ctl_fd = open(ctl, O_WRONLY | O_CLOEXEC);
+  perf_ack_fd = open(comma + 1, O_RDONLY | O_CLOEXEC);
+  if (perf_ctl_fd < 0 || perf_ack_fd < 0) die("open --perf-ctl");
+}
+
+// Sends perf `cmd` ("enable", "disable") and waits for its "ack".
+static void perf_command(const char *cmd) {
+  if (perf_ctl_fd < 0) return;
+  char line[32], ack[16];
+  int n = snprintf(line, sizeof line, "%s\n", cmd);
+  if (write(perf_ctl_fd, line, (size_t)n) != n) die("write --perf-ctl");
+  if (read(perf_ack_fd, ack, sizeof ack) <= 0) die("read --perf-ctl ack");
+}
+
 // CPU seconds (user + system, every thread) of process `pid` from
 // /proc/PID/stat, or -1 (no pid given, or the file could not be read).
+static double stat_cpu_s(const char *path);
 static double proc_cpu_s(int pid) {
   if (pid <= 0) return -1;
-  char path[64], buf[1024];
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  return stat_cpu_s(path);
+}
+
+// The same for the process's main thread alone (its thread id is its pid).
+static double main_thread_cpu_s(int pid) {
+  if (pid <= 0) return -1;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, pid);
+  return stat_cpu_s(path);
+}
+
+// utime + stime in seconds from a /proc stat file, or -1.
+static double stat_cpu_s(const char *path) {
+  char buf[1024];
   int fd = open(path, O_RDONLY);
   if (fd < 0) return -1;
   ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -321,6 +370,7 @@ int main(int argc, char **argv) {
   double seconds = atof(argv[6]);
   double warmup = atof(argv[7]);
   int connect_only = 0, nidle = 0, window = 0, server_pid = 0;
+  const char *perf_ctl = NULL;
   double connect_timeout = 60.0, attempt_timeout_s = 10.0;
   for (int i = 8; i < argc; i++) {
     if (strcmp(argv[i], "--connect-only") == 0) connect_only = 1;
@@ -332,6 +382,8 @@ int main(int argc, char **argv) {
       attempt_timeout_s = atof(argv[++i]);
     else if (strcmp(argv[i], "--server-pid") == 0 && i + 1 < argc)
       server_pid = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--perf-ctl") == 0 && i + 1 < argc)
+      perf_ctl = argv[++i];
     else usage();
   }
   if (nactive < 0 || nidle < 0 || (nactive + nidle) == 0 || port <= 0 || port > 65535) usage();
@@ -514,19 +566,25 @@ int main(int argc, char **argv) {
   uint64_t end = warm_end + (uint64_t)(seconds * 1e9);
   uint64_t measure_start = warm_end;
   struct rusage ru0, ru1;
-  double srv0 = -1;
+  double srv0 = -1, main0 = -1;
+  if (perf_ctl != NULL) perf_open(perf_ctl);
   if (warmup <= 0) {
+    perf_command("enable");
     measuring = 1;
     getrusage(RUSAGE_SELF, &ru0);
     srv0 = proc_cpu_s(server_pid);
+    main0 = main_thread_cpu_s(server_pid);
   }
   for (;;) {
     uint64_t now = now_ns();
     if (!measuring && now >= warm_end) {
+      perf_command("enable");
+      now = now_ns();
       measuring = 1;
       measure_start = now;
       getrusage(RUSAGE_SELF, &ru0);
       srv0 = proc_cpu_s(server_pid);
+      main0 = main_thread_cpu_s(server_pid);
     }
     if (now >= end || stop_flag) break;
     uint64_t until = (measuring ? end : warm_end) - now;
@@ -559,8 +617,11 @@ int main(int argc, char **argv) {
   }
   uint64_t stop = now_ns();
   double srv1 = proc_cpu_s(server_pid);
+  double main1 = main_thread_cpu_s(server_pid);
+  perf_command("disable");
   getrusage(RUSAGE_SELF, &ru1);
   double server_cpu = srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 : -1;
+  double main_cpu = main0 >= 0 && main1 >= 0 ? main1 - main0 : -1;
   double elapsed = (double)(stop - measure_start) / 1e9;
   if (elapsed <= 0) elapsed = 1e-9;
   double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
@@ -587,13 +648,15 @@ int main(int argc, char **argv) {
          "\"per_conn_min\":%llu,\"per_conn_max\":%llu,\"jain\":%.5f,\"errors\":%llu,"
          "\"connect_ms\":%.3f,\"idle\":%d,\"msgs\":%llu,\"loadgen_cpu\":%.3f,"
          "\"connect_failed\":%d,\"connect_retries\":%llu,\"mismatch_bytes\":%llu,"
-         "\"conn_errors\":%llu,\"server_cpu_s\":%.3f}\n",
+         "\"conn_errors\":%llu,\"server_cpu_s\":%.3f,\"server_main_cpu_s\":%.3f,\"window_start_ns\":%llu,"
+         "\"window_end_ns\":%llu}\n",
          nactive, (unsigned long long)size_, (unsigned long long)depth_, elapsed, mps,
          mps * (double)size_ / 1e6, percentile_us(0.50), percentile_us(0.99),
          percentile_us(0.999), (unsigned long long)cmin, (unsigned long long)cmax, jain,
          (unsigned long long)errors, connect_ms, nidle, (unsigned long long)total, cpu / elapsed,
          connect_failed, (unsigned long long)connect_retries, (unsigned long long)mismatch_bytes,
-         (unsigned long long)conn_errors, server_cpu);
+         (unsigned long long)conn_errors, server_cpu, main_cpu, (unsigned long long)measure_start,
+         (unsigned long long)stop);
   fflush(stdout);
   for (int i = 0; i < nconns_total; i++) conn_close(&conns[i], ST_DEAD);
   return 0;

@@ -1,0 +1,68 @@
+/**
+ * bench/_anatomy.ts's profile reading: samples are cut to loadgen's window
+ * by their timestamps and counted by what was running (the figures of
+ * `bench:regress --parts anatomy` rest on it).
+ */
+
+import assert from "node:assert/strict";
+import { profileParts } from "../bench/_anatomy.ts";
+
+const ROOT = "/repo";
+
+/** A profile of one node per part, sampled at `times` (µs) on the nodes `ids`. */
+function profile(ids: number[], times: number[]) {
+  const frame = (functionName: string, url = "") => ({ functionName, url });
+  const nodes = [
+    { id: 1, callFrame: frame("harvest", `file://${ROOT}/runtime/epoll/_instance.ts`) },
+    { id: 2, callFrame: frame("send", `file://${ROOT}/examples/echo_server.ts`) },
+    { id: 3, callFrame: frame("read", "ext:deno_net/01_net.js") },
+    { id: 4, callFrame: frame("op_write") },
+    { id: 5, callFrame: frame("(garbage collector)") },
+    { id: 6, callFrame: frame("(program)") },
+    { id: 7, callFrame: frame("(idle)") },
+    { id: 8, callFrame: frame("(root)") },
+    { id: 9, callFrame: frame("other", "file:///elsewhere/runtime/x.ts") },
+  ];
+  const timeDeltas = times.map((t, i) => t - (i === 0 ? 1000 : times[i - 1]));
+  return { nodes, startTime: 1000, samples: ids, timeDeltas };
+}
+
+Deno.test("a profile's samples are counted by part, each for one interval", () => {
+  const p = profile([1, 2, 3, 4, 4, 5, 6, 7, 8, 9], [
+    1100,
+    1200,
+    1300,
+    1400,
+    1500,
+    1600,
+    1700,
+    1800,
+    1900,
+    2000,
+  ]);
+  const parts = profileParts(p, ROOT, 0, 1e9, 100);
+  assert.deepEqual(parts, {
+    library: 100,
+    example: 100,
+    "deno js": 100,
+    ops: 200,
+    gc: 100,
+    v8: 100,
+    idle: 100,
+  });
+});
+
+Deno.test("samples outside the window are left out, and a gap counts as one sample", () => {
+  // The fourth sample comes 5 ms after the third (the thread waited for a
+  // CPU): it still counts for one interval.
+  const p = profile([4, 1, 1, 1, 2], [1100, 1200, 1300, 6300, 9000]);
+  const parts = profileParts(p, ROOT, 1200, 8000, 100);
+  assert.equal(parts.library, 300);
+  assert.equal(parts.ops, 0);
+  assert.equal(parts.example, 0);
+});
+
+Deno.test("the trailing slash of the checkout's root does not matter", () => {
+  const p = profile([1], [1100]);
+  assert.equal(profileParts(p, `${ROOT}/`, 0, 1e9, 250).library, 250);
+});
