@@ -28,11 +28,23 @@ export class Pollers {
   /** The registered pollers that have a `pollNow`, in registration order. */
   readonly #polled: Poller[] = [];
 
+  /**
+   * Whether a registered poller has a `pollNow` (pollers are never
+   * unregistered): callers test it before calling {@linkcode Pollers.pollNow},
+   * which they do before every harvest and every in-memory wake-up, so that
+   * a kernel without one (the Deno backend's) pays a field load there, not
+   * two calls.
+   */
+  hasPollNow = false;
+
   /** Adds `p` (once; registering it again does nothing). */
   register(p: Poller): void {
     if (this.#list.includes(p)) return;
     this.#list.push(p);
-    if (p.pollNow !== undefined) this.#polled.push(p);
+    if (p.pollNow !== undefined) {
+      this.#polled.push(p);
+      this.hasPollNow = true;
+    }
   }
 
   #polling = false;

@@ -126,7 +126,8 @@ export class WaitQueue {
    * queued first.
    */
   pollNow(): void {
-    this.#kernel.pollers.pollNow();
+    const pollers = this.#kernel.pollers;
+    if (pollers.hasPollNow) pollers.pollNow();
   }
 
   /** Wakes the oldest waiter; false when none waits. */
@@ -166,7 +167,8 @@ export class WaitQueue {
         return await this.wait(owner, harvest, timeoutMs, signal);
       });
     }
-    k.pollers.pollNow(); // readiness from outside the event loop (native sockets): poller.ts
+    // Readiness from outside the event loop (native sockets): poller.ts.
+    if (k.pollers.hasPollNow) k.pollers.pollNow();
     const n = harvest();
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
@@ -197,7 +199,7 @@ export class WaitQueue {
         if (k.loopTurns.due()) await k.loopTurns.turn();
         // Shut down while it was waking up: stop here, as the program does.
         if (k.isShutdown) return never();
-        k.pollers.pollNow();
+        if (k.pollers.hasPollNow) k.pollers.pollNow();
         const n = harvest();
         // "timeout" comes only from the queue, once its clock has reached the deadline.
         if (n > 0 || why === "timeout") return n;
