@@ -10,6 +10,9 @@
  * - `read/write`: 64 bytes through a pipe (one `write`, one `read`): the
  *   descriptor lookup every call pays.
  * - `object layer`: `Epoll.wait` returning the 1 ready fd of 10.
+ * - `a view of a byte queue's storage`: `subarray` against the constructor
+ *   `new Uint8Array(buffer, offset, length)`, which `runtime/core/_byte_queue.ts`
+ *   uses for every message's views.
  *
  * Fixtures are built once, at module load, before any bench runs: each
  * bench has its own epoll and fds, none shares state with another, and every
@@ -186,6 +189,30 @@ Deno.bench({
   async fn() {
     const events = await ep.wait(64, 0);
     if (events.length !== 1 || events[0].data !== 9) throw new Error("expected the one ready fd");
+  },
+});
+
+// (f) ---------------------------------------------------------------------
+
+const storage = new Uint8Array(4096);
+let viewBytes = 0;
+
+Deno.bench({
+  name: "subarray(off, off + 1024)",
+  group: "a view of a byte queue's storage",
+  baseline: true,
+  fn() {
+    const off = viewBytes++ & 1023;
+    if (storage.subarray(off, off + 1024).length !== 1024) throw new Error("length");
+  },
+});
+
+Deno.bench({
+  name: "new Uint8Array(buffer, off, 1024)",
+  group: "a view of a byte queue's storage",
+  fn() {
+    const off = viewBytes++ & 1023;
+    if (new Uint8Array(storage.buffer, off, 1024).length !== 1024) throw new Error("length");
   },
 });
 

@@ -7,7 +7,9 @@
  *
  * The loop, per wakeup of one level-triggered `EPOLLIN` watch: `recvmmsg`
  * fills up to `--batch` slots, a pure function turns each datagram into its
- * reply (or none), and one `sendmmsg` sends the replies to their senders. On
+ * reply (or none), and one `sendmmsg` sends the replies to their senders;
+ * again while batches come back full, at most 16 times before the next
+ * wait (where a stop signal arrives, even under a flood). On
  * the native backend each of those is one system call per batch, as in a C
  * server; the deno backend does the same calls over `Deno.listenDatagram`.
  *
@@ -77,6 +79,15 @@ import { fail } from "./_trap.ts";
 const MAX_DATAGRAM = 65536;
 /** The socket buffers asked for (Linux caps them at net.core.rmem_max / wmem_max). */
 const SOCKET_BUFFER = 4 << 20;
+
+/**
+ * Batches read per wake-up before the loop waits again. The socket is
+ * level-triggered, so under a flood the wait returns at once, but it is
+ * where the stop signal arrives and where the library lets Deno's runtime
+ * run (without a bound a flood that never lets the receive queue empty
+ * kept the loop from ever waiting: SIGTERM was never seen).
+ */
+const BATCHES_PER_WAKE = 16;
 
 /** `--batch N`: datagrams per `recvmmsg`/`sendmmsg` call. */
 export const batchFlag = intFlag("N", "datagrams received and sent per system call", 64, 1, 1024);
@@ -216,7 +227,9 @@ export async function serveDatagrams(
       if (!flush()) continue; // still full: keep waiting for EPOLLOUT
       epollCtl(epfd, EPOLL_CTL_MOD, fd, { events: EPOLLIN, data: fd });
     }
-    for (;;) {
+    // At most BATCHES_PER_WAKE batches, then back to the wait: under a flood
+    // the queue never empties, and the stop signal is only seen there.
+    for (let batches = 0; batches < BATCHES_PER_WAKE; batches++) {
       const got = recvmmsg(fd, slots, 0);
       if (got === -EAGAIN) break;
       if (got === -ECONNREFUSED || got === -EINTR) continue; // an earlier reply's ICMP error

@@ -149,3 +149,46 @@ Deno.test("the loop turns keep nothing open: a program that ends its wait loop e
     clearTimeout(killer);
   }
 });
+
+Deno.test("a loop of slow waits that never sleep still lets Deno's runtime poll the kernel", async () => {
+  // Each wait finds a pipe ready and the program then works for 3 ms. Forced
+  // turns come every 16-32 such waits, and tokio polls the kernel only once
+  // per 61 of them (see the test above): a Deno read whose bytes had arrived
+  // waited ~2,000 waits (six seconds). When no wait has slept for
+  // KERNEL_POLL_INTERVAL_MS the turn parks the runtime, which polls the
+  // kernel: the read lands within a few dozen waits. Counted in waits.
+  const fds: number[] = [];
+  assert.equal(pipe(fds), 0);
+  const ep = epollCreate1(0);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  try {
+    assert.equal(write(fds[1], new Uint8Array([1])), 1);
+    assert.equal(epollCtl(ep, EPOLL_CTL_ADD, fds[0], { events: EPOLLIN, data: 0 }), 0);
+    let done = false;
+    // Started before the bytes are sent, so it completes only through the kernel poll.
+    const got = server.read(new Uint8Array(8)).then((n) => {
+      done = true;
+      return n;
+    });
+    await client.write(new Uint8Array([1, 2, 3]));
+    const out: EpollEvent[] = [];
+    let waits = 0;
+    while (!done && waits < 1000) {
+      assert.equal(await epollWait(ep, out, 8, -1), 1);
+      waits++;
+      const until = performance.now() + 3; // the program's own work after each wait
+      while (performance.now() < until) { /* busy */ }
+    }
+    assert.equal(await got, 3);
+    assert.ok(waits <= 200, `the read completed only after ${waits} waits`);
+  } finally {
+    close(ep);
+    close(fds[0]);
+    close(fds[1]);
+    client.close();
+    server.close();
+    listener.close();
+  }
+});

@@ -30,8 +30,11 @@
  * Deno's I/O driver, tokio, polls the kernel only once per 61 ticks of a
  * busy loop, its `event_interval`, and a turn is one tick: a read whose
  * bytes have arrived completes within 61 turns, ~120 ms of a loop that never
- * sleeps. The socket channels that can complete at once bound themselves:
- * see net/deno/_listen_channel.ts.)
+ * sleeps, and seconds when every wait does milliseconds of work; so when no
+ * wait has slept for {@linkcode KERNEL_POLL_INTERVAL_MS}, the turn is a
+ * 1 ms timer, which parks the runtime and polls the kernel. The socket
+ * channels that can complete at once bound themselves: see
+ * net/deno/_listen_channel.ts.)
  *
  * A turn holds nothing open between turns, so a finished program exits and
  * the test sanitizers see nothing opened by a test ({@linkcode loopTurn}).
@@ -78,6 +81,37 @@ export function loopTurnDue(): boolean {
   return now - seenAt >= LOOP_TURN_INTERVAL_MS;
 }
 
+/**
+ * Longest time a program whose waits never sleep goes without Deno's
+ * runtime polling the kernel (for I/O readiness and signals). A turn of
+ * {@linkcode loopTurn} is one tick of the runtime, and tokio polls the
+ * kernel only once per 61 ticks while it has work ready (its
+ * `event_interval`): a program whose every wait does milliseconds of work
+ * (a UDP server under a flood, reading a full batch after every wake-up)
+ * gets a turn every 16-32 waits, so the kernel was polled only every few
+ * seconds, and a SIGTERM waited that long. When no wait has slept for this
+ * long, the next turn of {@linkcode eventLoopTurns} is a 1 ms timer
+ * instead ({@linkcode kernelPollingTurn}), which parks the runtime and so
+ * polls the kernel: at most ~1 ms of idle per this interval, and only for a
+ * program that never sleeps.
+ */
+export const KERNEL_POLL_INTERVAL_MS = 50;
+
+/** Waits that went to sleep ({@linkcode noteSleep}), and the count the last turn saw. */
+let sleeps = 0;
+let sleepsSeen = 0;
+/** When a turn last found a sleep since the one before it, or parked. */
+let polledAt = -Infinity;
+
+/**
+ * A wait is going to sleep: the program has nothing to do, so Deno's
+ * runtime parks (and polls the kernel) unless other work keeps it busy.
+ * A counter, for {@linkcode loopTurn}.
+ */
+export function noteSleep(): void {
+  sleeps++;
+}
+
 /** The turn under way (callers that ask meanwhile share it). */
 let pending: Promise<void> | null = null;
 function turned(resolve: () => void): void {
@@ -101,6 +135,26 @@ function turned(resolve: () => void): void {
 export function loopTurn(): Promise<void> {
   if (pending !== null) return pending;
   return pending = new Promise((resolve) => setImmediate(turned, resolve));
+}
+
+/**
+ * The turn of {@linkcode eventLoopTurns}: {@linkcode loopTurn}, or, when no
+ * wait has slept for {@linkcode KERNEL_POLL_INTERVAL_MS}, a 1 ms timer,
+ * which parks Deno's runtime and so lets it poll the kernel. A call made
+ * while a turn is under way shares it.
+ */
+export function kernelPollingTurn(): Promise<void> {
+  if (pending !== null) return pending;
+  // One clock read per turn (a turn is due at most once per LOOP_TURN_INTERVAL_MS).
+  const now = performance.now();
+  if (sleeps !== sleepsSeen) {
+    sleepsSeen = sleeps;
+    polledAt = now;
+  } else if (now - polledAt >= KERNEL_POLL_INTERVAL_MS) {
+    polledAt = now;
+    return pending = new Promise((resolve) => setTimeout(turned, 1, resolve));
+  }
+  return loopTurn();
 }
 
 /**
@@ -129,15 +183,17 @@ export interface LoopTurns {
 }
 
 /**
- * Deno's event loop: {@linkcode loopTurnDue} and {@linkcode loopTurn}.
+ * Deno's event loop: {@linkcode loopTurnDue} and
+ * {@linkcode kernelPollingTurn} (a `setImmediate` callback, or a 1 ms timer
+ * when no wait has slept for {@linkcode KERNEL_POLL_INTERVAL_MS}).
  *
  * @example
  * ```ts
  * import { eventLoopTurns } from "@deno-epoll/epoll";
- * await eventLoopTurns.turn(); // one setImmediate callback
+ * await eventLoopTurns.turn(); // the loop has turned once
  * ```
  */
-export const eventLoopTurns: LoopTurns = { due: loopTurnDue, turn: loopTurn };
+export const eventLoopTurns: LoopTurns = { due: loopTurnDue, turn: kernelPollingTurn };
 
 /**
  * A policy that reads no clock: every `every`-th call of `due()` says a

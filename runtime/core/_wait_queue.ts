@@ -34,6 +34,7 @@ import { EINTR } from "./errno.ts";
 import { currentKernel, type Kernel, type Sleeper } from "./kernel.ts";
 import type { TimerEntry } from "./_timer_queue.ts";
 import { noteWait } from "./_loop_hold.ts";
+import { noteSleep } from "./_loop_turn.ts";
 
 /** Why a sleep ended. */
 export type WakeReason = "wake" | "timeout" | "abort";
@@ -60,6 +61,7 @@ class Waiter implements TimerEntry, Sleeper {
   /** Parks: joins the FIFO, queues the timeout, listens to the signal, tells the pollers. */
   park(): void {
     const k = this.kernel;
+    noteSleep(); // Deno's runtime can park now (_loop_turn.ts)
     k.timers.hold();
     if (this.deadline !== Infinity) k.timers.add(this);
     if (this.signal !== undefined) {
