@@ -21,8 +21,9 @@ export class ByteQueue {
   /**
    * The storage: always a whole `ArrayBuffer` of its own (offset 0), so a
    * view of it is made as `new Uint8Array(buf.buffer, offset, length)`,
-   * which V8 does in about 60 % of the time `subarray` takes (the views
-   * of every message: the read's target, the write's source, the copy out).
+   * which V8 makes faster than `subarray` (1.2x in `deno task bench`, group
+   * "a view of a byte queue's storage"): the views of every message, the
+   * read's target, the write's source, the copy out.
    */
   #buf: Uint8Array;
   #head = 0;
@@ -80,7 +81,7 @@ export class ByteQueue {
     const head = this.#head;
     const first = Math.min(n, buf.length - head);
     dst.set(new Uint8Array(buf.buffer, head, first));
-    if (first < n) dst.set(buf.subarray(0, n - first), first);
+    if (first < n) dst.set(new Uint8Array(buf.buffer, 0, n - first), first);
     this.consume(n);
     return n;
   }

@@ -106,7 +106,7 @@ let polledAt = -Infinity;
 /**
  * A wait is going to sleep: the program has nothing to do, so Deno's
  * runtime parks (and polls the kernel) unless other work keeps it busy.
- * A counter, for {@linkcode loopTurn}.
+ * A counter, for {@linkcode kernelPollingTurn}.
  */
 export function noteSleep(): void {
   sleeps++;
