@@ -175,7 +175,9 @@ export async function anatomyRun(
     }
     // SIGINT: Deno writes the profile on it, whether the example handles it or not.
     server.child.kill("SIGINT");
-    await Promise.race([server.child.status, new Promise((ok) => setTimeout(ok, 10_000))]);
+    let limit: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([server.child.status, new Promise((ok) => limit = setTimeout(ok, 10_000))]);
+    clearTimeout(limit);
     const profile = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".cpuprofile"));
     if (profile === undefined) return null;
     const parts = profileParts(

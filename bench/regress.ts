@@ -62,7 +62,8 @@
  *
  * The machine may be shared: the paired, alternating rounds and the medians
  * of ratios are what makes the figures comparable; absolute CPU per
- * message moves with the load. Needs git and gcc (and wrk for http).
+ * message moves with the load. Needs git and gcc (wrk for http; perf, if
+ * installed, gives the anatomy its system-call counts).
  *
  * @module
  */
