@@ -81,6 +81,16 @@ export interface Anatomy {
   syscalls: Record<string, number> | null;
 }
 
+/**
+ * The server measured: the checkout's LT echo example, or `loop`, the same
+ * minimal LT echo loop (bench/echo/lt_echo_loop.ts, 4b58260's) over each
+ * checkout's `mod.ts`, so that only the library differs.
+ */
+export type AnatomyServer = "example" | "loop";
+
+/** bench/echo/lt_echo_loop.ts in this checkout. */
+const LOOP = new URL("./echo/lt_echo_loop.ts", import.meta.url).pathname;
+
 /** What a closed-loop run puts on the server. */
 export interface AnatomyLoad {
   conns: number;
@@ -111,23 +121,25 @@ export async function anatomyRun(
   seconds: number,
   warmup: number,
   perf: boolean,
+  server: AnatomyServer = "example",
 ): Promise<Anatomy | null> {
   const dir = await Deno.makeTempDir({ prefix: "deno-epoll-anatomy-" });
   const port = freePort();
-  const server = new ServerProcess([
+  const program = server === "example"
+    ? [`${root}/examples/echo_server.ts`, "--port", String(port)]
+    : [LOOP, "--root", root, "--port", String(port)];
+  const proc = new ServerProcess([
     Deno.execPath(),
     "run",
     "-A",
     "--cpu-prof",
     `--cpu-prof-dir=${dir}`,
     `--cpu-prof-interval=${PROFILE_INTERVAL_US}`,
-    `${root}/examples/echo_server.ts`,
-    "--port",
-    String(port),
+    ...program,
   ]);
   let counter: Deno.ChildProcess | undefined;
   try {
-    await waitForAccept(port, server.child.status, 30_000);
+    await waitForAccept(port, proc.child.status, 30_000);
     const args = [
       "127.0.0.1",
       String(port),
@@ -137,7 +149,7 @@ export async function anatomyRun(
       String(seconds),
       String(warmup),
       "--server-pid",
-      String(server.pid),
+      String(proc.pid),
     ];
     if (perf) {
       const [ctl, ack] = [`${dir}/ctl`, `${dir}/ack`];
@@ -153,7 +165,7 @@ export async function anatomyRun(
           `${dir}/perf.csv`,
           ...Object.values(SYSCALLS).flatMap((e) => ["-e", e]),
           "-p",
-          String(server.pid),
+          String(proc.pid),
           "--delay=-1",
           "--control",
           `fifo:${ctl},${ack}`,
@@ -173,10 +185,10 @@ export async function anatomyRun(
       counter = undefined;
       syscalls = perCount(await Deno.readTextFile(`${dir}/perf.csv`), r.msgs);
     }
-    // SIGINT: Deno writes the profile on it, whether the example handles it or not.
-    server.child.kill("SIGINT");
+    // SIGINT: the example exits (every version's does), and Deno writes the profile at exit.
+    proc.child.kill("SIGINT");
     let limit: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([server.child.status, new Promise((ok) => limit = setTimeout(ok, 10_000))]);
+    await Promise.race([proc.child.status, new Promise((ok) => limit = setTimeout(ok, 10_000))]);
     clearTimeout(limit);
     const profile = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".cpuprofile"));
     if (profile === undefined) return null;
@@ -185,6 +197,8 @@ export async function anatomyRun(
       root,
       r.window_start_ns / 1000,
       r.window_end_ns / 1000,
+      PROFILE_INTERVAL_US,
+      server === "loop" ? `file://${LOOP}` : undefined,
     );
     // The samples say how the main thread's time divides; its CPU clock says how much it was.
     const mainUs = r.server_main_cpu_s * 1e6;
@@ -209,7 +223,7 @@ export async function anatomyRun(
       } catch { /* gone */ }
       await counter.status;
     }
-    await server.stop();
+    await proc.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -235,7 +249,8 @@ interface Profile {
 
 /**
  * Sums a V8 CPU profile's samples taken in [`from`, `to`] (µs,
- * CLOCK_MONOTONIC) by part; `root` is the checkout the server ran from.
+ * CLOCK_MONOTONIC) by part; `root` is the checkout the server ran from,
+ * and `exampleUrl` a file outside it that counts as the example (the loop).
  * Each sample is charged the profiler's interval, `interval` µs, not the
  * time since the previous sample: the samples are signals sent to the
  * thread every interval, and those sent while it waited for a CPU (the
@@ -249,13 +264,14 @@ export function profileParts(
   from: number,
   to: number,
   interval: number = PROFILE_INTERVAL_US,
+  exampleUrl?: string,
 ): Record<Part, number> {
   const base = `file://${root.replace(/\/$/, "")}/`;
   const partOf = new Map<number, Part | null>();
   for (const { id, callFrame: { functionName, url } } of profile.nodes) {
     let part: Part | null = null;
     if (url.startsWith(`${base}runtime/`) || url.startsWith(`${base}net/`)) part = "library";
-    else if (url.startsWith(`${base}examples/`)) part = "example";
+    else if (url.startsWith(`${base}examples/`) || url === exampleUrl) part = "example";
     else if (url.startsWith("ext:") || url.startsWith("node:")) part = "deno js";
     else if (functionName.startsWith("op_")) part = "ops";
     else if (functionName === "(garbage collector)") part = "gc";

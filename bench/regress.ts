@@ -6,7 +6,7 @@
  *
  * ```sh
  * npx -y deno@2.9.6 task bench:regress [--pin 4b58260] [--against REV] [--rounds 9] [--seconds 3] [--warmup 0.5] [--parts echo,js,http] [--scenarios 100conns,1000conns,pipelined] [--js-messages 300000]
- * npx -y deno@2.9.6 task bench:regress --parts anatomy,together --rounds 15
+ * npx -y deno@2.9.6 task bench:regress --parts anatomy,together --rounds 15 [--server loop]
  * ```
  *
  * - echo: the pinned commit is checked out into a temporary git worktree
@@ -51,7 +51,9 @@
  *   calls per message in both versions the ops are the same work, so the
  *   ratio of the ops' shares is the ratio of the CPU per message, read
  *   from proportions within each run, which the machine's speed of the
- *   moment does not move.
+ *   moment does not move. `--server loop` measures, in place of each
+ *   checkout's example, the same minimal LT echo loop over each checkout's
+ *   `mod.ts` (bench/echo/lt_echo_loop.ts): the library alone.
  * - http: in each round, examples/http_server.ts and
  *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
  *   in alternating order; reported: each one's median CPU per request and
@@ -88,8 +90,13 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "0.5" },
     parts: { type: "string", default: "echo,js,http" },
     scenarios: { type: "string", default: "100conns,1000conns,pipelined" },
+    server: { type: "string", default: "example" },
   },
 });
+if (values.server !== "example" && values.server !== "loop") {
+  console.error("bench:regress: --server is example or loop");
+  Deno.exit(2);
+}
 const PARTS = values.parts.split(",");
 const ctx: Regress = {
   rounds: Number(values.rounds),
@@ -97,6 +104,7 @@ const ctx: Regress = {
   warmup: Number(values.warmup),
   scenarios: values.scenarios.split(","),
   jsMessages: values["js-messages"],
+  server: values.server,
   say: (line) => console.log(line),
 };
 

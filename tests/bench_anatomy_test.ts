@@ -66,3 +66,14 @@ Deno.test("the trailing slash of the checkout's root does not matter", () => {
   const p = profile([1], [1100]);
   assert.equal(profileParts(p, `${ROOT}/`, 0, 1e9, 250).library, 250);
 });
+
+Deno.test("a file outside the checkout counts as the example when named (the minimal loop)", () => {
+  const loop = "file:///elsewhere/bench/echo/lt_echo_loop.ts";
+  const p = profile([9, 2], [1100, 1200]);
+  p.nodes.push({ id: 10, callFrame: { functionName: "(anonymous)", url: loop } });
+  p.samples.push(10);
+  p.timeDeltas.push(100);
+  const parts = profileParts(p, ROOT, 0, 1e9, 100, loop);
+  assert.equal(parts.example, 200);
+  assert.equal(parts.library, 0);
+});

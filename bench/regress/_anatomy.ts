@@ -53,7 +53,7 @@ export async function anatomy(ctx: Regress, trees: Trees): Promise<void> {
       ctx.rounds,
       sides,
       `anatomy ${sc.key}`,
-      (root) => anatomyRun(root, sc, ctx.seconds, ctx.warmup, perf),
+      (root) => anatomyRun(root, sc, ctx.seconds, ctx.warmup, perf, ctx.server),
       (a) => a.mainUs,
       "µs/msg (main thread)",
       2,
@@ -91,7 +91,11 @@ export async function anatomy(ctx: Regress, trees: Trees): Promise<void> {
     );
   }
   ctx.say(
-    `\nAnatomy of the LT echo example's CPU per echoed message (bench/_anatomy.ts; CPU profile every ${PROFILE_INTERVAL_US} µs and ${
+    `\nAnatomy of the ${
+      ctx.server === "loop"
+        ? "minimal LT echo loop's (bench/echo/lt_echo_loop.ts)"
+        : "LT echo example's"
+    } CPU per echoed message (bench/_anatomy.ts; CPU profile every ${PROFILE_INTERVAL_US} µs and ${
       perf ? "system calls counted by perf" : "no system-call counts (perf unusable)"
     }, both cut to loadgen's window): ${trees.label} against ${trees.pinned}, ${ctx.rounds} alternating rounds of ${ctx.seconds} s; load average ${load0} before, ${loadAverage()} after`,
   );

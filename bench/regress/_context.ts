@@ -19,6 +19,8 @@ export interface Regress {
   scenarios: string[];
   /** `--js-messages`: messages per in-memory run. */
   jsMessages: string;
+  /** `--server`: what the anatomy measures, each checkout's example or the same loop over each library. */
+  server: "example" | "loop";
   /** Prints a line of the report. */
   say(line: string): void;
 }
