@@ -73,13 +73,26 @@ export interface FloodPlan {
  * with the binary's path, and removes the directory. Returns without
  * calling `body` (false) when gcc is missing.
  */
-export async function withFloodBinary(body: (bin: string) => Promise<void>): Promise<boolean> {
+export function withFloodBinary(body: (bin: string) => Promise<void>): Promise<boolean> {
+  return withCProgram(SOURCE, body);
+}
+
+/**
+ * {@linkcode withFloodBinary} for any one-file C driver of the hostile
+ * suite (`source`, a path): compiled with `gcc -O2 -Wall` into a temporary
+ * directory for the duration of `body`; false, without calling `body`,
+ * when gcc is missing; throws when it does not compile.
+ */
+export async function withCProgram(
+  source: string,
+  body: (bin: string) => Promise<void>,
+): Promise<boolean> {
   let cc: Deno.CommandOutput;
   const dir = await Deno.makeTempDir();
   try {
-    const bin = `${dir}/reset_flood`;
+    const bin = `${dir}/${source.replace(/^.*\//, "").replace(/\.c$/, "")}`;
     try {
-      cc = await new Deno.Command("gcc", { args: ["-O2", "-Wall", "-o", bin, SOURCE] }).output();
+      cc = await new Deno.Command("gcc", { args: ["-O2", "-Wall", "-o", bin, source] }).output();
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return false;
       throw err;

@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { RunningExample } from "./_examples.ts";
-import { haveGcc } from "./_reset_flood.ts";
+import { haveGcc, withCProgram } from "./_reset_flood.ts";
 
 const SOURCE = new URL("./_udp_flood.c", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net", "--allow-ffi", "--allow-env=DENO_EPOLL_BACKEND"];
@@ -29,12 +29,7 @@ for (const backend of ["deno", "native"]) {
       `udp_echo_server on the ${backend} backend stops on SIGTERM during a flood that never lets its queue empty`,
     ignore: !gcc,
     async fn() {
-      const dir = await Deno.makeTempDir();
-      try {
-        const bin = `${dir}/udp_flood`;
-        const cc = await new Deno.Command("gcc", { args: ["-O2", "-Wall", "-o", bin, SOURCE] })
-          .output();
-        assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+      await withCProgram(SOURCE, async (bin) => {
         await using server = await RunningExample.start(
           "udp_echo_server.ts",
           ["--port", "0", "--backend", backend],
@@ -67,9 +62,7 @@ for (const backend of ["deno", "native"]) {
           flood.kill("SIGKILL");
           await flood.output();
         }
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
+      });
     },
   });
 }
