@@ -154,7 +154,8 @@ Deno.test("a loop of slow waits that never sleep still lets Deno's runtime poll 
   // Each wait finds a pipe ready and the program then works for 3 ms. Forced
   // turns come every 16-32 such waits, and tokio polls the kernel only once
   // per 61 of them (see the test above): a Deno read whose bytes had arrived
-  // waited ~2,000 waits (six seconds). When no wait has slept for
+  // waited up to 61 x 32 waits (it had not landed after this test's 1,000).
+  // When no wait has slept for
   // KERNEL_POLL_INTERVAL_MS the turn parks the runtime, which polls the
   // kernel: the read lands within a few dozen waits. Counted in waits.
   const fds: number[] = [];
