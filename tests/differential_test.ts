@@ -29,6 +29,9 @@ async function fuzz(...args: string[]): Promise<{ code: number; out: string }> {
   const script = new URL("./fuzz.ts", import.meta.url).pathname;
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-ffi", script, ...args],
+    // Deno's update check opens a TLS root store and DNS sockets on its own
+    // schedule, mid-program: the kernel side would find a closed number taken.
+    env: { DENO_NO_UPDATE_CHECK: "1" },
     stdin: "null",
   }).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -17,7 +17,6 @@ import {
   connect,
   dup,
   EADDRINUSE,
-  EBADF,
   EINPROGRESS,
   ENOSYS,
   EPOLL_CTL_ADD,
@@ -241,14 +240,30 @@ Deno.test({
     const desc = descriptors.get(fd) as NativeSocket;
     const kfd = desc.kernelFd;
     assert.ok(kfd >= 0);
+    // Test files run in parallel in this process, so the number may be taken
+    // again the moment it is closed: the kernel's own name for the open file
+    // ("socket:[inode]", unique while open) tells ours from a newcomer's.
+    const target = kernelFdTarget(kfd);
+    assert.match(target ?? "", /^socket:\[\d+\]$/);
     const d = dup(fd);
     assert.equal(close(fd), 0);
     assert.ok(libc.fcntl(kfd, F_GETFD, 0) >= 0, "still open: a dup holds it");
+    assert.equal(kernelFdTarget(kfd), target, "still ours: a dup holds it");
     assert.equal(close(d), 0);
     assert.equal(desc.kernelFd, -1);
-    assert.equal(libc.fcntl(kfd, F_GETFD, 0), -EBADF, "closed with the last fd");
+    assert.notEqual(kernelFdTarget(kfd), target, "closed with the last fd");
   },
 });
+
+/** What the kernel's fd `kfd` of this process names now, or `null` if it is closed. */
+function kernelFdTarget(kfd: number): string | null {
+  try {
+    return Deno.readLinkSync(`/proc/self/fd/${kfd}`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
 
 /** Runs `code` as a module in a child Deno with exactly `flags` and the environment `env`. */
 async function child(flags: string[], env: Record<string, string>, code: string) {
