@@ -77,6 +77,11 @@ export interface Anatomy {
    * time the main thread did not run, per message.
    */
   parts: Record<Part, number>;
+  /**
+   * The same time by function (self time, `part: name file:line`, see
+   * {@linkcode profileFunctions}), µs per message.
+   */
+  functions: Map<string, number>;
   /** System calls per message by name ({@linkcode SYSCALLS}); null without perf. */
   syscalls: Record<string, number> | null;
 }
@@ -192,25 +197,30 @@ export async function anatomyRun(
     clearTimeout(limit);
     const profile = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".cpuprofile"));
     if (profile === undefined) return null;
-    const parts = profileParts(
+    const cut = [
       JSON.parse(await Deno.readTextFile(`${dir}/${profile.name}`)),
       root,
       r.window_start_ns / 1000,
       r.window_end_ns / 1000,
       PROFILE_INTERVAL_US,
       server === "loop" ? `file://${LOOP}` : undefined,
-    );
+    ] as const;
+    const parts = profileParts(...cut);
+    const functions = profileFunctions(...cut);
     // The samples say how the main thread's time divides; its CPU clock says how much it was.
     const mainUs = r.server_main_cpu_s * 1e6;
     const busy = PARTS.reduce((t, p) => p === "idle" ? t : t + parts[p], 0);
     if (!(mainUs > 0) || !(busy > 0)) return null;
-    for (const p of PARTS) parts[p] *= mainUs / busy / r.msgs;
+    const scale = mainUs / busy / r.msgs;
+    for (const p of PARTS) parts[p] *= scale;
+    for (const [f, us] of functions) functions.set(f, us * scale);
     parts.idle = ((r.window_end_ns - r.window_start_ns) / 1000 - mainUs) / r.msgs;
     return {
       msgs: r.msgs,
       cpuUs: r.server_cpu_s / r.msgs * 1e6,
       mainUs: mainUs / r.msgs,
       parts,
+      functions,
       syscalls,
     };
   } catch (e) {
@@ -241,10 +251,49 @@ function perCount(csv: string, msgs: number): Record<string, number> {
 }
 
 interface Profile {
-  nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber?: number } }[];
   startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** What a profile node is: its part, and the function's name and place (`name file:line`). */
+interface NodeKind {
+  part: Part | null;
+  fn: string;
+}
+
+/** Each node's part and function; `root` and `exampleUrl` as in {@linkcode profileParts}. */
+function nodeKinds(profile: Profile, root: string, exampleUrl?: string): Map<number, NodeKind> {
+  const base = `file://${root.replace(/\/$/, "")}/`;
+  const kinds = new Map<number, NodeKind>();
+  for (const { id, callFrame: { functionName, url, lineNumber } } of profile.nodes) {
+    let part: Part | null = null;
+    if (url.startsWith(`${base}runtime/`) || url.startsWith(`${base}net/`)) part = "library";
+    else if (url.startsWith(`${base}examples/`) || url === exampleUrl) part = "example";
+    else if (url.startsWith("ext:") || url.startsWith("node:")) part = "deno js";
+    else if (functionName.startsWith("op_")) part = "ops";
+    else if (functionName === "(garbage collector)") part = "gc";
+    else if (functionName === "(program)") part = "v8";
+    else if (functionName === "(idle)") part = "idle";
+    // The library's and the example's files by their path in the checkout
+    // (the loop, outside the pinned one, by its name on both sides).
+    const file = url.startsWith(base) && url !== exampleUrl
+      ? url.slice(base.length)
+      : url.split("/").pop() ?? url;
+    const line = lineNumber !== undefined && lineNumber >= 0 ? `:${lineNumber + 1}` : "";
+    kinds.set(id, { part, fn: `${functionName || "(anonymous)"}${file ? ` ${file}${line}` : ""}` });
+  }
+  return kinds;
+}
+
+/** Calls `each` with the node of every sample taken in [`from`, `to`] (µs, CLOCK_MONOTONIC). */
+function samplesIn(profile: Profile, from: number, to: number, each: (id: number) => void): void {
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t >= from && t <= to) each(id);
+  });
 }
 
 /**
@@ -266,27 +315,36 @@ export function profileParts(
   interval: number = PROFILE_INTERVAL_US,
   exampleUrl?: string,
 ): Record<Part, number> {
-  const base = `file://${root.replace(/\/$/, "")}/`;
-  const partOf = new Map<number, Part | null>();
-  for (const { id, callFrame: { functionName, url } } of profile.nodes) {
-    let part: Part | null = null;
-    if (url.startsWith(`${base}runtime/`) || url.startsWith(`${base}net/`)) part = "library";
-    else if (url.startsWith(`${base}examples/`) || url === exampleUrl) part = "example";
-    else if (url.startsWith("ext:") || url.startsWith("node:")) part = "deno js";
-    else if (functionName.startsWith("op_")) part = "ops";
-    else if (functionName === "(garbage collector)") part = "gc";
-    else if (functionName === "(program)") part = "v8";
-    else if (functionName === "(idle)") part = "idle";
-    partOf.set(id, part);
-  }
+  const kinds = nodeKinds(profile, root, exampleUrl);
   const sums = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>;
-  let t = profile.startTime;
-  profile.samples.forEach((id, i) => {
-    const dt = profile.timeDeltas[i] ?? 0;
-    t += dt;
-    if (t < from || t > to) return;
-    const part = partOf.get(id);
+  samplesIn(profile, from, to, (id) => {
+    const part = kinds.get(id)?.part;
     if (part) sums[part] += interval;
+  });
+  return sums;
+}
+
+/**
+ * The same samples as {@linkcode profileParts}, summed by function (self
+ * time): keys are `part: name file:line`, the file relative to `root` for
+ * the library and the example, and idle left out. Two versions' keys
+ * differ where a function moved, so compare them by part first.
+ */
+export function profileFunctions(
+  profile: Profile,
+  root: string,
+  from: number,
+  to: number,
+  interval: number = PROFILE_INTERVAL_US,
+  exampleUrl?: string,
+): Map<string, number> {
+  const kinds = nodeKinds(profile, root, exampleUrl);
+  const sums = new Map<string, number>();
+  samplesIn(profile, from, to, (id) => {
+    const kind = kinds.get(id);
+    if (!kind?.part || kind.part === "idle") return;
+    const key = `${kind.part}: ${kind.fn}`;
+    sums.set(key, (sums.get(key) ?? 0) + interval);
   });
   return sums;
 }

@@ -54,6 +54,8 @@
  *   moment does not move. `--server loop` measures, in place of each
  *   checkout's example, the same minimal LT echo loop over each checkout's
  *   `mod.ts` (bench/echo/lt_echo_loop.ts): the library alone.
+ *   `--functions N` adds the N functions whose self time per message
+ *   differs most between the two (medians): where a difference lives.
  * - http: in each round, examples/http_server.ts and
  *   bench/clients/deno_serve.ts each serve `wrk -t2 -c100` for `--seconds`,
  *   in alternating order; reported: each one's median CPU per request and
@@ -91,6 +93,7 @@ const { values } = parseArgs({
     parts: { type: "string", default: "echo,js,http" },
     scenarios: { type: "string", default: "100conns,1000conns,pipelined" },
     server: { type: "string", default: "example" },
+    functions: { type: "string", default: "0" },
   },
 });
 if (values.server !== "example" && values.server !== "loop") {
@@ -105,6 +108,7 @@ const ctx: Regress = {
   scenarios: values.scenarios.split(","),
   jsMessages: values["js-messages"],
   server: values.server,
+  functions: Number(values.functions),
   say: (line) => console.log(line),
 };
 

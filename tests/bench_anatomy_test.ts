@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { profileParts } from "../bench/_anatomy.ts";
+import { profileFunctions, profileParts } from "../bench/_anatomy.ts";
 
 const ROOT = "/repo";
 
@@ -76,4 +76,20 @@ Deno.test("a file outside the checkout counts as the example when named (the min
   const parts = profileParts(p, ROOT, 0, 1e9, 100, loop);
   assert.equal(parts.example, 200);
   assert.equal(parts.library, 0);
+});
+
+Deno.test("the same samples are summed by function, named by part, file and line, idle left out", () => {
+  const p = profile([1, 1, 3, 4, 7, 1], [1100, 1200, 1300, 1400, 1500, 9000]);
+  // V8 numbers lines from 0.
+  (p.nodes[0].callFrame as { lineNumber?: number }).lineNumber = 217;
+  const fns = profileFunctions(p, ROOT, 0, 8000, 100);
+  assert.deepEqual(Object.fromEntries(fns), {
+    "library: harvest runtime/epoll/_instance.ts:218": 200,
+    "deno js: read 01_net.js": 100,
+    "ops: op_write": 100,
+  });
+  // Each part's functions add up to what profileParts gives it.
+  const parts = profileParts(p, ROOT, 0, 8000, 100);
+  assert.equal(parts.library, 200);
+  assert.equal(parts["deno js"], 100);
 });

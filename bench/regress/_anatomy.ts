@@ -82,6 +82,7 @@ export async function anatomy(ctx: Regress, trees: Trees): Promise<void> {
         tables.push(row(`system calls: ${name}`, (a) => a.syscalls![name], 4));
       }
     }
+    if (ctx.functions > 0) tables.push(...functionTable(ra, rb, rounds, ctx.functions, trees.name));
     tables.push(
       `\nmain-thread CPU per message, ${trees.name} / pinned, as the ops shares imply it (pinned share / ${trees.name} share): median ${
         fmt(median(implied))
@@ -100,4 +101,43 @@ export async function anatomy(ctx: Regress, trees: Trees): Promise<void> {
     }, both cut to loadgen's window): ${trees.label} against ${trees.pinned}, ${ctx.rounds} alternating rounds of ${ctx.seconds} s; load average ${load0} before, ${loadAverage()} after`,
   );
   for (const t of tables) ctx.say(t);
+}
+
+/** The parts whose functions `--functions` lists: JavaScript, each version's or Deno's. */
+const JS_PARTS: Part[] = ["library", "example", "deno js"];
+
+/**
+ * `--functions N`: the `n` JavaScript functions whose self time per message
+ * differs most between the two sides (medians over the rounds; a round whose
+ * profile lacks a function counts it 0). A function that moved or was
+ * renamed between the versions shows as two rows, one side 0 each.
+ */
+function functionTable(
+  ra: Anatomy[],
+  rb: Anatomy[],
+  rounds: number,
+  n: number,
+  name: string,
+): string[] {
+  const keys = new Set<string>();
+  for (const a of [...ra, ...rb]) {
+    for (const k of a.functions.keys()) {
+      if (JS_PARTS.some((p) => k.startsWith(`${p}: `))) keys.add(k);
+    }
+  }
+  const med = (side: Anatomy[], k: string) =>
+    median(side.slice(0, rounds).map((a) => a.functions.get(k) ?? 0));
+  const rows = [...keys].map((k) => ({ k, a: med(ra, k), b: med(rb, k) }))
+    .sort((x, y) => Math.abs(y.b - y.a) - Math.abs(x.b - x.a))
+    .slice(0, n);
+  return [
+    `\nthe ${rows.length} JavaScript functions whose self time per message differs most (medians, µs):\n`,
+    `| function | pinned | ${name} | difference |`,
+    "| --- | ---: | ---: | ---: |",
+    ...rows.map(({ k, a, b }) =>
+      `| \`${k.replaceAll("|", "\\|")}\` | ${fmt(a)} | ${fmt(b)} | ${b >= a ? "+" : ""}${
+        fmt(b - a)
+      } |`
+    ),
+  ];
 }

@@ -21,6 +21,8 @@ export interface Regress {
   jsMessages: string;
   /** `--server`: what the anatomy measures, each checkout's example or the same loop over each library. */
   server: "example" | "loop";
+  /** `--functions`: how many functions the anatomy lists by their difference (0: none). */
+  functions: number;
   /** Prints a line of the report. */
   say(line: string): void;
 }
