@@ -126,6 +126,38 @@ Deno.test("ByteQueue.reserve() returns the free space after the tail, growing wh
   assert.deepEqual([...q.view()], [6, 7]);
 });
 
+Deno.test("ByteQueue.reserve() moves a few held bytes to the front rather than cut a read short at the wrap", () => {
+  // A ring of 16 holding 4 bytes at its end: the free space after them wraps.
+  const q = new ByteQueue(16, 16);
+  q.push(bytes(0, 14));
+  q.consume(10); // held: [10..13] at offsets 10..13, free: 14..15 then 0..9
+  const tail = q.reserve(8);
+  assert.equal(tail.length, 8, "one region for the whole read, not the 2 bytes before the wrap");
+  assert.equal(q.capacity, 16);
+  tail.set(bytes(40, 8));
+  q.commit(8);
+  assert.deepEqual([...q.view()], [10, 11, 12, 13, ...bytes(40, 8)]);
+  assert.deepEqual(drain(q), [10, 11, 12, 13, ...bytes(40, 8)]);
+});
+
+Deno.test("ByteQueue.reserve() moves nothing while pinned, or more bytes than the read gains", () => {
+  const pinned = new ByteQueue(16, 16);
+  pinned.push(bytes(0, 14));
+  pinned.consume(10);
+  pinned.pinned = true; // a Deno operation holds a view of the storage
+  const view = pinned.view();
+  assert.equal(pinned.reserve(8).length, 2, "cut at the wrap: the held bytes stay where they are");
+  assert.deepEqual([...view], [10, 11, 12, 13]);
+  pinned.pinned = false;
+  assert.deepEqual(drain(pinned), [10, 11, 12, 13]);
+
+  const large = new ByteQueue(16, 16);
+  large.push(bytes(0, 14));
+  large.consume(4); // 10 held at offsets 4..13: moving them would cost more than the read's 4
+  assert.equal(large.reserve(4).length, 2);
+  assert.deepEqual(drain(large), [...bytes(4, 10)]);
+});
+
 Deno.test("ByteQueue.room is 0, not negative, once the limit drops below the length", () => {
   const q = new ByteQueue(100);
   q.push(bytes(0, 50));
