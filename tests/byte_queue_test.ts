@@ -126,36 +126,118 @@ Deno.test("ByteQueue.reserve() returns the free space after the tail, growing wh
   assert.deepEqual([...q.view()], [6, 7]);
 });
 
-Deno.test("ByteQueue.reserve() moves a few held bytes to the front rather than cut a read short at the wrap", () => {
-  // A ring of 16 holding 4 bytes at its end: the free space after them wraps.
+Deno.test("ByteQueue.reserve() gives a read the front when the space after the held bytes is shorter", () => {
+  // A ring of 16 holding 4 bytes at its end: 2 free after them, 10 before.
   const q = new ByteQueue(16, 16);
   q.push(bytes(0, 14));
-  q.consume(10); // held: [10..13] at offsets 10..13, free: 14..15 then 0..9
-  const tail = q.reserve(8);
-  assert.equal(tail.length, 8, "one region for the whole read, not the 2 bytes before the wrap");
+  q.consume(10); // held: [10..13] at offsets 10..13
+  const front = q.reserve(8);
+  assert.equal(front.length, 8, "one region for the whole read, not the 2 bytes before the wrap");
+  assert.equal(front.byteOffset, 0);
   assert.equal(q.capacity, 16);
-  tail.set(bytes(40, 8));
+  front.set(bytes(40, 8));
   q.commit(8);
-  assert.deepEqual([...q.view()], [10, 11, 12, 13, ...bytes(40, 8)]);
-  assert.deepEqual(drain(q), [10, 11, 12, 13, ...bytes(40, 8)]);
+  assert.deepEqual([...q.view()], [10, 11, 12, 13], "the held bytes stop where the read began");
+  // A push goes after the read's bytes, up to the head; offsets 14..15 stay unused.
+  assert.equal(q.push(bytes(60, 2)), 2);
+  assert.deepEqual(drain(q), [10, 11, 12, 13, ...bytes(40, 8), 60, 61]);
+  // Emptied, the whole ring is used again.
+  assert.equal(q.push(bytes(0, 16)), 16);
+  assert.equal(q.capacity, 16);
+  assert.deepEqual(drain(q), [...bytes(0, 16)]);
 });
 
-Deno.test("ByteQueue.reserve() moves nothing while pinned, or more bytes than the read gains", () => {
-  const pinned = new ByteQueue(16, 16);
-  pinned.push(bytes(0, 14));
-  pinned.consume(10);
-  pinned.pinned = true; // a Deno operation holds a view of the storage
-  const view = pinned.view();
-  assert.equal(pinned.reserve(8).length, 2, "cut at the wrap: the held bytes stay where they are");
-  assert.deepEqual([...view], [10, 11, 12, 13]);
-  pinned.pinned = false;
-  assert.deepEqual(drain(pinned), [10, 11, 12, 13]);
+Deno.test("ByteQueue.reserve() cuts a read at the wrap when the front is no longer", () => {
+  const q = new ByteQueue(16, 16);
+  q.push(bytes(0, 14));
+  q.consume(2); // held: [2..13] at offsets 2..13, 2 free after, 2 before
+  const tail = q.reserve(4);
+  assert.equal(tail.length, 2);
+  assert.equal(tail.byteOffset, 14);
+  tail.set([90, 91]);
+  q.commit(2);
+  assert.deepEqual(drain(q), [...bytes(2, 12), 90, 91]);
+});
 
-  const large = new ByteQueue(16, 16);
-  large.push(bytes(0, 14));
-  large.consume(4); // 10 held at offsets 4..13: moving them would cost more than the read's 4
-  assert.equal(large.reserve(4).length, 2);
-  assert.deepEqual(drain(large), [...bytes(4, 10)]);
+Deno.test("ByteQueue consumed past the end of a read given the front wraps there, and grows in order", () => {
+  const q = new ByteQueue(64, 16);
+  q.push(bytes(0, 14));
+  q.consume(10);
+  const front = q.reserve(8);
+  front.set(bytes(40, 3));
+  q.commit(3); // held: 10..13 at offsets 10..13, then 40..42 at 0..2
+  q.consume(4); // past the held bytes' end: the head wraps to the front
+  assert.deepEqual([...q.view()], [40, 41, 42]);
+  assert.equal(q.push(bytes(70, 13)), 13, "the whole ring after the head is free again");
+  assert.equal(q.capacity, 16);
+  // And with the front in use, a push that does not fit grows the ring in order.
+  const r = new ByteQueue(64, 16);
+  r.push(bytes(0, 14));
+  r.consume(10);
+  r.reserve(8).set(bytes(40, 8));
+  r.commit(8); // 12 held, 2 unusable at 14..15, 2 free at 8..9
+  assert.equal(r.push(bytes(80, 6)), 6);
+  assert.ok(r.capacity > 16);
+  assert.deepEqual(drain(r), [10, 11, 12, 13, ...bytes(40, 8), ...bytes(80, 6)]);
+});
+
+Deno.test("ByteQueue matches a plain array under random pushes, shifts, reads into reserve() and consumes", () => {
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  for (let run = 0; run < 20; run++) {
+    const limit = 8 + rand(64);
+    const q = new ByteQueue(limit, rand(2) ? 0 : limit);
+    const model: number[] = [];
+    let next = 0;
+    const fresh = (n: number) => Uint8Array.from({ length: n }, () => next++ & 0xff);
+    for (let op = 0; op < 2000; op++) {
+      switch (rand(6)) {
+        case 0: {
+          const src = fresh(rand(limit + 4));
+          const n = q.push(src);
+          assert.equal(n, Math.min(src.length, Math.max(0, limit - model.length)));
+          model.push(...src.subarray(0, n));
+          break;
+        }
+        case 1: {
+          const dst = new Uint8Array(rand(limit + 4));
+          const n = q.shift(dst);
+          assert.deepEqual([...dst.subarray(0, n)], model.splice(0, n));
+          break;
+        }
+        case 2: {
+          const region = q.reserve(1 + rand(limit));
+          const n = rand(region.length + 1);
+          const src = fresh(n);
+          region.set(src);
+          q.commit(n);
+          model.push(...src);
+          break;
+        }
+        case 3: {
+          const n = rand(model.length + 1);
+          q.consume(n);
+          model.splice(0, n);
+          break;
+        }
+        case 4:
+          q.pinned = !q.pinned;
+          break;
+        default:
+          q.trim(rand(2) ? 0 : 256);
+      }
+      assert.equal(q.length, model.length);
+      const view = q.view();
+      assert.ok(view.length > 0 || model.length === 0, "a view of nothing while bytes are held");
+      assert.deepEqual([...view], model.slice(0, view.length));
+      assert.ok(q.capacity <= limit, `capacity ${q.capacity} over the limit ${limit}`);
+    }
+    q.pinned = false;
+    assert.deepEqual(drain(q), model);
+  }
 });
 
 Deno.test("ByteQueue.room is 0, not negative, once the limit drops below the length", () => {

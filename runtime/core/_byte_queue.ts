@@ -2,13 +2,25 @@
  * A bounded FIFO of bytes in a ring buffer: the storage behind pipes,
  * socketpairs and the TCP receive and send buffers.
  *
- * Data lives in `buf[head, head + length)`, wrapping at the end of `buf`.
- * The ring grows by doubling, up to `limit`, only when the free space cannot
- * take a push; it never moves bytes otherwise, so a Deno write in flight on
- * {@linkcode ByteQueue.view} and a Deno read in flight into the region
- * {@linkcode ByteQueue.reserve} returned both stay valid while the program
- * pushes or shifts around them. Growth copies into a fresh buffer and leaves
- * the old one intact for the operation in flight.
+ * Data lives in `buf[head, head + length)`, wrapping at `end`: the end of
+ * `buf`, except while a direct read was given the free space at the front
+ * because the space after the held bytes was too short for it (a bip
+ * buffer's watermark): `buf[end, capacity)` then lies unused until the
+ * bytes before it are consumed. The ring grows by doubling, up to `limit`,
+ * only when the free space cannot take a push; it never moves bytes
+ * otherwise, so a Deno write in flight on {@linkcode ByteQueue.view} and a
+ * Deno read in flight into the region {@linkcode ByteQueue.reserve}
+ * returned both stay valid while the program pushes or shifts around them.
+ * Growth copies into a fresh buffer and leaves the old one intact for the
+ * operation in flight.
+ *
+ * Invariants (tests/byte_queue_test.ts checks them against a plain array):
+ * - `end <= capacity`, and `head < end` while bytes are held.
+ * - The held bytes are `buf[head, min(head + length, end))`, then, if
+ *   `head + length > end`, `buf[0, head + length - end)`.
+ * - `end < capacity` only while `head + length >= end`: the next byte goes
+ *   to the front. Consuming past `end` (or emptying the queue unpinned)
+ *   puts `end` back at the storage's end.
  *
  * @module
  */
@@ -28,6 +40,8 @@ export class ByteQueue {
   #buf: Uint8Array;
   #head = 0;
   #len = 0;
+  /** Where the held bytes wrap: the storage's end, or the watermark (module doc). */
+  #end: number;
   /** Most bytes held at once. */
   limit: number;
   /**
@@ -40,6 +54,7 @@ export class ByteQueue {
   constructor(limit: number, initial = 0) {
     this.limit = limit;
     this.#buf = new Uint8Array(Math.min(initial, limit));
+    this.#end = this.#buf.length;
   }
 
   /** Bytes held. */
@@ -63,10 +78,13 @@ export class ByteQueue {
     if (n === 0) return 0;
     this.#ensure(n);
     const buf = this.#buf;
-    const cap = buf.length;
-    let tail = this.#head + this.#len;
-    if (tail >= cap) tail -= cap;
-    const first = Math.min(n, cap - tail);
+    const end = this.#end;
+    const head = this.#head;
+    let tail = head + this.#len;
+    // Before `end`: free up to it, then from 0; after the wrap: up to the head.
+    let first = n;
+    if (tail < end) first = Math.min(n, end - tail);
+    else tail -= end;
     buf.set(first === src.length ? src : src.subarray(0, first), tail);
     if (first < n) buf.set(src.subarray(first, n), 0);
     this.#len += n;
@@ -79,7 +97,7 @@ export class ByteQueue {
     if (n === 0) return 0;
     const buf = this.#buf;
     const head = this.#head;
-    const first = Math.min(n, buf.length - head);
+    const first = Math.min(n, this.#end - head);
     dst.set(new Uint8Array(buf.buffer, head, first));
     if (first < n) dst.set(new Uint8Array(buf.buffer, 0, n - first), first);
     this.consume(n);
@@ -92,8 +110,7 @@ export class ByteQueue {
    */
   view(): Uint8Array {
     const head = this.#head;
-    const buf = this.#buf;
-    return new Uint8Array(buf.buffer, head, Math.min(this.#len, buf.length - head));
+    return new Uint8Array(this.#buf.buffer, head, Math.min(this.#len, this.#end - head));
   }
 
   /** Drops `n` bytes from the front. */
@@ -101,45 +118,54 @@ export class ByteQueue {
     this.#len -= n;
     if (this.#len === 0 && !this.pinned) {
       this.#head = 0;
+      this.#end = this.#buf.length;
       return;
     }
     this.#head += n;
-    if (this.#head >= this.#buf.length) this.#head -= this.#buf.length;
+    if (this.#head >= this.#end) {
+      // Past the wrap (and past a watermark, which ends with it).
+      this.#head -= this.#end;
+      this.#end = this.#buf.length;
+    }
   }
 
   /**
    * Returns the free space after the held bytes, contiguous in storage, for
    * a direct read: at most `n` bytes and at least 1 while there is room.
    * The storage grows (within `limit`) when the free space is smaller than
-   * `n`. Call {@linkcode ByteQueue.commit} with the count read; push nothing
-   * while that read is in flight.
+   * `n`. Where the space after the held bytes is shorter than `n` and the
+   * space before them is longer, the read gets the front (and `end` marks
+   * where the held bytes stop): a read cut short there would be filled by
+   * its message, and a read that fills its buffer costs the next one a
+   * system call that finds nothing (Deno's I/O driver, tokio, takes a short
+   * read as "drained", a full one as "maybe more"): with 1 KiB messages in
+   * a 4 KiB ring, every fourth read. Call {@linkcode ByteQueue.commit} with
+   * the count read; push nothing while that read is in flight.
    */
   reserve(n: number): Uint8Array {
     n = Math.min(n, this.room);
     if (n === 0) return this.#buf.subarray(0, 0);
     this.#ensure(n);
     const buf = this.#buf;
-    const cap = buf.length;
     const len = this.#len;
-    let head = this.#head;
-    let tail = head + len;
-    if (tail >= cap) tail -= cap;
-    let end = tail >= head && len < cap ? cap : head;
-    if (end - tail < n && head + len <= cap && len <= n && !this.pinned) {
-      // The free space wraps, so a read into its first part would be cut
-      // short, and a read that fills its buffer costs the next one a system
-      // call that finds nothing (tokio takes a short read as "drained", a
-      // full one as "maybe more"): with 1 KiB messages in a 4 KiB ring,
-      // every fourth read. Held bytes that are contiguous and no more than
-      // the read gains move to the front instead (`#ensure` left room for
-      // `n` after them); nothing else holds a view of the storage while it
-      // is not pinned.
-      buf.copyWithin(0, head, head + len);
+    if (len === 0 && !this.pinned) {
+      // Nothing held, nothing in flight: start at the front.
       this.#head = 0;
-      tail = len;
-      end = cap;
+      this.#end = buf.length;
     }
-    return new Uint8Array(buf.buffer, tail, Math.min(end, tail + n) - tail);
+    const head = this.#head;
+    const end = this.#end;
+    let tail = head + len;
+    if (tail >= end) {
+      tail -= end; // wrapped: free up to the head
+      return new Uint8Array(buf.buffer, tail, Math.min(head - tail, n));
+    }
+    if (end - tail < n && head > end - tail && len > 0) {
+      // The front is longer: the held bytes stop at `tail`.
+      this.#end = tail;
+      return new Uint8Array(buf.buffer, 0, Math.min(head, n));
+    }
+    return new Uint8Array(buf.buffer, tail, Math.min(end - tail, n));
   }
 
   /** Marks `n` bytes written into the view from {@linkcode ByteQueue.reserve} as held. */
@@ -152,6 +178,7 @@ export class ByteQueue {
     if (this.#len === 0 && !this.pinned && this.#buf.length > keep) {
       this.#buf = new Uint8Array(keep);
       this.#head = 0;
+      this.#end = keep;
     }
   }
 
@@ -159,16 +186,18 @@ export class ByteQueue {
   #ensure(n: number): void {
     const old = this.#buf;
     const len = this.#len;
-    if (old.length - len >= n) return;
+    // The free space a push can use: a watermark's unused tail is not.
+    if (this.#end - len >= n) return;
     let cap = Math.max(old.length, MIN_CAPACITY);
     while (cap - len < n) cap *= 2;
     cap = Math.max(Math.min(cap, this.limit), len + n);
     const next = new Uint8Array(cap);
     const head = this.#head;
-    const first = Math.min(len, old.length - head);
+    const first = Math.min(len, this.#end - head);
     next.set(old.subarray(head, head + first));
     if (first < len) next.set(old.subarray(0, len - first), first);
     this.#buf = next;
     this.#head = 0;
+    this.#end = cap;
   }
 }
