@@ -83,6 +83,17 @@ export async function anatomy(ctx: Regress, trees: Trees): Promise<void> {
       }
     }
     if (ctx.functions > 0) tables.push(...functionTable(ra, rb, rounds, ctx.functions, trees.name));
+    const calls = (side: Anatomy[]) => median(side.map((a) => a.syscalls?.all ?? NaN));
+    const [ca, cb] = [calls(ra), calls(rb)];
+    if (Math.abs(cb / ca - 1) > 0.02) {
+      tables.push(
+        `\nthe two make different system calls per message (all: ${fmt(ca, 3)} pinned, ${
+          fmt(cb, 3)
+        } ${trees.name}), so their ops are not the same work and the ratio below is a bound, not the CPU ratio: ${
+          cb < ca ? "an upper" : "a lower"
+        } bound for ${trees.name} (fewer calls, less work in the ops); read the CPU rows and the together part instead`,
+      );
+    }
     tables.push(
       `\nmain-thread CPU per message, ${trees.name} / pinned, as the ops shares imply it (pinned share / ${trees.name} share): median ${
         fmt(median(implied))
