@@ -47,7 +47,9 @@
  * - Idle connections are cheap: a small read goes into a 32-byte buffer that
  *   V8 keeps on its heap, and empty receive and send storage beyond 256
  *   bytes is released (what is kept saves an allocation per message).
- *   Larger reads go straight into the free space of the receive ring.
+ *   Larger reads go straight into the free space of the receive ring, never
+ *   cut short where it wraps (`ByteQueue.reserve`): a read its message
+ *   fills costs the next one a system call that finds nothing.
  * - Write pump: `write` copies into the send buffer (`SO_SNDBUF`) and, when
  *   no Deno write is in flight, starts one; bytes written meanwhile go out
  *   together in the next. Writability is the room left in that buffer.
