@@ -22,7 +22,7 @@
  *   (`ext:`, `node:`), Deno's ops (`op_*`: the Rust side, the system call
  *   inside), the garbage collector, V8's own (`(program)`), and idle (the
  *   thread blocked in its event loop's poll). Each sample counts for one
- *   interval (see {@linkcode profileParts}), and the parts share out the
+ *   interval (see {@linkcode profileSums}), and the parts share out the
  *   main thread's CPU time in the window (loadgen reads it from
  *   `/proc/PID/task/PID/stat`): the profiler loses samples when the
  *   machine is busy (at 100 connections about two in five here), so its
@@ -79,7 +79,7 @@ export interface Anatomy {
   parts: Record<Part, number>;
   /**
    * The same time by function (self time, `part: name file:line`, see
-   * {@linkcode profileFunctions}), µs per message.
+   * {@linkcode profileSums}), µs per message.
    */
   functions: Map<string, number>;
   /** System calls per message by name ({@linkcode SYSCALLS}); null without perf. */
@@ -197,16 +197,14 @@ export async function anatomyRun(
     clearTimeout(limit);
     const profile = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".cpuprofile"));
     if (profile === undefined) return null;
-    const cut = [
+    const { parts, functions } = profileSums(
       JSON.parse(await Deno.readTextFile(`${dir}/${profile.name}`)),
       root,
       r.window_start_ns / 1000,
       r.window_end_ns / 1000,
       PROFILE_INTERVAL_US,
       server === "loop" ? `file://${LOOP}` : undefined,
-    ] as const;
-    const parts = profileParts(...cut);
-    const functions = profileFunctions(...cut);
+    );
     // The samples say how the main thread's time divides; its CPU clock says how much it was.
     const mainUs = r.server_main_cpu_s * 1e6;
     const busy = PARTS.reduce((t, p) => p === "idle" ? t : t + parts[p], 0);
@@ -263,7 +261,7 @@ interface NodeKind {
   fn: string;
 }
 
-/** Each node's part and function; `root` and `exampleUrl` as in {@linkcode profileParts}. */
+/** Each node's part and function; `root` and `exampleUrl` as in {@linkcode profileSums}. */
 function nodeKinds(profile: Profile, root: string, exampleUrl?: string): Map<number, NodeKind> {
   const base = `file://${root.replace(/\/$/, "")}/`;
   const kinds = new Map<number, NodeKind>();
@@ -298,53 +296,36 @@ function samplesIn(profile: Profile, from: number, to: number, each: (id: number
 
 /**
  * Sums a V8 CPU profile's samples taken in [`from`, `to`] (µs,
- * CLOCK_MONOTONIC) by part; `root` is the checkout the server ran from,
- * and `exampleUrl` a file outside it that counts as the example (the loop).
- * Each sample is charged the profiler's interval, `interval` µs, not the
- * time since the previous sample: the samples are signals sent to the
- * thread every interval, and those sent while it waited for a CPU (the
- * machine's other work) arrive as one when it runs again, so a count
- * follows the time the thread ran, where the gaps between timestamps
- * would charge the wait to whatever it was running.
+ * CLOCK_MONOTONIC) by part, and by function (self time, keys
+ * `part: name file:line`, the file relative to `root` for the library and
+ * the example, idle left out: two versions' keys differ where a function
+ * moved, so compare them by part first). `root` is the checkout the server
+ * ran from, and `exampleUrl` a file outside it that counts as the example
+ * (the loop). Each sample is charged the profiler's interval, `interval`
+ * µs, not the time since the previous sample: the samples are signals sent
+ * to the thread every interval, and those sent while it waited for a CPU
+ * (the machine's other work) arrive as one when it runs again, so a count
+ * follows the time the thread ran, where the gaps between timestamps would
+ * charge the wait to whatever it was running.
  */
-export function profileParts(
+export function profileSums(
   profile: Profile,
   root: string,
   from: number,
   to: number,
   interval: number = PROFILE_INTERVAL_US,
   exampleUrl?: string,
-): Record<Part, number> {
+): { parts: Record<Part, number>; functions: Map<string, number> } {
   const kinds = nodeKinds(profile, root, exampleUrl);
-  const sums = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>;
-  samplesIn(profile, from, to, (id) => {
-    const part = kinds.get(id)?.part;
-    if (part) sums[part] += interval;
-  });
-  return sums;
-}
-
-/**
- * The same samples as {@linkcode profileParts}, summed by function (self
- * time): keys are `part: name file:line`, the file relative to `root` for
- * the library and the example, and idle left out. Two versions' keys
- * differ where a function moved, so compare them by part first.
- */
-export function profileFunctions(
-  profile: Profile,
-  root: string,
-  from: number,
-  to: number,
-  interval: number = PROFILE_INTERVAL_US,
-  exampleUrl?: string,
-): Map<string, number> {
-  const kinds = nodeKinds(profile, root, exampleUrl);
-  const sums = new Map<string, number>();
+  const parts = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>;
+  const functions = new Map<string, number>();
   samplesIn(profile, from, to, (id) => {
     const kind = kinds.get(id);
-    if (!kind?.part || kind.part === "idle") return;
+    if (!kind?.part) return;
+    parts[kind.part] += interval;
+    if (kind.part === "idle") return;
     const key = `${kind.part}: ${kind.fn}`;
-    sums.set(key, (sums.get(key) ?? 0) + interval);
+    functions.set(key, (functions.get(key) ?? 0) + interval);
   });
-  return sums;
+  return { parts, functions };
 }

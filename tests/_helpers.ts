@@ -15,7 +15,8 @@
  * - `_child.ts`: scripts run as child processes, signals to this process;
  * - `_clock.ts`: a clock the test moves, one loop turn, whether a promise
  *   has settled;
- * - `_sim.ts`: the simulated network's hosts (TCP and UDP).
+ * - `_sim.ts`: the simulated network's hosts (TCP and UDP);
+ * - `_scripted_conn.ts`: a scripted `Deno.Conn` under a data channel.
  *
  * Library sockets are obtained only through the public calls (`socket`,
  * `bind`, `listen`, `connect`, `accept`), so a suite can run the same tests
@@ -33,3 +34,4 @@ export * from "./_helpers/_kqueue.ts";
 export * from "./_helpers/_child.ts";
 export * from "./_helpers/_clock.ts";
 export * from "./_helpers/_sim.ts";
+export * from "./_helpers/_scripted_conn.ts";

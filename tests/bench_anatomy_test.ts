@@ -5,7 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { profileFunctions, profileParts } from "../bench/_anatomy.ts";
+import { profileSums } from "../bench/_anatomy.ts";
+
+const profileParts = (...args: Parameters<typeof profileSums>) => profileSums(...args).parts;
+const profileFunctions = (...args: Parameters<typeof profileSums>) =>
+  profileSums(...args).functions;
 
 const ROOT = "/repo";
 

@@ -16,54 +16,21 @@
  */
 
 import assert from "node:assert/strict";
-import { DataChannel } from "../net/deno/_data_channel.ts";
 import { MAX_READ_BURST, READ_BURST, ReadBurst } from "../net/deno/_read_burst.ts";
+import { scriptedChannel, ScriptedConn } from "./_helpers.ts";
 
 /** Reads the script serves before it answers no more (the pump would otherwise never stop). */
 const SCRIPT_READS = 10_000;
 
-/** A `Deno.Conn` that is always readable, until the script runs out. */
-class ScriptedConn {
-  reads = 0;
-  /** Rejects the read left waiting, as `close()` does to Deno's. */
-  #interrupt: ((err: Error) => void) | undefined;
-  read(view: Uint8Array): Promise<number | null> {
-    this.reads++;
-    if (this.reads > SCRIPT_READS) return new Promise((_, reject) => this.#interrupt = reject);
-    return Promise.resolve(view.length); // a full buffer, in a microtask
-  }
-  write(b: Uint8Array): Promise<number> {
-    return Promise.resolve(b.length);
-  }
-  closeWrite(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {
-    this.#interrupt?.(new Deno.errors.Interrupted("closed"));
-  }
-  ref(): void {}
-  unref(): void {}
-}
-
-/** A channel over `conn` whose owner drains it after each arrival, as a program's loop does. */
-function channel(conn: ScriptedConn): DataChannel {
-  const buf = new Uint8Array(65536);
-  const owner = {
-    ch: undefined as DataChannel | undefined,
-    channelRaised(): void {
-      queueMicrotask(() => owner.ch?.read(buf));
-    },
-  };
-  owner.ch = new DataChannel(conn as unknown as Deno.Conn, owner, 131072, 262144);
-  return owner.ch;
-}
+/** A `Deno.Conn` that is always readable, until the script runs out: every read fills its buffer. */
+const alwaysReadable = () => new ScriptedConn((view) => view.length, SCRIPT_READS);
 
 const macrotask = () => new Promise<void>((r) => setTimeout(r, 0));
 
 Deno.test("a connection that always has bytes ready pauses its reads for the runtime's poll after a bounded burst", async () => {
   const seen = macrotask(); // made before the channel's pause: fires first
-  const conn = new ScriptedConn();
-  const ch = channel(conn);
+  const conn = alwaysReadable();
+  const ch = scriptedChannel(conn);
   try {
     await seen;
     assert.equal(conn.reads, READ_BURST, "reads before the event loop turned");
