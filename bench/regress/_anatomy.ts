@@ -91,7 +91,9 @@ export async function anatomy(ctx: Regress, trees: Trees): Promise<void> {
           fmt(cb, 3)
         } ${trees.name}), so their ops are not the same work and the ratio below is a bound, not the CPU ratio: ${
           cb < ca ? "an upper" : "a lower"
-        } bound for ${trees.name} (fewer calls, less work in the ops); read the CPU rows and the together part instead`,
+        } bound for ${trees.name} (${
+          cb < ca ? "fewer calls, less" : "more calls, more"
+        } work in the ops); read the CPU rows and the together part instead`,
       );
     }
     tables.push(
