@@ -30,6 +30,16 @@ export interface Regress {
 /** This Deno, for every server started. */
 export const DENO: string = Deno.execPath();
 
+/** The command of the LT echo example of the checkout at `root`, on port `p`. */
+export const echoServer = (root: string) => (p: number): string[] => [
+  DENO,
+  "run",
+  "-A",
+  `${root}/examples/echo_server.ts`,
+  "--port",
+  String(p),
+];
+
 /** `x` with `d` decimals. */
 export const fmt = (x: number, d = 3): string => x.toFixed(d);
 

@@ -11,7 +11,7 @@ import { runOne } from "../echo/_measure.ts";
 import { buildLoadgen } from "../echo/_procs.ts";
 import { SCENARIOS, type ServerDef } from "../echo/_scenarios.ts";
 import { median, ratioCells } from "../_rounds.ts";
-import { DENO, fmt, loadAverage, type Regress, type Trees } from "./_context.ts";
+import { echoServer, fmt, loadAverage, type Regress, type Trees } from "./_context.ts";
 
 /** Runs the echo part. */
 export async function echo(ctx: Regress, trees: Trees): Promise<void> {
@@ -21,7 +21,7 @@ export async function echo(ctx: Regress, trees: Trees): Promise<void> {
     key: name,
     name,
     file: "examples/echo_server.ts",
-    cmd: (p) => [DENO, "run", "-A", `${root}/examples/echo_server.ts`, "--port", String(p)],
+    cmd: echoServer(root),
   });
   const pair = [server(`pinned ${pinned}`, trees.pinnedDir), server(trees.name, trees.dir)];
   const load0 = loadAverage();

@@ -15,17 +15,7 @@ import {
 } from "../_paced.ts";
 import { median, pairedRounds, ratioCells } from "../_rounds.ts";
 import { withFloodBinary } from "../../tests/_reset_flood.ts";
-import { DENO, fmt, loadAverage, type Regress, sidesOf, type Trees } from "./_context.ts";
-
-/** The LT echo example of the checkout at `root`, on port `p`. */
-const echoServer = (root: string) => (p: number): string[] => [
-  DENO,
-  "run",
-  "-A",
-  `${root}/examples/echo_server.ts`,
-  "--port",
-  String(p),
-];
+import { echoServer, fmt, loadAverage, type Regress, sidesOf, type Trees } from "./_context.ts";
 
 /** What one scenario's rounds gave: each side's figures (pinned first) and the per-round ratios. */
 interface Rounds {

@@ -169,8 +169,7 @@ export class WaitQueue {
         return await this.wait(owner, harvest, timeoutMs, signal);
       });
     }
-    // Readiness from outside the event loop (native sockets): poller.ts.
-    if (k.pollers.hasPollNow) k.pollers.pollNow();
+    this.pollNow(); // readiness from outside the event loop (native sockets): poller.ts
     const n = harvest();
     if (n > 0 || timeoutMs === 0) return Promise.resolve(n);
     if (signal?.aborted) return Promise.resolve(-EINTR);
@@ -201,7 +200,7 @@ export class WaitQueue {
         if (k.loopTurns.due()) await k.loopTurns.turn();
         // Shut down while it was waking up: stop here, as the program does.
         if (k.isShutdown) return never();
-        if (k.pollers.hasPollNow) k.pollers.pollNow();
+        this.pollNow();
         const n = harvest();
         // "timeout" comes only from the queue, once its clock has reached the deadline.
         if (n > 0 || why === "timeout") return n;
